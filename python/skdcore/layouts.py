@@ -1,0 +1,187 @@
+"""Skeleton layouts: joint names, bones (edges) and the centre joint.
+
+A layout is plain data. The built-ins cover the joint sets people actually hold
+(NTU RGB+D 25 joints, OpenPose 18, COCO 17, Penn Action 13); users describe their
+own skeleton with :func:`make_layout` and pass it wherever a layout is accepted.
+
+Edges are undirected pairs of 0-based joint indices. ``center`` is the joint the
+spatial partition measures hop distances from (and data normalisation centres on).
+``roles`` optionally names joints that pre-normalisation needs (spine base/top,
+left/right shoulder); layouts without them simply skip rotation alignment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+
+ROLE_NAMES = ("spine_base", "spine_top", "left_shoulder", "right_shoulder")
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    joint_names: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...]
+    center: int
+    roles: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joint_names)
+
+    def index(self, joint_name: str) -> int:
+        try:
+            return self.joint_names.index(joint_name)
+        except ValueError:
+            raise KeyError(f"layout {self.name!r} has no joint {joint_name!r}; joints: {list(self.joint_names)}") from None
+
+    def hop_distance(self) -> np.ndarray:
+        """(V,) hop count from ``center`` along the edges; unreachable joints get -1."""
+        neighbours = [[] for _ in range(self.num_joints)]
+        for a, b in self.edges:
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        hops = np.full(self.num_joints, -1, dtype=np.int64)
+        hops[self.center] = 0
+        frontier = [self.center]
+        while frontier:
+            nxt = []
+            for j in frontier:
+                for k in neighbours[j]:
+                    if hops[k] < 0:
+                        hops[k] = hops[j] + 1
+                        nxt.append(k)
+            frontier = nxt
+        return hops
+
+
+def make_layout(
+    name: str,
+    joint_names: Sequence[str],
+    edges: Sequence[Sequence[int]],
+    center: Union[int, str],
+    roles: Mapping[str, Union[int, str]] | None = None,
+) -> Layout:
+    """Build and validate a user-defined layout.
+
+    ``center`` and the values of ``roles`` may be joint indices or joint names.
+    Raises ValueError naming the offending argument.
+    """
+    names = tuple(str(n) for n in joint_names)
+    if len(names) < 2:
+        raise ValueError(f"layout {name!r}: joint_names needs at least 2 joints, got {len(names)}")
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"layout {name!r}: joint_names must be unique; repeated: {dup}")
+    V = len(names)
+
+    def resolve(value, what):
+        if isinstance(value, str):
+            if value not in names:
+                raise ValueError(f"layout {name!r}: {what}={value!r} is not one of joint_names")
+            return names.index(value)
+        idx = int(value)
+        if not 0 <= idx < V:
+            raise ValueError(f"layout {name!r}: {what}={idx} out of range for {V} joints (use 0..{V - 1})")
+        return idx
+
+    clean_edges = []
+    seen = set()
+    for i, edge in enumerate(edges):
+        if len(edge) != 2:
+            raise ValueError(f"layout {name!r}: edges[{i}]={tuple(edge)} must be a pair (a, b)")
+        a, b = resolve(edge[0], f"edges[{i}][0]"), resolve(edge[1], f"edges[{i}][1]")
+        if a == b:
+            raise ValueError(f"layout {name!r}: edges[{i}] is a self loop ({a}, {a}); self loops are added by the partition")
+        key = (min(a, b), max(a, b))
+        if key in seen:
+            raise ValueError(f"layout {name!r}: edges[{i}]={tuple(edge)} repeats an earlier edge")
+        seen.add(key)
+        clean_edges.append((a, b))
+    clean_roles = {}
+    for role, value in (roles or {}).items():
+        if role not in ROLE_NAMES:
+            raise ValueError(f"layout {name!r}: unknown role {role!r}; known roles: {ROLE_NAMES}")
+        clean_roles[role] = resolve(value, f"roles[{role!r}]")
+    layout = Layout(name, names, tuple(clean_edges), resolve(center, "center"), clean_roles)
+    unreachable = [names[j] for j in np.flatnonzero(layout.hop_distance() < 0)]
+    if unreachable:
+        raise ValueError(
+            f"layout {name!r}: joints {unreachable} are not connected to the centre joint "
+            f"{names[layout.center]!r}; add edges so the skeleton is one connected graph"
+        )
+    return layout
+
+
+def _one_based(pairs):
+    return [(a - 1, b - 1) for a, b in pairs]
+
+
+NTU25 = make_layout(
+    "ntu25",
+    [
+        "spine_base", "spine_mid", "neck", "head",
+        "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+        "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+        "left_hip", "left_knee", "left_ankle", "left_foot",
+        "right_hip", "right_knee", "right_ankle", "right_foot",
+        "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
+    ],
+    _one_based([
+        (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
+        (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18),
+        (20, 19), (22, 23), (23, 8), (24, 25), (25, 12),
+    ]),
+    center="spine_shoulder",
+    roles={"spine_base": "spine_base", "spine_top": "spine_shoulder",
+           "left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder"},
+)
+
+OPENPOSE18 = make_layout(
+    "openpose18",
+    ["nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+     "right_eye", "left_eye", "right_ear", "left_ear"],
+    [(4, 3), (3, 2), (7, 6), (6, 5), (13, 12), (12, 11), (10, 9), (9, 8), (11, 5), (8, 2),
+     (5, 1), (2, 1), (0, 1), (15, 0), (14, 0), (17, 15), (16, 14)],
+    center="neck",
+    roles={"spine_top": "neck", "left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder"},
+)
+
+COCO17 = make_layout(
+    "coco17",
+    ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+     "left_knee", "right_knee", "left_ankle", "right_ankle"],
+    [(15, 13), (13, 11), (16, 14), (14, 12), (11, 5), (12, 6), (9, 7), (7, 5), (10, 8), (8, 6),
+     (5, 0), (6, 0), (1, 0), (3, 1), (2, 0), (4, 2)],
+    center="nose",
+    roles={"left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder"},
+)
+
+PENN13 = make_layout(
+    "penn13",
+    ["head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
+     "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"],
+    [(0, 1), (0, 2), (1, 3), (3, 5), (2, 4), (4, 6), (1, 7), (2, 8), (7, 9), (9, 11), (8, 10),
+     (10, 12), (7, 8)],
+    center="head",
+    roles={"left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder"},
+)
+
+BUILTIN_LAYOUTS = {layout.name: layout for layout in (NTU25, OPENPOSE18, COCO17, PENN13)}
+
+
+def get_layout(layout: Union[str, Layout]) -> Layout:
+    """A built-in layout by name ('ntu25', 'openpose18', 'coco17', 'penn13') or a Layout as is."""
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return BUILTIN_LAYOUTS[str(layout).lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown layout {layout!r}; built-ins are {sorted(BUILTIN_LAYOUTS)}, "
+            "or build your own with skdcore.layouts.make_layout(name, joint_names, edges, center)"
+        ) from None
