@@ -4,12 +4,18 @@ whole multi-loss backward of one SKD step: the fast path vs the reference's 4 ba
 """
 from __future__ import annotations
 
-import torch
-
-from common import base_parser, machine_line, markdown_table, median_seconds
+import statistics
+import time
 
 import skdcore  # noqa: F401  (loads the ops)
+import torch
+import torch.nn.functional as F
+from common import base_parser, machine_line, markdown_table, median_seconds
+from skdcore.graph import partition_matrices
 from skdcore.ops import gradient_revision
+from skdcore.reference.graph_conv import graph_conv_reference
+from skdcore.train import MultiLossBackward, reference_multi_loss_backward
+from torch import nn
 
 
 def stgcn_like_shapes(channels, V=25, partitions=3, temporal_kernel=9, num_classes=60):
@@ -94,11 +100,130 @@ def bench_op(args, K=3):
     ))
 
 
+# --- whole backward of one SKD step ---------------------------------------------------------------
+class StandInUnit(nn.Module):
+    """ST-GCN unit: graph conv (3 partitions) + BN + ReLU, temporal conv (9, 1) + BN, residual, ReLU."""
+
+    def __init__(self, c_in, c_out, A, stride=1):
+        super().__init__()
+        self.register_buffer("A", A)
+        self.weight = nn.Parameter(torch.randn(A.shape[0], c_out, c_in) / c_in ** 0.5)
+        self.bias = nn.Parameter(torch.zeros(c_out))
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.tcn = nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0))
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.residual = (nn.Conv2d(c_in, c_out, 1, (stride, 1)) if c_in != c_out or stride != 1 else nn.Identity())
+
+    def forward(self, x):
+        y = F.relu(self.bn1(graph_conv_reference(x, self.weight, self.A, self.bias)))
+        return F.relu(self.bn2(self.tcn(y)) + self.residual(x))
+
+
+class StandInStudent(nn.Module):
+    """Stand-in for the SKD student (skdcore.models is not on main yet): 10 ST-GCN units with
+    Shift-GCN's widths and strides, a classifier and SKD's 1x1 adaption conv."""
+
+    def __init__(self, num_classes=60):
+        super().__init__()
+        A = torch.from_numpy(partition_matrices("ntu25")).float()  # (3, 25, 25), normalised
+        widths = [(3, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1),
+                  (128, 256, 2), (256, 256, 1), (256, 256, 1)]
+        self.units = nn.Sequential(*[StandInUnit(i, o, A, s) for i, o, s in widths])
+        self.classifier = nn.Linear(256, num_classes)
+        self.adaption = nn.Conv2d(256, 256, 1)
+
+    def forward(self, x):  # x: (N*M, 3, T, V)
+        features = self.units(x)
+        return self.classifier(features.mean((2, 3))), features
+
+
+def graph_matching_stand_in(student, teacher):
+    """SKD's structural loss, plainly: per-sample node distances normalised by their positive mean."""
+    s = student.flatten(2).transpose(1, 2)  # (N, P, C)
+    t = teacher.flatten(2).transpose(1, 2)
+    d_s, d_t = torch.cdist(s, s), torch.cdist(t, t)
+    d_s = d_s / d_s[d_s > 0].mean()
+    d_t = d_t / d_t[d_t > 0].mean()
+    return F.smooth_l1_loss(d_s, d_t)
+
+
+def skd_step_losses(model, x, labels, teacher_logits, teacher_features):
+    logits, features = model(x)
+    adapted = model.adaption(features)
+    task = F.cross_entropy(logits, labels)
+    kl = F.kl_div(F.log_softmax(logits, -1), F.softmax(teacher_logits, -1), reduction="batchmean")
+    mse = F.mse_loss(adapted, teacher_features)
+    return task, [kl, mse, graph_matching_stand_in(adapted, teacher_features)], features
+
+
+def interleaved_medians(fns: dict, repeats: int) -> dict:
+    """Median wall time of each fn, the fns run round-robin so machine noise hits all alike."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def bench_backward(args):
+    torch.manual_seed(0)
+    batch, persons, frames = 16, 2, (4 if args.quick else args.frames)
+    repeats = 2 if args.quick else 7
+    model = StandInStudent().to(args.device)
+    x = torch.randn(batch * persons, 3, frames, 25, device=args.device)
+    labels = torch.randint(0, 60, (batch * persons,), device=args.device)
+    with torch.no_grad():
+        teacher_logits, teacher_features = [t.detach() for t in model(x)]
+    params = [p for p in model.parameters() if p.requires_grad]
+    fast = MultiLossBackward(params, method="batched")
+    sequential = MultiLossBackward(params, method="sequential")
+    batched_whole = MultiLossBackward(params, method="batched")
+    data = (x, labels, teacher_logits, teacher_features)
+
+    def forward_only():
+        skd_step_losses(model, *data)
+
+    def reference():
+        task, distill, _ = skd_step_losses(model, *data)
+        reference_multi_loss_backward(params, task, distill)
+
+    def run(backward, use_shared):
+        def step():
+            task, distill, features = skd_step_losses(model, *data)
+            backward(task, distill, shared=features if use_shared else None)
+        return step
+
+    totals = interleaved_medians({
+        "forward only": forward_only,
+        "reference (4 backward, flatten, float64 projection)": reference,
+        "sequential (4 autograd.grad + fused op)": run(sequential, False),
+        "batched, split at the features": run(fast, True),
+        "batched, whole graph (no shared tensor)": run(batched_whole, False),
+    }, repeats)
+    forward = totals.pop("forward only")
+    reference_backward = totals["reference (4 backward, flatten, float64 projection)"] - forward
+    rows = [[name, f"{total * 1e3:.0f}", f"{(total - forward) * 1e3:.0f}", f"{reference_backward / (total - forward):.2f}x"]
+            for name, total in totals.items()]
+    numel = sum(p.numel() for p in params)
+    print(f"\nwhole backward of one SKD step, stand-in student ({numel / 1e6:.2f} M params), batch {batch} x "
+          f"{persons} persons, T={frames}, V=25; forward alone {forward * 1e3:.0f} ms; on {machine_line()}")
+    print(markdown_table(["method", "forward+backward ms", "backward ms", "backward speed-up vs reference"], rows))
+
+
 def main():
     parser = base_parser(__doc__)
     parser.add_argument("--skip-backward", action="store_true", help="only the op benchmark")
+    parser.add_argument("--skip-op", action="store_true", help="only the whole-backward benchmark")
+    parser.add_argument("--frames", type=int, default=16, help="frames T of the whole-backward benchmark")
     args = parser.parse_args()
-    bench_op(args)
+    if not args.skip_op:
+        bench_op(args)
+    if not args.skip_backward:
+        bench_backward(args)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,12 @@
 """skdcore.gradient_revision vs the float64 flatten-and-project reference, dispatcher checks, errors."""
 import pytest
-import torch
-
 import skdcore  # noqa: F401  (loads the ops)
+import torch
 from skdcore.ops import gradient_revision, gradient_revision_apply, gradient_revision_gram
 from skdcore.reference.gradient_revision import gradient_revision_reference, pcgrad_order
 
 SHAPES = [(3, 4), (5,), (2, 3, 3), (1,), (4100,), (0,), (7, 1, 1)]  # mixed, one empty, one > a chunk
-TOLERANCE = {torch.float32: dict(rtol=1e-5, atol=1e-5), torch.float64: dict(rtol=1e-10, atol=1e-10)}
+TOLERANCE = {torch.float32: {"rtol": 1e-5, "atol": 1e-5}, torch.float64: {"rtol": 1e-10, "atol": 1e-10}}
 
 
 def make_grads(K, dtype=torch.float32, device="cpu", shapes=SHAPES, seed=0):
@@ -53,7 +52,7 @@ def test_all_conflict_projects_everything():
     assert result.projected.all()
     assert (result.cosine < 0).all()
     # every revised distillation gradient is orthogonal to the task gradient (up to eps)
-    flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])  # noqa: E731
+    flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])
     revised_sum = flat(result.grads) - flat(task)
     assert abs(revised_sum.dot(flat(task)).item()) < 1e-8
     assert_matches_reference(task, distill, result)

@@ -3,13 +3,12 @@ import os
 import socket
 
 import pytest
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
 import skdcore  # noqa: F401
+import torch
+import torch.nn.functional as F
 from skdcore.train import MultiLossBackward, reference_multi_loss_backward
 from skdcore.train.distributed_revision import shard_owners
+from torch import nn
 
 
 class TinyStudent(nn.Module):

@@ -8,12 +8,13 @@ device; parameter ``i``'s gradients must all have the same shape. Reductions acc
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
 _MODES = ("skd", "pcgrad")
-MaybeTensor = Optional[torch.Tensor]
+MaybeTensor = torch.Tensor | None
 
 
 class RevisedGradients(NamedTuple):
@@ -124,7 +125,7 @@ def gradient_revision(
     eps: float = 1e-12,
     mode: str = "skd",
     seed: int = 0,
-    out: Optional[Sequence[MaybeTensor]] = None,
+    out: Sequence[MaybeTensor] | None = None,
 ) -> RevisedGradients:
     """Combines one step's per-loss gradients the SKD way.
 
@@ -179,7 +180,7 @@ def gradient_revision_apply(
     eps: float = 1e-12,
     mode: str = "skd",
     seed: int = 0,
-    out: Optional[Sequence[MaybeTensor]] = None,
+    out: Sequence[MaybeTensor] | None = None,
 ) -> RevisedGradients:
     """Stage 2: writes the revised gradients from a (possibly all-reduced) Gram matrix.
 

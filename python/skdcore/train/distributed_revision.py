@@ -20,12 +20,17 @@ places). Do not also wrap the model in DistributedDataParallel: this does the gr
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
 
-from ..ops.gradient_revision import MaybeTensor, RevisedGradients, gradient_revision_apply, gradient_revision_gram
+from ..ops.gradient_revision import (
+    MaybeTensor,
+    RevisedGradients,
+    gradient_revision_apply,
+    gradient_revision_gram,
+)
 
 
 def shard_owners(numels: Sequence[int], world_size: int) -> list[int]:
@@ -61,7 +66,7 @@ def distributed_gradient_revision(
     eps: float = 1e-12,
     mode: str = "skd",
     seed: int = 0,
-    group: Optional[dist.ProcessGroup] = None,
+    group: dist.ProcessGroup | None = None,
 ) -> RevisedGradients:
     """Like gradient_revision(..., out=out) on the rank-averaged gradients (see module docstring).
 

@@ -15,7 +15,7 @@ Under an initialised torch.distributed (world size > 1), the combination runs th
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.distributed as dist
@@ -109,7 +109,7 @@ class MultiLossBackward:
     """
 
     def __init__(self, params: Iterable[torch.Tensor], *, mode: str = "skd", eps: float = 1e-12, seed: int = 0,
-                 method: str = "batched", group: Optional[dist.ProcessGroup] = None):
+                 method: str = "batched", group: dist.ProcessGroup | None = None):
         self.params = [p for p in params if p.requires_grad]
         if not self.params:
             raise ValueError("MultiLossBackward: no parameter requires grad")
@@ -117,10 +117,10 @@ class MultiLossBackward:
             raise ValueError(f"MultiLossBackward: method must be one of {_METHODS}, got {method!r}")
         self.mode, self.eps, self.seed, self.method, self.group = mode, eps, seed, method, group
         self.step = 0
-        self._trunk_ids: Optional[set[int]] = None  # parameters below `shared` (static per model)
+        self._trunk_ids: set[int] | None = None  # parameters below `shared` (static per model)
 
     def per_loss_gradients(self, task_loss: torch.Tensor, distill_losses: Sequence[torch.Tensor],
-                           shared: Optional[torch.Tensor] = None) -> list[list]:
+                           shared: torch.Tensor | None = None) -> list[list]:
         """[[g per param] per loss] (None where a loss does not reach a parameter)."""
         losses = _loss_list(task_loss, distill_losses)
         if self.method == "sequential":
@@ -164,7 +164,7 @@ class MultiLossBackward:
         return columns
 
     def __call__(self, task_loss: torch.Tensor, distill_losses: Sequence[torch.Tensor],
-                 shared: Optional[torch.Tensor] = None) -> RevisedGradients:
+                 shared: torch.Tensor | None = None) -> RevisedGradients:
         per_loss = self.per_loss_gradients(task_loss, distill_losses, shared)
         by_param = [[grads[i] for grads in per_loss] for i in range(len(self.params))]
         out = _grad_buffers(self.params, by_param)  # p.grad is REPLACED, as in the reference
