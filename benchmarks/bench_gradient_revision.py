@@ -92,12 +92,12 @@ def bench_op(args, K=3):
             f"{times['eager'] / times['skdcore']:.2f}x", f"{times['compile'] / times['skdcore']:.2f}x",
             f"{op_gbs:.1f}", f"{copy_gbs:.1f}", f"{100 * op_gbs / copy_gbs:.0f}%",
         ])
-    print(f"gradient_revision op on {machine_line()}")
+    print(f"gradient_revision op on {machine_line()}", flush=True)
     print(markdown_table(
         ["parameter set", "skdcore ms", "skdcore out= ms", "vs eager", "vs compile(eager)",
          "skdcore GB/s", "copy GB/s", "% of copy"],
         rows,
-    ))
+    ), flush=True)
 
 
 # --- whole backward of one SKD step ---------------------------------------------------------------
