@@ -65,7 +65,8 @@ def eager_revision(task, distill, eps=1e-12):
 
 def bench_op(args, K=3):
     rows = []
-    compiled = torch.compile(eager_revision)
+    # NB: compiling a function of ~400 tensor inputs takes many minutes on a busy 2-core machine
+    compiled = None if args.no_compile else torch.compile(eager_revision)
     run_time = 0.2 if args.quick else 1.0
     for name, shapes in PARAMETER_SETS.items():
         torch.manual_seed(0)
@@ -81,7 +82,7 @@ def bench_op(args, K=3):
             "skdcore": median_seconds(lambda: gradient_revision(task, distill), run_time),
             "skdcore out=": median_seconds(lambda: gradient_revision(task, distill, out=out), run_time),
             "eager": median_seconds(lambda: eager_revision(task, distill), run_time),
-            "compile": median_seconds(lambda: compiled(task, distill), run_time),
+            "compile": median_seconds(lambda: compiled(task, distill), run_time) if compiled else float("nan"),
             "copy": median_seconds(lambda: dst.copy_(src), run_time),
         }
         op_gbs = op_bytes / times["skdcore out="] / 1e9
@@ -172,7 +173,7 @@ def interleaved_medians(fns: dict, repeats: int) -> dict:
 def bench_backward(args):
     torch.manual_seed(0)
     batch, persons, frames = 16, 2, (4 if args.quick else args.frames)
-    repeats = 2 if args.quick else 7
+    repeats = 2 if args.quick else args.repeats
     model = StandInStudent().to(args.device)
     x = torch.randn(batch * persons, 3, frames, 25, device=args.device)
     labels = torch.randint(0, 60, (batch * persons,), device=args.device)
@@ -218,8 +219,13 @@ def main():
     parser = base_parser(__doc__)
     parser.add_argument("--skip-backward", action="store_true", help="only the op benchmark")
     parser.add_argument("--skip-op", action="store_true", help="only the whole-backward benchmark")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile(eager) baseline")
+    parser.add_argument("--repeats", type=int, default=7, help="repeats of the whole-backward timings")
     parser.add_argument("--frames", type=int, default=16, help="frames T of the whole-backward benchmark")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: keep the default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not args.skip_op:
         bench_op(args)
     if not args.skip_backward:
