@@ -4,14 +4,14 @@ Paths (all give the same ``p.grad`` up to float rounding):
 - ``reference_multi_loss_backward``: what the SKD reference code does: one full backward per loss
   (retain_graph), gradients flattened into one vector, projected in float64, copied back. For tests.
 - ``MultiLossBackward(method="sequential")`` (default): one ``torch.autograd.grad`` per loss (no
-  flattening), then the fused op writes ``p.grad`` in place. Measured 1.27x faster than the
-  reference's backward on CPU (benchmarks/RESULTS.md).
+  flattening), then the fused op writes ``p.grad`` in place. Measured 1.15-1.57x faster than
+  the reference's backward on CPU (benchmarks/RESULTS.md).
 - ``MultiLossBackward(method="batched")``: the K+1 backward passes run as ONE vectorised
   backward (``torch.autograd.grad(..., is_grads_batched=True)``). Given ``shared`` (a tensor all
   losses depend on, e.g. the trunk's final feature map), each loss is first backpropagated only
   down to ``shared`` (cheap heads: classifier, adaption layer, loss graphs), and only the trunk
   backward is batched; the head parameters' gradients come from those short passes. On CPU this
-  measured no faster than the reference (vmap folds the K+1 passes into bigger kernels, the FLOPs
+  measured 0.9-1.4x the reference, below sequential (vmap folds the K+1 passes into bigger kernels, the FLOPs
   stay the same); it is meant for GPUs at small batch, where it is untested for speed.
 Under an initialised torch.distributed (world size > 1), the combination runs through
 ``distributed_gradient_revision`` (gradients averaged over ranks, only the Gram matrix all-reduced).
