@@ -11,8 +11,8 @@ Paths (all give the same ``p.grad`` up to float rounding):
   losses depend on, e.g. the trunk's final feature map), each loss is first backpropagated only
   down to ``shared`` (cheap heads: classifier, adaption layer, loss graphs), and only the trunk
   backward is batched; the head parameters' gradients come from those short passes. On CPU this
-  measured 0.9-1.4x the reference, below sequential (vmap folds the K+1 passes into bigger kernels, the FLOPs
-  stay the same); it is meant for GPUs at small batch, where it is untested for speed.
+  measured 0.9-1.4x the reference, below sequential (vmap folds the K+1 passes into bigger
+  kernels, the FLOPs stay the same); it is meant for GPUs at small batch, where it is untested for speed.
 Under an initialised torch.distributed (world size > 1), the combination runs through
 ``distributed_gradient_revision`` (gradients averaged over ranks, only the Gram matrix all-reduced).
 """
