@@ -1,4 +1,5 @@
 """User-facing skdcore operators (torch.ops.skdcore.* with docstrings and fake kernels)."""
+from .graph_matching import graph_matching_loss
 from .normalize_adjacency import normalize_adjacency
 
-__all__ = ["normalize_adjacency"]
+__all__ = ["graph_matching_loss", "normalize_adjacency"]
