@@ -105,14 +105,11 @@ void check_graph_matching_backward_inputs(const char* op, const at::Tensor& grad
   checks::check_same_device(op, "stats", stats, "student", student);
 }
 
-at::Tensor graph_nodes(const at::Tensor& features) {
-  if (features.dim() == 4) return features.flatten(2).transpose(1, 2).contiguous();
-  return features.contiguous();
-}
-
-at::Tensor graph_nodes_to_layout(const at::Tensor& nodes, const at::Tensor& like) {
-  if (like.dim() == 4) return nodes.transpose(1, 2).reshape(like.sizes()).contiguous();
-  return nodes;
+GraphShape graph_shape(const at::Tensor& features) {
+  if (features.dim() == 4) {
+    return {features.size(0), features.size(2) * features.size(3), features.size(1), true};
+  }
+  return {features.size(0), features.size(1), features.size(2), false};
 }
 
 std::vector<int64_t> graph_matching_output_shape(int64_t N, LossReduction reduction) {

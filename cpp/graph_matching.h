@@ -24,11 +24,15 @@ void check_graph_matching_backward_inputs(const char* op, const at::Tensor& grad
                                           const at::Tensor& student, const at::Tensor& stats,
                                           LossReduction reduction);
 
-// (N, C, T, V) -> (N, P, C) contiguous node features; (N, P, C) -> contiguous.
-at::Tensor graph_nodes(const at::Tensor& features);
-
-// Inverse of graph_nodes for a gradient: (N, P, C) -> the layout of `like`, contiguous.
-at::Tensor graph_nodes_to_layout(const at::Tensor& nodes, const at::Tensor& like);
+// Sizes of features read as graphs in place: (N, C, T, V) is channel-major (node stride 1, channel
+// stride P = T*V), (N, P, C) node-major (node stride C, channel stride 1).
+struct GraphShape {
+  int64_t N, P, C;
+  bool channel_major;
+  int64_t node_stride() const { return channel_major ? 1 : C; }
+  int64_t channel_stride() const { return channel_major ? P : 1; }
+};
+GraphShape graph_shape(const at::Tensor& features);
 
 // Shape of the op's output: () for mean/sum, (N,) for none.
 std::vector<int64_t> graph_matching_output_shape(int64_t N, LossReduction reduction);

@@ -9,7 +9,8 @@
 //   forward pass 2: sum of l(D_s/mu_s - D_t/mu_t) and the moment sum l'(x) D_s/mu_s
 //   backward      : recomputes the tiles, forms dL/dd2 in the scratch and accumulates
 //                   grad_I -= 4 W F_J, grad_J -= 4 W^T F_I (two GEMMs), grad_i += 4 rowsum_i f_i.
-// Memory: O(P*C) per sample (plus the inputs' (N, P, C) copies) and O(kTile^2) scratch per thread.
+// Memory: O(P) per sample besides the gradient, O(kTile^2) scratch per thread; (N, C, T, V) input
+// is read in place (channel-major), no transposed copy.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -51,12 +52,6 @@ bool use_blas() {
 }
 
 template <typename T>
-at::Tensor wrap(const T* data, int64_t rows, int64_t cols, int64_t ld) {
-  return at::from_blob(const_cast<T*>(data), {rows, cols}, {ld, 1},
-                       at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
-}
-
-template <typename T>
 void blas_gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
@@ -68,48 +63,88 @@ void blas_gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, T alpha, const
   }
 }
 
-// gram (bi, bj) row-major = rows_i (bi, C) . rows_j (bj, C)^T
+// A strided (rows, cols) matrix; one of the strides is 1 (node-major or channel-major features,
+// row-major scratch blocks).
 template <typename T>
-void tile_gram(const T* rows_i, int64_t bi, const T* rows_j, int64_t bj, int64_t C, T* gram) {
-  if (C == 0) {
-    std::fill(gram, gram + bi * bj, T(0));
-  } else if (use_blas()) {
-    // Column-major view: gram^T (bj, bi) = rows_j^T^T . rows_i^T
-    blas_gemm<T>('T', 'N', bj, bi, C, T(1), rows_j, C, rows_i, C, T(0), gram, bj);
+struct MatrixView {
+  const T* data;
+  int64_t rows, cols, row_stride, col_stride;
+  MatrixView transposed() const { return {data, cols, rows, col_stride, row_stride}; }
+};
+
+// Column-major BLAS operand: 'N' if columns are contiguous, 'T' if rows are; false if neither.
+template <typename T>
+bool blas_operand(const MatrixView<T>& v, char* trans, int64_t* ld) {
+  if ((v.row_stride == 1 || v.rows == 1) && (v.cols == 1 || v.col_stride >= v.rows)) {
+    *trans = 'N';
+    *ld = v.cols == 1 ? std::max<int64_t>(v.rows, 1) : v.col_stride;
+    return true;
+  }
+  if ((v.col_stride == 1 || v.cols == 1) && (v.rows == 1 || v.row_stride >= v.cols)) {
+    *trans = 'T';
+    *ld = v.rows == 1 ? std::max<int64_t>(v.cols, 1) : v.row_stride;
+    return true;
+  }
+  return false;
+}
+
+template <typename T>
+at::Tensor as_tensor(const MatrixView<T>& v) {
+  return at::from_blob(const_cast<T*>(v.data), {v.rows, v.cols}, {v.row_stride, v.col_stride},
+                       at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+}
+
+// out = alpha * a . b + beta * out (beta 0 or 1), out a writable view of a.rows x b.cols.
+template <typename T>
+void gemm(MatrixView<T> out, MatrixView<T> a, MatrixView<T> b, T alpha, T beta) {
+  if (a.cols == 0) {  // empty inner dimension (C = 0): a . b = 0
+    if (beta == T(0)) as_tensor(out).zero_();
+    return;
+  }
+  if (out.col_stride == 1 && out.row_stride != 1) {
+    // Row-major output: compute out^T = b^T a^T into its column-major transpose.
+    MatrixView<T> out_t = out.transposed();
+    out = out_t;
+    const MatrixView<T> a_old = a;
+    a = b.transposed();
+    b = a_old.transposed();
+  }
+  char ta, tb, tc;
+  int64_t lda, ldb, ldc;
+  if (use_blas() && blas_operand(a, &ta, &lda) && blas_operand(b, &tb, &ldb) && blas_operand(out, &tc, &ldc) &&
+      tc == 'N') {
+    blas_gemm<T>(ta, tb, out.rows, out.cols, a.cols, alpha, a.data, lda, b.data, ldb, beta,
+                 const_cast<T*>(out.data), ldc);
+    return;
+  }
+  at::Tensor product = at::mm(as_tensor(a), as_tensor(b));
+  if (alpha != T(1)) product.mul_(alpha);
+  at::Tensor target = as_tensor(out);
+  if (beta == T(0)) {
+    target.copy_(product);
   } else {
-    at::Tensor out = wrap(gram, bi, bj, bj);
-    at::mm_out(out, wrap(rows_i, bi, C, C), wrap(rows_j, bj, C, C).t());
+    target.add_(product);
   }
 }
 
-// out_i (bi, C) += alpha * W (bi, bj) . rows_j (bj, C)
-template <typename T>
-void tile_add_w_rows(T* out_i, const T* W, int64_t bi, int64_t bj, const T* rows_j, int64_t C, T alpha) {
-  if (C == 0) return;
-  if (use_blas()) {
-    blas_gemm<T>('N', 'N', C, bi, bj, alpha, rows_j, C, W, bj, T(1), out_i, C);
-  } else {
-    wrap(out_i, bi, C, C).addmm_(wrap(W, bi, bj, bj), wrap(rows_j, bj, C, C), 1.0, alpha);
-  }
-}
-
-// out_j (bj, C) += alpha * W^T (bj, bi) . rows_i (bi, C)
-template <typename T>
-void tile_add_wt_rows(T* out_j, const T* W, int64_t bi, int64_t bj, const T* rows_i, int64_t C, T alpha) {
-  if (C == 0) return;
-  if (use_blas()) {
-    blas_gemm<T>('N', 'T', C, bj, bi, alpha, rows_i, C, W, bj, T(1), out_j, C);
-  } else {
-    wrap(out_j, bj, C, C).addmm_(wrap(W, bi, bj, bj).t(), wrap(rows_i, bi, C, C), 1.0, alpha);
-  }
-}
-
-// One sample's graph: nodes (P, C) row-major and their squared norms (P).
+// One sample's graph: node features with strides (node-major (P, C) or channel-major (C, P)) and
+// their squared norms (P).
 template <typename T>
 struct Graph {
   const T* nodes;
   const T* square_norms;
+  int64_t node_stride, channel_stride, C;
+  // Rows [begin, begin + count) as a (count, C) matrix.
+  MatrixView<T> rows(int64_t begin, int64_t count) const {
+    return {nodes + begin * node_stride, count, C, node_stride, channel_stride};
+  }
 };
+
+// gram (bi, bj) row-major = F_I . F_J^T
+template <typename T>
+void tile_gram(const Graph<T>& g, int64_t i_begin, int64_t bi, int64_t j_begin, int64_t bj, T* gram) {
+  gemm<T>({gram, bi, bj, bj, 1}, g.rows(i_begin, bi), g.rows(j_begin, bj).transposed(), T(1), T(0));
+}
 
 // Tile rows of a sample visited by one work item k, balanced: item k = 0, 1, 2, 3 ... takes row
 // 0, R-1, 1, R-2 ... so the contiguous chunks at::parallel_for hands out cost about the same
@@ -147,8 +182,8 @@ void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_
   double sum_s = 0, cnt_s = 0, sum_t = 0, cnt_t = 0;
   for (int64_t J = I; J < R; ++J) {
     const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
-    tile_gram(s.nodes + i_begin * C, bi, s.nodes + j_begin * C, bj, C, scratch.gram_s.data());
-    tile_gram(t.nodes + i_begin * C, bi, t.nodes + j_begin * C, bj, C, scratch.gram_t.data());
+    tile_gram(s, i_begin, bi, j_begin, bj, scratch.gram_s.data());
+    tile_gram(t, i_begin, bi, j_begin, bj, scratch.gram_t.data());
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
       T* ds = scratch.gram_s.data() + i * bj;
@@ -185,8 +220,8 @@ void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, i
   double loss_sum = 0, moment_sum = 0;
   for (int64_t J = I; J < R; ++J) {
     const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
-    tile_gram(s.nodes + i_begin * C, bi, s.nodes + j_begin * C, bj, C, scratch.gram_s.data());
-    tile_gram(t.nodes + i_begin * C, bi, t.nodes + j_begin * C, bj, C, scratch.gram_t.data());
+    tile_gram(s, i_begin, bi, j_begin, bj, scratch.gram_s.data());
+    tile_gram(t, i_begin, bi, j_begin, bj, scratch.gram_t.data());
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
       T* ds = scratch.gram_s.data() + i * bj;
@@ -218,8 +253,8 @@ void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, in
   const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
   for (int64_t J = I; J < R; ++J) {
     const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
-    tile_gram(s.nodes + i_begin * C, bi, s.nodes + j_begin * C, bj, C, scratch.gram_s.data());
-    tile_gram(t.nodes + i_begin * C, bi, t.nodes + j_begin * C, bj, C, scratch.gram_t.data());
+    tile_gram(s, i_begin, bi, j_begin, bj, scratch.gram_s.data());
+    tile_gram(t, i_begin, bi, j_begin, bj, scratch.gram_t.data());
     T* w_tile = scratch.w.data();
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
@@ -251,35 +286,75 @@ void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, in
 #pragma omp simd
       for (int64_t j = 0; j < bj; ++j) r[j] += w[j];
     }
-    tile_add_w_rows(grad + i_begin * C, w_tile, bi, bj, s.nodes + j_begin * C, C, T(-4));
-    tile_add_wt_rows(grad + j_begin * C, w_tile, bi, bj, s.nodes + i_begin * C, C, T(-4));
+    // grad_I -= 4 W F_J, grad_J -= 4 W^T F_I (grad has the layout of the student nodes)
+    const MatrixView<T> w_view{w_tile, bi, bj, bj, 1};
+    gemm<T>({grad + i_begin * s.node_stride, bi, s.C, s.node_stride, s.channel_stride}, w_view, s.rows(j_begin, bj),
+            T(-4), T(1));
+    gemm<T>({grad + j_begin * s.node_stride, bj, s.C, s.node_stride, s.channel_stride}, w_view.transposed(),
+            s.rows(i_begin, bi), T(-4), T(1));
   }
 }
 
-// grad_i += 4 rowsum_i f_i (the f_i term of 4 sum_j W_ij (f_i - f_j)).
+// grad_i += 4 rowsum_i f_i (the f_i term of 4 sum_j W_ij (f_i - f_j)); grad has the nodes' layout.
 template <typename T>
-void add_rowsum_term(const T* nodes, const T* rowsum, int64_t P, int64_t C, T* grad) {
-  for (int64_t i = 0; i < P; ++i) {
-    const T r = T(4) * rowsum[i];
-    const T* f = nodes + i * C;
-    T* g = grad + i * C;
+void add_rowsum_term(const Graph<T>& g, const T* rowsum, int64_t P, T* grad) {
+  if (g.channel_stride == 1) {
+    for (int64_t i = 0; i < P; ++i) {
+      const T r = T(4) * rowsum[i];
+      const T* f = g.nodes + i * g.node_stride;
+      T* out = grad + i * g.node_stride;
 #pragma omp simd
-    for (int64_t c = 0; c < C; ++c) g[c] += r * f[c];
+      for (int64_t c = 0; c < g.C; ++c) out[c] += r * f[c];
+    }
+    return;
+  }
+  for (int64_t c = 0; c < g.C; ++c) {  // channel-major: contiguous over nodes
+    const T* f = g.nodes + c * g.channel_stride;
+    T* out = grad + c * g.channel_stride;
+#pragma omp simd
+    for (int64_t i = 0; i < P; ++i) out[i] += T(4) * rowsum[i] * f[i];
   }
 }
 
+// A batch of N graphs in one tensor: (N, P, C) node-major or (N, C, P) channel-major (a contiguous
+// (N, C, T, V) feature map read in place, no transposed copy).
 template <typename T>
-void square_norms(const T* nodes, int64_t rows, int64_t C, T* out) {
-  at::parallel_for(0, rows, 1024, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const T* f = nodes + r * C;
-      T acc = 0;
+struct GraphBatch {
+  const T* data;
+  int64_t N, P, C;
+  bool channel_major;
+  std::vector<T> norms;  // (N, P) squared norms
+
+  GraphBatch(const T* data_, int64_t N_, int64_t P_, int64_t C_, bool channel_major_)
+      : data(data_), N(N_), P(P_), C(C_), channel_major(channel_major_), norms(N_ * P_) {
+    at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        const Graph<T> g = sample(n);
+        T* out = norms.data() + n * P;
+        if (channel_major) {
+          std::fill(out, out + P, T(0));
+          for (int64_t c = 0; c < C; ++c) {
+            const T* f = g.nodes + c * P;
+#pragma omp simd
+            for (int64_t i = 0; i < P; ++i) out[i] += f[i] * f[i];
+          }
+        } else {
+          for (int64_t i = 0; i < P; ++i) {
+            const T* f = g.nodes + i * C;
+            T acc = 0;
 #pragma omp simd reduction(+ : acc)
-      for (int64_t c = 0; c < C; ++c) acc += f[c] * f[c];
-      out[r] = acc;
-    }
-  });
-}
+            for (int64_t k = 0; k < C; ++k) acc += f[k] * f[k];
+            out[i] = acc;
+          }
+        }
+      }
+    });
+  }
+
+  Graph<T> sample(int64_t n) const {
+    return {data + n * P * C, norms.data() + n * P, channel_major ? 1 : C, channel_major ? P : 1, C};
+  }
+};
 
 // Calls fn(squared, loss) with the options as compile-time constants (std::integral_constant), so
 // the elementwise loops vectorise without per-element branches.
@@ -301,16 +376,11 @@ void dispatch_options(const GraphMatchingOptions& options, Fn&& fn) {
 }
 
 template <typename T>
-void graph_matching_forward_kernel(const T* student, const T* teacher, int64_t N, int64_t P, int64_t C,
+void graph_matching_forward_kernel(const GraphBatch<T>& student, const GraphBatch<T>& teacher,
                                    const GraphMatchingOptions& options, double* per_sample, double* stats) {
-  std::vector<T> norms_s(N * P), norms_t(N * P);
-  square_norms(student, N * P, C, norms_s.data());
-  square_norms(teacher, N * P, C, norms_t.data());
+  const int64_t N = student.N, P = student.P, C = student.C;
   const int64_t R = tile_rows(P);
   const T beta = static_cast<T>(options.beta);
-  auto graph = [&](const T* nodes, const std::vector<T>& norms, int64_t n) {
-    return Graph<T>{nodes + n * P * C, norms.data() + n * P};
-  };
   dispatch_options(options, [&](auto squared_constant, auto loss_constant) {
     constexpr bool kSquared = decltype(squared_constant)::value;
     constexpr PointwiseLoss kLoss = decltype(loss_constant)::value;
@@ -320,8 +390,8 @@ void graph_matching_forward_kernel(const T* student, const T* teacher, int64_t N
       TileScratch<T> scratch;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / R, I = balanced_row(item % R, R);
-        normaliser_sums_row<T, kSquared>(graph(student, norms_s, n), graph(teacher, norms_t, n), P, C, I,
-                                         scratch, partial.data() + (n * R + I) * 4);
+        normaliser_sums_row<T, kSquared>(student.sample(n), teacher.sample(n), P, C, I, scratch,
+                                         partial.data() + (n * R + I) * 4);
       }
     });
     std::vector<T> inv_mu_s(N), inv_mu_t(N);
@@ -344,9 +414,8 @@ void graph_matching_forward_kernel(const T* student, const T* teacher, int64_t N
       TileScratch<T> scratch;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / R, I = balanced_row(item % R, R);
-        loss_sums_row<T, kSquared, kLoss>(graph(student, norms_s, n), graph(teacher, norms_t, n), P, C, I,
-                                          inv_mu_s[n], inv_mu_t[n], beta, scratch,
-                                          partial_loss.data() + (n * R + I) * 2);
+        loss_sums_row<T, kSquared, kLoss>(student.sample(n), teacher.sample(n), P, C, I, inv_mu_s[n],
+                                          inv_mu_t[n], beta, scratch, partial_loss.data() + (n * R + I) * 2);
       }
     });
     const double entries = static_cast<double>(std::max<int64_t>(P * P, 1));
@@ -362,13 +431,12 @@ void graph_matching_forward_kernel(const T* student, const T* teacher, int64_t N
   });
 }
 
+// grad: zero-initialised, the layout of student.
 template <typename T>
-void graph_matching_backward_kernel(const double* sample_grad, const T* student, const T* teacher,
-                                    const double* stats, int64_t N, int64_t P, int64_t C,
+void graph_matching_backward_kernel(const double* sample_grad, const GraphBatch<T>& student,
+                                    const GraphBatch<T>& teacher, const double* stats,
                                     const GraphMatchingOptions& options, T* grad) {
-  std::vector<T> norms_s(N * P), norms_t(N * P);
-  square_norms(student, N * P, C, norms_s.data());
-  square_norms(teacher, N * P, C, norms_t.data());
+  const int64_t N = student.N, P = student.P, C = student.C;
   const int64_t R = tile_rows(P);
   const T beta = static_cast<T>(options.beta);
   const double entries = static_cast<double>(std::max<int64_t>(P * P, 1));
@@ -383,10 +451,10 @@ void graph_matching_backward_kernel(const double* sample_grad, const T* student,
       const double c = (options.normalize == GraphNormalize::MeanPositive && count > 0)
                            ? scale * st[kStatLossMoment] / count
                            : 0.0;
-      backward_row<T, kSquared, kLoss>(
-          Graph<T>{student + n * P * C, norms_s.data() + n * P}, Graph<T>{teacher + n * P * C, norms_t.data() + n * P},
-          P, C, I, static_cast<T>(1.0 / st[kStatStudentMean]), static_cast<T>(1.0 / st[kStatTeacherMean]), beta,
-          static_cast<T>(scale), static_cast<T>(c), scratch, g, rowsum);
+      backward_row<T, kSquared, kLoss>(student.sample(n), teacher.sample(n), P, C, I,
+                                       static_cast<T>(1.0 / st[kStatStudentMean]),
+                                       static_cast<T>(1.0 / st[kStatTeacherMean]), beta, static_cast<T>(scale),
+                                       static_cast<T>(c), scratch, g, rowsum);
     };
     const int64_t threads = at::get_num_threads();
     if (N >= threads) {
@@ -398,7 +466,7 @@ void graph_matching_backward_kernel(const double* sample_grad, const T* student,
           std::fill(rowsum.begin(), rowsum.end(), T(0));
           T* g = grad + n * P * C;
           for (int64_t I = 0; I < R; ++I) run_rows(n, I, scratch, g, rowsum.data());
-          add_rowsum_term(student + n * P * C, rowsum.data(), P, C, g);
+          add_rowsum_term(student.sample(n), rowsum.data(), P, g);
         }
       });
       return;
@@ -419,7 +487,7 @@ void graph_matching_backward_kernel(const double* sample_grad, const T* student,
         for (int64_t e = 0; e < P * C; ++e) g[e] += own[e];
         for (int64_t i = 0; i < P; ++i) rowsum[i] += own[P * C + i];
       }
-      add_rowsum_term(student + n * P * C, rowsum.data(), P, C, g);
+      add_rowsum_term(student.sample(n), rowsum.data(), P, g);
     }
   });
 }
@@ -431,6 +499,13 @@ double reduce_samples(const double* per_sample, int64_t N, LossReduction reducti
   return reduction == LossReduction::Mean ? total / static_cast<double>(std::max<int64_t>(N, 1)) : total;
 }
 
+// Contiguous features read in place: (N, C, T, V) channel-major, (N, P, C) node-major.
+template <typename T>
+GraphBatch<T> graph_batch(const at::Tensor& contiguous_features) {
+  const GraphShape shape = graph_shape(contiguous_features);
+  return GraphBatch<T>(contiguous_features.const_data_ptr<T>(), shape.N, shape.P, shape.C, shape.channel_major);
+}
+
 std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cpu(
     const at::Tensor& student, const at::Tensor& teacher, c10::string_view distance, c10::string_view loss,
     double beta, c10::string_view normalize, c10::string_view reduction) {
@@ -438,15 +513,15 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cpu(
   check_graph_matching_inputs(op, student, teacher);
   checks::check_device(op, "student", student, c10::kCPU);
   const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
-  const at::Tensor s = graph_nodes(student);
-  const at::Tensor t = graph_nodes(teacher.detach());
-  const int64_t N = s.size(0), P = s.size(1), C = s.size(2);
+  const at::Tensor s = student.contiguous();
+  const at::Tensor t = teacher.detach().contiguous();
+  const int64_t N = s.size(0), P = graph_shape(s).P;
   at::Tensor stats = at::zeros({N, kStatsColumns}, s.options().dtype(at::kDouble));
   at::Tensor per_sample = at::zeros({N}, s.options().dtype(at::kDouble));
   if (N > 0 && P > 0) {
     AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_forward_cpu", [&] {
-      graph_matching_forward_kernel<scalar_t>(s.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), N, P,
-                                              C, options, per_sample.mutable_data_ptr<double>(),
+      graph_matching_forward_kernel<scalar_t>(graph_batch<scalar_t>(s), graph_batch<scalar_t>(t), options,
+                                              per_sample.mutable_data_ptr<double>(),
                                               stats.mutable_data_ptr<double>());
     });
   }
@@ -474,22 +549,22 @@ at::Tensor graph_matching_backward_cpu(const at::Tensor& grad, const at::Tensor&
   checks::check_device(op, "student", student, c10::kCPU);
   const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
   check_graph_matching_backward_inputs(op, grad, student, stats, options.reduction);
-  const at::Tensor s = graph_nodes(student);
-  const at::Tensor t = graph_nodes(teacher.detach());
-  const int64_t N = s.size(0), P = s.size(1), C = s.size(2);
-  at::Tensor grad_nodes = at::zeros_like(s);
-  if (N == 0 || P == 0 || C == 0) return graph_nodes_to_layout(grad_nodes, student);
+  const at::Tensor s = student.contiguous();
+  const at::Tensor t = teacher.detach().contiguous();
+  const int64_t N = s.size(0), P = graph_shape(s).P;
+  at::Tensor grad_student = at::zeros_like(s, at::MemoryFormat::Contiguous);
+  if (N == 0 || P == 0 || s.numel() == 0) return grad_student;
   // dOut/dL_n per sample, in double.
   at::Tensor sample_grad = grad.to(at::kDouble).contiguous();
   if (options.reduction == LossReduction::Mean) sample_grad = sample_grad / static_cast<double>(N);
   if (options.reduction != LossReduction::None) sample_grad = sample_grad.expand({N}).contiguous();
   const at::Tensor stats_c = stats.contiguous();
   AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_backward_cpu", [&] {
-    graph_matching_backward_kernel<scalar_t>(sample_grad.const_data_ptr<double>(), s.const_data_ptr<scalar_t>(),
-                                             t.const_data_ptr<scalar_t>(), stats_c.const_data_ptr<double>(), N,
-                                             P, C, options, grad_nodes.mutable_data_ptr<scalar_t>());
+    graph_matching_backward_kernel<scalar_t>(sample_grad.const_data_ptr<double>(), graph_batch<scalar_t>(s),
+                                             graph_batch<scalar_t>(t), stats_c.const_data_ptr<double>(), options,
+                                             grad_student.mutable_data_ptr<scalar_t>());
   });
-  return graph_nodes_to_layout(grad_nodes, student);
+  return grad_student;
 }
 
 }  // namespace

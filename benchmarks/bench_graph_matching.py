@@ -1,0 +1,151 @@
+"""Benchmark skdcore.graph_matching_loss vs the eager reference and torch.compile(reference).
+
+Times forward (no grad) and forward+backward (student grad) with torch.utils.benchmark (medians,
+all three implementations in the same run so the ratios are fair on a noisy machine), then the
+peak extra memory of one forward+backward at P = 1875.
+
+Memory method (CPU): each implementation runs in a fresh subprocess; after warm-up (and, for the
+compiled reference, compilation) the kernel's peak-RSS counter is reset (`echo 5 >
+/proc/self/clear_refs`), the resident set is read (VmRSS), one forward+backward runs, and the peak
+(VmHWM) minus that baseline is the extra memory the loss needed. torch's CPU allocator returns
+large blocks to the OS, so this is the real high-water mark of the op. On CUDA it is
+torch.cuda.max_memory_allocated after reset_peak_memory_stats.
+
+    python benchmarks/bench_graph_matching.py [--quick] [--device cpu|cuda]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+
+import torch
+from torch.utils import benchmark
+
+import skdcore
+from skdcore.reference.graph_matching import graph_matching_loss_reference
+
+# (N, C, T, V): SKD's size (batch 16 x 2 persons, 256 channels, 25 frames x 25 joints), longer clips,
+# and fewer channels.
+SHAPES = [(32, 256, 25, 25), (32, 256, 75, 25), (32, 64, 25, 25)]
+QUICK_SHAPES = [(8, 256, 25, 25), (4, 256, 75, 25), (8, 64, 25, 25)]
+MEMORY_SHAPE = (32, 256, 75, 25)
+QUICK_MEMORY_SHAPE = (8, 256, 75, 25)
+
+
+def implementations():
+    compiled = torch.compile(graph_matching_loss_reference)
+    return {
+        "skdcore": skdcore.ops.graph_matching_loss,
+        "eager": graph_matching_loss_reference,
+        "compile": compiled,
+    }
+
+
+def make_inputs(shape, device, requires_grad):
+    generator = torch.Generator().manual_seed(0)
+    student = torch.randn(shape, generator=generator).to(device).requires_grad_(requires_grad)
+    teacher = torch.randn(shape, generator=generator).to(device)
+    return student, teacher
+
+
+def forward_backward(fn, student, teacher):
+    student.grad = None
+    fn(student, teacher).backward()
+
+
+def forward_only(fn, student, teacher):
+    with torch.no_grad():
+        fn(student, teacher)
+
+
+def time_all(shape, device, min_run_time):
+    student, teacher = make_inputs(shape, device, requires_grad=True)
+    rows = {}
+    for name, fn in implementations().items():
+        for mode, body in (("fwd", forward_only), ("fwd+bwd", forward_backward)):
+            body(fn, student, teacher)  # warm-up (compiles the reference)
+            timer = benchmark.Timer(
+                stmt="body(fn, student, teacher)",
+                globals={"body": body, "fn": fn, "student": student, "teacher": teacher},
+            )
+            rows[(name, mode)] = timer.blocked_autorange(min_run_time=min_run_time).median
+    return rows
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as status:
+        return int(re.search(rf"{field}:\s+(\d+)", status.read()).group(1))
+
+
+def measure_memory_child(name, shape, device):
+    """Runs in a subprocess: prints the peak extra bytes of one forward+backward of `name`."""
+    fn = implementations()[name]
+    student, teacher = make_inputs(shape, device, requires_grad=True)
+    forward_backward(fn, student, teacher)
+    student.grad = None
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        forward_backward(fn, student, teacher)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # resets VmHWM to the current RSS
+        base = _rss_kib("VmRSS")
+        forward_backward(fn, student, teacher)
+        peak = (_rss_kib("VmHWM") - base) * 1024
+    print(json.dumps({"peak_extra_bytes": peak}))
+
+
+def measure_memory(name, shape, device):
+    result = subprocess.run(
+        [sys.executable, __file__, "--memory-child", name, "--shape", ",".join(map(str, shape)), "--device", device],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_extra_bytes"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller batches, shorter timing (smoke run)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--shape", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        measure_memory_child(args.memory_child, tuple(int(x) for x in args.shape.split(",")), args.device)
+        return
+
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    min_run_time = 0.5 if args.quick else 3.0
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, float32")
+    print("times: median seconds (torch.utils.benchmark); ratio = other / skdcore (higher: skdcore faster)")
+    header = f"{'N,C,T,V':>16} {'P':>5} {'pass':>8} {'skdcore':>9} {'eager':>9} {'compile':>9} {'x eager':>8} {'x compile':>9}"
+    print(header)
+    for shape in shapes:
+        rows = time_all(shape, args.device, min_run_time)
+        for mode in ("fwd", "fwd+bwd"):
+            ours, eager, compiled = (rows[(name, mode)] for name in ("skdcore", "eager", "compile"))
+            print(
+                f"{','.join(map(str, shape)):>16} {shape[2] * shape[3]:>5} {mode:>8} {ours:9.4f} {eager:9.4f} "
+                f"{compiled:9.4f} {eager / ours:8.2f} {compiled / ours:9.2f}",
+                flush=True,
+            )
+
+    memory_shape = QUICK_MEMORY_SHAPE if args.quick else MEMORY_SHAPE
+    print(f"\npeak extra memory of one fwd+bwd at N,C,T,V = {memory_shape} (P = {memory_shape[2] * memory_shape[3]}):")
+    peaks = {name: measure_memory(name, memory_shape, args.device) for name in ("skdcore", "eager", "compile")}
+    for name, peak in peaks.items():
+        print(f"  {name:8s} {peak / 2**20:10.1f} MiB   ({peak / max(peaks['skdcore'], 1):6.1f} x skdcore)")
+    print(f"  skdcore / eager = {peaks['skdcore'] / peaks['eager']:.4f} (target <= 0.1)")
+
+
+if __name__ == "__main__":
+    main()
