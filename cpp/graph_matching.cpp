@@ -112,11 +112,6 @@ GraphShape graph_shape(const at::Tensor& features) {
   return {features.size(0), features.size(1), features.size(2), false};
 }
 
-std::vector<int64_t> graph_matching_output_shape(int64_t N, LossReduction reduction) {
-  if (reduction == LossReduction::None) return {N};
-  return {};
-}
-
 at::Tensor graph_matching_loss(const at::Tensor& student, const at::Tensor& teacher,
                                c10::string_view distance, c10::string_view loss, double beta,
                                c10::string_view normalize, c10::string_view reduction) {

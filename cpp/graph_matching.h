@@ -34,9 +34,6 @@ struct GraphShape {
 };
 GraphShape graph_shape(const at::Tensor& features);
 
-// Shape of the op's output: () for mean/sum, (N,) for none.
-std::vector<int64_t> graph_matching_output_shape(int64_t N, LossReduction reduction);
-
 // Dispatcher entry points (go through the dispatcher, so autograd/fake/devices all apply).
 at::Tensor graph_matching_loss(const at::Tensor& student, const at::Tensor& teacher,
                                c10::string_view distance, c10::string_view loss, double beta,
