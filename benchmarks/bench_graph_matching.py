@@ -22,7 +22,8 @@ import subprocess
 import sys
 
 import torch
-from torch.utils import benchmark
+
+from common import base_parser, machine_line, markdown_table, median_seconds
 
 import skdcore
 from skdcore.reference.graph_matching import graph_matching_loss_reference
@@ -36,7 +37,8 @@ QUICK_MEMORY_SHAPE = (8, 256, 75, 25)
 
 
 def implementations():
-    compiled = torch.compile(graph_matching_loss_reference)
+    torch._dynamo.reset()  # a fresh compiled reference per shape (no recompile-limit surprises)
+    compiled = torch.compile(graph_matching_loss_reference, dynamic=False)
     return {
         "skdcore": skdcore.ops.graph_matching_loss,
         "eager": graph_matching_loss_reference,
@@ -67,11 +69,7 @@ def time_all(shape, device, min_run_time):
     for name, fn in implementations().items():
         for mode, body in (("fwd", forward_only), ("fwd+bwd", forward_backward)):
             body(fn, student, teacher)  # warm-up (compiles the reference)
-            timer = benchmark.Timer(
-                stmt="body(fn, student, teacher)",
-                globals={"body": body, "fn": fn, "student": student, "teacher": teacher},
-            )
-            rows[(name, mode)] = timer.blocked_autorange(min_run_time=min_run_time).median
+            rows[(name, mode)] = median_seconds(lambda: body(fn, student, teacher), min_run_time)
     return rows
 
 
@@ -113,9 +111,7 @@ def measure_memory(name, shape, device):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller batches, shorter timing (smoke run)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser = base_parser(__doc__)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--shape", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -125,26 +121,30 @@ def main():
 
     shapes = QUICK_SHAPES if args.quick else SHAPES
     min_run_time = 0.5 if args.quick else 3.0
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, float32")
-    print("times: median seconds (torch.utils.benchmark); ratio = other / skdcore (higher: skdcore faster)")
-    header = f"{'N,C,T,V':>16} {'P':>5} {'pass':>8} {'skdcore':>9} {'eager':>9} {'compile':>9} {'x eager':>8} {'x compile':>9}"
-    print(header)
+    rows = []
     for shape in shapes:
-        rows = time_all(shape, args.device, min_run_time)
+        times = time_all(shape, args.device, min_run_time)
         for mode in ("fwd", "fwd+bwd"):
-            ours, eager, compiled = (rows[(name, mode)] for name in ("skdcore", "eager", "compile"))
-            print(
-                f"{','.join(map(str, shape)):>16} {shape[2] * shape[3]:>5} {mode:>8} {ours:9.4f} {eager:9.4f} "
-                f"{compiled:9.4f} {eager / ours:8.2f} {compiled / ours:9.2f}",
-                flush=True,
-            )
+            ours, eager, compiled = (times[(name, mode)] for name in ("skdcore", "eager", "compile"))
+            rows.append([
+                f"N={shape[0]} C={shape[1]} T={shape[2]} V={shape[3]} (P={shape[2] * shape[3]})", mode,
+                f"{ours * 1e3:.1f}", f"{eager * 1e3:.1f}", f"{compiled * 1e3:.1f}",
+                f"{eager / ours:.2f}x", f"{compiled / ours:.2f}x",
+            ])
+            print(" | ".join(rows[-1]), flush=True)
+    print(f"\ngraph_matching_loss on {machine_line()}, float32")
+    print(markdown_table(
+        ["shape", "pass", "skdcore ms", "eager ms", "compile ms", "vs eager", "vs compile"], rows
+    ))
 
     memory_shape = QUICK_MEMORY_SHAPE if args.quick else MEMORY_SHAPE
-    print(f"\npeak extra memory of one fwd+bwd at N,C,T,V = {memory_shape} (P = {memory_shape[2] * memory_shape[3]}):")
     peaks = {name: measure_memory(name, memory_shape, args.device) for name in ("skdcore", "eager", "compile")}
-    for name, peak in peaks.items():
-        print(f"  {name:8s} {peak / 2**20:10.1f} MiB   ({peak / max(peaks['skdcore'], 1):6.1f} x skdcore)")
-    print(f"  skdcore / eager = {peaks['skdcore'] / peaks['eager']:.4f} (target <= 0.1)")
+    print(f"\nPeak extra memory of one fwd+bwd, N={memory_shape[0]} C={memory_shape[1]} "
+          f"T={memory_shape[2]} V={memory_shape[3]} (P={memory_shape[2] * memory_shape[3]}):")
+    print(markdown_table(
+        ["impl", "peak extra MiB", "skdcore / impl"],
+        [[name, f"{peak / 2**20:.1f}", f"{peaks['skdcore'] / max(peak, 1):.3f}"] for name, peak in peaks.items()],
+    ))
 
 
 if __name__ == "__main__":

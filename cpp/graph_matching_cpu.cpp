@@ -186,8 +186,8 @@ void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_
     tile_gram(t, i_begin, bi, j_begin, bj, scratch.gram_t.data());
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
-      T* ds = scratch.gram_s.data() + i * bj;
-      T* dt = scratch.gram_t.data() + i * bj;
+      T* __restrict__ ds = scratch.gram_s.data() + i * bj;
+      T* __restrict__ dt = scratch.gram_t.data() + i * bj;
       distance_row<T, kSquared>(ds, s.square_norms[i_begin + i], s.square_norms + j_begin, j0, bj, ds);
       distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
       T rs = 0, rt = 0, ns = 0, nt = 0;
@@ -217,6 +217,7 @@ void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, i
                    T inv_mu_t, T beta, TileScratch<T>& scratch, double* out /* 2 */) {
   const int64_t R = tile_rows(P);
   const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
+  const T inv_beta = gm_inverse_beta(beta);
   double loss_sum = 0, moment_sum = 0;
   for (int64_t J = I; J < R; ++J) {
     const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
@@ -224,8 +225,8 @@ void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, i
     tile_gram(t, i_begin, bi, j_begin, bj, scratch.gram_t.data());
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
-      T* ds = scratch.gram_s.data() + i * bj;
-      T* dt = scratch.gram_t.data() + i * bj;
+      T* __restrict__ ds = scratch.gram_s.data() + i * bj;
+      T* __restrict__ dt = scratch.gram_t.data() + i * bj;
       distance_row<T, kSquared>(ds, s.square_norms[i_begin + i], s.square_norms + j_begin, j0, bj, ds);
       distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
       T row_loss = 0, row_moment = 0;
@@ -233,8 +234,8 @@ void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, i
       for (int64_t j = j0; j < bj; ++j) {
         const T ns = ds[j] * inv_mu_s;
         const T x = ns - dt[j] * inv_mu_t;
-        row_loss += gm_pointwise_loss<T>(x, kLoss, beta);
-        row_moment += gm_pointwise_loss_grad<T>(x, kLoss, beta) * ns;
+        row_loss += gm_pointwise_loss<T>(x, kLoss, beta, inv_beta);
+        row_moment += gm_pointwise_loss_grad<T>(x, kLoss, beta, inv_beta) * ns;
       }
       loss_sum += row_loss;
       moment_sum += row_moment;
@@ -251,6 +252,7 @@ void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, in
                   T inv_mu_t, T beta, T scale, T c, TileScratch<T>& scratch, T* grad, T* rowsum) {
   const int64_t R = tile_rows(P);
   const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
+  const T inv_beta = gm_inverse_beta(beta);
   for (int64_t J = I; J < R; ++J) {
     const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
     tile_gram(s, i_begin, bi, j_begin, bj, scratch.gram_s.data());
@@ -258,11 +260,11 @@ void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, in
     T* w_tile = scratch.w.data();
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
-      const T* gs = scratch.gram_s.data() + i * bj;
-      T* dt = scratch.gram_t.data() + i * bj;
-      T* w = w_tile + i * bj;
+      const T* __restrict__ gs = scratch.gram_s.data() + i * bj;
+      T* __restrict__ dt = scratch.gram_t.data() + i * bj;
+      T* __restrict__ w = w_tile + i * bj;
       const T sq_i = s.square_norms[i_begin + i];
-      const T* sq_j = s.square_norms + j_begin;
+      const T* __restrict__ sq_j = s.square_norms + j_begin;
       distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
       for (int64_t j = 0; j < j0; ++j) w[j] = T(0);
       T row_total = 0;
@@ -272,7 +274,7 @@ void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, in
         const T ds = gm_distance<T>(d2, kSquared);
         const T x = ds * inv_mu_s - dt[j] * inv_mu_t;
         const T positive = ds > T(0) ? T(1) : T(0);
-        const T value = inv_mu_s * (scale * gm_pointwise_loss_grad<T>(x, kLoss, beta) - c * positive) *
+        const T value = inv_mu_s * (scale * gm_pointwise_loss_grad<T>(x, kLoss, beta, inv_beta) - c * positive) *
                         gm_distance_grad<T>(d2, ds, kSquared);
         w[j] = value;
         row_total += value;

@@ -76,21 +76,31 @@ SKD_HOST_DEVICE T gm_normaliser(T positive_sum, T positive_count, GraphNormalize
   return positive_sum / positive_count;
 }
 
-// smooth_l1(x) = 0.5 x^2 / beta if |x| < beta else |x| - 0.5 beta (beta = 0: |x|); l2(x) = x^2.
+// 1/beta for the smooth-L1 branches (multiplying instead of dividing keeps the loops
+// vectorisable); beta = 0 (pure L1) never takes the quadratic branch, so any value works.
 template <typename T>
-SKD_HOST_DEVICE T gm_pointwise_loss(T x, PointwiseLoss loss, T beta) {
-  if (loss == PointwiseLoss::L2) return x * x;
+SKD_HOST_DEVICE T gm_inverse_beta(T beta) {
+  return beta > T(0) ? T(1) / beta : T(0);
+}
+
+// smooth_l1(x) = 0.5 x^2 / beta if |x| < beta else |x| - 0.5 beta (beta = 0: |x|); l2(x) = x^2.
+// NB: branch-free selects (both sides computed) so the CPU loops compile to SIMD blends.
+template <typename T>
+SKD_HOST_DEVICE T gm_pointwise_loss(T x, PointwiseLoss loss, T beta, T inv_beta) {
   const T ax = x < T(0) ? -x : x;
-  return ax < beta ? T(0.5) * x * x / beta : ax - T(0.5) * beta;
+  const T quadratic = T(0.5) * x * x * inv_beta;
+  const T linear = ax - T(0.5) * beta;
+  const T smooth = ax < beta ? quadratic : linear;
+  return loss == PointwiseLoss::L2 ? x * x : smooth;
 }
 
 // l'(x): x / beta inside, sign(x) outside (sign(0) = 0, as torch's smooth_l1 / l1 backward).
 template <typename T>
-SKD_HOST_DEVICE T gm_pointwise_loss_grad(T x, PointwiseLoss loss, T beta) {
-  if (loss == PointwiseLoss::L2) return T(2) * x;
+SKD_HOST_DEVICE T gm_pointwise_loss_grad(T x, PointwiseLoss loss, T beta, T inv_beta) {
   const T ax = x < T(0) ? -x : x;
-  const T sign = x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-  return ax < beta ? x / beta : sign;
+  const T sign = (x > T(0) ? T(1) : T(0)) - (x < T(0) ? T(1) : T(0));
+  const T smooth = ax < beta ? x * inv_beta : sign;
+  return loss == PointwiseLoss::L2 ? T(2) * x : smooth;
 }
 
 }  // namespace skdcore

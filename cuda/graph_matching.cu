@@ -109,6 +109,7 @@ __global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const 
   const int64_t I = blockIdx.x, n = blockIdx.y, R = gridDim.x;
   const bool squared = options.distance == GraphDistance::SquaredEuclidean;
   const acc_t beta = static_cast<acc_t>(options.beta);
+  const acc_t inv_beta = gm_inverse_beta(beta);
   acc_t inv_mu_s = 1, inv_mu_t = 1;
   if (kPass == Pass::Loss) {
     inv_mu_s = static_cast<acc_t>(1.0 / stats[n * kStatsColumns + kStatStudentMean]);
@@ -134,8 +135,8 @@ __global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const 
       } else {
         const acc_t ns = ds * inv_mu_s;
         const acc_t x = ns - dt * inv_mu_t;
-        a0 += gm_pointwise_loss(x, options.loss, beta);
-        a1 += gm_pointwise_loss_grad(x, options.loss, beta) * ns;
+        a0 += gm_pointwise_loss(x, options.loss, beta, inv_beta);
+        a1 += gm_pointwise_loss_grad(x, options.loss, beta, inv_beta) * ns;
       }
     }
   }
@@ -188,6 +189,7 @@ __global__ void backward_kernel(const double* __restrict__ sample_grad, const sc
   const int tid = threadIdx.y * blockDim.x + threadIdx.x;
   const bool squared = options.distance == GraphDistance::SquaredEuclidean;
   const acc_t beta = static_cast<acc_t>(options.beta);
+  const acc_t inv_beta = gm_inverse_beta(beta);
   const double* st = stats + n * kStatsColumns;
   const acc_t inv_mu_s = static_cast<acc_t>(1.0 / st[kStatStudentMean]);
   const acc_t inv_mu_t = static_cast<acc_t>(1.0 / st[kStatTeacherMean]);
@@ -215,7 +217,7 @@ __global__ void backward_kernel(const double* __restrict__ sample_grad, const sc
         const acc_t ds = gm_distance(d2_s, squared), dt = gm_distance(d2_t, squared);
         const acc_t x = ds * inv_mu_s - dt * inv_mu_t;
         const acc_t positive = ds > acc_t(0) ? acc_t(1) : acc_t(0);
-        value = inv_mu_s * (scale * gm_pointwise_loss_grad(x, options.loss, beta) - c * positive) *
+        value = inv_mu_s * (scale * gm_pointwise_loss_grad(x, options.loss, beta, inv_beta) - c * positive) *
                 gm_distance_grad(d2_s, ds, squared);
       }
       w[row][threadIdx.x] = value;
