@@ -232,3 +232,17 @@ def test_aten_tile_fallback_matches_blas_path():
         results.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
     aten, blas = ([float(x) for x in r.split()] for r in results)
     assert aten == pytest.approx(blas, rel=1e-9)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("options", [dict(), dict(distance="squared_euclidean", loss="l2", normalize="none", reduction="none")])
+def test_cuda_matches_cpu(dtype, options):
+    # P = 70 spans several 32-node CUDA tiles; both layouts.
+    student, teacher = features((3, 40, 7, 10), dtype), features((3, 40, 7, 10), dtype, seed=1)
+    for s, t in ((student, teacher), (student.flatten(2).transpose(1, 2), teacher.flatten(2).transpose(1, 2))):
+        expected, expected_grad = value_and_grad(graph_matching_loss, s, t, **options)
+        ours, grad = value_and_grad(graph_matching_loss, s.cuda(), t.cuda(), **options)
+        tol = TOLERANCE[dtype]
+        torch.testing.assert_close(ours.cpu(), expected, **tol)
+        torch.testing.assert_close(grad.cpu(), expected_grad, rtol=tol["rtol"] * 10, atol=tol["rtol"] * expected_grad.abs().max().item())
