@@ -13,6 +13,7 @@ torch.cuda.max_memory_allocated after reset_peak_memory_stats.
 
     python benchmarks/bench_graph_matching.py [--quick] [--device cpu|cuda]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,9 @@ import re
 import subprocess
 import sys
 
-import torch
-
-from common import base_parser, machine_line, markdown_table, median_seconds
-
 import skdcore
+import torch
+from common import base_parser, machine_line, markdown_table, median_seconds
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
 # (N, C, T, V): SKD's size (batch 16 x 2 persons, 256 channels, 25 frames x 25 joints), longer clips,
@@ -69,7 +68,9 @@ def time_all(shape, device, min_run_time):
     for name, fn in implementations().items():
         for mode, body in (("fwd", forward_only), ("fwd+bwd", forward_backward)):
             body(fn, student, teacher)  # warm-up (compiles the reference)
-            rows[(name, mode)] = median_seconds(lambda: body(fn, student, teacher), min_run_time)
+            rows[(name, mode)] = median_seconds(
+                lambda body=body, fn=fn: body(fn, student, teacher), min_run_time
+            )
     return rows
 
 
@@ -102,7 +103,16 @@ def measure_memory_child(name, shape, device):
 
 def measure_memory(name, shape, device):
     result = subprocess.run(
-        [sys.executable, __file__, "--memory-child", name, "--shape", ",".join(map(str, shape)), "--device", device],
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            name,
+            "--shape",
+            ",".join(map(str, shape)),
+            "--device",
+            device,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -126,25 +136,42 @@ def main():
         times = time_all(shape, args.device, min_run_time)
         for mode in ("fwd", "fwd+bwd"):
             ours, eager, compiled = (times[(name, mode)] for name in ("skdcore", "eager", "compile"))
-            rows.append([
-                f"N={shape[0]} C={shape[1]} T={shape[2]} V={shape[3]} (P={shape[2] * shape[3]})", mode,
-                f"{ours * 1e3:.1f}", f"{eager * 1e3:.1f}", f"{compiled * 1e3:.1f}",
-                f"{eager / ours:.2f}x", f"{compiled / ours:.2f}x",
-            ])
+            rows.append(
+                [
+                    f"N={shape[0]} C={shape[1]} T={shape[2]} V={shape[3]} (P={shape[2] * shape[3]})",
+                    mode,
+                    f"{ours * 1e3:.1f}",
+                    f"{eager * 1e3:.1f}",
+                    f"{compiled * 1e3:.1f}",
+                    f"{eager / ours:.2f}x",
+                    f"{compiled / ours:.2f}x",
+                ]
+            )
             print(" | ".join(rows[-1]), flush=True)
     print(f"\ngraph_matching_loss on {machine_line()}, float32")
-    print(markdown_table(
-        ["shape", "pass", "skdcore ms", "eager ms", "compile ms", "vs eager", "vs compile"], rows
-    ))
+    print(
+        markdown_table(
+            ["shape", "pass", "skdcore ms", "eager ms", "compile ms", "vs eager", "vs compile"], rows
+        )
+    )
 
     memory_shape = QUICK_MEMORY_SHAPE if args.quick else MEMORY_SHAPE
-    peaks = {name: measure_memory(name, memory_shape, args.device) for name in ("skdcore", "eager", "compile")}
-    print(f"\nPeak extra memory of one fwd+bwd, N={memory_shape[0]} C={memory_shape[1]} "
-          f"T={memory_shape[2]} V={memory_shape[3]} (P={memory_shape[2] * memory_shape[3]}):")
-    print(markdown_table(
-        ["impl", "peak extra MiB", "skdcore / impl"],
-        [[name, f"{peak / 2**20:.1f}", f"{peaks['skdcore'] / max(peak, 1):.3f}"] for name, peak in peaks.items()],
-    ))
+    peaks = {
+        name: measure_memory(name, memory_shape, args.device) for name in ("skdcore", "eager", "compile")
+    }
+    print(
+        f"\nPeak extra memory of one fwd+bwd, N={memory_shape[0]} C={memory_shape[1]} "
+        f"T={memory_shape[2]} V={memory_shape[3]} (P={memory_shape[2] * memory_shape[3]}):"
+    )
+    print(
+        markdown_table(
+            ["impl", "peak extra MiB", "skdcore / impl"],
+            [
+                [name, f"{peak / 2**20:.1f}", f"{peaks['skdcore'] / max(peak, 1):.3f}"]
+                for name, peak in peaks.items()
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """skdcore.graph_matching_loss vs the pure-PyTorch reference: values, gradients, conventions, errors."""
+
 from __future__ import annotations
 
 import itertools
@@ -7,18 +8,20 @@ import subprocess
 import sys
 
 import pytest
-import torch
-
 import skdcore
+import torch
 from skdcore.nn import GraphMatchingLoss
 from skdcore.ops import graph_matching_loss
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
-TOLERANCE = {torch.float64: dict(rtol=1e-9, atol=1e-12), torch.float32: dict(rtol=2e-4, atol=1e-6)}
+TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-12}, torch.float32: {"rtol": 2e-4, "atol": 1e-6}}
 OPTION_GRID = [
-    dict(distance=d, loss=l, normalize=n, reduction=r)
+    {"distance": d, "loss": l, "normalize": n, "reduction": r}
     for d, l, n, r in itertools.product(
-        ("euclidean", "squared_euclidean"), ("smooth_l1", "l2"), ("mean_positive", "none"), ("mean", "sum", "none")
+        ("euclidean", "squared_euclidean"),
+        ("smooth_l1", "l2"),
+        ("mean_positive", "none"),
+        ("mean", "sum", "none"),
     )
 ]
 
@@ -41,7 +44,9 @@ def assert_matches_reference(student, teacher, **options):
     tol = TOLERANCE[student.dtype]
     torch.testing.assert_close(ours, ref, **tol)
     # Gradients are ~1/P^2 small: compare relative to their own scale.
-    torch.testing.assert_close(our_grad, ref_grad, rtol=tol["rtol"] * 10, atol=tol["rtol"] * ref_grad.abs().max().item())
+    torch.testing.assert_close(
+        our_grad, ref_grad, rtol=tol["rtol"] * 10, atol=tol["rtol"] * ref_grad.abs().max().item()
+    )
     return ours, our_grad
 
 
@@ -78,7 +83,12 @@ def test_node_set_layout_and_non_contiguous_input_match_feature_map():
 
 
 @pytest.mark.parametrize(
-    "options", [dict(), dict(distance="squared_euclidean", loss="l2", reduction="none"), dict(normalize="none", beta=0.3)]
+    "options",
+    [
+        {},
+        {"distance": "squared_euclidean", "loss": "l2", "reduction": "none"},
+        {"normalize": "none", "beta": 0.3},
+    ],
 )
 def test_gradcheck_float64(options):
     student = features((2, 3, 2, 3)).requires_grad_(True)
@@ -145,7 +155,9 @@ def test_teacher_requiring_grad_gets_no_gradient():
 
 def test_double_backward_raises():
     student = features((1, 3, 2, 2)).requires_grad_(True)
-    (grad,) = torch.autograd.grad(graph_matching_loss(student, features((1, 3, 2, 2), seed=1)), student, create_graph=True)
+    (grad,) = torch.autograd.grad(
+        graph_matching_loss(student, features((1, 3, 2, 2), seed=1)), student, create_graph=True
+    )
     with pytest.raises(NotImplementedError, match="double backward"):
         grad.sum().backward()
 
@@ -177,11 +189,11 @@ def test_errors_name_the_problem_and_fix():
     with pytest.raises(TypeError, match="float32 or float64"):
         graph_matching_loss(student.long(), student.long())
     for option, message in (
-        (dict(distance="cosine"), "distance must be 'euclidean' or 'squared_euclidean'"),
-        (dict(loss="huber"), "loss must be 'smooth_l1' or 'l2'"),
-        (dict(normalize="max"), "normalize must be 'mean_positive' or 'none'"),
-        (dict(reduction="batchmean"), "reduction must be 'mean', 'sum' or 'none'"),
-        (dict(beta=-0.5), "beta must be a finite number >= 0"),
+        ({"distance": "cosine"}, "distance must be 'euclidean' or 'squared_euclidean'"),
+        ({"loss": "huber"}, "loss must be 'smooth_l1' or 'l2'"),
+        ({"normalize": "max"}, "normalize must be 'mean_positive' or 'none'"),
+        ({"reduction": "batchmean"}, "reduction must be 'mean', 'sum' or 'none'"),
+        ({"beta": -0.5}, "beta must be a finite number >= 0"),
     ):
         with pytest.raises(ValueError, match=message):
             graph_matching_loss(student, student, **option)
@@ -190,11 +202,13 @@ def test_errors_name_the_problem_and_fix():
 def test_opcheck():
     student = features((2, 4, 3, 5)).requires_grad_(True)
     teacher = features((2, 4, 3, 5), seed=1)
-    for kwargs in (dict(), dict(distance="squared_euclidean", loss="l2", reduction="none")):
+    for kwargs in ({}, {"distance": "squared_euclidean", "loss": "l2", "reduction": "none"}):
         torch.library.opcheck(torch.ops.skdcore.graph_matching_loss.default, (student, teacher), kwargs)
     options = ("euclidean", "smooth_l1", 1.0, "mean_positive", "mean")
-    out, stats = torch.ops.skdcore._graph_matching_loss_forward(student.detach(), teacher, *options)
-    torch.library.opcheck(torch.ops.skdcore._graph_matching_loss_forward.default, (student.detach(), teacher, *options))
+    _out, stats = torch.ops.skdcore._graph_matching_loss_forward(student.detach(), teacher, *options)
+    torch.library.opcheck(
+        torch.ops.skdcore._graph_matching_loss_forward.default, (student.detach(), teacher, *options)
+    )
     torch.library.opcheck(
         torch.ops.skdcore._graph_matching_loss_backward.default,
         (torch.ones((), dtype=torch.float64), student.detach(), teacher, stats, *options),
@@ -229,20 +243,34 @@ def test_aten_tile_fallback_matches_blas_path():
     results = []
     for mode in ("aten", "blas"):
         env = dict(os.environ, SKDCORE_GM_GEMM=mode)
-        results.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+        results.append(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
     aten, blas = ([float(x) for x in r.split()] for r in results)
     assert aten == pytest.approx(blas, rel=1e-9)
 
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("options", [dict(), dict(distance="squared_euclidean", loss="l2", normalize="none", reduction="none")])
+@pytest.mark.parametrize(
+    "options", [{}, {"distance": "squared_euclidean", "loss": "l2", "normalize": "none", "reduction": "none"}]
+)
 def test_cuda_matches_cpu(dtype, options):
     # P = 70 spans several 32-node CUDA tiles; both layouts.
     student, teacher = features((3, 40, 7, 10), dtype), features((3, 40, 7, 10), dtype, seed=1)
-    for s, t in ((student, teacher), (student.flatten(2).transpose(1, 2), teacher.flatten(2).transpose(1, 2))):
+    for s, t in (
+        (student, teacher),
+        (student.flatten(2).transpose(1, 2), teacher.flatten(2).transpose(1, 2)),
+    ):
         expected, expected_grad = value_and_grad(graph_matching_loss, s, t, **options)
         ours, grad = value_and_grad(graph_matching_loss, s.cuda(), t.cuda(), **options)
         tol = TOLERANCE[dtype]
         torch.testing.assert_close(ours.cpu(), expected, **tol)
-        torch.testing.assert_close(grad.cpu(), expected_grad, rtol=tol["rtol"] * 10, atol=tol["rtol"] * expected_grad.abs().max().item())
+        torch.testing.assert_close(
+            grad.cpu(),
+            expected_grad,
+            rtol=tol["rtol"] * 10,
+            atol=tol["rtol"] * expected_grad.abs().max().item(),
+        )

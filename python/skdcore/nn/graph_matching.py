@@ -1,4 +1,5 @@
 """GraphMatchingLoss: SKD's structural distillation loss as an nn.Module."""
+
 from __future__ import annotations
 
 import torch
@@ -31,7 +32,9 @@ class GraphMatchingLoss(nn.Module):
     ) -> None:
         super().__init__()
         if beta < 0:
-            raise ValueError(f"GraphMatchingLoss: beta must be >= 0 (0 makes smooth_l1 an L1 loss), got {beta}")
+            raise ValueError(
+                f"GraphMatchingLoss: beta must be >= 0 (0 makes smooth_l1 an L1 loss), got {beta}"
+            )
         self.distance = distance
         self.loss = loss
         self.beta = float(beta)

@@ -1,4 +1,5 @@
 """skdcore.graph_matching_loss: SKD's structural (graph-matching) distillation loss (fused C++/CUDA op)."""
+
 from __future__ import annotations
 
 import torch
@@ -57,14 +58,24 @@ def graph_matching_loss(
 
 
 def _check_options(student, teacher, distance, loss, beta, normalize, reduction):
-    torch._check(student.dim() in (3, 4), lambda: f"student must be (N, C, T, V) or (N, P, C), got {tuple(student.shape)}")
-    torch._check(teacher.shape == student.shape, lambda: f"teacher shape {tuple(teacher.shape)} != student {tuple(student.shape)}")
+    torch._check(
+        student.dim() in (3, 4),
+        lambda: f"student must be (N, C, T, V) or (N, P, C), got {tuple(student.shape)}",
+    )
+    torch._check(
+        teacher.shape == student.shape,
+        lambda: f"teacher shape {tuple(teacher.shape)} != student {tuple(student.shape)}",
+    )
     torch._check(teacher.dtype == student.dtype, lambda: "teacher and student must have the same dtype")
     torch._check(distance in _DISTANCES, lambda: f"distance must be one of {_DISTANCES}, got {distance!r}")
     torch._check(loss in _LOSSES, lambda: f"loss must be one of {_LOSSES}, got {loss!r}")
     torch._check(beta >= 0, lambda: f"beta must be >= 0, got {beta}")
-    torch._check(normalize in _NORMALIZATIONS, lambda: f"normalize must be one of {_NORMALIZATIONS}, got {normalize!r}")
-    torch._check(reduction in _REDUCTIONS, lambda: f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    torch._check(
+        normalize in _NORMALIZATIONS, lambda: f"normalize must be one of {_NORMALIZATIONS}, got {normalize!r}"
+    )
+    torch._check(
+        reduction in _REDUCTIONS, lambda: f"reduction must be one of {_REDUCTIONS}, got {reduction!r}"
+    )
 
 
 def _loss_like(student, reduction):
@@ -74,7 +85,14 @@ def _loss_like(student, reduction):
 
 @torch.library.register_fake("skdcore::graph_matching_loss")
 def _graph_matching_loss_fake(
-    student, teacher, *, distance="euclidean", loss="smooth_l1", beta=1.0, normalize="mean_positive", reduction="mean"
+    student,
+    teacher,
+    *,
+    distance="euclidean",
+    loss="smooth_l1",
+    beta=1.0,
+    normalize="mean_positive",
+    reduction="mean",
 ):
     _check_options(student, teacher, distance, loss, beta, normalize, reduction)
     return _loss_like(student, reduction)
@@ -88,5 +106,7 @@ def _graph_matching_loss_forward_fake(student, teacher, distance, loss, beta, no
 
 
 @torch.library.register_fake("skdcore::_graph_matching_loss_backward")
-def _graph_matching_loss_backward_fake(grad, student, teacher, stats, distance, loss, beta, normalize, reduction):
+def _graph_matching_loss_backward_fake(
+    grad, student, teacher, stats, distance, loss, beta, normalize, reduction
+):
     return torch.empty_like(student, memory_format=torch.contiguous_format)

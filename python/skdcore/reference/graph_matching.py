@@ -4,6 +4,7 @@ Each sample's feature map is a graph of P nodes (C-dim features). The pairwise d
 of the student is matched to the teacher's after each is divided by the mean of its strictly
 positive entries. Written to mirror the SKD reference code step by step (see SKD_NOTES.md).
 """
+
 from __future__ import annotations
 
 import torch
