@@ -45,7 +45,9 @@ def graph_matching_loss(
     Conventions (same as :func:`skdcore.reference.graph_matching.graph_matching_loss_reference`):
         * Duplicate nodes (and an all-zero sample) get distance ``sqrt(1e-12) = 1e-6``, counted as
           positive, and gradient 0 (below the clamp the gradient is 0): never NaN. An all-zero sample
-          therefore has every off-diagonal normalised distance equal to 1.
+          therefore has every off-diagonal normalised distance equal to 1. (Exactly so when the Gram
+          form is exact; with large norms its rounding can leave d2 slightly above the clamp, as in
+          the reference: a small finite distance with a finite gradient.)
         * A graph without positive distances (P = 1) is divided by 1; P = 0 and N = 0 give loss 0.
 
     Returns:
