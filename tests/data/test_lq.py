@@ -165,15 +165,21 @@ def test_clip_shape_errors():
 
 
 def test_fallback_without_compiled_module(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_prep(name, *args, **kwargs):
-        if name.endswith("_prep") or (args and args[2] and "_prep" in args[2]):
-            raise ImportError("no _prep")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_prep)
+    monkeypatch.setattr(lqmod, "_compiled_kernel", lambda: None)
     x = np.array([[1.0, np.nan, 3.0]])
     np.testing.assert_allclose(lqmod.impute_window_mean(x, 1), [[1.0, 2.0, 3.0]])
+    clip = np.zeros((3, 9, 25, 2), dtype=np.float32)
+    clip[:, ::2] = 1.0
+    clip[clip == 0] = np.nan
+    np.testing.assert_allclose(lqmod.impute_clip(clip, 1), np.ones_like(clip))
+
+
+def test_compiled_kernel_matches_reference_on_clips():
+    kernel = lqmod._compiled_kernel()
+    if kernel is None:
+        pytest.skip("skdcore._prep not built")
+    rng = np.random.default_rng(9)
+    clip = rng.normal(size=(3, 120, 25, 2)).astype(np.float32)
+    clip[rng.random(clip.shape) < 0.6] = np.nan
+    expected = np.moveaxis(impute_window_mean_reference(np.moveaxis(clip, 1, -1), 3), -1, 1)
+    np.testing.assert_allclose(lqmod.impute_clip(clip, 3), expected, rtol=1e-6, atol=1e-6, equal_nan=True)

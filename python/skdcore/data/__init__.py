@@ -12,7 +12,7 @@ Typical use::
 from .dataset import PairedSkeletonDataset, make_loader
 from .lq import (
     Compose, ConfidenceNoise, FrameDrop, GaussianJitter, JointSubset, Quantise, SKDOcclusion,
-    build_lq, cut_or_pad, impute_window_mean, impute_window_mean_reference, sample_rng,
+    build_lq, cut_or_pad, impute_clip, impute_window_mean, impute_window_mean_reference, sample_rng,
 )
 from .prepare import add_prepare_arguments, load_manifest, main, prepare_dataset, run_prepare, verify_checksums
 from .sources import ReaderError, SkeletonSource, SyntheticSource, make_source
@@ -25,7 +25,7 @@ __all__ = [
     "ACTION_NAMES", "Compose", "ConfidenceNoise", "FrameDrop", "GaussianJitter", "JointSubset",
     "PairedSkeletonDataset", "Quantise", "ReaderError", "SKDOcclusion", "SkeletonSource", "SyntheticClips",
     "SyntheticSource", "add_prepare_arguments", "align_rotation", "bones", "build_lq", "center_on_joint",
-    "cut_or_pad", "impute_window_mean", "impute_window_mean_reference", "load_manifest", "main",
+    "cut_or_pad", "impute_clip", "impute_window_mean", "impute_window_mean_reference", "load_manifest", "main",
     "make_loader", "make_source", "make_synthetic_dataset", "motion", "pad_or_loop", "pre_normalise",
     "prepare_dataset", "resample_uniform", "run_prepare", "sample_rng", "subject_split", "synthesize_clip",
     "verify_checksums",

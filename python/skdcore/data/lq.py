@@ -58,19 +58,37 @@ def impute_window_mean_reference(x: np.ndarray, window: int = 3) -> np.ndarray:
     return np.where(valid, x, mean.astype(x.dtype))
 
 
-def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
-    """Same as :func:`impute_window_mean_reference`; uses the compiled ``skdcore._prep``
-    kernel when it is built, the numpy reference otherwise."""
+def _compiled_kernel():
+    """``skdcore._prep.impute_window_mean`` ((outer, T, inner) float32/64), or None when the
+    compiled extension is not importable (source checkout without a build)."""
     try:
         from .. import _prep  # type: ignore[attr-defined]
     except ImportError:
-        return impute_window_mean_reference(x, window)
-    fn = getattr(_prep, "impute_window_mean", None)
-    if fn is None or x.dtype not in (np.float32, np.float64):
+        return None
+    return getattr(_prep, "impute_window_mean", None)
+
+
+def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
+    """Same as :func:`impute_window_mean_reference` (time = last axis), computed by the C++
+    kernel ``skdcore._prep`` when built, by the numpy reference otherwise."""
+    x = np.asarray(x)
+    kernel = _compiled_kernel()
+    if kernel is None or x.dtype not in (np.float32, np.float64) or x.ndim == 0:
         return impute_window_mean_reference(x, window)
     T = x.shape[-1]
-    flat = np.ascontiguousarray(x).reshape(-1, T)
-    return np.asarray(fn(flat, window)).reshape(x.shape)
+    series = np.ascontiguousarray(x).reshape(-1, T, 1)
+    return np.asarray(kernel(series, int(window))).reshape(x.shape)
+
+
+def impute_clip(x: np.ndarray, window: int = 3) -> np.ndarray:
+    """Imputation over time (axis 1) of a (C, T, V, M) clip without moving axes: the clip is
+    already the (outer=C, T, inner=V*M) layout the C++ kernel reads."""
+    kernel = _compiled_kernel()
+    if kernel is None or x.dtype not in (np.float32, np.float64):
+        return np.moveaxis(impute_window_mean_reference(np.moveaxis(x, 1, -1), window), -1, 1)
+    C, T = x.shape[:2]
+    flat = np.ascontiguousarray(x).reshape(C, T, -1)
+    return np.asarray(kernel(flat, int(window))).reshape(x.shape)
 
 
 # --------------------------------------------------------------------------- SKD reference LQ
@@ -97,9 +115,8 @@ class SKDOcclusion:
         x = _check_clip(x)
         occluded = np.where(self.occlusion_mask(x.shape, rng)[None], 0.0, x).astype(x.dtype)
         occluded[occluded == 0] = np.nan  # NB: absent (zero-filled) persons become NaN too
-        series = np.moveaxis(occluded, 1, -1)  # (C, V, M, T): imputation runs along time
-        imputed = np.moveaxis(impute_window_mean(series, self.window), -1, 1)
-        return np.nan_to_num(imputed, nan=0.0).astype(x.dtype, copy=False)
+        imputed = impute_clip(occluded, self.window)
+        return np.nan_to_num(imputed, nan=0.0, copy=False).astype(x.dtype, copy=False)
 
     def config(self) -> dict:
         return {"name": "skd_occlusion", "p": self.p, "window": self.window}
