@@ -132,3 +132,22 @@ def test_paired_dataset_fixed_random_and_loader(tmp_path):
         PairedSkeletonDataset(tmp_path / "d", split="val")
     with pytest.raises(FileNotFoundError, match="manifest.json not found"):
         PairedSkeletonDataset(tmp_path / "nothing")
+
+
+def test_prepare_with_worker_processes_matches_serial(tmp_path):
+    serial = prepare_small(tmp_path / "serial", seed=4)
+    parallel = prepare_small(tmp_path / "parallel", seed=4, workers=2)
+    assert parallel["sha256"] == serial["sha256"]
+
+
+def test_dataset_pickles_without_the_array(tmp_path):
+    import pickle
+
+    prepare_small(tmp_path / "d")
+    ds = PairedSkeletonDataset(tmp_path / "d", split="test")
+    expected = ds[1]
+    payload = pickle.dumps(ds)
+    assert len(payload) < 20_000  # the (40, 6, 24, 25, 2) array itself is ~1.1 MB
+    clone = pickle.loads(payload)
+    for a, b in zip(clone[1], expected):
+        torch.testing.assert_close(a, b)

@@ -45,7 +45,8 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         if lq not in ("fixed", "random"):
             raise ValueError(f"lq must be 'fixed' or 'random', got {lq!r}")
         self.lq_mode = lq
-        self.data = np.load(self.root / "data.npy", mmap_mode=None if in_memory else "r")
+        self.in_memory = bool(in_memory)
+        self._data = None
         labels = np.load(self.root / "labels.npy")
         if split is None:
             self.indices = np.flatnonzero(labels >= 0)
@@ -59,6 +60,20 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         self.num_channels = self.data.shape[1] // 2
         self.seed, self.epoch = int(seed), 0
         self.generator = build_lq(lq_config if lq_config is not None else self.manifest["config"]["lq"])
+
+    @property
+    def data(self) -> np.ndarray:
+        """(N, 2C, T, V, M) array, opened lazily so each DataLoader worker maps it itself."""
+        if self._data is None:
+            self._data = np.load(self.root / "data.npy", mmap_mode=None if self.in_memory else "r")
+        return self._data
+
+    def __getstate__(self):
+        # NB: pickling a memmap would copy the whole array into every spawned worker
+        state = dict(self.__dict__)
+        if not self.in_memory:
+            state["_data"] = None
+        return state
 
     @property
     def num_classes(self) -> int:

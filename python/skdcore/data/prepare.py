@@ -231,6 +231,19 @@ def _finalise(out: Path, src, labels, state, config, config_hash, N, shape) -> d
     return manifest
 
 
+_WORKER_SOURCE = None
+
+
+def _init_worker(source):
+    global _WORKER_SOURCE
+    _WORKER_SOURCE = source
+
+
+def _process_chunk_in_worker(job):
+    # NB: the source (possibly a large annotation list) travels once per worker, not per chunk
+    return _process_chunk((_WORKER_SOURCE,) + job[1:])
+
+
 def _run_jobs(jobs, workers):
     if workers <= 0 or len(jobs) <= 1:
         for job in jobs:
@@ -238,8 +251,10 @@ def _run_jobs(jobs, workers):
         return
     import multiprocessing as mp
 
-    with mp.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap_unordered(_process_chunk, jobs)
+    source = jobs[0][0]
+    light = [(None,) + job[1:] for job in jobs]
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(source,)) as pool:
+        yield from pool.imap_unordered(_process_chunk_in_worker, light)
 
 
 def _progress_bar(total, initial, enabled, out):
