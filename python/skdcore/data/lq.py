@@ -58,14 +58,14 @@ def impute_window_mean_reference(x: np.ndarray, window: int = 3) -> np.ndarray:
     return np.where(valid, x, mean.astype(x.dtype))
 
 
-def _compiled_kernel():
-    """``skdcore._prep.impute_window_mean`` ((outer, T, inner) float32/64), or None when the
+def _compiled_kernel(name: str = "impute_window_mean"):
+    """A kernel of the nanobind module ``skdcore._prep`` (numpy in/out), or None when the
     compiled extension is not importable (source checkout without a build)."""
     try:
         from .. import _prep  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return getattr(_prep, "impute_window_mean", None)
+    return getattr(_prep, name, None)
 
 
 def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
@@ -113,7 +113,17 @@ class SKDOcclusion:
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = _check_clip(x)
-        occluded = np.where(self.occlusion_mask(x.shape, rng)[None], 0.0, x).astype(x.dtype)
+        mask = self.occlusion_mask(x.shape, rng)
+        fused = _compiled_kernel("skd_occlude_impute")
+        if fused is not None and x.dtype in (np.float32, np.float64):
+            C, T = x.shape[:2]
+            flat = np.ascontiguousarray(x).reshape(C, T, -1)
+            return np.asarray(fused(flat, mask.reshape(T, -1), self.window)).reshape(x.shape)
+        return self.reference(x, mask)
+
+    def reference(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The numpy path, step by step as SKD_NOTES lists them; ``mask`` (T, V, M) bool."""
+        occluded = np.where(mask[None], 0.0, x).astype(x.dtype)
         occluded[occluded == 0] = np.nan  # NB: absent (zero-filled) persons become NaN too
         imputed = impute_clip(occluded, self.window)
         return np.nan_to_num(imputed, nan=0.0, copy=False).astype(x.dtype, copy=False)
