@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import torch
-
+from common import machine_line
 from skdcore.data import PairedSkeletonDataset, make_loader, prepare_dataset
 from skdcore.data import lq as lqmod
 
@@ -57,12 +57,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    print(f"bench_data on {machine_line()}")
 
     # 1. imputation of one reference-sized clip (3, 300, 25, 2) at 60% occlusion
     rng = np.random.default_rng(0)
     clip = rng.normal(size=(3, 300, 25, 2)).astype(np.float32)
     clip[rng.random(clip.shape) < 0.6] = np.nan
-    reference = lambda: np.moveaxis(lqmod.impute_window_mean_reference(np.moveaxis(clip, 1, -1), 3), -1, 1)  # noqa: E731
+    reference = lambda: np.moveaxis(lqmod.impute_window_mean_reference(np.moveaxis(clip, 1, -1), 3), -1, 1)
     t_ref = median_time(lambda: [reference() for _ in range(20)], args.repeats) / 20
     compiled = lqmod._compiled_kernel() is not None
     t_cpp = median_time(lambda: [lqmod.impute_clip(clip, 3) for _ in range(20)], args.repeats) / 20

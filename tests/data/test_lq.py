@@ -1,10 +1,19 @@
 import numpy as np
 import pytest
-
 from skdcore.data import lq as lqmod
 from skdcore.data.lq import (
-    Compose, ConfidenceNoise, FrameDrop, GaussianJitter, JointSubset, Quantise, SKDOcclusion, build_lq,
-    cut_or_pad, impute_window_mean, impute_window_mean_reference, sample_rng,
+    Compose,
+    ConfidenceNoise,
+    FrameDrop,
+    GaussianJitter,
+    JointSubset,
+    Quantise,
+    SKDOcclusion,
+    build_lq,
+    cut_or_pad,
+    impute_window_mean,
+    impute_window_mean_reference,
+    sample_rng,
 )
 from skdcore.layouts import NTU25
 

@@ -4,10 +4,18 @@ import numpy as np
 import pytest
 import torch
 from data_formats import ntu_body, write_ntu_skeleton
-
 from skdcore.data import (
-    PairedSkeletonDataset, SKDOcclusion, SyntheticSource, cut_or_pad, load_manifest, main, make_loader,
-    prepare_dataset, pre_normalise, sample_rng, verify_checksums,
+    PairedSkeletonDataset,
+    SKDOcclusion,
+    SyntheticSource,
+    cut_or_pad,
+    load_manifest,
+    main,
+    make_loader,
+    pre_normalise,
+    prepare_dataset,
+    sample_rng,
+    verify_checksums,
 )
 from skdcore.data import prepare as prepare_module
 

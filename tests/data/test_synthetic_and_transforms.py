@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
-
 from skdcore.data import (
-    ACTION_NAMES, align_rotation, bones, center_on_joint, make_synthetic_dataset, motion, pad_or_loop,
-    pre_normalise, resample_uniform, synthesize_clip,
+    ACTION_NAMES,
+    align_rotation,
+    bones,
+    center_on_joint,
+    make_synthetic_dataset,
+    motion,
+    pad_or_loop,
+    pre_normalise,
+    resample_uniform,
+    synthesize_clip,
 )
 from skdcore.data.skeleton_tree import parents
 from skdcore.layouts import NTU25, make_layout

@@ -14,7 +14,6 @@ faster on a memmap than one read per sample.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -38,7 +37,7 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
     ``hq`` and ``lq`` are float32 (C, T, V, M); ``label`` an int64 scalar tensor.
     """
 
-    def __init__(self, root: Union[str, Path], split: Optional[str] = None, lq: str = "fixed",
+    def __init__(self, root: str | Path, split: str | None = None, lq: str = "fixed",
                  lq_config=None, seed: int = 0, in_memory: bool = False):
         self.root = Path(root)
         self.manifest = load_manifest(self.root)
@@ -119,7 +118,7 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
 
 
 def make_loader(dataset: PairedSkeletonDataset, batch_size: int = 16, shuffle: bool = True, workers: int = 0,
-                pin_memory: Optional[bool] = None, seed: int = 0, drop_last: bool = False):
+                pin_memory: bool | None = None, seed: int = 0, drop_last: bool = False):
     """A DataLoader using the batched memmap path; ``pin_memory`` defaults to CUDA availability.
 
     Batches are (hq (B, C, T, V, M), lq (B, C, T, V, M), labels (B,))."""

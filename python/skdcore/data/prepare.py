@@ -24,8 +24,8 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -103,13 +103,13 @@ def _process_chunk(job):
 
 # --------------------------------------------------------------------------- main entry
 def prepare_dataset(
-    out_dir: Union[str, Path],
-    source: Union[str, SkeletonSource] = "synthetic",
-    source_options: Optional[dict] = None,
+    out_dir: str | Path,
+    source: str | SkeletonSource = "synthetic",
+    source_options: dict | None = None,
     *,
     lq=None,
     seed: int = 0,
-    num_frames: Optional[int] = 100,
+    num_frames: int | None = 100,
     normalise: bool = True,
     chunk_size: int = 128,
     workers: int = 0,
@@ -287,7 +287,7 @@ def _clear(out: Path) -> None:
                 p.unlink()
 
 
-def load_manifest(root: Union[str, Path]) -> dict:
+def load_manifest(root: str | Path) -> dict:
     path = Path(root) / "manifest.json"
     if not path.exists():
         hint = " (an unfinished prepare: rerun the same command to resume)" if (Path(root) / "progress.json").exists() else ""
@@ -295,7 +295,7 @@ def load_manifest(root: Union[str, Path]) -> dict:
     return json.loads(path.read_text())
 
 
-def verify_checksums(root: Union[str, Path]) -> None:
+def verify_checksums(root: str | Path) -> None:
     """Raise ValueError naming the first file whose sha256 differs from the manifest."""
     root = Path(root)
     for name, expected in load_manifest(root)["sha256"].items():
@@ -378,7 +378,7 @@ def run_prepare(args) -> dict:
     return manifest
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = add_prepare_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

@@ -227,7 +227,7 @@ def _forward_kinematics(controls: dict, offsets: np.ndarray, T: int) -> np.ndarr
     names = NTU25.joint_names
     parent, order = _fk_tree()
     V = len(names)
-    get = lambda key: np.broadcast_to(controls.get(key, 0.0), (T,)).astype(np.float64)  # noqa: E731
+    get = lambda key: np.broadcast_to(controls.get(key, 0.0), (T,)).astype(np.float64)
     local = [None] * V  # None: no joint rotation (saves a matmul per joint)
     local[names.index("spine_base")] = _rot("y", get("yaw"))
     local[names.index("spine_mid")] = _rot("y", get("spine_twist")) @ _rot("x", get("spine_bend"))
@@ -378,9 +378,13 @@ def make_synthetic_dataset(
 
 def subject_split(subjects: np.ndarray, num_subjects: int = 20, train_fraction: float = 0.7) -> np.ndarray:
     """Boolean training mask of a cross-subject split: the first subjects train, the rest test."""
-    return np.asarray(subjects) < int(round(num_subjects * train_fraction))
+    return np.asarray(subjects) < round(num_subjects * train_fraction)
 
 
 __all__ = [
-    "ACTION_NAMES", "SyntheticClips", "synthesize_clip", "make_synthetic_dataset", "subject_split",
+    "ACTION_NAMES",
+    "SyntheticClips",
+    "make_synthetic_dataset",
+    "subject_split",
+    "synthesize_clip",
 ]
