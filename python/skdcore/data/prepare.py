@@ -31,6 +31,7 @@ import numpy as np
 
 from .lq import build_lq, cut_or_pad, sample_rng
 from .sources import ReaderError, SkeletonSource, make_source, stable_json
+from .synthetic import ACTION_NAMES
 from .transforms import pre_normalise
 
 FORMAT_VERSION = 1
@@ -325,7 +326,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--missing-list", help="NTU: text file of sample names to skip")
     parser.add_argument("--num-samples", type=int, default=1600, help="synthetic: number of clips")
     parser.add_argument("--clip-frames", type=int, default=64, help="synthetic: frames per clip")
-    parser.add_argument("--num-classes", type=int, default=14, help="synthetic: number of classes (<= 14)")
+    parser.add_argument("--num-classes", type=int, default=len(ACTION_NAMES),
+                        help=f"synthetic: number of classes (<= {len(ACTION_NAMES)})")
     parser.add_argument("--num-frames", type=int, default=100, help="stored frames T (0 keeps the synthetic clip length)")
     parser.add_argument("--lq", default="skd", help=f"LQ preset {sorted(LQ_PRESETS)} or a JSON config")
     parser.add_argument("--p", type=float, default=0.6, help="occlusion probability of the 'skd' preset")

@@ -68,6 +68,9 @@ _SEGMENT_GROUP = {
 ACTION_NAMES = (
     "wave_right", "wave_left", "phone_call", "walk", "run", "squat", "jump",
     "punch_right", "point_right", "kick_right", "clap", "bow", "raise_both_arms", "turn_around",
+    # fine-grained twins of earlier classes: the difference is a small fast motion that
+    # occlusion + window-mean imputation blurs (wave_right, clap, bow)
+    "hand_up_right", "hands_together", "nod_head",
 )
 
 _CONTROLS = (
@@ -206,6 +209,23 @@ def _action_controls(name: str, tau: np.ndarray, s: np.ndarray, amp: float, rng)
         c["r_hip_flex"] = d(15) * np.clip(-step, 0, None)
         c["l_knee"] = d(30) * np.clip(step, 0, None)
         c["r_knee"] = d(30) * np.clip(-step, 0, None)
+    elif name == "hand_up_right":
+        # wave_right's pose, held, with only a slow drift
+        drift = np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * tau)
+        c["r_sh_abd"] = on * d(80 + 10 * amp) + on * d(5) * drift
+        c["r_sh_flex"] = on * d(20)
+        c["r_sh_twist"] = on * d(90)
+        c["r_elbow"] = on * (d(70) + d(8) * drift)
+    elif name == "hands_together":
+        # clap's arm pose, hands held together, small slow rubbing
+        rub = np.sin(2 * np.pi * rng.uniform(0.5, 0.9) * tau)
+        c["l_sh_flex"] = c["r_sh_flex"] = on * (d(70) + d(4) * rub)
+        c["l_sh_in"] = c["r_sh_in"] = on * d(48)
+        c["l_elbow"] = c["r_elbow"] = on * d(55)
+    elif name == "nod_head":
+        nod = np.clip(np.sin(2 * np.pi * rng.uniform(1.8, 2.6) * tau), 0, None)
+        c["neck_bend"] = on * d(25) * nod * amp
+        c["spine_bend"] = on * d(4) * nod
     elif name == "idle":
         sway = np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * tau + rng.uniform(0, 6.3))
         c["spine_twist"] = d(8) * sway
