@@ -114,7 +114,23 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         hq, lq = self._split(block, rows)
         hq_t, lq_t = torch.from_numpy(hq), torch.from_numpy(lq)
         labels = torch.from_numpy(self.labels[rows].astype(np.int64))
-        return [(hq_t[k], lq_t[k], labels[k]) for k in range(len(rows))]
+        return _Batch([(hq_t[k], lq_t[k], labels[k]) for k in range(len(rows))], (hq_t, lq_t, labels))
+
+
+class _Batch(list):
+    """The samples of one batch (a list, as DataLoader expects) that also carries them
+    already stacked, so :func:`collate_paired` need not copy them again."""
+
+    def __init__(self, samples, stacked):
+        super().__init__(samples)
+        self.stacked = stacked
+
+
+def collate_paired(batch):
+    """``default_collate`` that returns the pre-stacked tensors of a batched fetch as they are."""
+    if isinstance(batch, _Batch):
+        return batch.stacked
+    return torch.utils.data.default_collate(batch)
 
 
 def make_loader(dataset: PairedSkeletonDataset, batch_size: int = 16, shuffle: bool = True, workers: int = 0,
@@ -127,5 +143,5 @@ def make_loader(dataset: PairedSkeletonDataset, batch_size: int = 16, shuffle: b
     generator = torch.Generator().manual_seed(int(seed))
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, pin_memory=pin_memory,
-        generator=generator, drop_last=drop_last, persistent_workers=workers > 0,
+        generator=generator, drop_last=drop_last, persistent_workers=workers > 0, collate_fn=collate_paired,
     )
