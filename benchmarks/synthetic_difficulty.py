@@ -13,11 +13,10 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
-
 from skdcore.data import SKDOcclusion, make_synthetic_dataset, pre_normalise, sample_rng, subject_split
 from skdcore.graph import partitions
 from skdcore.layouts import NTU25
+from torch import nn
 
 
 class Block(nn.Module):
