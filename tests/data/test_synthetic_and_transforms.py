@@ -110,3 +110,13 @@ def test_bones_and_motion_streams():
     assert np.all(m[:, -1] == 0)
     with pytest.raises(ValueError, match="has 18 joints"):
         bones(x, "openpose18")
+
+
+def test_synthetic_source_subjects_match_generated_clips():
+    from skdcore.data import SyntheticSource
+
+    src = SyntheticSource(num_samples=30, clip_frames=16, seed=2)
+    clips = make_synthetic_dataset(30, num_frames=16, seed=2)
+    np.testing.assert_array_equal(src.subjects(), clips.subjects)
+    splits = src.splits()
+    assert np.all(clips.subjects[splits["train"]] < 14) and np.all(clips.subjects[splits["test"]] >= 14)
