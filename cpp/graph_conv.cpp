@@ -35,6 +35,19 @@ void check_graph_conv_inputs(const char* op, const at::Tensor& x, const at::Tens
   }
 }
 
+void check_graph_conv_backward_inputs(const char* op, const at::Tensor& grad, const at::Tensor& x,
+                                      const at::Tensor& weight, const at::Tensor& A,
+                                      const c10::optional<at::Tensor>& edge_importance) {
+  check_graph_conv_inputs(op, x, weight, A, c10::nullopt, edge_importance);
+  const int64_t N = x.size(0), C_out = weight.size(1), T = x.size(2), V = x.size(3);
+  TORCH_CHECK_VALUE(grad.dim() == 4 && grad.size(0) == N && grad.size(1) == C_out &&
+                        grad.size(2) == T && grad.size(3) == V,
+                    op, ": grad must have the output's shape (N, C_out, T, V) = (", N, ", ", C_out,
+                    ", ", T, ", ", V, "), got ", grad.sizes());
+  checks::check_same_dtype(op, "grad", grad, "x", x);
+  checks::check_same_device(op, "grad", grad, "x", x);
+}
+
 at::Tensor effective_adjacency(const at::Tensor& A,
                                const c10::optional<at::Tensor>& edge_importance) {
   return edge_importance.has_value() ? A * *edge_importance : A;

@@ -21,6 +21,12 @@ void check_graph_conv_inputs(const char* op, const at::Tensor& x, const at::Tens
                              const at::Tensor& A, const c10::optional<at::Tensor>& bias,
                              const c10::optional<at::Tensor>& edge_importance);
 
+// The backward's arguments: the forward's (no bias), plus grad of the output's shape
+// (N, C_out, T, V), dtype and device.
+void check_graph_conv_backward_inputs(const char* op, const at::Tensor& grad, const at::Tensor& x,
+                                      const at::Tensor& weight, const at::Tensor& A,
+                                      const c10::optional<at::Tensor>& edge_importance);
+
 // A * edge_importance, or A: (K, V, V).
 at::Tensor effective_adjacency(const at::Tensor& A,
                                const c10::optional<at::Tensor>& edge_importance);

@@ -116,16 +116,10 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
                                        const c10::optional<at::Tensor>& edge_importance,
                                        std::array<bool, 5> output_mask) {
   constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_inputs(op, x, weight, A, c10::nullopt, edge_importance);
+  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
   checks::check_device(op, "x", x, c10::kCPU);
   const int64_t N = x.size(0), C_in = x.size(1), T = x.size(2), V = x.size(3);
   const int64_t K = weight.size(0), C_out = weight.size(1);
-  TORCH_CHECK_VALUE(grad.dim() == 4 && grad.size(0) == N && grad.size(1) == C_out &&
-                        grad.size(2) == T && grad.size(3) == V,
-                    op, ": grad must have the output's shape (N, C_out, T, V) = (", N, ", ", C_out,
-                    ", ", T, ", ", V, "), got ", grad.sizes());
-  checks::check_same_dtype(op, "grad", grad, "x", x);
-  checks::check_same_device(op, "grad", grad, "x", x);
   const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
 
   at::Tensor grad_x = needs.x ? at::empty({N, C_in, T, V}, x.options()) : not_computed(x);

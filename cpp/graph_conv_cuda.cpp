@@ -93,15 +93,9 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
                                         const c10::optional<at::Tensor>& edge_importance,
                                         std::array<bool, 5> output_mask) {
   constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_inputs(op, x, weight, A, c10::nullopt, edge_importance);
+  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
   checks::check_device(op, "x", x, c10::kCUDA);
   const cuda::GraphConvShape shape = shape_of(x, weight);
-  TORCH_CHECK_VALUE(grad.dim() == 4 && grad.size(0) == shape.N && grad.size(1) == shape.C_out &&
-                        grad.size(2) == shape.T && grad.size(3) == shape.V,
-                    op, ": grad must have the output's shape (N, C_out, T, V) = (", shape.N, ", ",
-                    shape.C_out, ", ", shape.T, ", ", shape.V, "), got ", grad.sizes());
-  checks::check_same_dtype(op, "grad", grad, "x", x);
-  checks::check_same_device(op, "grad", grad, "x", x);
   const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
   const c10::cuda::CUDAGuard device_guard(x.device());
   const at::ScalarType acc_type = accumulate_type(x);
