@@ -74,6 +74,9 @@ def main():
     shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
     rounds = args.rounds or (1 if args.quick else 3)
     min_run_time = 0.2 if args.quick else 0.5
+    # One specialised graph per shape and grad mode: raise the recompile limit, or dynamo would
+    # silently fall back to eager after 8 graphs.
+    torch._dynamo.config.recompile_limit = 64
     compiled = torch.compile(graph_conv_reference, dynamic=False)
     impls = {"skdcore": skdcore.ops.graph_conv, "eager": graph_conv_reference, "compile": compiled}
     rows = []

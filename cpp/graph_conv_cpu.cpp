@@ -6,8 +6,11 @@
 // per-sample (K, C, T, V) workspace per thread, and contract the smaller channel side with the
 // graph (graph first when C_in < C_out, channels first otherwise).
 // Both contractions are BLAS GEMMs on contiguous per-sample blocks (at::cpu::mm_out/addmm_out:
-// no dispatcher hop, no copies). Measured against hand-vectorised loops for the graph step, MKL
-// won (see benchmarks/RESULTS.md); threads split the samples, each GEMM then runs on one thread.
+// no dispatcher hop, no copies). Threads split the samples and each GEMM runs on one thread
+// (MKL goes sequential inside a parallel region), so there is no fork/join per GEMM.
+// NB (measured, single thread, this machine): MKL runs the skinny graph GEMM (C*T x V) @ (V x V)
+// at ~2/3 of the channel GEMM's rate; the graph step is 15-40% of the FLOPs, so a hand-vectorised
+// graph loop could gain at most ~15% and was not attempted.
 #include <ATen/Parallel.h>
 #include <ATen/ops/addmm_cpu_dispatch.h>
 #include <ATen/ops/mm_cpu_dispatch.h>
@@ -147,7 +150,8 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
     const at::Tensor w_t = weight.transpose(1, 2).reshape({K * C_in, C_out}).contiguous();
     for_each_sample_chunk(N, chunks, [&](int64_t chunk, int64_t n_begin, int64_t n_end) {
       at::Tensor work = at::empty({K, C_in * T, V}, x.options());
-      at::Tensor gw = needs.weight ? at::zeros({K, C_out, C_in}, x.options()) : at::Tensor();
+      // grad_W partial as (C_out, K*C_in) [o, (k, c)]: one GEMM per sample, permuted at the end.
+      at::Tensor gw = needs.weight ? at::zeros({C_out, K * C_in}, x.options()) : at::Tensor();
       at::Tensor ga = needs.adjacency() ? at::zeros({K, V, V}, x.options()) : at::Tensor();
       for (int64_t n = n_begin; n < n_end; ++n) {
         const at::Tensor g_n = g_c[n].view({C_out, T * V});
@@ -164,11 +168,10 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
         }
         if (needs.weight) {
           for (int64_t k = 0; k < K; ++k) mm_into(work[k], x_n, a_eff[k]);  // x A_k
-          for (int64_t k = 0; k < K; ++k) {
-            matmul_into(gw[k], g_n, work[k].view({C_in, T * V}).t(), true);
-          }
+          matmul_into(gw, g_n, work.view({K * C_in, T * V}).t(), true);
         }
       }
+      if (needs.weight) gw = gw.view({C_out, K, C_in}).permute({1, 0, 2});
       partial_w[chunk] = gw;
       partial_a[chunk] = ga;
     });
@@ -189,10 +192,8 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
             mm_into(grad_x[n].view({C_in, T * V}), w_stack.t(),
                             work.view({K * C_out, T * V}));
           }
-          if (needs.weight) {
-            for (int64_t k = 0; k < K; ++k) {
-              matmul_into(gw[k], work[k].view({C_out, T * V}), x_n.t(), true);
-            }
+          if (needs.weight) {  // (K*C_out, T*V) @ (T*V, C_in) is grad_W's own layout
+            matmul_into(gw.view({K * C_out, C_in}), work.view({K * C_out, T * V}), x_n.t(), true);
           }
         }
         if (needs.adjacency()) {

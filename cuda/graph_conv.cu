@@ -153,8 +153,7 @@ __global__ void __launch_bounds__(kThreads)
   acc_t* shared = reinterpret_cast<acc_t*>(shared_bytes);
   const int64_t V = s.V, T = s.T, C_in = s.C_in, C_out = s.C_out;
   const int64_t P = frames * V, stride = P + 1;  // +1: (o, c) threads read rows without bank conflicts
-  acc_t* a_s = shared;                            // [V][V] of partition k
-  acc_t* x_s = a_s + V * V;                       // [kGradTile][P]
+  acc_t* x_s = shared;                            // [kGradTile][P]
   acc_t* xa_s = x_s + kGradTile * P;              // [kGradTile][stride]
   acc_t* g_s = xa_s + kGradTile * stride;         // [kGradTile][stride]
 
@@ -166,7 +165,7 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t time_tiles = (T + frames - 1) / frames;
   const int64_t items = s.N * time_tiles;
 
-  for (int64_t i = threadIdx.x; i < V * V; i += blockDim.x) a_s[i] = a_eff[k * V * V + i];
+  const acc_t* a = a_eff + k * V * V;  // tiny and re-read by every block: served by L1/L2
   const int64_t oo = threadIdx.x / kGradTile, cc = threadIdx.x % kGradTile;
   acc_t acc = 0;
   for (int64_t item = blockIdx.y; item < items; item += gridDim.y) {
@@ -183,7 +182,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t i = threadIdx.x; i < kGradTile * P; i += blockDim.x) {
       const int64_t r = i / P, p = i % P;
       const acc_t* x_row = x_s + r * P + (p / V) * V;
-      const acc_t* a_col = a_s + p % V;
+      const acc_t* a_col = a + p % V;
       acc_t sum = 0;
       for (int64_t v = 0; v < V; ++v) sum += x_row[v] * a_col[v * V];
       xa_s[r * stride + p] = sum;
@@ -315,7 +314,7 @@ cudaError_t graph_conv_weight_grad(const scalar_t* grad, const scalar_t* x,
   frames = frames < 1 ? 1 : (frames > s.T ? s.T : frames);
   const int64_t P = frames * s.V;
   const size_t shared =
-      sizeof(acc_t) * static_cast<size_t>(s.V * s.V + kGradTile * P + 2 * kGradTile * (P + 1));
+      sizeof(acc_t) * static_cast<size_t>(kGradTile * P + 2 * kGradTile * (P + 1));
   if (shared > kSharedBudget) return cudaErrorInvalidConfiguration;
   const int64_t o_tiles = (s.C_out + kGradTile - 1) / kGradTile;
   const int64_t c_tiles = (s.C_in + kGradTile - 1) / kGradTile;
