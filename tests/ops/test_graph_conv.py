@@ -198,6 +198,7 @@ def test_module_rejects_bad_adjacency():
         GraphConv(4, 8, torch.zeros(25, 25))
 
 
+@pytest.mark.cuda
 @CUDA
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4), (64, 128)])
@@ -217,6 +218,7 @@ def test_cuda_matches_cpu(V, channels, dtype):
         torch.testing.assert_close(a.grad.cpu(), b.grad, **tolerance)
 
 
+@pytest.mark.cuda
 @CUDA
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_cuda_half_precision(dtype):
