@@ -7,6 +7,16 @@
 //    atomically add their partial sums into an acc_t buffer.
 #include "graph_conv.cuh"
 
+// NB: SKDCORE_CUDA_EMULATION (tests/cuda_emulation only) compiles this file as plain C++ and runs
+// each block's threads as CPU threads, so the kernels' indexing is tested without a GPU.
+#ifdef SKDCORE_CUDA_EMULATION
+#define SKD_LAUNCH(kernel, grid, shared, stream, ...) \
+  emulate_launch(kernel, grid, kThreads, shared, __VA_ARGS__)
+#else
+#define SKD_LAUNCH(kernel, grid, shared, stream, ...) \
+  kernel<<<grid, kThreads, shared, stream>>>(__VA_ARGS__)
+#endif
+
 namespace skdcore {
 namespace cuda {
 namespace {
@@ -16,6 +26,17 @@ constexpr int kOutputsPerThread = 8;  // register accumulators per thread
 constexpr int64_t kOutputsPerBlock = kThreads * kOutputsPerThread;
 constexpr size_t kSharedBudget = 48 * 1024;  // default dynamic shared memory limit
 constexpr int kGradTile = 16;                // (o, c) tile of the weight-gradient kernel
+
+// The block's dynamic shared memory.
+template <typename acc_t>
+__device__ __forceinline__ acc_t* block_shared_memory() {
+#ifdef SKDCORE_CUDA_EMULATION
+  return reinterpret_cast<acc_t*>(emulated_shared_memory());
+#else
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  return reinterpret_cast<acc_t*>(shared_bytes);
+#endif
+}
 
 // Loads in the accumulation type; stores back (half/bfloat16 round from float).
 template <typename acc_t, typename scalar_t>
@@ -67,8 +88,7 @@ __global__ void __launch_bounds__(kThreads)
                               const acc_t* __restrict__ a_eff, const scalar_t* __restrict__ bias,
                               scalar_t* __restrict__ y, GraphConvShape s, ForwardTiles tiles,
                               int64_t time_tiles) {
-  extern __shared__ __align__(16) unsigned char shared_bytes[];
-  acc_t* shared = reinterpret_cast<acc_t*>(shared_bytes);
+  acc_t* shared = block_shared_memory<acc_t>();
   const int64_t V = s.V, K = s.K, T = s.T, C_in = s.C_in, C_out = s.C_out;
   const int64_t OT = tiles.out_channels, TT = tiles.frames, CC = tiles.in_channels;
   const int64_t P = TT * V;  // positions (t, w) of the tile
@@ -149,8 +169,7 @@ __global__ void __launch_bounds__(kThreads)
                                   const acc_t* __restrict__ a_eff, acc_t* __restrict__ grad_weight,
                                   GraphConvShape s, int64_t frames, int64_t o_tiles,
                                   int64_t c_tiles) {
-  extern __shared__ __align__(16) unsigned char shared_bytes[];
-  acc_t* shared = reinterpret_cast<acc_t*>(shared_bytes);
+  acc_t* shared = block_shared_memory<acc_t>();
   const int64_t V = s.V, T = s.T, C_in = s.C_in, C_out = s.C_out;
   const int64_t P = frames * V, stride = P + 1;  // +1: (o, c) threads read rows without bank conflicts
   acc_t* x_s = shared;                            // [kGradTile][P]
@@ -205,8 +224,7 @@ __global__ void __launch_bounds__(kThreads)
                                      const scalar_t* __restrict__ weight,
                                      acc_t* __restrict__ grad_a_eff, GraphConvShape s,
                                      int64_t frames, int64_t channels, int64_t pair_tiles) {
-  extern __shared__ __align__(16) unsigned char shared_bytes[];
-  acc_t* shared = reinterpret_cast<acc_t*>(shared_bytes);
+  acc_t* shared = block_shared_memory<acc_t>();
   const int64_t V = s.V, T = s.T, C_in = s.C_in, C_out = s.C_out;
   const int64_t P = frames * V;
   acc_t* x_s = shared;             // [channels][P]
@@ -296,9 +314,9 @@ cudaError_t graph_conv_forward(const scalar_t* x, const scalar_t* weight,
   const int64_t out_tiles = (s.C_out + tiles.out_channels - 1) / tiles.out_channels;
   if (s.N * time_tiles > 2147483647LL || out_tiles > 65535) return cudaErrorInvalidConfiguration;
   const dim3 grid(static_cast<unsigned int>(s.N * time_tiles), static_cast<unsigned int>(out_tiles));
-  graph_conv_forward_kernel<scalar_t, acc_t><<<grid, kThreads, forward_shared_bytes<acc_t>(s, tiles),
-                                               stream>>>(x, weight, a_eff, bias, y, s, tiles,
-                                                         time_tiles);
+  const auto kernel = graph_conv_forward_kernel<scalar_t, acc_t>;
+  SKD_LAUNCH(kernel, grid, forward_shared_bytes<acc_t>(s, tiles), stream, x, weight, a_eff, bias, y,
+             s, tiles, time_tiles);
   return cudaGetLastError();
 }
 
@@ -322,8 +340,8 @@ cudaError_t graph_conv_weight_grad(const scalar_t* grad, const scalar_t* x,
   if (blocks > 2147483647LL) return cudaErrorInvalidConfiguration;
   const int64_t items = s.N * ((s.T + frames - 1) / frames);
   const dim3 grid(static_cast<unsigned int>(blocks), reduction_slices(items, blocks));
-  graph_conv_weight_grad_kernel<scalar_t, acc_t><<<grid, kThreads, shared, stream>>>(
-      grad, x, a_eff, grad_weight, s, frames, o_tiles, c_tiles);
+  const auto kernel = graph_conv_weight_grad_kernel<scalar_t, acc_t>;
+  SKD_LAUNCH(kernel, grid, shared, stream, grad, x, a_eff, grad_weight, s, frames, o_tiles, c_tiles);
   return cudaGetLastError();
 }
 
@@ -343,8 +361,9 @@ cudaError_t graph_conv_adjacency_grad(const scalar_t* grad, const scalar_t* x,
   const int64_t blocks = s.K * pair_tiles;
   const int64_t items = s.N * ((s.T + frames - 1) / frames);
   const dim3 grid(static_cast<unsigned int>(blocks), reduction_slices(items, blocks));
-  graph_conv_adjacency_grad_kernel<scalar_t, acc_t><<<grid, kThreads, shared, stream>>>(
-      grad, x, weight, grad_a_eff, s, frames, channels, pair_tiles);
+  const auto kernel = graph_conv_adjacency_grad_kernel<scalar_t, acc_t>;
+  SKD_LAUNCH(kernel, grid, shared, stream, grad, x, weight, grad_a_eff, s, frames, channels,
+             pair_tiles);
   return cudaGetLastError();
 }
 
