@@ -5,7 +5,9 @@ bias (A a fixed buffer, the common case); one row also learns edge_importance. S
 measured in the same run, the median over interleaved rounds (the machine is shared and noisy).
 GFLOP/s use the fused op's FLOP count (channel GEMM + graph aggregation on the smaller channel
 side; fwd+bwd counted as 3x fwd) and are compared with torch.mm of a square sgemm of the same FLOP
-count in the same run: the practical ceiling of this machine.
+count in the same run: the practical ceiling of this machine. Memory (computed, not measured: CPU
+torch has no allocator statistics): the (N, K, C_out, T, V) intermediate the eager form builds
+vs the fused op's per-thread workspaces (K, min(C_in, C_out), T, V).
 """
 import statistics
 
@@ -95,12 +97,15 @@ def main():
             f"{t[('compile', 'fwd+bwd')] / ours_bwd:.2f}x",
             f"{flops / ours_fwd / 1e9:.0f} / {3 * flops / ours_bwd / 1e9:.0f}",
             f"{ceiling:.0f}",
+            f"{4 * N * 3 * C_out * T * V / 2**20:.0f} / "
+            f"{4 * torch.get_num_threads() * 3 * min(C_in, C_out) * T * V / 2**20:.1f}",
         ])
         print(rows[-1], flush=True)
     print(f"\ngraph_conv N={N} K=3 on {machine_line()}, {rounds} interleaved rounds")
     print(markdown_table(
         ["shape", "fwd ms", "fwd vs eager", "fwd vs compile", "fwd+bwd ms", "fwd+bwd vs eager",
-         "fwd+bwd vs compile", "GFLOP/s fwd / fwd+bwd", "sgemm GFLOP/s"],
+         "fwd+bwd vs compile", "GFLOP/s fwd / fwd+bwd", "sgemm GFLOP/s",
+         "MiB eager intermediate / fused workspace"],
         rows,
     ))
 
