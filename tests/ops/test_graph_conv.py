@@ -3,6 +3,8 @@ import pytest
 import torch
 
 import skdcore.ops
+from skdcore.graph import partition_matrices
+from skdcore.layouts import BUILTIN_LAYOUTS
 from skdcore.nn import GraphConv
 from skdcore.reference.graph_conv import graph_conv_reference
 
@@ -191,6 +193,15 @@ def test_module_matches_reference_path(learnable_edges):
     expected = {"weight", "bias"} | ({"edge_importance"} if learnable_edges else set())
     assert {name for name, p in layer.named_parameters() if p.grad is not None} == expected
     assert "A" in layer.state_dict()
+
+
+@pytest.mark.parametrize("layout", sorted(BUILTIN_LAYOUTS))
+def test_module_on_builtin_skeleton_graphs(layout):
+    A = partition_matrices(layout)  # (3, V, V) numpy, in-degree normalised
+    layer = GraphConv(6, 4, A, learnable_edges=True)
+    x = torch.randn(2, 6, 3, A.shape[-1])
+    expected = graph_conv_reference(x, layer.weight, layer.A, layer.bias, layer.edge_importance)
+    torch.testing.assert_close(layer(x), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_module_rejects_bad_adjacency():

@@ -18,8 +18,9 @@ class GraphConv(nn.Module):
     Args:
         in_channels: C_in of the input (N, C_in, T, V).
         out_channels: C_out of the output (N, C_out, T, V).
-        A: (K, V, V) normalised graph partitions (tensor or array), stored as a buffer (moves
-            with ``.to()``, saved in the state dict, not trained).
+        A: (K, V, V) normalised graph partitions (tensor or array, e.g.
+            ``skdcore.graph.partition_matrices("ntu25")``), stored as a buffer (moves with
+            ``.to()``, saved in the state dict, not trained).
         learnable_edges: add ST-GCN's learnable edge importance ``M`` (K, V, V), initialised to
             ones and multiplied into ``A``.
         bias: add a learnable (C_out,) bias.
