@@ -50,6 +50,16 @@ at::ScalarType accumulate_type(const at::Tensor& x) {
   return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
 }
 
+// A * edge_importance formed in the accumulation type (no float16 rounding of the product).
+at::Tensor effective_adjacency_acc(const at::Tensor& A,
+                                   const c10::optional<at::Tensor>& edge_importance,
+                                   at::ScalarType acc_type) {
+  const c10::optional<at::Tensor> mask =
+      edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc_type))
+                                  : c10::nullopt;
+  return effective_adjacency(A.to(acc_type), mask).contiguous();
+}
+
 cuda::GraphConvShape shape_of(const at::Tensor& x, const at::Tensor& weight) {
   return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
 }
@@ -72,8 +82,7 @@ at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight
   }
   const at::Tensor x_c = x.contiguous();
   const at::Tensor w_c = weight.contiguous();
-  const at::Tensor a_eff =
-      effective_adjacency(A, edge_importance).to(accumulate_type(x)).contiguous();
+  const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, accumulate_type(x));
   const at::Tensor b_c = bias.has_value() ? bias->contiguous() : at::Tensor();
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
@@ -108,7 +117,7 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
   if (!empty && (needs.x || needs.weight || needs.adjacency())) {
     const at::Tensor g_c = grad.contiguous();
     const at::Tensor x_c = x.contiguous();
-    const at::Tensor a_eff = effective_adjacency(A, edge_importance).to(acc_type).contiguous();
+    const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, acc_type);
     const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
                                     "graph_conv_backward_cuda", [&] {
