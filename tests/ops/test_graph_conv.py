@@ -60,6 +60,19 @@ def test_non_contiguous_inputs(channels):
     torch.testing.assert_close(graph_conv(x_sliced, weight, A), graph_conv_reference(x, weight, A))
 
 
+@pytest.mark.parametrize("channels", [(4, 6), (6, 4)], ids=["graph_first", "channels_first"])
+def test_single_sample_and_more_samples_than_threads(channels):
+    # N=1 runs as one chunk (multi-threaded GEMMs), N=7 splits unevenly across the threads.
+    C_in, C_out = channels
+    for N in (1, 7):
+        ours = [t.requires_grad_() for t in make_inputs(N=N, C_in=C_in, C_out=C_out, V=17)]
+        theirs = [t.detach().clone().requires_grad_() for t in ours]
+        graph_conv(*ours).sum().backward()
+        graph_conv_reference(*theirs).sum().backward()
+        for a, b in zip(ours, theirs):
+            torch.testing.assert_close(a.grad, b.grad)
+
+
 def test_empty_batch():
     x, weight, A, b, M = make_inputs(N=0, V=17)
     x.requires_grad_()
