@@ -5,7 +5,7 @@ with MKL (torch.mm) against a hand loop auto-vectorised by g++ -O3 -march=x86-64
 32 columns, two rows per iteration). Compiles the loop with torch.utils.cpp_extension.load_inline
 (about a minute).
 """
-import torch, time
+import torch
 from torch.utils.cpp_extension import load_inline
 from torch.utils import benchmark
 src = r'''
