@@ -137,3 +137,25 @@ def test_bad_input_errors():
         build_model("gcn")
     with pytest.raises(ValueError, match="accepted arguments"):
         build_model("shift_gcn", layers=3)
+
+
+def test_switch_routes_every_temporal_shift_to_the_fused_op(monkeypatch):
+    import skdcore.models.op_switch as op_switch
+    from skdcore.models import fused_ops
+    from skdcore.reference.temporal_shift import temporal_shift_reference
+
+    calls = []
+
+    def spy(x, shift, stride=1):
+        calls.append(stride)
+        return temporal_shift_reference(x, shift, stride)
+
+    monkeypatch.setattr(op_switch, "compiled_op", lambda name: spy if name == "temporal_shift" else None)
+    model = tiny(num_joints=5).eval()
+    x = torch.randn(1, 3, 8, 5, 2)
+    with torch.no_grad():
+        reference = model(x)[0]
+        with fused_ops(True):
+            fused = model(x)[0]
+    assert calls == [1, 1, 1, 2, 1, 1]  # shift_in and shift_out of the three units
+    torch.testing.assert_close(fused, reference)
