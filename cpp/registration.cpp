@@ -1,0 +1,9 @@
+// Every skdcore operator schema, in one place. Kernels register per device in their own files
+// (TORCH_LIBRARY_IMPL(skdcore, CPU|CUDA|Autograd, m)); fake kernels live in python/skdcore/ops/.
+#include <torch/library.h>
+
+TORCH_LIBRARY(skdcore, m) {
+  // A: (K, V, V) adjacency partitions -> same shape, degree-normalised. mode: in_degree | symmetric
+  m.def("normalize_adjacency(Tensor A, str mode=\"in_degree\") -> Tensor");
+  m.def("_normalize_adjacency_backward(Tensor grad, Tensor A, str mode) -> Tensor");
+}
