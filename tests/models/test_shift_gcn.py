@@ -159,3 +159,25 @@ def test_switch_routes_every_temporal_shift_to_the_fused_op(monkeypatch):
             fused = model(x)[0]
     assert calls == [1, 1, 1, 2, 1, 1]  # shift_in and shift_out of the three units
     torch.testing.assert_close(fused, reference)
+
+
+def test_compiled_temporal_shift_gives_the_same_model():
+    from skdcore.models import compiled_op
+
+    if compiled_op("temporal_shift") is None:
+        pytest.skip("skdcore was built without the temporal_shift op")
+    torch.manual_seed(0)
+    model = tiny(num_joints=6, shift_grad="exact")
+    x = torch.randn(2, 3, 10, 6, 2)
+    results = {}
+    for fused in (False, True):
+        model.zero_grad()
+        for module in model.modules():
+            if isinstance(module, TemporalShift):
+                module.use_fused_ops = fused
+        logits, features = model(x)
+        (logits.square().sum() + features.mean()).backward()
+        results[fused] = (logits.detach(), model.l2.tcn1.shift_out.ypos.grad.clone(),
+                          model.l1.gcn1.Linear_weight.grad.clone())
+    for reference, fused in zip(results[False], results[True]):
+        torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-5)
