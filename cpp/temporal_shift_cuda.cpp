@@ -62,7 +62,7 @@ std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cuda(const at::Tensor
   const at::Tensor x_c = x.contiguous();
   const at::Tensor grad_c = grad.contiguous();
   const at::Tensor shift_c = shift.contiguous();
-  at::Tensor grad_x = at::zeros_like(x_c);
+  at::Tensor grad_x = at::empty_like(x_c);  // NB: every element is written by the kernel
   at::Tensor grad_shift = at::zeros_like(shift_c);
   if (x_c.numel() == 0) return {grad_x, grad_shift};
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();

@@ -135,5 +135,5 @@ def test_cuda_matches_cpu():
         y = temporal_shift(xd, sd, 2)
         y.backward(grad.to(device))
         results.append([t.detach().cpu() for t in (y, xd.grad, sd.grad)])
-    for cpu, cuda in zip(*results):
+    for cpu, cuda in zip(*results, strict=True):
         torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-4)

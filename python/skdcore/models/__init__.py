@@ -5,7 +5,14 @@ logits (N, num_class); features (N*M, C', T', V), the final map before pooling
 (through the 1x1 adaption conv for a student).
 """
 from .graph_conv_layer import GraphConv
-from .op_switch import compiled_op, fused_ops, fused_ops_enabled, graph_conv, set_use_fused_ops, temporal_shift
+from .op_switch import (
+    compiled_op,
+    fused_ops,
+    fused_ops_enabled,
+    graph_conv,
+    set_use_fused_ops,
+    temporal_shift,
+)
 from .registry import MODELS, build_model, make_student
 from .shift_gcn import (
     ShiftGCN,
