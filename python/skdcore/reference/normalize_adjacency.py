@@ -5,10 +5,11 @@ import torch
 
 
 def _inverse_or_zero(degree: torch.Tensor, power: float) -> torch.Tensor:
-    # NB: where(...) keeps the gradient of the masked branch finite (no 0 ** -1).
-    positive = degree > 0
-    safe = torch.where(positive, degree, torch.ones_like(degree))
-    return torch.where(positive, safe.pow(power), torch.zeros_like(degree))
+    # NB: where(...) keeps the gradient of the masked branch finite (no 0 ** -1); a NaN degree
+    # is not <= 0, so it propagates.
+    nonpositive = degree <= 0
+    safe = torch.where(nonpositive, torch.ones_like(degree), degree)
+    return torch.where(nonpositive, torch.zeros_like(degree), safe.pow(power))
 
 
 def normalize_adjacency_reference(A: torch.Tensor, mode: str = "in_degree") -> torch.Tensor:

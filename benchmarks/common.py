@@ -1,0 +1,41 @@
+"""Shared benchmark helpers: medians from torch.utils.benchmark, ratios, a markdown table."""
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import subprocess
+
+import torch
+import torch.utils.benchmark as tbench
+
+
+def median_seconds(fn, min_run_time: float = 0.5) -> float:
+    """Median wall time of fn() over repeated blocks (torch.utils.benchmark handles warm-up/threads)."""
+    timer = tbench.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def machine_line() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU {cpu}, {torch.get_num_threads()} threads"
+    return f"{datetime.date.today()}, {device}, torch {torch.__version__}, commit {commit or 'unknown'}"
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small shapes and short timings (smoke run)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return parser
