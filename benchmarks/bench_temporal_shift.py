@@ -1,17 +1,12 @@
-"""Benchmark skdcore.temporal_shift vs the eager reference and torch.compile(reference).
+"""temporal_shift: skdcore vs eager reference vs torch.compile(reference), fwd and fwd+bwd.
 
-Shapes are those Shift-GCN feeds the op inside an SKD step (N*M = 32 series batches, V = 25 joints,
-C/T per stage, stride 1 and 2) plus V = 18. Prints medians (torch.utils.benchmark) and the ratios
-measured in the same run: speed-up = time(baseline) / time(skdcore).
-
-    python benchmarks/bench_temporal_shift.py [--device cuda] [--quick]
+Shapes are those Shift-GCN feeds the op inside an SKD step: N*M = 32 series, V = 25 joints, C/T per
+stage, stride 1 and 2 (units 5 and 8), plus V = 18. Memory-bound op (two reads and one write per
+output element), so the interesting numbers are ms per call and the ratios of the same run.
 """
-from __future__ import annotations
-
-import argparse
-
 import torch
-import torch.utils.benchmark as benchmark
+
+from common import base_parser, machine_line, markdown_table, median_seconds
 
 from skdcore.ops import temporal_shift
 from skdcore.reference.temporal_shift import temporal_shift_reference
@@ -26,51 +21,45 @@ SHAPES = [  # (N, C, T, V, stride)
 ]
 
 
-def forward_backward(fn):
-    def run(x, shift, stride, grad):
-        y = fn(x, shift, stride)
-        torch.autograd.grad(y, (x, shift), grad)
-    return run
+def time_pair(impls, x, shift, stride, g, min_run_time):
+    """Median seconds of fwd (no grad) and fwd+bwd (grads for x and shift) for each implementation."""
+    with torch.no_grad():
+        fwd = {name: median_seconds(lambda f=f: f(x, shift, stride), min_run_time) for name, f in impls.items()}
+    fwd_bwd = {
+        name: median_seconds(lambda f=f: torch.autograd.grad(f(x, shift, stride), (x, shift), g), min_run_time)
+        for name, f in impls.items()
+    }
+    return fwd, fwd_bwd
 
 
-def median_ms(fn, args, min_run_time):
-    timer = benchmark.Timer(stmt="fn(*args)", globals={"fn": fn, "args": args})
-    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quick", action="store_true", help="two shapes, short timing (smoke test)")
-    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile(reference)")
-    args = parser.parse_args()
-    shapes = SHAPES[:2] if args.quick else SHAPES
+def main():
+    args = base_parser(__doc__).parse_args()
     min_run_time = 0.2 if args.quick else 1.0
-    print(f"torch {torch.__version__}, device {args.device}, threads {torch.get_num_threads()}")
-    header = (f"{'N,C,T,V,s':>20} | {'pass':>7} | {'eager ms':>9} | {'compile ms':>10} | {'skdcore ms':>10} |"
-              f" {'x eager':>7} | {'x compile':>9}")
-    print(header)
-    print("-" * len(header))
-    for N, C, T, V, stride in shapes:
+    rows = []
+    for N, C, T, V, stride in SHAPES[:2] if args.quick else SHAPES:
         x = torch.randn(N, C, T, V, device=args.device, requires_grad=True)
-        shift = ((torch.rand(C, device=args.device) - 0.5) * 6).requires_grad_(True)
-        grad = torch.randn(N, C, T // stride, V, device=args.device)
+        shift = ((torch.rand(C, device=args.device) - 0.5) * 6).requires_grad_()
+        g = torch.randn(N, C, T // stride, V, device=args.device)
         expected = temporal_shift_reference(x, shift, stride)
         torch.testing.assert_close(temporal_shift(x, shift, stride), expected)
-        for name in ("fwd", "fwd+bwd"):
-            # A fresh compiled function per shape and pass: no recompile-limit fallback to eager.
-            torch._dynamo.reset()
-            compiled_reference = None if args.no_compile else torch.compile(temporal_shift_reference)
-            wrap = (lambda f: f) if name == "fwd" else forward_backward
-            call_args = (x, shift, stride) if name == "fwd" else (x, shift, stride, grad)
-            with torch.no_grad() if name == "fwd" else torch.enable_grad():
-                eager = median_ms(wrap(temporal_shift_reference), call_args, min_run_time)
-                ours = median_ms(wrap(temporal_shift), call_args, min_run_time)
-                compiled = (median_ms(wrap(compiled_reference), call_args, min_run_time)
-                            if compiled_reference is not None else float("nan"))
-            label = f"{N},{C},{T},{V},{stride}"
-            print(f"{label:>20} | {name:>7} | {eager:9.3f} | {compiled:10.3f} | {ours:10.3f} |"
-                  f" {eager / ours:7.2f} | {compiled / ours:9.2f}")
+        # NB: a fresh compiled function per shape, so no run hits dynamo's recompile limit (-> eager).
+        torch._dynamo.reset()
+        impls = {"skdcore": temporal_shift, "eager": temporal_shift_reference,
+                 "compile": torch.compile(temporal_shift_reference)}
+        fwd, fwd_bwd = time_pair(impls, x, shift, stride, g, min_run_time)
+        rows.append([
+            f"N={N} C={C} T={T} V={V} s={stride}",
+            f"{fwd['skdcore'] * 1e3:.2f}", f"{fwd['eager'] / fwd['skdcore']:.2f}x",
+            f"{fwd['compile'] / fwd['skdcore']:.2f}x",
+            f"{fwd_bwd['skdcore'] * 1e3:.2f}", f"{fwd_bwd['eager'] / fwd_bwd['skdcore']:.2f}x",
+            f"{fwd_bwd['compile'] / fwd_bwd['skdcore']:.2f}x",
+        ])
+    print(f"temporal_shift on {machine_line()}")
+    print(markdown_table(
+        ["shape", "fwd ms", "fwd vs eager", "fwd vs compile", "fwd+bwd ms", "fwd+bwd vs eager",
+         "fwd+bwd vs compile"],
+        rows,
+    ))
 
 
 if __name__ == "__main__":
