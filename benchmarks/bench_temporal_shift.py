@@ -24,9 +24,11 @@ SHAPES = [  # (N, C, T, V, stride)
 def time_pair(impls, x, shift, stride, g, min_run_time):
     """Median seconds of fwd (no grad) and fwd+bwd (grads for x and shift) for each implementation."""
     with torch.no_grad():
-        fwd = {name: median_seconds(lambda f=f: f(x, shift, stride), min_run_time) for name, f in impls.items()}
+        fwd = {name: median_seconds(lambda f=f: f(x, shift, stride), min_run_time)
+               for name, f in impls.items()}
     fwd_bwd = {
-        name: median_seconds(lambda f=f: torch.autograd.grad(f(x, shift, stride), (x, shift), g), min_run_time)
+        name: median_seconds(lambda f=f: torch.autograd.grad(f(x, shift, stride), (x, shift), g),
+                             min_run_time)
         for name, f in impls.items()
     }
     return fwd, fwd_bwd
