@@ -4,6 +4,8 @@ Shapes are those Shift-GCN feeds the op inside an SKD step: N*M = 32 series, V =
 stage, stride 1 and 2 (units 5 and 8), plus V = 18. Memory-bound op (two reads and one write per
 output element), so the interesting numbers are ms per call and the ratios of the same run.
 """
+import statistics
+
 import torch
 
 from common import base_parser, machine_line, markdown_table, median_seconds
@@ -21,22 +23,46 @@ SHAPES = [  # (N, C, T, V, stride)
 ]
 
 
+ROUNDS = 5
+
+
+def interleaved_medians(calls, min_run_time):
+    """Median over ROUNDS of each call's median time, the calls taking turns within every round.
+
+    NB: the machine is shared; taking turns spreads load bursts over all implementations
+    instead of penalising whichever one happened to run during a burst.
+    """
+    times = {name: [] for name in calls}
+    for _ in range(ROUNDS):
+        for name, call in calls.items():
+            times[name].append(median_seconds(call, min_run_time / ROUNDS))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def time_pair(impls, x, shift, stride, g, min_run_time):
     """Median seconds of fwd (no grad) and fwd+bwd (grads for x and shift) for each implementation."""
-    with torch.no_grad():
-        fwd = {name: median_seconds(lambda f=f: f(x, shift, stride), min_run_time)
-               for name, f in impls.items()}
-    fwd_bwd = {
-        name: median_seconds(lambda f=f: torch.autograd.grad(f(x, shift, stride), (x, shift), g),
-                             min_run_time)
-        for name, f in impls.items()
-    }
+    def forward(f):
+        def call():
+            with torch.no_grad():
+                f(x, shift, stride)
+        return call
+
+    def forward_backward(f):
+        return lambda: torch.autograd.grad(f(x, shift, stride), (x, shift), g)
+
+    fwd = interleaved_medians({name: forward(f) for name, f in impls.items()}, min_run_time)
+    fwd_bwd = interleaved_medians({name: forward_backward(f) for name, f in impls.items()}, min_run_time)
     return fwd, fwd_bwd
 
 
 def main():
-    args = base_parser(__doc__).parse_args()
-    min_run_time = 0.2 if args.quick else 1.0
+    parser = base_parser(__doc__)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch/OpenMP threads (1 gives steadier numbers on a loaded machine)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    min_run_time = 0.5 if args.quick else 2.5
     rows = []
     for N, C, T, V, stride in SHAPES[:2] if args.quick else SHAPES:
         x = torch.randn(N, C, T, V, device=args.device, requires_grad=True)

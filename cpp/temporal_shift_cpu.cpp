@@ -22,8 +22,8 @@ int64_t series_grain(int64_t elements_per_series) {
 
 // out_row = w0 * row0 + w1 * row1, where a null row is a frame outside the clip.
 template <typename scalar_t>
-void blend_rows(const scalar_t* row0, scalar_t w0, const scalar_t* row1, scalar_t w1, scalar_t* out,
-                int64_t V) {
+void blend_rows(const scalar_t* __restrict__ row0, scalar_t w0, const scalar_t* __restrict__ row1,
+                scalar_t w1, scalar_t* __restrict__ out, int64_t V) {
   if (row0 && row1) {
     for (int64_t v = 0; v < V; ++v) out[v] = w0 * row0[v] + w1 * row1[v];
   } else if (row0) {
@@ -44,7 +44,21 @@ void temporal_shift_forward_kernel(const scalar_t* x, const scalar_t* shift, sca
       const ShiftTaps<scalar_t> taps = shift_taps<scalar_t>(shift[nc % C], T);
       const scalar_t* src = x + nc * T * V;
       scalar_t* dst = out + nc * T_out * V;
+      // Stride 1: the frames whose two taps are both inside form one contiguous span of rows, so
+      // blend it as one long vector loop; the rows at the clip edges go through the per-row path.
+      int64_t span_begin = 0, span_end = 0;
+      if (stride == 1) {
+        span_begin = std::min(std::max<int64_t>(0, -taps.first), T_out);
+        span_end = std::max(span_begin, std::min(T_out, T - 1 - taps.first));
+        if (span_end > span_begin) {
+          blend_rows<scalar_t>(src + (span_begin + taps.first) * V, scalar_t(1) - taps.frac,
+                               src + (span_begin + taps.first + 1) * V, taps.frac, dst + span_begin * V,
+                               (span_end - span_begin) * V);
+        }
+      }
       for (int64_t t = 0; t < T_out; ++t) {
+        if (t == span_begin && span_end > span_begin) t = span_end;
+        if (t >= T_out) break;
         const int64_t tau = t * stride + taps.first;
         blend_rows<scalar_t>(frame_inside(tau, T) ? src + tau * V : nullptr, scalar_t(1) - taps.frac,
                              frame_inside(tau + 1, T) ? src + (tau + 1) * V : nullptr, taps.frac,
