@@ -133,3 +133,10 @@ def test_cuda_matches_cpu():
         results.append([t.detach().cpu() for t in (y, xd.grad, sd.grad)])
     for cpu, cuda in zip(*results, strict=True):
         torch.testing.assert_close(cuda, cpu, rtol=1e-4, atol=1e-4)
+
+
+def test_backward_op_checks_grad_shape():
+    x, shift = torch.zeros(1, 3, 6, 2), torch.zeros(3)
+    expected = r"grad must have the output shape \(N, C, T // stride, V\) = \(1, 3, 3, 2\)"
+    with pytest.raises(ValueError, match=expected):
+        torch.ops.skdcore._temporal_shift_backward(torch.zeros(1, 3, 6, 2), x, shift, 2)
