@@ -1,4 +1,6 @@
 """User-facing skdcore operators (torch.ops.skdcore.* with docstrings and fake kernels)."""
+from .graph_conv import graph_conv
 from .normalize_adjacency import normalize_adjacency
+from .temporal_shift import temporal_shift
 
-__all__ = ["normalize_adjacency"]
+__all__ = ["graph_conv", "normalize_adjacency", "temporal_shift"]
