@@ -5,12 +5,18 @@ from .gradient_revision import (
     gradient_revision_apply,
     gradient_revision_gram,
 )
+from .graph_conv import graph_conv
+from .graph_matching import graph_matching_loss
 from .normalize_adjacency import normalize_adjacency
+from .temporal_shift import temporal_shift
 
 __all__ = [
     "RevisedGradients",
     "gradient_revision",
     "gradient_revision_apply",
     "gradient_revision_gram",
+    "graph_conv",
+    "graph_matching_loss",
     "normalize_adjacency",
+    "temporal_shift",
 ]

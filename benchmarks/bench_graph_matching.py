@@ -1,0 +1,178 @@
+"""Benchmark skdcore.graph_matching_loss vs the eager reference and torch.compile(reference).
+
+Times forward (no grad) and forward+backward (student grad) with torch.utils.benchmark (medians,
+all three implementations in the same run so the ratios are fair on a noisy machine), then the
+peak extra memory of one forward+backward at P = 1875.
+
+Memory method (CPU): each implementation runs in a fresh subprocess; after warm-up (and, for the
+compiled reference, compilation) the kernel's peak-RSS counter is reset (`echo 5 >
+/proc/self/clear_refs`), the resident set is read (VmRSS), one forward+backward runs, and the peak
+(VmHWM) minus that baseline is the extra memory the loss needed. torch's CPU allocator returns
+large blocks to the OS, so this is the real high-water mark of the op. On CUDA it is
+torch.cuda.max_memory_allocated after reset_peak_memory_stats.
+
+    python benchmarks/bench_graph_matching.py [--quick] [--device cpu|cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+
+import skdcore
+import torch
+from common import base_parser, machine_line, markdown_table, median_seconds
+from skdcore.reference.graph_matching import graph_matching_loss_reference
+
+# (N, C, T, V): SKD's size (batch 16 x 2 persons, 256 channels, 25 frames x 25 joints), longer clips,
+# and fewer channels.
+SHAPES = [(32, 256, 25, 25), (32, 256, 75, 25), (32, 64, 25, 25)]
+QUICK_SHAPES = [(8, 256, 25, 25), (4, 256, 75, 25), (8, 64, 25, 25)]
+MEMORY_SHAPE = (32, 256, 75, 25)
+QUICK_MEMORY_SHAPE = (8, 256, 75, 25)
+
+
+def implementations():
+    torch._dynamo.reset()  # a fresh compiled reference per shape (no recompile-limit surprises)
+    compiled = torch.compile(graph_matching_loss_reference, dynamic=False)
+    return {
+        "skdcore": skdcore.ops.graph_matching_loss,
+        "eager": graph_matching_loss_reference,
+        "compile": compiled,
+    }
+
+
+def make_inputs(shape, device, requires_grad):
+    generator = torch.Generator().manual_seed(0)
+    student = torch.randn(shape, generator=generator).to(device).requires_grad_(requires_grad)
+    teacher = torch.randn(shape, generator=generator).to(device)
+    return student, teacher
+
+
+def forward_backward(fn, student, teacher):
+    student.grad = None
+    fn(student, teacher).backward()
+
+
+def forward_only(fn, student, teacher):
+    with torch.no_grad():
+        fn(student, teacher)
+
+
+def time_all(shape, device, min_run_time):
+    student, teacher = make_inputs(shape, device, requires_grad=True)
+    rows = {}
+    for name, fn in implementations().items():
+        for mode, body in (("fwd", forward_only), ("fwd+bwd", forward_backward)):
+            body(fn, student, teacher)  # warm-up (compiles the reference)
+            rows[(name, mode)] = median_seconds(
+                lambda body=body, fn=fn: body(fn, student, teacher), min_run_time
+            )
+    return rows
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as status:
+        return int(re.search(rf"{field}:\s+(\d+)", status.read()).group(1))
+
+
+def measure_memory_child(name, shape, device):
+    """Runs in a subprocess: prints the peak extra bytes of one forward+backward of `name`."""
+    fn = implementations()[name]
+    student, teacher = make_inputs(shape, device, requires_grad=True)
+    forward_backward(fn, student, teacher)
+    student.grad = None
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        forward_backward(fn, student, teacher)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated() - base
+    else:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # resets VmHWM to the current RSS
+        base = _rss_kib("VmRSS")
+        forward_backward(fn, student, teacher)
+        peak = (_rss_kib("VmHWM") - base) * 1024
+    print(json.dumps({"peak_extra_bytes": peak}))
+
+
+def measure_memory(name, shape, device):
+    result = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--memory-child",
+            name,
+            "--shape",
+            ",".join(map(str, shape)),
+            "--device",
+            device,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_extra_bytes"]
+
+
+def main():
+    parser = base_parser(__doc__)
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--shape", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        measure_memory_child(args.memory_child, tuple(int(x) for x in args.shape.split(",")), args.device)
+        return
+
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    min_run_time = 0.5 if args.quick else 3.0
+    rows = []
+    for shape in shapes:
+        times = time_all(shape, args.device, min_run_time)
+        for mode in ("fwd", "fwd+bwd"):
+            ours, eager, compiled = (times[(name, mode)] for name in ("skdcore", "eager", "compile"))
+            rows.append(
+                [
+                    f"N={shape[0]} C={shape[1]} T={shape[2]} V={shape[3]} (P={shape[2] * shape[3]})",
+                    mode,
+                    f"{ours * 1e3:.1f}",
+                    f"{eager * 1e3:.1f}",
+                    f"{compiled * 1e3:.1f}",
+                    f"{eager / ours:.2f}x",
+                    f"{compiled / ours:.2f}x",
+                ]
+            )
+            print(" | ".join(rows[-1]), flush=True)
+    print(f"\ngraph_matching_loss on {machine_line()}, float32")
+    print(
+        markdown_table(
+            ["shape", "pass", "skdcore ms", "eager ms", "compile ms", "vs eager", "vs compile"], rows
+        )
+    )
+
+    memory_shape = QUICK_MEMORY_SHAPE if args.quick else MEMORY_SHAPE
+    peaks = {
+        name: measure_memory(name, memory_shape, args.device) for name in ("skdcore", "eager", "compile")
+    }
+    print(
+        f"\nPeak extra memory of one fwd+bwd, N={memory_shape[0]} C={memory_shape[1]} "
+        f"T={memory_shape[2]} V={memory_shape[3]} (P={memory_shape[2] * memory_shape[3]}):"
+    )
+    print(
+        markdown_table(
+            ["impl", "peak extra MiB", "skdcore / impl"],
+            [
+                [name, f"{peak / 2**20:.1f}", f"{peaks['skdcore'] / max(peak, 1):.3f}"]
+                for name, peak in peaks.items()
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
