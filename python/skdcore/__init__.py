@@ -9,7 +9,13 @@ from ._loader import load_extension
 _C = load_extension()
 
 from . import nn, ops  # noqa: E402  (registers fake kernels; needs _C loaded first)
-from .ops import graph_conv, graph_matching_loss, normalize_adjacency, temporal_shift  # noqa: E402
+from .ops import (  # noqa: E402
+    gradient_revision,
+    graph_conv,
+    graph_matching_loss,
+    normalize_adjacency,
+    temporal_shift,
+)
 
 __version__ = _C.build_info()["version"]
 
@@ -19,4 +25,14 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-__all__ = ["build_info", "graph_conv", "graph_matching_loss", "nn", "normalize_adjacency", "ops", "temporal_shift", "__version__"]
+__all__ = [
+    "build_info",
+    "gradient_revision",
+    "graph_conv",
+    "graph_matching_loss",
+    "nn",
+    "normalize_adjacency",
+    "ops",
+    "temporal_shift",
+    "__version__",
+]
