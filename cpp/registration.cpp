@@ -6,4 +6,7 @@ TORCH_LIBRARY(skdcore, m) {
   // A: (K, V, V) adjacency partitions -> same shape, degree-normalised. mode: in_degree | symmetric
   m.def("normalize_adjacency(Tensor A, str mode=\"in_degree\") -> Tensor");
   m.def("_normalize_adjacency_backward(Tensor grad, Tensor A, str mode) -> Tensor");
+  // x: (N, C, T, V), shift: (C,) -> (N, C, T // stride, V): per-channel fractional shift in time.
+  m.def("temporal_shift(Tensor x, Tensor shift, int stride=1) -> Tensor");
+  m.def("_temporal_shift_backward(Tensor grad, Tensor x, Tensor shift, int stride) -> (Tensor, Tensor)");
 }

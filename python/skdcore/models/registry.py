@@ -1,0 +1,40 @@
+"""build_model(name, **kwargs): the model names configs and the CLI refer to."""
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional
+
+from torch import nn
+
+from .shift_gcn import ShiftGCN
+from .st_gcn import STGCN
+
+MODELS: Dict[str, Callable[..., nn.Module]] = {"shift_gcn": ShiftGCN, "st_gcn": STGCN}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    """Build a registered model: ``build_model('shift_gcn', num_class=60)``, ``build_model('st_gcn', layout='coco17')``.
+
+    Keyword arguments go to the model class (see :class:`ShiftGCN`, :class:`STGCN`);
+    ``adaption_channels=C`` gives the SKD student variant with the 1x1 adaption conv.
+    """
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    try:
+        return cls(**kwargs)
+    except TypeError as error:  # unknown keyword: say which ones exist
+        import inspect
+
+        known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        raise ValueError(f"build_model({name!r}): {error}; accepted arguments: {known}") from None
+
+
+def make_student(model: nn.Module, adaption_channels: Optional[int] = None) -> nn.Module:
+    """Give an existing model the SKD student's 1x1 adaption conv on its features (in place).
+
+    ``adaption_channels`` defaults to the model's own feature width (the reference: 256 -> 256).
+    """
+    channels = model.feature_channels if adaption_channels is None else adaption_channels
+    model.adaption = nn.Conv2d(model.feature_channels, channels, 1).to(model.fc.weight.device)
+    return model

@@ -1,0 +1,76 @@
+"""What every skdcore backbone shares: input checks, person folding, pooling head, adaption.
+
+Input layout everywhere: x of shape (N, C, T, V, M) (batch, coordinates, frames, joints, persons).
+``forward`` returns ``(logits, features)``: logits (N, num_class) and the final feature map
+(N*M, C_feat, T', V) before pooling (persons folded into the batch), which is what feature MSE
+and the graph matching loss read. A student built with ``adaption_channels`` passes that map
+through one 1x1 conv ("adaption", as in the SKD reference) before returning it; the logits are
+pooled from the un-adapted map, exactly as the reference does.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+
+class SkeletonModel(nn.Module):
+    """Base class: subclasses set ``self.data_bn`` and implement ``backbone(x) -> (N*M, C, T', V)``."""
+
+    def __init__(self, num_class: int, num_joints: int, num_person: int, in_channels: int,
+                 feature_channels: int, adaption_channels: Optional[int] = None):
+        super().__init__()
+        for name, value in (("num_class", num_class), ("num_joints", num_joints),
+                            ("num_person", num_person), ("in_channels", in_channels)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a positive integer, got {value!r}")
+        self.num_class, self.num_joints = num_class, num_joints
+        self.num_person, self.in_channels = num_person, in_channels
+        self.feature_channels = feature_channels
+        self.fc = nn.Linear(feature_channels, num_class)
+        # NB: attribute name "adaption" (sic) matches the SKD reference so its student checkpoints load.
+        self.adaption = nn.Conv2d(feature_channels, adaption_channels, 1) if adaption_channels else None
+
+    # -- input ---------------------------------------------------------------------------------
+    def check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 5:
+            raise ValueError(
+                f"{type(self).__name__}: x must be (N, C, T, V, M) = (batch, {self.in_channels}, frames, "
+                f"{self.num_joints}, persons), got shape {tuple(x.shape)}; add missing axes with x[..., None]"
+            )
+        _, C, _, V, M = x.shape
+        if C != self.in_channels:
+            raise ValueError(f"{type(self).__name__}: x has C={C} channels but the model was built with "
+                             f"in_channels={self.in_channels}")
+        if V != self.num_joints:
+            raise ValueError(f"{type(self).__name__}: x has V={V} joints but the model was built for "
+                             f"{self.num_joints} (num_joints / layout)")
+        if self.persons_fixed and M != self.num_person:
+            raise ValueError(f"{type(self).__name__}: x has M={M} persons but the model was built with "
+                             f"num_person={self.num_person} (its data_bn normalises each person's slot)")
+
+    # Shift-GCN's data_bn has one slot per person, so M is fixed at construction; ST-GCN's is shared.
+    persons_fixed = True
+
+    def normalise_and_fold(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T, V, M) -> data_bn -> (N*M, C, T, V)."""
+        N, C, T, V, M = x.shape
+        bn_persons = M if self.persons_fixed else 1
+        x = x.permute(0, 4, 3, 1, 2).contiguous().view(N * M // bn_persons, bn_persons * V * C, T)
+        x = self.data_bn(x)
+        return x.view(N, M, V, C, T).permute(0, 1, 3, 4, 2).contiguous().view(N * M, C, T, V)
+
+    def backbone(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- output --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor):
+        self.check_input(x)
+        N, M = x.shape[0], x.shape[4]
+        features = self.backbone(self.normalise_and_fold(x))  # (N*M, C, T', V)
+        pooled = features.reshape(N, M, features.shape[1], -1).mean(3).mean(1)  # (N, C)
+        logits = self.fc(pooled)
+        if self.adaption is not None:
+            features = self.adaption(features)
+        return logits, features

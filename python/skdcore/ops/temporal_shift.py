@@ -1,0 +1,43 @@
+"""skdcore.temporal_shift: Shift-GCN's learnable per-channel fractional shift in time (fused C++/CUDA op)."""
+from __future__ import annotations
+
+import torch
+
+
+def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """Move every channel of ``x`` in time by its own real-valued offset, with linear interpolation.
+
+    Args:
+        x: (N, C, T, V) float32/float64 tensor (CPU or CUDA); non-contiguous input is accepted.
+        shift: (C,) offsets in frames, same dtype/device as ``x``; positive reads later frames.
+        stride: temporal stride s >= 1 (output frame t samples input time t*s + shift).
+
+    Returns:
+        (N, C, T // stride, V): ``y[n,c,t,v] = (1-f) x[n,c,t*s+i,v] + f x[n,c,t*s+i+1,v]`` with
+        ``i = floor(shift[c])``, ``f = shift[c] - i`` and zeros outside the clip: the forward of the
+        Shift-GCN "shift" CUDA op along time (see :func:`skdcore.reference.temporal_shift.temporal_shift_reference`).
+        Differentiable w.r.t. ``x`` and ``shift`` with the exact gradient (single backward); the
+        reference's rescaled shift gradient is :func:`skdcore.models.constrain_shift_grad`.
+    """
+    return torch.ops.skdcore.temporal_shift(x, shift, stride)
+
+
+def _check_fake_args(x, shift, stride):
+    torch._check(x.dim() == 4, lambda: f"temporal_shift: x must be (N, C, T, V), got {tuple(x.shape)}")
+    torch._check(shift.dim() == 1 and shift.shape[0] == x.shape[1],
+                 lambda: f"temporal_shift: shift must be (C,) = ({x.shape[1]},), got {tuple(shift.shape)}")
+    torch._check(stride >= 1, lambda: f"temporal_shift: stride must be a positive integer, got {stride}")
+
+
+@torch.library.register_fake("skdcore::temporal_shift")
+def _temporal_shift_fake(x, shift, stride=1):
+    _check_fake_args(x, shift, stride)
+    N, C, T, V = x.shape
+    return x.new_empty((N, C, T // stride, V))
+
+
+@torch.library.register_fake("skdcore::_temporal_shift_backward")
+def _temporal_shift_backward_fake(grad, x, shift, stride):
+    _check_fake_args(x, shift, stride)
+    return (torch.empty_like(x, memory_format=torch.contiguous_format),
+            torch.empty_like(shift, memory_format=torch.contiguous_format))
