@@ -1,0 +1,218 @@
+import numpy as np
+import pytest
+from data_formats import ntu_body, write_kinetics_json, write_ntu_skeleton, write_penn_mat, write_pyskl_pickle
+
+from skdcore.data import ReaderError, make_source
+from skdcore.data.readers import (
+    annotation_to_clip, is_training, parse_ntu_name, read_kinetics_json, read_ntu_skeleton, read_penn_mat,
+)
+from skdcore.data.readers.ntu import NTU60_XSUB_TRAIN_SUBJECTS, NTU120_XSUB_TRAIN_SUBJECTS
+
+
+# --------------------------------------------------------------------------- NTU
+def test_ntu_name_parsing_and_splits():
+    n = parse_ntu_name("some/dir/S017C003P020R002A060.skeleton")
+    assert (n.setup, n.camera, n.subject, n.replication, n.action, n.label) == (17, 3, 20, 2, 60, 59)
+    with pytest.raises(ReaderError, match="SsssCcccPpppRrrrAaaa"):
+        parse_ntu_name("clip_001.skeleton")
+    names = [parse_ntu_name(f"S{s:03d}C{c:03d}P{p:03d}R001A{a:03d}")
+             for s in (1, 2) for c in (1, 2, 3) for p in range(1, 41) for a in (1, 61)]
+    for name in names:
+        assert is_training(name, "xview") == (name.camera in (2, 3))
+        assert is_training(name, "xset") == (name.setup % 2 == 0)
+        subjects = NTU120_XSUB_TRAIN_SUBJECTS if name.action > 60 else NTU60_XSUB_TRAIN_SUBJECTS
+        assert is_training(name, "xsub") == (name.subject in subjects)
+    assert len(NTU60_XSUB_TRAIN_SUBJECTS) == 20 and len(NTU120_XSUB_TRAIN_SUBJECTS) == 53
+    with pytest.raises(ValueError, match="unknown NTU benchmark"):
+        is_training(names[0], "xcam")
+
+
+def test_ntu_round_trip_and_body_selection(tmp_path):
+    rng = np.random.default_rng(0)
+    still = ntu_body(rng, 30, motion=0.001)
+    active = ntu_body(rng, 30, offset=(1, 0, 3), motion=0.05)
+    late = ntu_body(rng, 20, offset=(-1, 0, 3), motion=0.02)
+    path = write_ntu_skeleton(tmp_path / "S001C002P003R001A004.skeleton",
+                              {"72057594037931101": (np.arange(30), still), "72057594037931102": (np.arange(30), active),
+                               "72057594037931103": (np.arange(10, 30), late)}, num_frames=30)
+    x = read_ntu_skeleton(path)
+    assert x.shape == (3, 30, 25, 2)
+    np.testing.assert_allclose(x[..., 0], active.transpose(2, 0, 1), atol=1e-5)  # most energetic first
+    np.testing.assert_allclose(x[:, 10:, :, 1], late.transpose(2, 0, 1), atol=1e-5)
+    assert np.all(x[:, :10, :, 1] == 0)  # not tracked in the first 10 frames
+
+
+def test_ntu_denoising_drops_short_bodies(tmp_path):
+    rng = np.random.default_rng(1)
+    main = ntu_body(rng, 40, motion=0.01)
+    flicker = ntu_body(rng, 5, motion=0.5)  # 5 frames of wild motion: a tracking glitch
+    path = write_ntu_skeleton(tmp_path / "S001C001P001R001A001.skeleton",
+                              {"1": (np.arange(40), main), "2": (np.arange(5), flicker)}, num_frames=40)
+    x = read_ntu_skeleton(path)
+    np.testing.assert_allclose(x[..., 0], main.transpose(2, 0, 1), atol=1e-5)
+    assert np.all(x[..., 1] == 0)
+    assert np.any(read_ntu_skeleton(path, denoise=False)[..., 1] != 0)
+
+
+@pytest.mark.parametrize("problem, match", [
+    ("truncated", r":\d+: file ends early"),
+    ("joints", r":4: joint count is 24"),
+    ("nan", r":\d+: joint 3 of frame 1 contains NaN"),
+    ("empty", r":1: frame count is 0"),
+    ("nobody", r"no body in any of the 3 frames"),
+    ("text", r":1: expected an integer frame count"),
+])
+def test_ntu_corrupt_files_name_file_and_line(tmp_path, problem, match):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    body = {"1": (np.arange(3), ntu_body(rng, 3))}
+    if problem == "truncated":
+        write_ntu_skeleton(path, body, 3)
+        path.write_text("\n".join(path.read_text().splitlines()[:40]))
+    elif problem == "joints":
+        write_ntu_skeleton(path, body, 3, joint_count=24)
+    elif problem == "nan":
+        write_ntu_skeleton(path, body, 3, nan_at=(1, 3))
+    elif problem == "empty":
+        path.write_text("0\n")
+    elif problem == "nobody":
+        path.write_text("3\n0\n0\n0\n")
+    else:
+        path.write_text("frames\n")
+    with pytest.raises(ReaderError, match=str(path.name) + ".*" + match if problem != "nobody" else match):
+        read_ntu_skeleton(path)
+
+
+def test_ntu_source_splits_and_missing_list(tmp_path):
+    rng = np.random.default_rng(3)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for p in (1, 3):
+        for c in (1, 2):
+            write_ntu_skeleton(raw / f"S001C{c:03d}P{p:03d}R001A002.skeleton", {"1": (np.arange(12), ntu_body(rng, 12))}, 12)
+    (tmp_path / "missing.txt").write_text("S001C001P003R001A002\n")
+    src = make_source("ntu", root=raw, missing_list=tmp_path / "missing.txt")
+    assert src.keys == ["S001C001P001R001A002", "S001C002P001R001A002", "S001C002P003R001A002"]
+    splits = src.splits()
+    np.testing.assert_array_equal(splits["xsub_train"], [0, 1])  # subject 1 trains, 3 does not
+    np.testing.assert_array_equal(splits["xview_train"], [1, 2])
+    x, label = src.load(0)
+    assert x.shape == (3, 12, 25, 2) and label == 1 and src.num_classes == 60
+
+
+# --------------------------------------------------------------------------- Kinetics
+def test_kinetics_round_trip_and_person_ranking(tmp_path):
+    rng = np.random.default_rng(4)
+    poses = rng.uniform(0.1, 0.9, (6, 3, 18, 2))
+    scores = np.stack([np.full((6, 18), s) for s in (0.2, 0.9, 0.5)], axis=1)
+    scores[2, 1, 4] = 0  # an undetected joint
+    path = write_kinetics_json(tmp_path / "abc.json", poses, scores, label_index=7)
+    x, label = read_kinetics_json(path)
+    assert x.shape == (3, 6, 18, 2) and label == 7
+    expected = poses[:, 1, :, 0] - 0.5
+    expected[2, 4] = 0  # zeroed where the score is 0
+    np.testing.assert_allclose(x[0, :, :, 0], expected, atol=1e-6)  # best score first
+    np.testing.assert_allclose(x[2, :, :, 1], scores[:, 2], atol=1e-6)
+    assert x[0, 2, 4, 0] == 0 and x[1, 2, 4, 0] == 0
+
+
+@pytest.mark.parametrize("problem, match", [
+    ("json", "not valid JSON"), ("data", "field 'data'"), ("joints", r"data\[0\].skeleton\[0\]: expected 36"),
+    ("nan", "NaN or Inf"), ("empty", "'data' is empty"),
+])
+def test_kinetics_corrupt_files(tmp_path, problem, match):
+    path = tmp_path / "bad.json"
+    poses, scores = np.full((2, 1, 18, 2), 0.5), np.ones((2, 1, 18))
+    if problem == "json":
+        write_kinetics_json(path, poses, scores)
+        path.write_text(path.read_text()[:50])
+    elif problem == "data":
+        write_kinetics_json(path, poses, scores, drop="data")
+    elif problem == "joints":
+        write_kinetics_json(path, np.full((2, 1, 17, 2), 0.5), np.ones((2, 1, 17)))
+    elif problem == "nan":
+        poses[1, 0, 3, 0] = np.nan
+        write_kinetics_json(path, poses, scores)
+    else:
+        path.write_text('{"data": [], "label_index": 1}')
+    with pytest.raises(ReaderError, match="bad.json.*" + match):
+        read_kinetics_json(path)
+
+
+def test_kinetics_source_label_file(tmp_path):
+    poses, scores = np.full((2, 1, 18, 2), 0.5), np.ones((2, 1, 18))
+    for name in ("a", "b", "c"):
+        write_kinetics_json(tmp_path / f"{name}.json", poses, scores, label_index=1)
+    (tmp_path / "labels.json").write_text('{"a": {"has_skeleton": true, "label_index": 5},'
+                                          ' "b": {"has_skeleton": false, "label_index": 6}}')
+    src = make_source("kinetics", root=tmp_path, label_file=tmp_path / "labels.json")
+    assert src.keys == ["a"] and src.load(0)[1] == 5
+
+
+# --------------------------------------------------------------------------- PYSKL
+def test_pyskl_round_trip_2d_and_3d(tmp_path):
+    rng = np.random.default_rng(5)
+    kp2 = rng.normal(size=(3, 8, 17, 2)).astype(np.float32)
+    score = np.stack([np.full((8, 17), s) for s in (0.1, 0.8, 0.5)]).astype(np.float32)
+    kp3 = rng.normal(size=(1, 9, 25, 3)).astype(np.float32)
+    anns = [{"frame_dir": "v1", "label": 2, "keypoint": kp2, "keypoint_score": score, "total_frames": 8},
+            {"frame_dir": "v2", "label": 0, "keypoint": kp2[:1], "total_frames": 8}]
+    path = write_pyskl_pickle(tmp_path / "coco.pkl", anns, {"xsub_train": ["v2"], "xsub_val": ["v1"], "other": ["v1"]})
+    src = make_source("pyskl", root=path, split_prefix="xsub")
+    assert src.layout.name == "coco17" and src.num_coords == 2
+    x, label = src.load(0)
+    assert x.shape == (3, 8, 17, 2) and label == 2
+    np.testing.assert_allclose(x[:2, :, :, 0], kp2[1].transpose(2, 0, 1))
+    np.testing.assert_allclose(x[2, :, :, 1], score[2])
+    assert set(src.splits()) == {"xsub_train", "xsub_val"}
+    np.testing.assert_array_equal(src.splits()["xsub_train"], [1])
+    assert np.all(src.load(1)[0][2, :, :, 0] == 1)  # no scores given -> confidence 1
+    x3 = annotation_to_clip({"keypoint": kp3, "label": 1}, "here")
+    np.testing.assert_allclose(x3[..., 0], kp3[0].transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("ann, match", [
+    ({"label": 1}, "field 'keypoint' is missing"),
+    ({"label": 1, "keypoint": np.zeros((1, 4, 17))}, r"must be \(M, T, V, 2\|3\)"),
+    ({"label": 1, "keypoint": np.zeros((1, 0, 17, 2))}, "is empty"),
+    ({"label": 1, "keypoint": np.full((1, 2, 17, 2), np.nan)}, "NaN or Inf"),
+    ({"label": 1, "keypoint": np.zeros((1, 2, 17, 2)), "keypoint_score": np.zeros((1, 3, 17))}, "keypoint_score"),
+    ({"label": 1, "keypoint": np.zeros((1, 2, 25, 3))}, "has 25 joints, the layout expects 17"),
+])
+def test_pyskl_bad_annotations(tmp_path, ann, match):
+    good = {"frame_dir": "ok", "label": 0, "keypoint": np.zeros((1, 2, 17, 2))}
+    path = write_pyskl_pickle(tmp_path / "a.pkl", [good, {"frame_dir": "bad", **ann}], {"train": ["ok", "bad"]})
+    src = make_source("pyskl", root=path)
+    with pytest.raises(ReaderError, match=r"a.pkl: annotations\[1\] \(bad\).*" + match):
+        src.load(1)
+
+
+def test_pyskl_truncated_pickle(tmp_path):
+    path = write_pyskl_pickle(tmp_path / "t.pkl", [{"frame_dir": "x", "label": 0, "keypoint": np.zeros((1, 2, 17, 2))}], {})
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ReaderError, match="t.pkl: not a readable pickle"):
+        make_source("pyskl", root=path)
+
+
+# --------------------------------------------------------------------------- Penn Action
+def test_penn_round_trip_and_errors(tmp_path):
+    rng = np.random.default_rng(6)
+    x, y = rng.uniform(0, 640, (5, 13)), rng.uniform(0, 480, (5, 13))
+    vis = np.ones((5, 13))
+    vis[2, 3] = 0
+    path = write_penn_mat(tmp_path / "0001.mat", x, y, vis, action="pushup", train=-1)
+    clip, label, train = read_penn_mat(path)
+    assert clip.shape == (3, 5, 13, 1) and label == 9 and train is False
+    np.testing.assert_allclose(clip[0, :, :, 0][vis > 0], (x / 640 - 0.5)[vis > 0], rtol=1e-5)
+    assert clip[0, 2, 3, 0] == 0 and clip[2, 2, 3, 0] == 0
+    write_penn_mat(tmp_path / "0002.mat", x[:, :12], y[:, :12], vis[:, :12])
+    with pytest.raises(ReaderError, match=r"0002.mat: field 'x' must be \(T, 13\)"):
+        read_penn_mat(tmp_path / "0002.mat")
+    write_penn_mat(tmp_path / "0003.mat", x, y, vis, action="dancing")
+    with pytest.raises(ReaderError, match="0003.mat: field 'action' is 'dancing'"):
+        read_penn_mat(tmp_path / "0003.mat")
+    (tmp_path / "0004.mat").write_bytes(b"MATLAB 5.0 garbage")
+    with pytest.raises(ReaderError, match="0004.mat: not a readable .mat"):
+        read_penn_mat(tmp_path / "0004.mat")
+    src = make_source("penn", root=tmp_path)
+    np.testing.assert_array_equal(src.splits()["train"], [1, 2])
