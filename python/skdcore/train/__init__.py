@@ -1,0 +1,22 @@
+"""SKD training: configs, losses, the teacher / baseline / distillation loops, evaluation, checkpoints.
+
+    from skdcore.train import load_config, train
+    train(load_config("configs/demo_teacher.yaml"))
+"""
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import ConfigError, ExperimentConfig, config_from_dict, load_config
+from .losses import cross_entropy, feature_mse, kl_distillation, skd_losses
+from .metrics import classification_metrics, evaluate
+from .ops_select import RevisedBackward, select_ops
+from .trainer import Trainer, train
+
+try:  # branch gradrev
+    from .multi_loss_backward import MultiLossBackward  # noqa: F401
+except ImportError:
+    pass
+
+__all__ = [
+    "CheckpointError", "ConfigError", "ExperimentConfig", "RevisedBackward", "Trainer", "classification_metrics",
+    "config_from_dict", "cross_entropy", "evaluate", "feature_mse", "kl_distillation", "load_checkpoint",
+    "load_config", "save_checkpoint", "select_ops", "skd_losses", "train",
+]
