@@ -9,4 +9,13 @@ TORCH_LIBRARY(skdcore, m) {
   // x: (N, C, T, V), shift: (C,) -> (N, C, T // stride, V): per-channel fractional shift in time.
   m.def("temporal_shift(Tensor x, Tensor shift, int stride=1) -> Tensor");
   m.def("_temporal_shift_backward(Tensor grad, Tensor x, Tensor shift, int stride) -> (Tensor, Tensor)");
+  // student, teacher: (N, C, T, V) or (N, P, C) -> () for reduction mean|sum, (N,) for none.
+  // The private forward also returns stats (N, 4) float64 for the backward (teacher: no grad).
+  m.def("graph_matching_loss(Tensor student, Tensor teacher, *, str distance=\"euclidean\", "
+        "str loss=\"smooth_l1\", float beta=1.0, str normalize=\"mean_positive\", "
+        "str reduction=\"mean\") -> Tensor");
+  m.def("_graph_matching_loss_forward(Tensor student, Tensor teacher, str distance, str loss, "
+        "float beta, str normalize, str reduction) -> (Tensor, Tensor)");
+  m.def("_graph_matching_loss_backward(Tensor grad, Tensor student, Tensor teacher, Tensor stats, "
+        "str distance, str loss, float beta, str normalize, str reduction) -> Tensor");
 }

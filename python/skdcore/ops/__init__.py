@@ -1,5 +1,6 @@
 """User-facing skdcore operators (torch.ops.skdcore.* with docstrings and fake kernels)."""
+from .graph_matching import graph_matching_loss
 from .normalize_adjacency import normalize_adjacency
 from .temporal_shift import temporal_shift
 
-__all__ = ["normalize_adjacency", "temporal_shift"]
+__all__ = ["graph_matching_loss", "normalize_adjacency", "temporal_shift"]

@@ -1,0 +1,503 @@
+// CPU kernels of skdcore::graph_matching_loss and its backward.
+//
+// Flash-attention style: the (P, P) distance matrices are never stored. Each sample's node
+// matrix F (P, C) is cut into row tiles of kTile nodes; a tile pair (I, J) gets its Gram block
+// F_I F_J^T from one GEMM, distances are formed in a (kTile, kTile) scratch and reduced at once.
+// Only tiles with I <= J are visited (D is symmetric; inside a diagonal tile only j > i), every
+// visited entry standing for the pair (i, j) and (j, i).
+//   forward pass 1: positive sums and counts of D_s and D_t -> normalisers mu_s, mu_t
+//   forward pass 2: sum of l(D_s/mu_s - D_t/mu_t) and the moment sum l'(x) D_s/mu_s
+//   backward      : recomputes the tiles, forms dL/dd2 in the scratch and accumulates
+//                   grad_I -= 4 W F_J, grad_J -= 4 W^T F_I (two GEMMs), grad_i += 4 rowsum_i f_i.
+// Memory: O(P*C) per sample (plus the inputs' (N, P, C) copies) and O(kTile^2) scratch per thread.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "checks.h"
+#include "graph_matching.h"
+
+// MKL's Fortran GEMM, exported by the torch CPU wheels (libtorch_cpu). Weak, so a torch without
+// it still loads: the tiles then go through at::mm (slower per call: see benchmarks/RESULTS.md).
+extern "C" {
+void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+            const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+            const float* beta, float* c, const int* ldc) __attribute__((weak));
+void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+            const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
+            const double* beta, double* c, const int* ldc) __attribute__((weak));
+}
+
+namespace skdcore {
+namespace {
+
+// Nodes per tile: a (128, 128) block keeps the scratch in L2 and the GEMMs large enough to run
+// near peak (measured against 64 and 256 in benchmarks/bench_graph_matching.py).
+constexpr int64_t kTile = 128;
+
+bool use_blas() {
+  // SKDCORE_GM_GEMM=aten forces the at::mm tile path (for benchmarking the two).
+  static const bool blas = sgemm_ != nullptr && dgemm_ != nullptr && [] {
+    const char* env = std::getenv("SKDCORE_GM_GEMM");
+    return env == nullptr || std::strcmp(env, "aten") != 0;
+  }();
+  return blas;
+}
+
+template <typename T>
+at::Tensor wrap(const T* data, int64_t rows, int64_t cols, int64_t ld) {
+  return at::from_blob(const_cast<T*>(data), {rows, cols}, {ld, 1},
+                       at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+}
+
+template <typename T>
+void blas_gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  const int ldai = static_cast<int>(lda), ldbi = static_cast<int>(ldb), ldci = static_cast<int>(ldc);
+  if constexpr (std::is_same_v<T, float>) {
+    sgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a, &ldai, b, &ldbi, &beta, c, &ldci);
+  } else {
+    dgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a, &ldai, b, &ldbi, &beta, c, &ldci);
+  }
+}
+
+// gram (bi, bj) row-major = rows_i (bi, C) . rows_j (bj, C)^T
+template <typename T>
+void tile_gram(const T* rows_i, int64_t bi, const T* rows_j, int64_t bj, int64_t C, T* gram) {
+  if (C == 0) {
+    std::fill(gram, gram + bi * bj, T(0));
+  } else if (use_blas()) {
+    // Column-major view: gram^T (bj, bi) = rows_j^T^T . rows_i^T
+    blas_gemm<T>('T', 'N', bj, bi, C, T(1), rows_j, C, rows_i, C, T(0), gram, bj);
+  } else {
+    at::Tensor out = wrap(gram, bi, bj, bj);
+    at::mm_out(out, wrap(rows_i, bi, C, C), wrap(rows_j, bj, C, C).t());
+  }
+}
+
+// out_i (bi, C) += alpha * W (bi, bj) . rows_j (bj, C)
+template <typename T>
+void tile_add_w_rows(T* out_i, const T* W, int64_t bi, int64_t bj, const T* rows_j, int64_t C, T alpha) {
+  if (C == 0) return;
+  if (use_blas()) {
+    blas_gemm<T>('N', 'N', C, bi, bj, alpha, rows_j, C, W, bj, T(1), out_i, C);
+  } else {
+    wrap(out_i, bi, C, C).addmm_(wrap(W, bi, bj, bj), wrap(rows_j, bj, C, C), 1.0, alpha);
+  }
+}
+
+// out_j (bj, C) += alpha * W^T (bj, bi) . rows_i (bi, C)
+template <typename T>
+void tile_add_wt_rows(T* out_j, const T* W, int64_t bi, int64_t bj, const T* rows_i, int64_t C, T alpha) {
+  if (C == 0) return;
+  if (use_blas()) {
+    blas_gemm<T>('N', 'T', C, bj, bi, alpha, rows_i, C, W, bj, T(1), out_j, C);
+  } else {
+    wrap(out_j, bj, C, C).addmm_(wrap(W, bi, bj, bj).t(), wrap(rows_i, bi, C, C), 1.0, alpha);
+  }
+}
+
+// One sample's graph: nodes (P, C) row-major and their squared norms (P).
+template <typename T>
+struct Graph {
+  const T* nodes;
+  const T* square_norms;
+};
+
+// Tile rows of a sample visited by one work item k, balanced: item k = 0, 1, 2, 3 ... takes row
+// 0, R-1, 1, R-2 ... so the contiguous chunks at::parallel_for hands out cost about the same
+// (row I has R - I tiles).
+inline int64_t balanced_row(int64_t k, int64_t rows) {
+  return (k % 2 == 0) ? k / 2 : rows - 1 - k / 2;
+}
+
+inline int64_t tile_rows(int64_t P) { return (P + kTile - 1) / kTile; }
+
+// Per-thread scratch: the two Gram blocks (turned into distances in place) and the W block.
+template <typename T>
+struct TileScratch {
+  std::vector<T> gram_s, gram_t, w;
+  TileScratch() : gram_s(kTile * kTile), gram_t(kTile * kTile), w(kTile * kTile) {}
+};
+
+// out[j] = D from the Gram row (may alias gram_row) for j in [j0, j1).
+template <typename T, bool kSquared>
+inline void distance_row(const T* gram_row, T sq_i, const T* sq_j, int64_t j0, int64_t j1, T* out) {
+#pragma omp simd
+  for (int64_t j = j0; j < j1; ++j) {
+    const T d2 = sq_i + sq_j[j] - T(2) * gram_row[j];
+    out[j] = gm_distance<T>(d2, kSquared);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// forward pass 1: sum and count of positive distances, student and teacher, over rows I, J >= I.
+template <typename T, bool kSquared>
+void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, int64_t I,
+                         TileScratch<T>& scratch, double* out /* 4: sum_s cnt_s sum_t cnt_t */) {
+  const int64_t R = tile_rows(P);
+  const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
+  double sum_s = 0, cnt_s = 0, sum_t = 0, cnt_t = 0;
+  for (int64_t J = I; J < R; ++J) {
+    const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
+    tile_gram(s.nodes + i_begin * C, bi, s.nodes + j_begin * C, bj, C, scratch.gram_s.data());
+    tile_gram(t.nodes + i_begin * C, bi, t.nodes + j_begin * C, bj, C, scratch.gram_t.data());
+    for (int64_t i = 0; i < bi; ++i) {
+      const int64_t j0 = (I == J) ? i + 1 : 0;
+      T* ds = scratch.gram_s.data() + i * bj;
+      T* dt = scratch.gram_t.data() + i * bj;
+      distance_row<T, kSquared>(ds, s.square_norms[i_begin + i], s.square_norms + j_begin, j0, bj, ds);
+      distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
+      T rs = 0, rt = 0, ns = 0, nt = 0;
+#pragma omp simd reduction(+ : rs, rt, ns, nt)
+      for (int64_t j = j0; j < bj; ++j) {
+        rs += ds[j] > T(0) ? ds[j] : T(0);
+        ns += ds[j] > T(0) ? T(1) : T(0);
+        rt += dt[j] > T(0) ? dt[j] : T(0);
+        nt += dt[j] > T(0) ? T(1) : T(0);
+      }
+      sum_s += rs;
+      cnt_s += ns;
+      sum_t += rt;
+      cnt_t += nt;
+    }
+  }
+  // Each visited entry stands for (i, j) and (j, i).
+  out[0] = 2 * sum_s;
+  out[1] = 2 * cnt_s;
+  out[2] = 2 * sum_t;
+  out[3] = 2 * cnt_t;
+}
+
+// forward pass 2: sum of l(x) and of l'(x) * D_s/mu_s, x = D_s/mu_s - D_t/mu_t.
+template <typename T, bool kSquared, PointwiseLoss kLoss>
+void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, int64_t I, T inv_mu_s,
+                   T inv_mu_t, T beta, TileScratch<T>& scratch, double* out /* 2 */) {
+  const int64_t R = tile_rows(P);
+  const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
+  double loss_sum = 0, moment_sum = 0;
+  for (int64_t J = I; J < R; ++J) {
+    const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
+    tile_gram(s.nodes + i_begin * C, bi, s.nodes + j_begin * C, bj, C, scratch.gram_s.data());
+    tile_gram(t.nodes + i_begin * C, bi, t.nodes + j_begin * C, bj, C, scratch.gram_t.data());
+    for (int64_t i = 0; i < bi; ++i) {
+      const int64_t j0 = (I == J) ? i + 1 : 0;
+      T* ds = scratch.gram_s.data() + i * bj;
+      T* dt = scratch.gram_t.data() + i * bj;
+      distance_row<T, kSquared>(ds, s.square_norms[i_begin + i], s.square_norms + j_begin, j0, bj, ds);
+      distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
+      T row_loss = 0, row_moment = 0;
+#pragma omp simd reduction(+ : row_loss, row_moment)
+      for (int64_t j = j0; j < bj; ++j) {
+        const T ns = ds[j] * inv_mu_s;
+        const T x = ns - dt[j] * inv_mu_t;
+        row_loss += gm_pointwise_loss<T>(x, kLoss, beta);
+        row_moment += gm_pointwise_loss_grad<T>(x, kLoss, beta) * ns;
+      }
+      loss_sum += row_loss;
+      moment_sum += row_moment;
+    }
+  }
+  out[0] = 2 * loss_sum;
+  out[1] = 2 * moment_sum;
+}
+
+// backward of rows I (tiles J >= I) into grad (P, C) and rowsum (P) of one sample.
+// W_ij = dL/dd2_ij = inv_mu_s * (scale * l'(x) - c * [D_s > 0]) * dD/dd2 for j > i (pairs).
+template <typename T, bool kSquared, PointwiseLoss kLoss>
+void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, int64_t I, T inv_mu_s,
+                  T inv_mu_t, T beta, T scale, T c, TileScratch<T>& scratch, T* grad, T* rowsum) {
+  const int64_t R = tile_rows(P);
+  const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
+  for (int64_t J = I; J < R; ++J) {
+    const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
+    tile_gram(s.nodes + i_begin * C, bi, s.nodes + j_begin * C, bj, C, scratch.gram_s.data());
+    tile_gram(t.nodes + i_begin * C, bi, t.nodes + j_begin * C, bj, C, scratch.gram_t.data());
+    T* w_tile = scratch.w.data();
+    for (int64_t i = 0; i < bi; ++i) {
+      const int64_t j0 = (I == J) ? i + 1 : 0;
+      const T* gs = scratch.gram_s.data() + i * bj;
+      T* dt = scratch.gram_t.data() + i * bj;
+      T* w = w_tile + i * bj;
+      const T sq_i = s.square_norms[i_begin + i];
+      const T* sq_j = s.square_norms + j_begin;
+      distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
+      for (int64_t j = 0; j < j0; ++j) w[j] = T(0);
+      T row_total = 0;
+#pragma omp simd reduction(+ : row_total)
+      for (int64_t j = j0; j < bj; ++j) {
+        const T d2 = sq_i + sq_j[j] - T(2) * gs[j];
+        const T ds = gm_distance<T>(d2, kSquared);
+        const T x = ds * inv_mu_s - dt[j] * inv_mu_t;
+        const T positive = ds > T(0) ? T(1) : T(0);
+        const T value = inv_mu_s * (scale * gm_pointwise_loss_grad<T>(x, kLoss, beta) - c * positive) *
+                        gm_distance_grad<T>(d2, ds, kSquared);
+        w[j] = value;
+        row_total += value;
+      }
+      rowsum[i_begin + i] += row_total;
+    }
+    // Column sums of W go to the J rows.
+    for (int64_t i = 0; i < bi; ++i) {
+      const T* w = w_tile + i * bj;
+      T* r = rowsum + j_begin;
+#pragma omp simd
+      for (int64_t j = 0; j < bj; ++j) r[j] += w[j];
+    }
+    tile_add_w_rows(grad + i_begin * C, w_tile, bi, bj, s.nodes + j_begin * C, C, T(-4));
+    tile_add_wt_rows(grad + j_begin * C, w_tile, bi, bj, s.nodes + i_begin * C, C, T(-4));
+  }
+}
+
+// grad_i += 4 rowsum_i f_i (the f_i term of 4 sum_j W_ij (f_i - f_j)).
+template <typename T>
+void add_rowsum_term(const T* nodes, const T* rowsum, int64_t P, int64_t C, T* grad) {
+  for (int64_t i = 0; i < P; ++i) {
+    const T r = T(4) * rowsum[i];
+    const T* f = nodes + i * C;
+    T* g = grad + i * C;
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) g[c] += r * f[c];
+  }
+}
+
+template <typename T>
+void square_norms(const T* nodes, int64_t rows, int64_t C, T* out) {
+  at::parallel_for(0, rows, 1024, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* f = nodes + r * C;
+      T acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t c = 0; c < C; ++c) acc += f[c] * f[c];
+      out[r] = acc;
+    }
+  });
+}
+
+// Calls fn(squared, loss) with the options as compile-time constants (std::integral_constant), so
+// the elementwise loops vectorise without per-element branches.
+template <typename Fn>
+void dispatch_options(const GraphMatchingOptions& options, Fn&& fn) {
+  using L2 = std::integral_constant<PointwiseLoss, PointwiseLoss::L2>;
+  using SmoothL1 = std::integral_constant<PointwiseLoss, PointwiseLoss::SmoothL1>;
+  const bool squared = options.distance == GraphDistance::SquaredEuclidean;
+  const bool l2 = options.loss == PointwiseLoss::L2;
+  if (squared && l2) {
+    fn(std::true_type{}, L2{});
+  } else if (squared) {
+    fn(std::true_type{}, SmoothL1{});
+  } else if (l2) {
+    fn(std::false_type{}, L2{});
+  } else {
+    fn(std::false_type{}, SmoothL1{});
+  }
+}
+
+template <typename T>
+void graph_matching_forward_kernel(const T* student, const T* teacher, int64_t N, int64_t P, int64_t C,
+                                   const GraphMatchingOptions& options, double* per_sample, double* stats) {
+  std::vector<T> norms_s(N * P), norms_t(N * P);
+  square_norms(student, N * P, C, norms_s.data());
+  square_norms(teacher, N * P, C, norms_t.data());
+  const int64_t R = tile_rows(P);
+  const T beta = static_cast<T>(options.beta);
+  auto graph = [&](const T* nodes, const std::vector<T>& norms, int64_t n) {
+    return Graph<T>{nodes + n * P * C, norms.data() + n * P};
+  };
+  dispatch_options(options, [&](auto squared_constant, auto loss_constant) {
+    constexpr bool kSquared = decltype(squared_constant)::value;
+    constexpr PointwiseLoss kLoss = decltype(loss_constant)::value;
+    // Pass 1: normalisers. Partial sums per (sample, row item), reduced in a fixed order.
+    std::vector<double> partial(N * R * 4, 0.0);
+    at::parallel_for(0, N * R, 1, [&](int64_t begin, int64_t end) {
+      TileScratch<T> scratch;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t n = item / R, I = balanced_row(item % R, R);
+        normaliser_sums_row<T, kSquared>(graph(student, norms_s, n), graph(teacher, norms_t, n), P, C, I,
+                                         scratch, partial.data() + (n * R + I) * 4);
+      }
+    });
+    std::vector<T> inv_mu_s(N), inv_mu_t(N);
+    for (int64_t n = 0; n < N; ++n) {
+      double acc[4] = {0, 0, 0, 0};
+      for (int64_t I = 0; I < R; ++I) {
+        for (int k = 0; k < 4; ++k) acc[k] += partial[(n * R + I) * 4 + k];
+      }
+      const double mu_s = gm_normaliser(acc[0], acc[1], options.normalize);
+      const double mu_t = gm_normaliser(acc[2], acc[3], options.normalize);
+      stats[n * kStatsColumns + kStatStudentMean] = mu_s;
+      stats[n * kStatsColumns + kStatTeacherMean] = mu_t;
+      stats[n * kStatsColumns + kStatStudentCount] = acc[1];
+      inv_mu_s[n] = static_cast<T>(1.0 / mu_s);
+      inv_mu_t[n] = static_cast<T>(1.0 / mu_t);
+    }
+    // Pass 2: loss and moment.
+    std::vector<double> partial_loss(N * R * 2, 0.0);
+    at::parallel_for(0, N * R, 1, [&](int64_t begin, int64_t end) {
+      TileScratch<T> scratch;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t n = item / R, I = balanced_row(item % R, R);
+        loss_sums_row<T, kSquared, kLoss>(graph(student, norms_s, n), graph(teacher, norms_t, n), P, C, I,
+                                          inv_mu_s[n], inv_mu_t[n], beta, scratch,
+                                          partial_loss.data() + (n * R + I) * 2);
+      }
+    });
+    const double entries = static_cast<double>(std::max<int64_t>(P * P, 1));
+    for (int64_t n = 0; n < N; ++n) {
+      double loss_sum = 0, moment = 0;
+      for (int64_t I = 0; I < R; ++I) {
+        loss_sum += partial_loss[(n * R + I) * 2];
+        moment += partial_loss[(n * R + I) * 2 + 1];
+      }
+      per_sample[n] = loss_sum / entries;
+      stats[n * kStatsColumns + kStatLossMoment] = moment;
+    }
+  });
+}
+
+template <typename T>
+void graph_matching_backward_kernel(const double* sample_grad, const T* student, const T* teacher,
+                                    const double* stats, int64_t N, int64_t P, int64_t C,
+                                    const GraphMatchingOptions& options, T* grad) {
+  std::vector<T> norms_s(N * P), norms_t(N * P);
+  square_norms(student, N * P, C, norms_s.data());
+  square_norms(teacher, N * P, C, norms_t.data());
+  const int64_t R = tile_rows(P);
+  const T beta = static_cast<T>(options.beta);
+  const double entries = static_cast<double>(std::max<int64_t>(P * P, 1));
+  dispatch_options(options, [&](auto squared_constant, auto loss_constant) {
+    constexpr bool kSquared = decltype(squared_constant)::value;
+    constexpr PointwiseLoss kLoss = decltype(loss_constant)::value;
+    // Per-sample constants: scale = dOut/dL_n / P^2, c = scale * moment / count (normaliser term).
+    auto run_rows = [&](int64_t n, int64_t I, TileScratch<T>& scratch, T* g, T* rowsum) {
+      const double* st = stats + n * kStatsColumns;
+      const double scale = sample_grad[n] / entries;
+      const double count = st[kStatStudentCount];
+      const double c = (options.normalize == GraphNormalize::MeanPositive && count > 0)
+                           ? scale * st[kStatLossMoment] / count
+                           : 0.0;
+      backward_row<T, kSquared, kLoss>(
+          Graph<T>{student + n * P * C, norms_s.data() + n * P}, Graph<T>{teacher + n * P * C, norms_t.data() + n * P},
+          P, C, I, static_cast<T>(1.0 / st[kStatStudentMean]), static_cast<T>(1.0 / st[kStatTeacherMean]), beta,
+          static_cast<T>(scale), static_cast<T>(c), scratch, g, rowsum);
+    };
+    const int64_t threads = at::get_num_threads();
+    if (N >= threads) {
+      // Samples in parallel: each writes only its own gradient rows.
+      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+        TileScratch<T> scratch;
+        std::vector<T> rowsum(P);
+        for (int64_t n = begin; n < end; ++n) {
+          std::fill(rowsum.begin(), rowsum.end(), T(0));
+          T* g = grad + n * P * C;
+          for (int64_t I = 0; I < R; ++I) run_rows(n, I, scratch, g, rowsum.data());
+          add_rowsum_term(student + n * P * C, rowsum.data(), P, C, g);
+        }
+      });
+      return;
+    }
+    // Few samples: tile rows in parallel, each thread into its own (P, C) buffer, summed after.
+    std::vector<T> buffers(threads * P * (C + 1));
+    for (int64_t n = 0; n < N; ++n) {
+      std::fill(buffers.begin(), buffers.end(), T(0));
+      at::parallel_for(0, R, 1, [&](int64_t begin, int64_t end) {
+        TileScratch<T> scratch;
+        T* own = buffers.data() + at::get_thread_num() * P * (C + 1);
+        for (int64_t k = begin; k < end; ++k) run_rows(n, balanced_row(k, R), scratch, own, own + P * C);
+      });
+      T* g = grad + n * P * C;
+      std::vector<T> rowsum(P, T(0));
+      for (int64_t thread = 0; thread < threads; ++thread) {
+        const T* own = buffers.data() + thread * P * (C + 1);
+        for (int64_t e = 0; e < P * C; ++e) g[e] += own[e];
+        for (int64_t i = 0; i < P; ++i) rowsum[i] += own[P * C + i];
+      }
+      add_rowsum_term(student + n * P * C, rowsum.data(), P, C, g);
+    }
+  });
+}
+
+double reduce_samples(const double* per_sample, int64_t N, LossReduction reduction) {
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) total += per_sample[n];
+  // NB: an empty batch gives 0 (not the NaN of an empty mean).
+  return reduction == LossReduction::Mean ? total / static_cast<double>(std::max<int64_t>(N, 1)) : total;
+}
+
+std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cpu(
+    const at::Tensor& student, const at::Tensor& teacher, c10::string_view distance, c10::string_view loss,
+    double beta, c10::string_view normalize, c10::string_view reduction) {
+  constexpr const char* op = "skdcore.graph_matching_loss";
+  check_graph_matching_inputs(op, student, teacher);
+  checks::check_device(op, "student", student, c10::kCPU);
+  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
+  const at::Tensor s = graph_nodes(student);
+  const at::Tensor t = graph_nodes(teacher.detach());
+  const int64_t N = s.size(0), P = s.size(1), C = s.size(2);
+  at::Tensor stats = at::zeros({N, kStatsColumns}, s.options().dtype(at::kDouble));
+  at::Tensor per_sample = at::zeros({N}, s.options().dtype(at::kDouble));
+  if (N > 0 && P > 0) {
+    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_forward_cpu", [&] {
+      graph_matching_forward_kernel<scalar_t>(s.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), N, P,
+                                              C, options, per_sample.mutable_data_ptr<double>(),
+                                              stats.mutable_data_ptr<double>());
+    });
+  }
+  at::Tensor out;
+  if (options.reduction == LossReduction::None) {
+    out = per_sample.to(s.scalar_type());
+  } else {
+    out = at::scalar_tensor(reduce_samples(per_sample.const_data_ptr<double>(), N, options.reduction),
+                            s.options());
+  }
+  return {out, stats};
+}
+
+at::Tensor graph_matching_loss_cpu(const at::Tensor& student, const at::Tensor& teacher,
+                                  c10::string_view distance, c10::string_view loss, double beta,
+                                  c10::string_view normalize, c10::string_view reduction) {
+  return std::get<0>(graph_matching_forward_cpu(student, teacher, distance, loss, beta, normalize, reduction));
+}
+
+at::Tensor graph_matching_backward_cpu(const at::Tensor& grad, const at::Tensor& student, const at::Tensor& teacher,
+                                       const at::Tensor& stats, c10::string_view distance, c10::string_view loss,
+                                       double beta, c10::string_view normalize, c10::string_view reduction) {
+  constexpr const char* op = "skdcore._graph_matching_loss_backward";
+  check_graph_matching_inputs(op, student, teacher);
+  checks::check_device(op, "student", student, c10::kCPU);
+  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
+  check_graph_matching_backward_inputs(op, grad, student, stats, options.reduction);
+  const at::Tensor s = graph_nodes(student);
+  const at::Tensor t = graph_nodes(teacher.detach());
+  const int64_t N = s.size(0), P = s.size(1), C = s.size(2);
+  at::Tensor grad_nodes = at::zeros_like(s);
+  if (N == 0 || P == 0 || C == 0) return graph_nodes_to_layout(grad_nodes, student);
+  // dOut/dL_n per sample, in double.
+  at::Tensor sample_grad = grad.to(at::kDouble).contiguous();
+  if (options.reduction == LossReduction::Mean) sample_grad = sample_grad / static_cast<double>(N);
+  if (options.reduction != LossReduction::None) sample_grad = sample_grad.expand({N}).contiguous();
+  const at::Tensor stats_c = stats.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_backward_cpu", [&] {
+    graph_matching_backward_kernel<scalar_t>(sample_grad.const_data_ptr<double>(), s.const_data_ptr<scalar_t>(),
+                                             t.const_data_ptr<scalar_t>(), stats_c.const_data_ptr<double>(), N,
+                                             P, C, options, grad_nodes.mutable_data_ptr<scalar_t>());
+  });
+  return graph_nodes_to_layout(grad_nodes, student);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
+  m.impl("graph_matching_loss", &graph_matching_loss_cpu);
+  m.impl("_graph_matching_loss_forward", &graph_matching_forward_cpu);
+  m.impl("_graph_matching_loss_backward", &graph_matching_backward_cpu);
+}
+
+}  // namespace skdcore
