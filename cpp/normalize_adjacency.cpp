@@ -21,6 +21,14 @@ void check_adjacency(const char* op, const char* arg, const at::Tensor& A) {
   checks::check_floating(op, arg, A);
 }
 
+void check_adjacency_backward(const char* op, const at::Tensor& grad, const at::Tensor& A) {
+  check_adjacency(op, "A", A);
+  TORCH_CHECK_VALUE(grad.sizes() == A.sizes(), op, ": grad must have the shape of A ", A.sizes(),
+                    ", got ", grad.sizes());
+  checks::check_same_dtype(op, "grad", grad, "A", A);
+  checks::check_same_device(op, "grad", grad, "A", A);
+}
+
 at::Tensor normalize_adjacency(const at::Tensor& A, c10::string_view mode) {
   static auto op = c10::Dispatcher::singleton()
                        .findSchemaOrThrow("skdcore::normalize_adjacency", "")

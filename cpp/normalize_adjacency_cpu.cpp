@@ -107,10 +107,7 @@ at::Tensor normalize_adjacency_forward_cpu(const at::Tensor& A, c10::string_view
 at::Tensor normalize_adjacency_backward_cpu(const at::Tensor& grad, const at::Tensor& A,
                                             c10::string_view mode_name) {
   constexpr const char* op = "skdcore._normalize_adjacency_backward";
-  check_adjacency(op, "A", A);
-  TORCH_CHECK_VALUE(grad.sizes() == A.sizes(), op, ": grad must have the shape of A ", A.sizes(),
-                    ", got ", grad.sizes());
-  checks::check_same_dtype(op, "grad", grad, "A", A);
+  check_adjacency_backward(op, grad, A);
   const AdjacencyNorm mode = parse_adjacency_norm(mode_name);
   const at::Tensor A_c = A.contiguous();
   const at::Tensor G_c = grad.contiguous();
