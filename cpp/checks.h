@@ -55,6 +55,12 @@ inline void check_same_device(const char* op, const char* arg, const at::Tensor&
                     ref_arg, " is on ", ref.device(), "; move them to the same device");
 }
 
+inline void check_same_shape(const char* op, const char* arg, const at::Tensor& t,
+                             const char* ref_arg, const at::Tensor& ref) {
+  TORCH_CHECK_VALUE(t.sizes() == ref.sizes(), op, ": ", arg, " has shape ", t.sizes(), " but ",
+                    ref_arg, " has shape ", ref.sizes(), "; they must match element for element");
+}
+
 inline void check_device(const char* op, const char* arg, const at::Tensor& t,
                          c10::DeviceType expected) {
   TORCH_CHECK_VALUE(t.device().type() == expected, op, ": ", arg, " must be a ",

@@ -18,4 +18,22 @@ TORCH_LIBRARY(skdcore, m) {
         "float beta, str normalize, str reduction) -> (Tensor, Tensor)");
   m.def("_graph_matching_loss_backward(Tensor grad, Tensor student, Tensor teacher, Tensor stats, "
         "str distance, str loss, float beta, str normalize, str reduction) -> Tensor");
+
+  // Gradient revision (SKD): task_grads: N tensors (one per parameter); distill_grads: K * N
+  // tensors, loss-major (distill_grads[k * N + i] is parameter i's gradient of loss k), each shaped
+  // like task_grads[i]; one dtype (float32/float64) and device for all. Returns the revised
+  // gradients (N tensors) and stats (2, K) float64: [cosine(g_k, g_task); projections applied].
+  // The trailing-underscore variants write the result into `out` (may be task_grads itself).
+  m.def("gradient_revision(Tensor[] task_grads, Tensor[] distill_grads, int num_losses, "
+        "float eps=1e-12, str mode=\"skd\", int seed=0) -> (Tensor[], Tensor)");
+  m.def("gradient_revision_(Tensor(a!)[] out, Tensor[] task_grads, Tensor[] distill_grads, "
+        "int num_losses, float eps=1e-12, str mode=\"skd\", int seed=0) -> Tensor");
+  // The two stages of the fused op, so a distributed driver can all-reduce the (K+1, K+1)
+  // float64 Gram matrix between them (parameters sharded across ranks).
+  m.def("gradient_revision_gram(Tensor[] task_grads, Tensor[] distill_grads, int num_losses, "
+        "str mode=\"skd\") -> Tensor");
+  m.def("gradient_revision_apply(Tensor[] task_grads, Tensor[] distill_grads, Tensor gram, "
+        "float eps=1e-12, str mode=\"skd\", int seed=0) -> (Tensor[], Tensor)");
+  m.def("gradient_revision_apply_(Tensor(a!)[] out, Tensor[] task_grads, Tensor[] distill_grads, "
+        "Tensor gram, float eps=1e-12, str mode=\"skd\", int seed=0) -> Tensor");
 }
