@@ -61,14 +61,15 @@ def demo_config(mode: str, out: Path, quick: bool = False, ops: str = "fused", *
 
 def _severity_accuracy(checkpoints: Dict[str, str], data_root: Path, severities, ops: str) -> Dict[str, list]:
     """Top-1 of each checkpoint on the test split with LQ regenerated at each occlusion level."""
-    import torch
-
     from .data import PairedSkeletonDataset
     from .train.batches import epoch_batches, iterate
     from .train.evaluate_cli import load_trained_model
     from .train.metrics import evaluate
 
-    models = {name: load_trained_model(path, ops)[0] for name, path in checkpoints.items()}
+    from .train.trainer import resolve_device
+
+    device = resolve_device("auto")
+    models = {name: load_trained_model(path, ops)[0].to(device) for name, path in checkpoints.items()}
     out = {name: [] for name in models}
     for p in severities:
         lq = {"name": "skd_occlusion", "p": float(p), "window": 3}
@@ -77,7 +78,7 @@ def _severity_accuracy(checkpoints: Dict[str, str], data_root: Path, severities,
         # NB: build the LQ batches once and feed every model the same ones.
         cached = list(iterate(dataset, batches))
         for name, model in models.items():
-            out[name].append(evaluate(model, cached, torch.device("cpu"), dataset.num_classes, "lq")["top1"])
+            out[name].append(evaluate(model, cached, device, dataset.num_classes, "lq")["top1"])
     return out
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from .conftest import tiny_config
+from tiny_setup import tiny_config
 
 
 @pytest.mark.parametrize("mode", ["distill"])

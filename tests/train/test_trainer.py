@@ -4,7 +4,7 @@ import torch
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint, train
 from skdcore.train.checkpoint import load_model_state
 
-from .conftest import tiny_config
+from tiny_setup import tiny_config
 
 
 def _state(path):

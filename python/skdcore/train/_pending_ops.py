@@ -62,3 +62,25 @@ def reference_revised_backward(losses: Dict[str, torch.Tensor], params: List[tor
         p.grad = total[offset:offset + n].view_as(p).clone()
         offset += n
     return info
+
+
+def op_revised_backward(losses: Dict[str, torch.Tensor], params: List[torch.nn.Parameter], op,
+                        task: str = "ce") -> Dict[str, float]:
+    """One backward per loss, combined by the compiled ``skdcore.gradient_revision`` op (no flat copies).
+
+    Single-process only (the DDP-global version is MultiLossBackward's job).
+    """
+    names = [task] + [k for k in losses if k != task]
+    per_loss = []
+    for i, name in enumerate(names):
+        per_loss.append(list(torch.autograd.grad(losses[name], params, retain_graph=i < len(names) - 1,
+                                                 allow_unused=True)))
+    result = op(per_loss[0], per_loss[1:])
+    for p, g in zip(params, result.grads):
+        p.grad = g
+    stats = result.stats.tolist()
+    info = {}
+    for k, name in enumerate(names[1:]):
+        info[f"cos_{name}"] = float(stats[0][k])
+        info[f"projected_{name}"] = float(stats[1][k] > 0)
+    return info

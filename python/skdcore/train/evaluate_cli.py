@@ -8,6 +8,7 @@ from .batches import epoch_batches, iterate
 from .checkpoint import load_checkpoint, load_model_state
 from .metrics import evaluate, format_metrics, per_class_table
 from .ops_select import select_ops
+from .trainer import resolve_device
 
 
 def load_trained_model(path, ops: str = "fused"):
@@ -31,9 +32,8 @@ def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused",
         split = split or run_cfg.get("data", {}).get("test_split", "test")
         dataset = PairedSkeletonDataset(root, split=split, lq="fixed")
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)
-    import torch
-
-    return evaluate(model, iterate(dataset, batches), torch.device("cpu"), dataset.num_classes, use), dataset
+    device = resolve_device("auto")
+    return evaluate(model.to(device), iterate(dataset, batches), device, dataset.num_classes, use), dataset
 
 
 def run_eval(args) -> int:

@@ -24,7 +24,9 @@ MODEL_OPS = {"shift_gcn": ("temporal_shift",), "st_gcn": ("graph_conv",)}
 class OpsSelection:
     requested: str
     graph_matching: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    revision: str  # "fast" (MultiLossBackward fast path) or "reference" (4 backward passes)
+    # "fast": MultiLossBackward's fast path; "op": 4 backward passes + the fused gradient_revision op;
+    # "reference": 4 backward passes + flat-vector projection in eager PyTorch.
+    revision: str
     used: Dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> str:
@@ -63,10 +65,14 @@ def select_ops(ops: str, model_name: str, revision_scheme: str = "fast") -> OpsS
     graph_matching = graph_matching or _reference_graph_matching()
     revision = revision_scheme if fused else "reference"
     if revision == "fast" and _multi_loss_backward_class() is None:
-        revision = "reference"
-        used["gradient_revision"] = "reference 4-backward (MultiLossBackward not available)"
+        if compiled_op("gradient_revision") is not None:
+            revision = "op"
+            used["gradient_revision"] = "fused op after 4 backward passes (MultiLossBackward not merged yet)"
+        else:
+            revision = "reference"
+            used["gradient_revision"] = "reference 4-backward (not built)"
     else:
-        used["gradient_revision"] = "fast" if revision == "fast" else "reference 4-backward"
+        used["gradient_revision"] = "MultiLossBackward fast path" if revision == "fast" else "reference 4-backward"
     return OpsSelection(ops, graph_matching, revision, used)
 
 
@@ -83,13 +89,16 @@ class RevisedBackward:
         self.scheme = scheme
         cls = _multi_loss_backward_class()
         self.impl = None
-        if cls is not None:
+        if cls is not None and scheme != "op":
             self.impl = cls(self.params, task="ce", distill=[n for n in self.loss_names if n != "ce"],
                             scheme=scheme)
 
     def __call__(self, losses: Dict[str, torch.Tensor]) -> Dict[str, float]:
         if self.impl is not None:
             return self.impl(losses) or {}
-        from ._pending_ops import reference_revised_backward
+        from ._pending_ops import op_revised_backward, reference_revised_backward
 
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if self.scheme == "op" and not distributed:
+            return op_revised_backward(losses, self.params, compiled_op("gradient_revision"))
         return reference_revised_backward(losses, self.params)

@@ -182,14 +182,14 @@ class Trainer:
             else:
                 sum(losses.values()).backward()
                 average_gradients(params, self.dist)
-            loss_values = {f"loss_{k}": float(v) for k, v in losses.items()}
+            loss_values = {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
             total = sum(loss_values.values())
         else:
             logits, _ = self.model(hq if self.cfg.mode == "teacher" else lq)
             loss = cross_entropy(logits, labels)
             loss.backward()
             average_gradients(params, self.dist)
-            loss_values, total = {"loss_ce": float(loss)}, float(loss)
+            loss_values, total = {"loss_ce": float(loss.detach())}, float(loss.detach())
         self.optimizer.step()
         self.scheduler.step()
         correct = float((logits.argmax(1) == labels).float().mean())
