@@ -24,16 +24,17 @@ TORCH_LIBRARY(skdcore, m) {
   // like task_grads[i]; one dtype (float32/float64) and device for all. Returns the revised
   // gradients (N tensors) and stats (2, K) float64: [cosine(g_k, g_task); projections applied].
   // The trailing-underscore variants write the result into `out` (may be task_grads itself).
+  // projection: "skd" | "pcgrad" (named so to not clash with the dispatcher's own `mode` args).
   m.def("gradient_revision(Tensor[] task_grads, Tensor[] distill_grads, int num_losses, "
-        "float eps=1e-12, str mode=\"skd\", int seed=0) -> (Tensor[], Tensor)");
+        "float eps=1e-12, str projection=\"skd\", int seed=0) -> (Tensor[], Tensor)");
   m.def("gradient_revision_(Tensor(a!)[] out, Tensor[] task_grads, Tensor[] distill_grads, "
-        "int num_losses, float eps=1e-12, str mode=\"skd\", int seed=0) -> Tensor");
+        "int num_losses, float eps=1e-12, str projection=\"skd\", int seed=0) -> Tensor");
   // The two stages of the fused op, so a distributed driver can all-reduce the (K+1, K+1)
   // float64 Gram matrix between them (parameters sharded across ranks).
   m.def("gradient_revision_gram(Tensor[] task_grads, Tensor[] distill_grads, int num_losses, "
-        "str mode=\"skd\") -> Tensor");
+        "str projection=\"skd\") -> Tensor");
   m.def("gradient_revision_apply(Tensor[] task_grads, Tensor[] distill_grads, Tensor gram, "
-        "float eps=1e-12, str mode=\"skd\", int seed=0) -> (Tensor[], Tensor)");
+        "float eps=1e-12, str projection=\"skd\", int seed=0) -> (Tensor[], Tensor)");
   m.def("gradient_revision_apply_(Tensor(a!)[] out, Tensor[] task_grads, Tensor[] distill_grads, "
-        "Tensor gram, float eps=1e-12, str mode=\"skd\", int seed=0) -> Tensor");
+        "Tensor gram, float eps=1e-12, str projection=\"skd\", int seed=0) -> Tensor");
 }

@@ -191,8 +191,7 @@ def gradient_revision_apply(
         raise ValueError(f"gradient_revision_apply: gram must have shape (K+1, K+1) = "
                          f"({lists.num_losses + 1}, {lists.num_losses + 1}), got {tuple(gram.shape)}")
     targets = _outputs(out, lists) if out is not None else None
-    if not lists.task:
-        return RevisedGradients(list(out) if out is not None else [None] * lists.num_params, _empty_stats(lists))
+    # NB: runs even without tensors (dispatched on gram): the stats come from the Gram matrix.
     if targets is not None:
         stats = torch.ops.skdcore.gradient_revision_apply_(targets, lists.task, lists.distill, gram, eps, mode, seed)
         return RevisedGradients(list(out), stats)
@@ -210,40 +209,40 @@ def _fake_stats(task_grads, num_losses, fallback_device=None):
     return torch.empty(2, num_losses, dtype=torch.float64, device=device)
 
 
-def _fake_check(task_grads, distill_grads, num_losses, mode):
+def _fake_check(task_grads, distill_grads, num_losses, projection):
     torch._check(len(distill_grads) == num_losses * len(task_grads),
                  lambda: "distill_grads must hold num_losses * len(task_grads) tensors")
-    torch._check(mode in _MODES, lambda: f"mode must be one of {_MODES}, got {mode!r}")
+    torch._check(projection in _MODES, lambda: f"projection must be one of {_MODES}, got {projection!r}")
 
 
 @torch.library.register_fake("skdcore::gradient_revision")
-def _gradient_revision_fake(task_grads, distill_grads, num_losses, eps=1e-12, mode="skd", seed=0):
-    _fake_check(task_grads, distill_grads, num_losses, mode)
+def _gradient_revision_fake(task_grads, distill_grads, num_losses, eps=1e-12, projection="skd", seed=0):
+    _fake_check(task_grads, distill_grads, num_losses, projection)
     return _fake_outputs(task_grads), _fake_stats(task_grads, num_losses)
 
 
 @torch.library.register_fake("skdcore::gradient_revision_")
-def _gradient_revision_inplace_fake(out, task_grads, distill_grads, num_losses, eps=1e-12, mode="skd", seed=0):
-    _fake_check(task_grads, distill_grads, num_losses, mode)
+def _gradient_revision_inplace_fake(out, task_grads, distill_grads, num_losses, eps=1e-12, projection="skd", seed=0):
+    _fake_check(task_grads, distill_grads, num_losses, projection)
     return _fake_stats(task_grads, num_losses)
 
 
 @torch.library.register_fake("skdcore::gradient_revision_gram")
-def _gradient_revision_gram_fake(task_grads, distill_grads, num_losses, mode="skd"):
-    _fake_check(task_grads, distill_grads, num_losses, mode)
+def _gradient_revision_gram_fake(task_grads, distill_grads, num_losses, projection="skd"):
+    _fake_check(task_grads, distill_grads, num_losses, projection)
     device = task_grads[0].device if len(task_grads) else None
     return torch.empty(num_losses + 1, num_losses + 1, dtype=torch.float64, device=device)
 
 
 @torch.library.register_fake("skdcore::gradient_revision_apply")
-def _gradient_revision_apply_fake(task_grads, distill_grads, gram, eps=1e-12, mode="skd", seed=0):
+def _gradient_revision_apply_fake(task_grads, distill_grads, gram, eps=1e-12, projection="skd", seed=0):
     num_losses = gram.shape[0] - 1
-    _fake_check(task_grads, distill_grads, num_losses, mode)
+    _fake_check(task_grads, distill_grads, num_losses, projection)
     return _fake_outputs(task_grads), _fake_stats(task_grads, num_losses, gram.device)
 
 
 @torch.library.register_fake("skdcore::gradient_revision_apply_")
-def _gradient_revision_apply_inplace_fake(out, task_grads, distill_grads, gram, eps=1e-12, mode="skd", seed=0):
+def _gradient_revision_apply_inplace_fake(out, task_grads, distill_grads, gram, eps=1e-12, projection="skd", seed=0):
     num_losses = gram.shape[0] - 1
-    _fake_check(task_grads, distill_grads, num_losses, mode)
+    _fake_check(task_grads, distill_grads, num_losses, projection)
     return _fake_stats(task_grads, num_losses, gram.device)

@@ -10,13 +10,10 @@ from .metrics import classification_metrics, evaluate
 from .ops_select import RevisedBackward, select_ops
 from .trainer import Trainer, train
 
-try:  # branch gradrev
-    from .multi_loss_backward import MultiLossBackward  # noqa: F401
-except ImportError:
-    pass
+from .multi_loss_backward import MultiLossBackward, reference_multi_loss_backward
 
 __all__ = [
-    "CheckpointError", "ConfigError", "ExperimentConfig", "RevisedBackward", "Trainer", "classification_metrics",
+    "CheckpointError", "ConfigError", "ExperimentConfig", "MultiLossBackward", "RevisedBackward", "Trainer", "classification_metrics",
     "config_from_dict", "cross_entropy", "evaluate", "feature_mse", "kl_distillation", "load_checkpoint",
-    "load_config", "save_checkpoint", "select_ops", "skd_losses", "train",
+    "load_config", "reference_multi_loss_backward", "save_checkpoint", "select_ops", "skd_losses", "train",
 ]
