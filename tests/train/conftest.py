@@ -24,3 +24,14 @@ def tiny_teacher(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("teacher")
     train(config_from_dict(tiny_config(tiny_data, out, "teacher")))
     return out / "best.pt"
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models: one thread is faster, and far faster on a busy machine (OpenMP spin-waits)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

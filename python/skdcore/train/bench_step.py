@@ -41,7 +41,7 @@ def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_
     labels = torch.randint(0, num_class, (batch_size,), generator=generator).to(device)
     optimizer = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
     weights = {"ce": 1.0, "kl": 1.0, "mse": 1.0, "graph_matching": 1.0}
-    backward = RevisedBackward(list(student.parameters()), list(weights), selection.revision)
+    backward = RevisedBackward(student, list(weights), selection.revision)
 
     def step():
         set_use_fused_ops(fused_models)  # NB: the models' switch is global; both variants live in one process

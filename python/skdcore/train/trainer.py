@@ -109,7 +109,7 @@ class Trainer:
         self.revised_backward = None
         if cfg.mode == "distill" and cfg.loss.gradient_revision:
             names = ["ce"] + [k for k in ("kl", "mse", "graph_matching") if getattr(cfg.loss, k) > 0]
-            self.revised_backward = RevisedBackward(list(self.model.parameters()), names, self.ops.revision)
+            self.revised_backward = RevisedBackward(self.model, names, self.ops.revision)
 
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
@@ -216,6 +216,7 @@ class Trainer:
                 stopped = self._run_epoch(logger, show)
         finally:
             logger.close()
+        broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
         return {"best": self.best, "history": self.history, "stopped": stopped, "output_dir": str(self.out)}
 
