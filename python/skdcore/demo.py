@@ -215,5 +215,6 @@ def run_ablation(out: Path, quick: bool = False, ops: str = "fused", rows=ABLATI
 
 
 def run_ablation_cli(args) -> int:
+    print(f"skd ablation: output in {args.out}/; {choose_threads()} torch thread(s)")
     run_ablation(Path(args.out), args.quick, args.ops)
     return 0
