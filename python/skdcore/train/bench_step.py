@@ -80,13 +80,22 @@ def peak_memory_mb(ops: str, frames: int, batch_size: int, model_name: str, mode
         base = torch.cuda.memory_allocated()
         step()
         return (torch.cuda.max_memory_allocated() - base) / 2**20
+    # NB: ru_maxrss / VmHWM are only updated lazily by the kernel (they read 0 growth here), so a
+    # thread samples the resident set every 2 ms during the steps instead.
     code = (
-        "import json, resource, sys, torch, skdcore\n"
+        "import json, os, threading, time, torch, skdcore\n"
+        f"torch.set_num_threads({torch.get_num_threads()})\n"
         "from skdcore.train.bench_step import make_step\n"
         f"step, _ = make_step({ops!r}, {model_name!r}, {frames}, {batch_size}, model_args={model_args!r})\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "step(); step()\n"
-        "print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024))\n"
+        "page = os.sysconf('SC_PAGE_SIZE')\n"
+        "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * page\n"
+        "peak, done = [rss()], []\n"
+        "def sample():\n"
+        "    while not done:\n"
+        "        peak[0] = max(peak[0], rss()); time.sleep(0.002)\n"
+        "before = rss(); thread = threading.Thread(target=sample); thread.start()\n"
+        "step(); step(); done.append(1); thread.join()\n"
+        "print(json.dumps((peak[0] - before) / 2**20))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
