@@ -79,3 +79,8 @@ def test_demo_quick_and_ablation(tmp_path, capsys):
     assert main(["ablation", "--quick", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert all(row in printed for row in ("CE", "+KL", "+MSE", "+GM", "+GR"))
+
+
+def test_bench_all_needs_a_benchmark_folder(tmp_path):
+    with pytest.raises(SystemExit, match="no bench_.*py in"):
+        main(["bench", "--all", "--benchmarks", str(tmp_path)])

@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", default="shift_gcn")
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--quick", action="store_true", help="tiny model and shapes (smoke run)")
+    bench.add_argument("--all", action="store_true", help="run every benchmarks/bench_*.py instead")
+    bench.add_argument("--benchmarks", default="benchmarks", help="benchmark folder for --all")
     bench.set_defaults(func=_bench)
 
     demo = commands.add_parser("demo", help="teacher, LQ baseline and SKD student on the embedded synthetic data")

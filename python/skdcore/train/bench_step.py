@@ -126,7 +126,25 @@ def format_result(r: Dict) -> str:
     return line + "\n  ops: " + ", ".join(f"{k}={v}" for k, v in r["ops"].items())
 
 
+def run_all_benchmarks(folder: str, quick: bool) -> int:
+    """Run every benchmarks/bench_*.py of a source checkout (they import its common.py)."""
+    from pathlib import Path
+
+    scripts = sorted(Path(folder).glob("bench_*.py"))
+    if not scripts:
+        raise SystemExit(f"skd bench --all: no bench_*.py in {folder}; run it from the skdcore source tree "
+                         "or pass --benchmarks DIR")
+    for script in scripts:
+        print(f"== {script.name}", flush=True)
+        code = subprocess.run([sys.executable, script.name] + (["--quick"] if quick else []), cwd=script.parent).returncode
+        if code:
+            return code
+    return 0
+
+
 def run_bench_cli(args) -> int:
+    if getattr(args, "all", False):
+        return run_all_benchmarks(args.benchmarks, args.quick)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model_args = QUICK_MODEL if args.quick else None
     for frames in ([16] if args.quick else args.frames):
