@@ -22,8 +22,8 @@ int64_t series_grain(int64_t elements_per_series) {
 
 // out_row = w0 * row0 + w1 * row1, where a null row is a frame outside the clip.
 template <typename scalar_t>
-void blend_rows(const scalar_t* row0, scalar_t w0, const scalar_t* row1, scalar_t w1, scalar_t* out,
-                int64_t V) {
+void blend_rows(const scalar_t* __restrict__ row0, scalar_t w0, const scalar_t* __restrict__ row1,
+                scalar_t w1, scalar_t* __restrict__ out, int64_t V) {
   if (row0 && row1) {
     for (int64_t v = 0; v < V; ++v) out[v] = w0 * row0[v] + w1 * row1[v];
   } else if (row0) {
@@ -44,7 +44,21 @@ void temporal_shift_forward_kernel(const scalar_t* x, const scalar_t* shift, sca
       const ShiftTaps<scalar_t> taps = shift_taps<scalar_t>(shift[nc % C], T);
       const scalar_t* src = x + nc * T * V;
       scalar_t* dst = out + nc * T_out * V;
+      // Stride 1: the frames whose two taps are both inside form one contiguous span of rows, so
+      // blend it as one long vector loop; the rows at the clip edges go through the per-row path.
+      int64_t span_begin = 0, span_end = 0;
+      if (stride == 1) {
+        span_begin = std::min(std::max<int64_t>(0, -taps.first), T_out);
+        span_end = std::max(span_begin, std::min(T_out, T - 1 - taps.first));
+        if (span_end > span_begin) {
+          blend_rows<scalar_t>(src + (span_begin + taps.first) * V, scalar_t(1) - taps.frac,
+                               src + (span_begin + taps.first + 1) * V, taps.frac, dst + span_begin * V,
+                               (span_end - span_begin) * V);
+        }
+      }
       for (int64_t t = 0; t < T_out; ++t) {
+        if (t == span_begin && span_end > span_begin) t = span_end;
+        if (t >= T_out) break;
         const int64_t tau = t * stride + taps.first;
         blend_rows<scalar_t>(frame_inside(tau, T) ? src + tau * V : nullptr, scalar_t(1) - taps.frac,
                              frame_inside(tau + 1, T) ? src + (tau + 1) * V : nullptr, taps.frac,
@@ -54,8 +68,10 @@ void temporal_shift_forward_kernel(const scalar_t* x, const scalar_t* shift, sca
   });
 }
 
-// grad_x by gathering (each input frame finds the <= 2 output frames that read it) and, per
-// series, the partial sum of grad_shift; partials are reduced over n in a fixed order afterwards.
+// One pass per (n, c) series, in the order of the output frames: grad_x by scattering each grad row
+// to the <= 2 input frames it was read from (the series block is owned by one thread and small
+// enough to stay in cache), and grad_shift's partial sum for the series; partials are reduced over
+// n in a fixed order afterwards (deterministic).
 template <typename scalar_t>
 void temporal_shift_backward_kernel(const scalar_t* grad, const scalar_t* x, const scalar_t* shift,
                                     scalar_t* grad_x, scalar_t* grad_shift, int64_t N, int64_t C,
@@ -63,30 +79,40 @@ void temporal_shift_backward_kernel(const scalar_t* grad, const scalar_t* x, con
   const int64_t T_out = T / stride;
   std::vector<double> partial(N * C, 0.0);
   at::parallel_for(0, N * C, series_grain(T * V), [&](int64_t begin, int64_t end) {
+    // Per-joint accumulators of grad_shift: independent lanes, so the loops vectorise (a single
+    // running sum would be a serial dependency chain); summed in double per series.
+    std::vector<scalar_t> lanes(V);
+    scalar_t* lane = lanes.data();
     for (int64_t nc = begin; nc < end; ++nc) {
       const ShiftTaps<scalar_t> taps = shift_taps<scalar_t>(shift[nc % C], T);
+      const scalar_t w0 = scalar_t(1) - taps.frac, w1 = taps.frac;
       const scalar_t* g = grad + nc * T_out * V;
       const scalar_t* src = x + nc * T * V;
       scalar_t* gx = grad_x + nc * T * V;
-      for (int64_t tau = 0; tau < T; ++tau) {
-        const int64_t t0 = output_frame_reading(tau, taps.first, 0, stride, T_out);
-        const int64_t t1 = output_frame_reading(tau, taps.first, 1, stride, T_out);
-        blend_rows<scalar_t>(t0 >= 0 ? g + t0 * V : nullptr, scalar_t(1) - taps.frac,
-                             t1 >= 0 ? g + t1 * V : nullptr, taps.frac, gx + tau * V, V);
-      }
-      double sum = 0.0;
+      std::fill(gx, gx + T * V, scalar_t(0));
+      std::fill(lane, lane + V, scalar_t(0));
       for (int64_t t = 0; t < T_out; ++t) {
         const int64_t tau = t * stride + taps.first;
-        const scalar_t* row0 = frame_inside(tau, T) ? src + tau * V : nullptr;
-        const scalar_t* row1 = frame_inside(tau + 1, T) ? src + (tau + 1) * V : nullptr;
-        if (!row0 && !row1) continue;
         const scalar_t* gr = g + t * V;
-        for (int64_t v = 0; v < V; ++v) {
-          const double difference = (row1 ? static_cast<double>(row1[v]) : 0.0) -
-                                    (row0 ? static_cast<double>(row0[v]) : 0.0);
-          sum += static_cast<double>(gr[v]) * difference;
+        if (frame_inside(tau, T)) {
+          const scalar_t* here = src + tau * V;
+          scalar_t* out = gx + tau * V;
+          for (int64_t v = 0; v < V; ++v) {
+            out[v] += w0 * gr[v];
+            lane[v] -= gr[v] * here[v];
+          }
+        }
+        if (frame_inside(tau + 1, T)) {
+          const scalar_t* next = src + (tau + 1) * V;
+          scalar_t* out = gx + (tau + 1) * V;
+          for (int64_t v = 0; v < V; ++v) {
+            out[v] += w1 * gr[v];
+            lane[v] += gr[v] * next[v];
+          }
         }
       }
+      double sum = 0.0;
+      for (int64_t v = 0; v < V; ++v) sum += static_cast<double>(lane[v]);
       partial[nc] = sum;
     }
   });
@@ -119,18 +145,14 @@ std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cpu(const at::Tensor&
                                                                const at::Tensor& shift,
                                                                int64_t stride) {
   constexpr const char* op = "skdcore._temporal_shift_backward";
-  check_temporal_shift_args(op, x, shift, stride);
+  check_temporal_shift_backward_args(op, grad, x, shift, stride);
   checks::check_device(op, "x", x, c10::kCPU);
   const int64_t N = x.size(0), C = x.size(1), T = x.size(2), V = x.size(3);
-  TORCH_CHECK_VALUE(grad.dim() == 4 && grad.size(0) == N && grad.size(1) == C &&
-                        grad.size(2) == T / stride && grad.size(3) == V,
-                    op, ": grad must have the output shape (N, C, T // stride, V) = (", N, ", ", C,
-                    ", ", T / stride, ", ", V, "), got ", grad.sizes());
-  checks::check_same_dtype(op, "grad", grad, "x", x);
   const at::Tensor x_c = x.contiguous();
   const at::Tensor grad_c = grad.contiguous();
   const at::Tensor shift_c = shift.contiguous();
-  at::Tensor grad_x = at::zeros_like(x_c);
+  // NB: the kernel writes every element of grad_x (no zero fill needed); grad_shift is zero for empty x.
+  at::Tensor grad_x = at::empty_like(x_c);
   at::Tensor grad_shift = at::zeros_like(shift_c);
   if (x_c.numel() == 0) return {grad_x, grad_shift};
   AT_DISPATCH_FLOATING_TYPES(x_c.scalar_type(), "temporal_shift_backward_cpu", [&] {

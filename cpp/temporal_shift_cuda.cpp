@@ -49,20 +49,14 @@ std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cuda(const at::Tensor
                                                                 const at::Tensor& shift,
                                                                 int64_t stride) {
   constexpr const char* op = "skdcore._temporal_shift_backward";
-  check_temporal_shift_args(op, x, shift, stride);
+  check_temporal_shift_backward_args(op, grad, x, shift, stride);
   check_cuda_float(op, x);
   const int64_t N = x.size(0), C = x.size(1), T = x.size(2), V = x.size(3);
-  TORCH_CHECK_VALUE(grad.dim() == 4 && grad.size(0) == N && grad.size(1) == C &&
-                        grad.size(2) == T / stride && grad.size(3) == V,
-                    op, ": grad must have the output shape (N, C, T // stride, V) = (", N, ", ", C,
-                    ", ", T / stride, ", ", V, "), got ", grad.sizes());
-  checks::check_same_dtype(op, "grad", grad, "x", x);
-  checks::check_same_device(op, "grad", grad, "x", x);
   const c10::cuda::CUDAGuard device_guard(x.device());
   const at::Tensor x_c = x.contiguous();
   const at::Tensor grad_c = grad.contiguous();
   const at::Tensor shift_c = shift.contiguous();
-  at::Tensor grad_x = at::zeros_like(x_c);
+  at::Tensor grad_x = at::empty_like(x_c);  // NB: every element is written by the kernel
   at::Tensor grad_shift = at::zeros_like(shift_c);
   if (x_c.numel() == 0) return {grad_x, grad_shift};
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();

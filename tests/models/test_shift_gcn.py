@@ -4,7 +4,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from skdcore.models import ShiftGCN, ShiftGraphConv, TemporalShift, build_model, make_student, spatial_shift_indices
+from skdcore.models import (
+    ShiftGCN,
+    ShiftGraphConv,
+    TemporalShift,
+    build_model,
+    make_student,
+    spatial_shift_indices,
+)
 
 CHECKPOINT = Path("/work/shared/data/skd_reference/shift_gcn_teacher_ntu60.pt")
 needs_checkpoint = pytest.mark.skipif(
@@ -104,6 +111,11 @@ def test_exact_shift_grad_mode_and_reference_rule_agree_in_sign():
     torch.testing.assert_close(grads["reference"], torch.sign(grads["exact"]) * 0.01)
 
 
+def test_layout_sets_joint_count():
+    model = build_model("shift_gcn", layout="coco17", num_class=3, channels=(8,), strides=(1,))
+    assert model.num_joints == 17 and model.l1.gcn1.Feature_Mask.shape == (1, 17, 3)
+
+
 def test_odd_frame_count_with_stride_two():
     logits, features = tiny(num_joints=5, num_person=1)(torch.randn(2, 3, 11, 5, 1))
     assert features.shape == (2, 16, 5, 5)
@@ -179,5 +191,5 @@ def test_compiled_temporal_shift_gives_the_same_model():
         (logits.square().sum() + features.mean()).backward()
         results[fused] = (logits.detach(), model.l2.tcn1.shift_out.ypos.grad.clone(),
                           model.l1.gcn1.Linear_weight.grad.clone())
-    for reference, fused in zip(results[False], results[True]):
+    for reference, fused in zip(results[False], results[True], strict=True):
         torch.testing.assert_close(fused, reference, rtol=1e-4, atol=1e-5)

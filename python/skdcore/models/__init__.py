@@ -1,11 +1,25 @@
 """Backbones for SKD: Shift-GCN (the reference's) and ST-GCN, built on skdcore's graph ops.
 
-Every model takes x of shape (N, C, T, V, M) and returns ``(logits, features)``:
-logits (N, num_class); features (N*M, C', T', V), the final map before pooling
-(through the 1x1 adaption conv for a student).
+    model = build_model("shift_gcn")                      # the SKD reference teacher architecture
+    model.load_state_dict(torch.load(path, weights_only=True), strict=True)
+    student = build_model("shift_gcn", adaption_channels=256)   # + the 1x1 adaption conv
+    small = build_model("st_gcn", layout="coco17", channels=(32, 64), strides=(1, 2))
+    logits, features = model(x)   # x (N, C, T, V, M) -> (N, num_class), (N*M, C', T', V)
+
+``features`` is the final map before pooling (through the adaption conv for a student): what the
+feature MSE and the graph matching loss read. Every graph convolution / temporal shift goes through
+:mod:`skdcore.models.op_switch`: ``set_use_fused_ops(True)`` / ``with fused_ops(True):`` (or a
+module's ``use_fused_ops=``) picks the compiled ``skdcore`` ops instead of the references.
 """
 from .graph_conv_layer import GraphConv
-from .op_switch import compiled_op, fused_ops, fused_ops_enabled, graph_conv, set_use_fused_ops, temporal_shift
+from .op_switch import (
+    compiled_op,
+    fused_ops,
+    fused_ops_enabled,
+    graph_conv,
+    set_use_fused_ops,
+    temporal_shift,
+)
 from .registry import MODELS, build_model, make_student
 from .shift_gcn import (
     ShiftGCN,

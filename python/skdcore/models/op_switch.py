@@ -47,17 +47,23 @@ def fused_ops(enabled: bool) -> Iterator[None]:
         set_use_fused_ops(previous)
 
 
+_COMPILED_OPS: dict = {}
+
+
 def compiled_op(name: str) -> Optional[Callable]:
-    """The compiled op ``name`` if the skdcore extension provides it, else None."""
-    for module_name in ("skdcore.ops", "skdcore"):
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        op = getattr(module, name, None)
-        if callable(op):
-            return op
-    return None
+    """The compiled op ``name`` if the skdcore extension provides it, else None (looked up once)."""
+    if name not in _COMPILED_OPS:  # NB: cached, so torch.compile traces a plain dict lookup
+        _COMPILED_OPS[name] = None
+        for module_name in ("skdcore.ops", "skdcore"):
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            op = getattr(module, name, None)
+            if callable(op):
+                _COMPILED_OPS[name] = op
+                break
+    return _COMPILED_OPS[name]
 
 
 def _resolve(name: str, use_fused_ops: Optional[bool], reference: Callable) -> Callable:

@@ -12,7 +12,7 @@ MODELS: Dict[str, Callable[..., nn.Module]] = {"shift_gcn": ShiftGCN, "st_gcn": 
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
-    """Build a registered model: ``build_model('shift_gcn', num_class=60)``, ``build_model('st_gcn', layout='coco17')``.
+    """Build a registered model, e.g. ``build_model('st_gcn', layout='coco17', num_class=10)``.
 
     Keyword arguments go to the model class (see :class:`ShiftGCN`, :class:`STGCN`);
     ``adaption_channels=C`` gives the SKD student variant with the 1x1 adaption conv.

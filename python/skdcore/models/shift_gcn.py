@@ -13,12 +13,13 @@ the defaults reproduce the reference exactly.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..layouts import Layout, get_layout
 from .op_switch import temporal_shift
 from .shift_grad import SHIFT_GRAD_MODES, constrain_shift_grad
 from .skeleton_model import SkeletonModel
@@ -73,8 +74,10 @@ class ShiftGraphConv(nn.Module):
         self.bn = nn.BatchNorm1d(num_joints * out_channels)
         self.relu = nn.ReLU()
         # NB: buffers (the reference used frozen Parameters): same state_dict keys, never optimised.
-        self.register_buffer("shift_in", torch.from_numpy(spatial_shift_indices(num_joints, in_channels, +1)))
-        self.register_buffer("shift_out", torch.from_numpy(spatial_shift_indices(num_joints, out_channels, -1)))
+        shift_in = spatial_shift_indices(num_joints, in_channels, +1)
+        shift_out = spatial_shift_indices(num_joints, out_channels, -1)
+        self.register_buffer("shift_in", torch.from_numpy(shift_in))
+        self.register_buffer("shift_out", torch.from_numpy(shift_out))
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         n, c, t, v = x0.shape
@@ -103,7 +106,8 @@ class TemporalShift(nn.Module):
                  use_fused_ops: Optional[bool] = None):
         super().__init__()
         if shift_grad not in SHIFT_GRAD_MODES:
-            raise ValueError(f"TemporalShift: shift_grad must be one of {SHIFT_GRAD_MODES}, got {shift_grad!r}")
+            raise ValueError(
+                f"TemporalShift: shift_grad must be one of {SHIFT_GRAD_MODES}, got {shift_grad!r}")
         self.stride, self.shift_grad, self.use_fused_ops = stride, shift_grad, use_fused_ops
         self.register_buffer("xpos", torch.empty(channels).uniform_(-1e-8, 1e-8))
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
@@ -119,7 +123,10 @@ class TemporalShift(nn.Module):
 
 
 class ShiftTemporalConv(nn.Module):
-    """Temporal shift conv (reference ``Shift_tcn``): BN -> shift -> 1x1 conv -> ReLU -> shift(stride) -> BN."""
+    """Temporal shift conv (reference ``Shift_tcn``).
+
+    BN -> shift -> 1x1 conv -> ReLU -> shift (with the unit's stride) -> BN.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, shift_grad: str = "reference",
                  use_fused_ops: Optional[bool] = None):
@@ -129,7 +136,8 @@ class ShiftTemporalConv(nn.Module):
         bn_init(self.bn2, 1)
         self.relu = nn.ReLU(inplace=True)
         self.shift_in = TemporalShift(in_channels, 1, shift_grad=shift_grad, use_fused_ops=use_fused_ops)
-        self.shift_out = TemporalShift(out_channels, stride, shift_grad=shift_grad, use_fused_ops=use_fused_ops)
+        self.shift_out = TemporalShift(out_channels, stride, shift_grad=shift_grad,
+                                       use_fused_ops=use_fused_ops)
         self.temporal_linear = nn.Conv2d(in_channels, out_channels, 1)
         nn.init.kaiming_normal_(self.temporal_linear.weight, mode="fan_out")
 
@@ -184,6 +192,9 @@ class ShiftGCN(SkeletonModel):
     Defaults reproduce the SKD reference teacher (NTU60, 25 joints, 2 persons, 3->64x4, 128x3,
     256x3, stride 2 at units 5 and 8). ``channels`` / ``strides`` give one entry per unit
     (units are named l1..lK). ``adaption_channels`` adds the student's 1x1 adaption conv.
+    ``layout`` (a built-in name or Layout), if given, sets ``num_joints``; the spatial shift itself
+    uses no edges. ``shift_grad``: "reference" (sign(g) * 0.01 for the temporal offsets, as the
+    reference CUDA op) or "exact".
     """
 
     def __init__(
@@ -197,20 +208,24 @@ class ShiftGCN(SkeletonModel):
         adaption_channels: Optional[int] = None,
         shift_grad: str = "reference",
         use_fused_ops: Optional[bool] = None,
+        layout: Union[str, Layout, None] = None,
     ):
+        if layout is not None:  # the shift needs only the joint count
+            num_joints = get_layout(layout).num_joints
         channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
         if not channels or len(channels) != len(strides):
-            raise ValueError(f"ShiftGCN: channels and strides need one entry per unit (same non-zero length), "
+            raise ValueError("ShiftGCN: channels and strides need one entry per unit (same non-zero length), "
                              f"got {len(channels)} channels and {len(strides)} strides")
         if any(c < 1 for c in channels) or any(s not in (1, 2) for s in strides):
-            raise ValueError(f"ShiftGCN: channels must be positive and strides 1 or 2, got {channels}, {strides}")
+            raise ValueError(
+                f"ShiftGCN: channels must be positive and strides 1 or 2, got {channels}, {strides}")
         super().__init__(num_class, num_joints, num_person, in_channels, channels[-1], adaption_channels)
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_joints)
         bn_init(self.data_bn, 1)
         self.num_units = len(channels)
         previous = in_channels
-        for index, (width, stride) in enumerate(zip(channels, strides), start=1):
+        for index, (width, stride) in enumerate(zip(channels, strides, strict=True), start=1):
             unit = ShiftGCNUnit(previous, width, num_joints, stride, residual=index > 1,
                                 shift_grad=shift_grad, use_fused_ops=use_fused_ops)
             self.add_module(f"l{index}", unit)

@@ -30,7 +30,8 @@ class STGCNBlock(nn.Module):
                  dropout: float = 0.0, use_fused_ops: Optional[bool] = None):
         super().__init__()
         if temporal_kernel % 2 != 1:
-            raise ValueError(f"STGCNBlock: temporal_kernel must be odd (centred padding), got {temporal_kernel}")
+            raise ValueError(
+                f"STGCNBlock: temporal_kernel must be odd (centred padding), got {temporal_kernel}")
         padding = (temporal_kernel - 1) // 2
         self.gcn = GraphConv(in_channels, out_channels, A, learnable_edges=learnable_edges,
                              use_fused_ops=use_fused_ops)
@@ -86,7 +87,7 @@ class STGCN(SkeletonModel):
     ):
         channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
         if not channels or len(channels) != len(strides):
-            raise ValueError(f"STGCN: channels and strides need one entry per block (same non-zero length), "
+            raise ValueError("STGCN: channels and strides need one entry per block (same non-zero length), "
                              f"got {len(channels)} channels and {len(strides)} strides")
         if A is None:
             A = torch.from_numpy(partition_matrices(get_layout(layout), "spatial"))
@@ -95,7 +96,7 @@ class STGCN(SkeletonModel):
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(in_channels * A.shape[-1])
         blocks, previous = [], in_channels
-        for index, (width, stride) in enumerate(zip(channels, strides)):
+        for index, (width, stride) in enumerate(zip(channels, strides, strict=True)):
             blocks.append(STGCNBlock(previous, width, A, stride, residual=index > 0,
                                      learnable_edges=learnable_edges, temporal_kernel=temporal_kernel,
                                      dropout=dropout, use_fused_ops=use_fused_ops))

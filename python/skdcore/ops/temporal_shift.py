@@ -15,7 +15,8 @@ def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> tor
     Returns:
         (N, C, T // stride, V): ``y[n,c,t,v] = (1-f) x[n,c,t*s+i,v] + f x[n,c,t*s+i+1,v]`` with
         ``i = floor(shift[c])``, ``f = shift[c] - i`` and zeros outside the clip: the forward of the
-        Shift-GCN "shift" CUDA op along time (see :func:`skdcore.reference.temporal_shift.temporal_shift_reference`).
+        Shift-GCN "shift" CUDA op along time
+        (see :func:`skdcore.reference.temporal_shift.temporal_shift_reference`).
         Differentiable w.r.t. ``x`` and ``shift`` with the exact gradient (single backward); the
         reference's rescaled shift gradient is :func:`skdcore.models.constrain_shift_grad`.
     """
