@@ -34,6 +34,13 @@ inline void check_size(const char* op, const char* arg, const at::Tensor& t, int
                     " = ", expected, ", got shape ", t.sizes());
 }
 
+inline void check_same_shape(const char* op, const char* arg, const at::Tensor& t,
+                             const char* ref_arg, const at::Tensor& ref,
+                             const std::string& expected_shape) {
+  TORCH_CHECK_VALUE(t.sizes() == ref.sizes(), op, ": ", arg, " must have the shape of ", ref_arg, " ",
+                    expected_shape, " = ", ref.sizes(), ", got shape ", t.sizes());
+}
+
 inline void check_floating(const char* op, const char* arg, const at::Tensor& t) {
   TORCH_CHECK_TYPE(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble ||
                        (t.is_cuda() && (t.scalar_type() == at::kHalf ||

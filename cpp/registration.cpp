@@ -6,6 +6,13 @@ TORCH_LIBRARY(skdcore, m) {
   // A: (K, V, V) adjacency partitions -> same shape, degree-normalised. mode: in_degree | symmetric
   m.def("normalize_adjacency(Tensor A, str mode=\"in_degree\") -> Tensor");
   m.def("_normalize_adjacency_backward(Tensor grad, Tensor A, str mode) -> Tensor");
+  // x: (N, C_in, T, V), weight: (K, C_out, C_in), A/edge_importance: (K, V, V), bias: (C_out,)
+  // -> (N, C_out, T, V). Backward returns grads of (x, weight, A, bias, edge_importance);
+  // output_mask[i] false -> that grad is not computed and comes back as an empty tensor.
+  m.def("graph_conv(Tensor x, Tensor weight, Tensor A, Tensor? bias=None, "
+        "Tensor? edge_importance=None) -> Tensor");
+  m.def("_graph_conv_backward(Tensor grad, Tensor x, Tensor weight, Tensor A, "
+        "Tensor? edge_importance, bool[5] output_mask) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   // x: (N, C, T, V), shift: (C,) -> (N, C, T // stride, V): per-channel fractional shift in time.
   m.def("temporal_shift(Tensor x, Tensor shift, int stride=1) -> Tensor");
   m.def("_temporal_shift_backward(Tensor grad, Tensor x, Tensor shift, int stride) -> (Tensor, Tensor)");

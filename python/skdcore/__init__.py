@@ -8,8 +8,8 @@ from ._loader import load_extension
 
 _C = load_extension()
 
-from . import ops  # noqa: E402  (registers fake kernels; needs _C loaded first)
-from .ops import normalize_adjacency  # noqa: E402
+from . import nn, ops  # noqa: E402  (registers fake kernels; needs _C loaded first)
+from .ops import graph_conv, normalize_adjacency, temporal_shift  # noqa: E402
 
 __version__ = _C.build_info()["version"]
 
@@ -19,4 +19,4 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-__all__ = ["build_info", "normalize_adjacency", "__version__"]
+__all__ = ["build_info", "graph_conv", "nn", "normalize_adjacency", "ops", "temporal_shift", "__version__"]

@@ -1,10 +1,19 @@
 import numpy as np
 import pytest
-
 from skdcore.data import lq as lqmod
 from skdcore.data.lq import (
-    Compose, ConfidenceNoise, FrameDrop, GaussianJitter, JointSubset, Quantise, SKDOcclusion, build_lq,
-    cut_or_pad, impute_window_mean, impute_window_mean_reference, sample_rng,
+    Compose,
+    ConfidenceNoise,
+    FrameDrop,
+    GaussianJitter,
+    JointSubset,
+    Quantise,
+    SKDOcclusion,
+    build_lq,
+    cut_or_pad,
+    impute_window_mean,
+    impute_window_mean_reference,
+    sample_rng,
 )
 from skdcore.layouts import NTU25
 
@@ -165,7 +174,7 @@ def test_clip_shape_errors():
 
 
 def test_fallback_without_compiled_module(monkeypatch):
-    monkeypatch.setattr(lqmod, "_compiled_kernel", lambda: None)
+    monkeypatch.setattr(lqmod, "_compiled_kernel", lambda name="impute_window_mean": None)
     x = np.array([[1.0, np.nan, 3.0]])
     np.testing.assert_allclose(lqmod.impute_window_mean(x, 1), [[1.0, 2.0, 3.0]])
     clip = np.zeros((3, 9, 25, 2), dtype=np.float32)
@@ -183,3 +192,27 @@ def test_compiled_kernel_matches_reference_on_clips():
     clip[rng.random(clip.shape) < 0.6] = np.nan
     expected = np.moveaxis(impute_window_mean_reference(np.moveaxis(clip, 1, -1), 3), -1, 1)
     np.testing.assert_allclose(lqmod.impute_clip(clip, 3), expected, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("T, p, window", [(300, 0.6, 3), (7, 0.9, 3), (50, 0.3, 0), (40, 1.0, 2)])
+def test_fused_compiled_occlusion_equals_numpy_steps(dtype, T, p, window):
+    if lqmod._compiled_kernel("skd_occlude_impute") is None:
+        pytest.skip("skdcore._prep not built")
+    rng = np.random.default_rng(T)
+    x = random_clip(rng, T=T).astype(dtype)
+    x[0, 3, 4, 0] = 0.0  # a genuine zero coordinate is missing too (reference step 2)
+    x[1, 5 % T, 6, 0] = np.nan  # so is a NaN
+    gen = SKDOcclusion(p, window)
+    got = gen(x, sample_rng(0, T))
+    expected = gen.reference(x, gen.occlusion_mask(x.shape, sample_rng(0, T)))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    assert got.dtype == dtype and not np.isnan(got).any()
+
+
+def test_fused_kernel_rejects_bad_mask():
+    fused = lqmod._compiled_kernel("skd_occlude_impute")
+    if fused is None:
+        pytest.skip("skdcore._prep not built")
+    with pytest.raises(ValueError, match=r"mask must be \(T, inner\) = \(10, 50\)"):
+        fused(np.zeros((3, 10, 50), np.float32), np.zeros((10, 49), bool), 3)

@@ -4,10 +4,18 @@ import numpy as np
 import pytest
 import torch
 from data_formats import ntu_body, write_ntu_skeleton
-
 from skdcore.data import (
-    PairedSkeletonDataset, SKDOcclusion, SyntheticSource, cut_or_pad, load_manifest, main, make_loader,
-    prepare_dataset, pre_normalise, sample_rng, verify_checksums,
+    PairedSkeletonDataset,
+    SKDOcclusion,
+    SyntheticSource,
+    cut_or_pad,
+    load_manifest,
+    main,
+    make_loader,
+    pre_normalise,
+    prepare_dataset,
+    sample_rng,
+    verify_checksums,
 )
 from skdcore.data import prepare as prepare_module
 
@@ -132,3 +140,22 @@ def test_paired_dataset_fixed_random_and_loader(tmp_path):
         PairedSkeletonDataset(tmp_path / "d", split="val")
     with pytest.raises(FileNotFoundError, match="manifest.json not found"):
         PairedSkeletonDataset(tmp_path / "nothing")
+
+
+def test_prepare_with_worker_processes_matches_serial(tmp_path):
+    serial = prepare_small(tmp_path / "serial", seed=4)
+    parallel = prepare_small(tmp_path / "parallel", seed=4, workers=2)
+    assert parallel["sha256"] == serial["sha256"]
+
+
+def test_dataset_pickles_without_the_array(tmp_path):
+    import pickle
+
+    prepare_small(tmp_path / "d")
+    ds = PairedSkeletonDataset(tmp_path / "d", split="test")
+    expected = ds[1]
+    payload = pickle.dumps(ds)
+    assert len(payload) < 20_000  # the (40, 6, 24, 25, 2) array itself is ~1.1 MB
+    clone = pickle.loads(payload)
+    for a, b in zip(clone[1], expected):
+        torch.testing.assert_close(a, b)

@@ -1,10 +1,14 @@
 import numpy as np
 import pytest
 from data_formats import ntu_body, write_kinetics_json, write_ntu_skeleton, write_penn_mat, write_pyskl_pickle
-
 from skdcore.data import ReaderError, make_source
 from skdcore.data.readers import (
-    annotation_to_clip, is_training, parse_ntu_name, read_kinetics_json, read_ntu_skeleton, read_penn_mat,
+    annotation_to_clip,
+    is_training,
+    parse_ntu_name,
+    read_kinetics_json,
+    read_ntu_skeleton,
+    read_penn_mat,
 )
 from skdcore.data.readers.ntu import NTU60_XSUB_TRAIN_SUBJECTS, NTU120_XSUB_TRAIN_SUBJECTS
 

@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
-
 from skdcore.data import (
-    ACTION_NAMES, align_rotation, bones, center_on_joint, make_synthetic_dataset, motion, pad_or_loop,
-    pre_normalise, resample_uniform, synthesize_clip,
+    ACTION_NAMES,
+    align_rotation,
+    bones,
+    center_on_joint,
+    make_synthetic_dataset,
+    motion,
+    pad_or_loop,
+    pre_normalise,
+    resample_uniform,
+    synthesize_clip,
 )
 from skdcore.data.skeleton_tree import parents
 from skdcore.layouts import NTU25, make_layout
@@ -37,7 +44,7 @@ def test_synthetic_classes_move_differently_and_subjects_differ():
     rw, lw = NTU25.index("right_wrist"), NTU25.index("left_wrist")
     assert x_wave_r[:, :, rw, 0].std(axis=1).sum() > 3 * x_wave_r[:, :, lw, 0].std(axis=1).sum()
     assert x_wave_l[:, :, lw, 0].std(axis=1).sum() > 3 * x_wave_l[:, :, rw, 0].std(axis=1).sum()
-    heights = [np.ptp(synthesize_clip(i * 14 + 12, noise_std=0.0)[0][1, 0, :, 0]) for i in range(12)]
+    heights = [np.ptp(synthesize_clip(i * 14 + 12, num_classes=14, noise_std=0.0)[0][1, 0, :, 0]) for i in range(12)]
     assert np.std(heights) > 0.03  # body size varies across subjects
 
 
@@ -46,7 +53,7 @@ def test_synthetic_second_person_optional():
     assert np.all(np.abs(clips.data[..., 1]).sum(axis=(1, 2, 3)) > 0)
     solo = make_synthetic_dataset(5, num_frames=16, num_persons=1)
     assert solo.data.shape[-1] == 1
-    with pytest.raises(ValueError, match="num_classes must be in 1..14"):
+    with pytest.raises(ValueError, match=f"num_classes must be in 1..{len(ACTION_NAMES)}"):
         synthesize_clip(0, num_classes=99)
 
 
@@ -103,3 +110,13 @@ def test_bones_and_motion_streams():
     assert np.all(m[:, -1] == 0)
     with pytest.raises(ValueError, match="has 18 joints"):
         bones(x, "openpose18")
+
+
+def test_synthetic_source_subjects_match_generated_clips():
+    from skdcore.data import SyntheticSource
+
+    src = SyntheticSource(num_samples=30, clip_frames=16, seed=2)
+    clips = make_synthetic_dataset(30, num_frames=16, seed=2)
+    np.testing.assert_array_equal(src.subjects(), clips.subjects)
+    splits = src.splits()
+    assert np.all(clips.subjects[splits["train"]] < 14) and np.all(clips.subjects[splits["test"]] >= 14)

@@ -11,14 +11,38 @@ Typical use::
 """
 from .dataset import PairedSkeletonDataset, make_loader
 from .lq import (
-    Compose, ConfidenceNoise, FrameDrop, GaussianJitter, JointSubset, Quantise, SKDOcclusion,
-    build_lq, cut_or_pad, impute_clip, impute_window_mean, impute_window_mean_reference, sample_rng,
+    Compose,
+    ConfidenceNoise,
+    FrameDrop,
+    GaussianJitter,
+    JointSubset,
+    Quantise,
+    SKDOcclusion,
+    build_lq,
+    cut_or_pad,
+    impute_clip,
+    impute_window_mean,
+    impute_window_mean_reference,
+    sample_rng,
 )
-from .prepare import add_prepare_arguments, load_manifest, main, prepare_dataset, run_prepare, verify_checksums
+from .prepare import (
+    add_prepare_arguments,
+    load_manifest,
+    main,
+    prepare_dataset,
+    run_prepare,
+    verify_checksums,
+)
 from .sources import ReaderError, SkeletonSource, SyntheticSource, make_source
 from .synthetic import ACTION_NAMES, SyntheticClips, make_synthetic_dataset, subject_split, synthesize_clip
 from .transforms import (
-    align_rotation, bones, center_on_joint, motion, pad_or_loop, pre_normalise, resample_uniform,
+    align_rotation,
+    bones,
+    center_on_joint,
+    motion,
+    pad_or_loop,
+    pre_normalise,
+    resample_uniform,
 )
 
 __all__ = [

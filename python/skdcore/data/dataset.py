@@ -14,7 +14,6 @@ faster on a memmap than one read per sample.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -38,14 +37,15 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
     ``hq`` and ``lq`` are float32 (C, T, V, M); ``label`` an int64 scalar tensor.
     """
 
-    def __init__(self, root: Union[str, Path], split: Optional[str] = None, lq: str = "fixed",
+    def __init__(self, root: str | Path, split: str | None = None, lq: str = "fixed",
                  lq_config=None, seed: int = 0, in_memory: bool = False):
         self.root = Path(root)
         self.manifest = load_manifest(self.root)
         if lq not in ("fixed", "random"):
             raise ValueError(f"lq must be 'fixed' or 'random', got {lq!r}")
         self.lq_mode = lq
-        self.data = np.load(self.root / "data.npy", mmap_mode=None if in_memory else "r")
+        self.in_memory = bool(in_memory)
+        self._data = None
         labels = np.load(self.root / "labels.npy")
         if split is None:
             self.indices = np.flatnonzero(labels >= 0)
@@ -59,6 +59,20 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         self.num_channels = self.data.shape[1] // 2
         self.seed, self.epoch = int(seed), 0
         self.generator = build_lq(lq_config if lq_config is not None else self.manifest["config"]["lq"])
+
+    @property
+    def data(self) -> np.ndarray:
+        """(N, 2C, T, V, M) array, opened lazily so each DataLoader worker maps it itself."""
+        if self._data is None:
+            self._data = np.load(self.root / "data.npy", mmap_mode=None if self.in_memory else "r")
+        return self._data
+
+    def __getstate__(self):
+        # NB: pickling a memmap would copy the whole array into every spawned worker
+        state = dict(self.__dict__)
+        if not self.in_memory:
+            state["_data"] = None
+        return state
 
     @property
     def num_classes(self) -> int:
@@ -100,11 +114,27 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         hq, lq = self._split(block, rows)
         hq_t, lq_t = torch.from_numpy(hq), torch.from_numpy(lq)
         labels = torch.from_numpy(self.labels[rows].astype(np.int64))
-        return [(hq_t[k], lq_t[k], labels[k]) for k in range(len(rows))]
+        return _Batch([(hq_t[k], lq_t[k], labels[k]) for k in range(len(rows))], (hq_t, lq_t, labels))
+
+
+class _Batch(list):
+    """The samples of one batch (a list, as DataLoader expects) that also carries them
+    already stacked, so :func:`collate_paired` need not copy them again."""
+
+    def __init__(self, samples, stacked):
+        super().__init__(samples)
+        self.stacked = stacked
+
+
+def collate_paired(batch):
+    """``default_collate`` that returns the pre-stacked tensors of a batched fetch as they are."""
+    if isinstance(batch, _Batch):
+        return batch.stacked
+    return torch.utils.data.default_collate(batch)
 
 
 def make_loader(dataset: PairedSkeletonDataset, batch_size: int = 16, shuffle: bool = True, workers: int = 0,
-                pin_memory: Optional[bool] = None, seed: int = 0, drop_last: bool = False):
+                pin_memory: bool | None = None, seed: int = 0, drop_last: bool = False):
     """A DataLoader using the batched memmap path; ``pin_memory`` defaults to CUDA availability.
 
     Batches are (hq (B, C, T, V, M), lq (B, C, T, V, M), labels (B,))."""
@@ -113,5 +143,5 @@ def make_loader(dataset: PairedSkeletonDataset, batch_size: int = 16, shuffle: b
     generator = torch.Generator().manual_seed(int(seed))
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, pin_memory=pin_memory,
-        generator=generator, drop_last=drop_last, persistent_workers=workers > 0,
+        generator=generator, drop_last=drop_last, persistent_workers=workers > 0, collate_fn=collate_paired,
     )

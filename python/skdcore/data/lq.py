@@ -12,7 +12,7 @@ both HQ and LQ are cut/padded to 100 frames.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,14 +58,14 @@ def impute_window_mean_reference(x: np.ndarray, window: int = 3) -> np.ndarray:
     return np.where(valid, x, mean.astype(x.dtype))
 
 
-def _compiled_kernel():
-    """``skdcore._prep.impute_window_mean`` ((outer, T, inner) float32/64), or None when the
+def _compiled_kernel(name: str = "impute_window_mean"):
+    """A kernel of the nanobind module ``skdcore._prep`` (numpy in/out), or None when the
     compiled extension is not importable (source checkout without a build)."""
     try:
         from .. import _prep  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return getattr(_prep, "impute_window_mean", None)
+    return getattr(_prep, name, None)
 
 
 def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
@@ -113,7 +113,17 @@ class SKDOcclusion:
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = _check_clip(x)
-        occluded = np.where(self.occlusion_mask(x.shape, rng)[None], 0.0, x).astype(x.dtype)
+        mask = self.occlusion_mask(x.shape, rng)
+        fused = _compiled_kernel("skd_occlude_impute")
+        if fused is not None and x.dtype in (np.float32, np.float64):
+            C, T = x.shape[:2]
+            flat = np.ascontiguousarray(x).reshape(C, T, -1)
+            return np.asarray(fused(flat, mask.reshape(T, -1), self.window)).reshape(x.shape)
+        return self.reference(x, mask)
+
+    def reference(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The numpy path, step by step as SKD_NOTES lists them; ``mask`` (T, V, M) bool."""
+        occluded = np.where(mask[None], 0.0, x).astype(x.dtype)
         occluded[occluded == 0] = np.nan  # NB: absent (zero-filled) persons become NaN too
         imputed = impute_clip(occluded, self.window)
         return np.nan_to_num(imputed, nan=0.0, copy=False).astype(x.dtype, copy=False)
@@ -147,7 +157,7 @@ class GaussianJitter:
 
     ``channels`` limits the noise (e.g. ``(0, 1)`` to spare a confidence channel)."""
 
-    def __init__(self, sigma: float = 0.01, channels: Optional[Sequence[int]] = None):
+    def __init__(self, sigma: float = 0.01, channels: Sequence[int] | None = None):
         if sigma < 0:
             raise ValueError(f"GaussianJitter: sigma must be >= 0, got {sigma}")
         self.sigma = float(sigma)
@@ -205,7 +215,7 @@ def resample_at(x: np.ndarray, known_frames: np.ndarray, query_frames: np.ndarra
 class Quantise:
     """Rounds coordinates to multiples of ``step`` (sensor resolution loss)."""
 
-    def __init__(self, step: float = 0.02, channels: Optional[Sequence[int]] = None):
+    def __init__(self, step: float = 0.02, channels: Sequence[int] | None = None):
         if step <= 0:
             raise ValueError(f"Quantise: step must be > 0, got {step}")
         self.step = float(step)
@@ -226,7 +236,7 @@ class JointSubset:
     """Keeps only ``keep`` joints (a cheaper sensor); every other joint takes the position of
     the nearest kept joint in graph hops, so the output still has the full layout."""
 
-    def __init__(self, layout: Union[str, Layout], keep: Sequence[Union[int, str]]):
+    def __init__(self, layout: str | Layout, keep: Sequence[int | str]):
         self.layout = get_layout(layout)
         idx = []
         for k in keep:
@@ -295,7 +305,7 @@ _GENERATORS = {
 }
 
 
-def build_lq(config: Union[dict, Sequence[dict], None]):
+def build_lq(config: dict | Sequence[dict] | None):
     """A generator from plain data (what ``config()`` returns, or a list of such dicts).
 
     ``None`` gives the SKD reference ``SKDOcclusion(p=0.6, window=3)``.
@@ -316,7 +326,7 @@ def build_lq(config: Union[dict, Sequence[dict], None]):
         raise ValueError(f"bad parameters for LQ generator {name!r}: {err}") from None
 
 
-def sample_rng(seed: int, index: int, epoch: Optional[int] = None) -> np.random.Generator:
+def sample_rng(seed: int, index: int, epoch: int | None = None) -> np.random.Generator:
     """The generator for one sample: depends only on (seed, index[, epoch]), never on order,
     chunking or worker, so LQ is reproducible whatever the processing layout."""
     key = [int(seed), int(index)] if epoch is None else [int(seed), int(index), int(epoch), 1]

@@ -24,13 +24,14 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from .lq import build_lq, cut_or_pad, sample_rng
 from .sources import ReaderError, SkeletonSource, make_source, stable_json
+from .synthetic import ACTION_NAMES
 from .transforms import pre_normalise
 
 FORMAT_VERSION = 1
@@ -103,13 +104,13 @@ def _process_chunk(job):
 
 # --------------------------------------------------------------------------- main entry
 def prepare_dataset(
-    out_dir: Union[str, Path],
-    source: Union[str, SkeletonSource] = "synthetic",
-    source_options: Optional[dict] = None,
+    out_dir: str | Path,
+    source: str | SkeletonSource = "synthetic",
+    source_options: dict | None = None,
     *,
     lq=None,
     seed: int = 0,
-    num_frames: Optional[int] = 100,
+    num_frames: int | None = 100,
     normalise: bool = True,
     chunk_size: int = 128,
     workers: int = 0,
@@ -231,6 +232,19 @@ def _finalise(out: Path, src, labels, state, config, config_hash, N, shape) -> d
     return manifest
 
 
+_WORKER_SOURCE = None
+
+
+def _init_worker(source):
+    global _WORKER_SOURCE
+    _WORKER_SOURCE = source
+
+
+def _process_chunk_in_worker(job):
+    # NB: the source (possibly a large annotation list) travels once per worker, not per chunk
+    return _process_chunk((_WORKER_SOURCE,) + job[1:])
+
+
 def _run_jobs(jobs, workers):
     if workers <= 0 or len(jobs) <= 1:
         for job in jobs:
@@ -238,8 +252,10 @@ def _run_jobs(jobs, workers):
         return
     import multiprocessing as mp
 
-    with mp.get_context("spawn").Pool(workers) as pool:
-        yield from pool.imap_unordered(_process_chunk, jobs)
+    source = jobs[0][0]
+    light = [(None,) + job[1:] for job in jobs]
+    with mp.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(source,)) as pool:
+        yield from pool.imap_unordered(_process_chunk_in_worker, light)
 
 
 def _progress_bar(total, initial, enabled, out):
@@ -272,7 +288,7 @@ def _clear(out: Path) -> None:
                 p.unlink()
 
 
-def load_manifest(root: Union[str, Path]) -> dict:
+def load_manifest(root: str | Path) -> dict:
     path = Path(root) / "manifest.json"
     if not path.exists():
         hint = " (an unfinished prepare: rerun the same command to resume)" if (Path(root) / "progress.json").exists() else ""
@@ -280,7 +296,7 @@ def load_manifest(root: Union[str, Path]) -> dict:
     return json.loads(path.read_text())
 
 
-def verify_checksums(root: Union[str, Path]) -> None:
+def verify_checksums(root: str | Path) -> None:
     """Raise ValueError naming the first file whose sha256 differs from the manifest."""
     root = Path(root)
     for name, expected in load_manifest(root)["sha256"].items():
@@ -310,7 +326,8 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--missing-list", help="NTU: text file of sample names to skip")
     parser.add_argument("--num-samples", type=int, default=1600, help="synthetic: number of clips")
     parser.add_argument("--clip-frames", type=int, default=64, help="synthetic: frames per clip")
-    parser.add_argument("--num-classes", type=int, default=14, help="synthetic: number of classes (<= 14)")
+    parser.add_argument("--num-classes", type=int, default=len(ACTION_NAMES),
+                        help=f"synthetic: number of classes (<= {len(ACTION_NAMES)})")
     parser.add_argument("--num-frames", type=int, default=100, help="stored frames T (0 keeps the synthetic clip length)")
     parser.add_argument("--lq", default="skd", help=f"LQ preset {sorted(LQ_PRESETS)} or a JSON config")
     parser.add_argument("--p", type=float, default=0.6, help="occlusion probability of the 'skd' preset")
@@ -363,7 +380,7 @@ def run_prepare(args) -> dict:
     return manifest
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = add_prepare_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0]))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

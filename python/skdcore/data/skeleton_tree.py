@@ -6,14 +6,12 @@ chosen joint and built breadth-first over the layout's edges.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import numpy as np
 
 from ..layouts import Layout, get_layout
 
 
-def parents(layout: Union[str, Layout], root: Optional[int] = None) -> np.ndarray:
+def parents(layout: str | Layout, root: int | None = None) -> np.ndarray:
     """(V,) int64 parent index of every joint in the BFS tree rooted at ``root``.
 
     ``root`` defaults to ``layout.center``; the root's parent is itself.
@@ -52,7 +50,7 @@ def topological_order(parent: np.ndarray) -> list[int]:
     return [int(j) for j in np.argsort(depth, kind="stable")]
 
 
-def hop_matrix(layout: Union[str, Layout]) -> np.ndarray:
+def hop_matrix(layout: str | Layout) -> np.ndarray:
     """(V, V) int64 graph hop distances between all joint pairs."""
     layout = get_layout(layout)
     V = layout.num_joints

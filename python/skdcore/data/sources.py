@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Optional
 
 import numpy as np
 
 from ..layouts import Layout, get_layout
-from .synthetic import ACTION_NAMES, synthesize_clip, subject_split
+from .synthetic import ACTION_NAMES, subject_split, synthesize_clip
 
 
 class ReaderError(ValueError):
@@ -28,8 +27,8 @@ class SkeletonSource:
     num_channels = 3
     num_coords = 3  # leading channels that are coordinates (2 for (x, y, score) data)
     num_persons = 2
-    num_classes: Optional[int] = None
-    label_names: Optional[tuple] = None
+    num_classes: int | None = None
+    label_names: tuple | None = None
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -17,6 +17,7 @@ so any subset can be produced in any order or process and comes out identical.
 """
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -67,6 +68,9 @@ _SEGMENT_GROUP = {
 ACTION_NAMES = (
     "wave_right", "wave_left", "phone_call", "walk", "run", "squat", "jump",
     "punch_right", "point_right", "kick_right", "clap", "bow", "raise_both_arms", "turn_around",
+    # fine-grained twins of earlier classes: the difference is a small fast motion that
+    # occlusion + window-mean imputation blurs (wave_right, clap, bow)
+    "hand_up_right", "hands_together", "nod_head",
 )
 
 _CONTROLS = (
@@ -85,17 +89,21 @@ class SyntheticClips(NamedTuple):
     class_names: tuple
 
 
+_AXIS_PLANE = {"x": (1, 2), "y": (2, 0), "z": (0, 1)}
+
+
 def _rot(axis: str, angle: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotation matrices about a body axis by ``angle`` radians."""
+    """(T, 3, 3) right-handed rotation matrices about a body axis by ``angle`` radians."""
+    angle = np.asarray(angle, dtype=np.float64)
+    i, j = _AXIS_PLANE[axis]
     c, s = np.cos(angle), np.sin(angle)
-    one, zero = np.ones_like(angle), np.zeros_like(angle)
-    if axis == "x":
-        rows = [[one, zero, zero], [zero, c, -s], [zero, s, c]]
-    elif axis == "y":
-        rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
-    else:
-        rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+    R = np.zeros(angle.shape + (3, 3))
+    R[..., 3 - i - j, 3 - i - j] = 1.0
+    R[..., i, i] = c
+    R[..., j, j] = c
+    R[..., i, j] = -s
+    R[..., j, i] = s
+    return R
 
 
 def _bump(s: np.ndarray) -> np.ndarray:
@@ -201,6 +209,23 @@ def _action_controls(name: str, tau: np.ndarray, s: np.ndarray, amp: float, rng)
         c["r_hip_flex"] = d(15) * np.clip(-step, 0, None)
         c["l_knee"] = d(30) * np.clip(step, 0, None)
         c["r_knee"] = d(30) * np.clip(-step, 0, None)
+    elif name == "hand_up_right":
+        # wave_right's pose, held, with only a slow drift
+        drift = np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * tau)
+        c["r_sh_abd"] = on * d(80 + 10 * amp) + on * d(5) * drift
+        c["r_sh_flex"] = on * d(20)
+        c["r_sh_twist"] = on * d(90)
+        c["r_elbow"] = on * (d(70) + d(8) * drift)
+    elif name == "hands_together":
+        # clap's arm pose, hands held together, small slow rubbing
+        rub = np.sin(2 * np.pi * rng.uniform(0.5, 0.9) * tau)
+        c["l_sh_flex"] = c["r_sh_flex"] = on * (d(70) + d(4) * rub)
+        c["l_sh_in"] = c["r_sh_in"] = on * d(48)
+        c["l_elbow"] = c["r_elbow"] = on * d(55)
+    elif name == "nod_head":
+        nod = np.clip(np.sin(2 * np.pi * rng.uniform(1.8, 2.6) * tau), 0, None)
+        c["neck_bend"] = on * d(25) * nod * amp
+        c["spine_bend"] = on * d(4) * nod
     elif name == "idle":
         sway = np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * tau + rng.uniform(0, 6.3))
         c["spine_twist"] = d(8) * sway
@@ -211,14 +236,19 @@ def _action_controls(name: str, tau: np.ndarray, s: np.ndarray, amp: float, rng)
     return c
 
 
+@functools.lru_cache(maxsize=1)
+def _fk_tree():
+    parent = parents(NTU25, root=NTU25.index("spine_base"))
+    return parent, topological_order(parent)
+
+
 def _forward_kinematics(controls: dict, offsets: np.ndarray, T: int) -> np.ndarray:
     """Joint positions (T, V, 3) in the body frame (y up) from angle curves."""
     names = NTU25.joint_names
-    parent = parents(NTU25, root=NTU25.index("spine_base"))
+    parent, order = _fk_tree()
     V = len(names)
-    get = lambda key: np.broadcast_to(controls.get(key, 0.0), (T,)).astype(np.float64)  # noqa: E731
-    eye = np.broadcast_to(np.eye(3), (T, 3, 3))
-    local = [eye] * V
+    get = lambda key: np.broadcast_to(controls.get(key, 0.0), (T,)).astype(np.float64)
+    local = [None] * V  # None: no joint rotation (saves a matmul per joint)
     local[names.index("spine_base")] = _rot("y", get("yaw"))
     local[names.index("spine_mid")] = _rot("y", get("spine_twist")) @ _rot("x", get("spine_bend"))
     local[names.index("neck")] = _rot("x", get("neck_bend"))
@@ -233,13 +263,13 @@ def _forward_kinematics(controls: dict, offsets: np.ndarray, T: int) -> np.ndarr
         local[names.index(f"{full}_knee")] = _rot("x", get(f"{side}_knee"))
     glob = [None] * V
     pos = np.zeros((T, V, 3))
-    for j in topological_order(parent):
+    for j in order:
         p = parent[j]
         if p == j:
             glob[j] = local[j]
             continue
         pos[:, j] = pos[:, p] + glob[p] @ offsets[j]
-        glob[j] = glob[p] @ local[j]
+        glob[j] = glob[p] if local[j] is None else glob[p] @ local[j]
     # Keep the lowest foot on the ground, then add the action's lift (jumps, running bounce).
     feet = [names.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
     pos[:, :, 1] -= pos[:, feet, 1].min(axis=1, keepdims=True)
@@ -317,7 +347,7 @@ def synthesize_clip(
         raise ValueError(f"num_persons must be >= 1, got {num_persons}")
     rng = np.random.default_rng([seed, int(index)])
     label = int(index) % num_classes
-    subject = int(rng.integers(num_subjects))
+    subject = int(rng.integers(num_subjects))  # NB: first draw; SyntheticSource.subjects() relies on it
     T = num_frames
     out = np.zeros((3, T, NTU25.num_joints, num_persons), dtype=np.float32)
     yaw = np.deg2rad(rng.uniform(-max_view_yaw_deg, max_view_yaw_deg))
@@ -368,9 +398,13 @@ def make_synthetic_dataset(
 
 def subject_split(subjects: np.ndarray, num_subjects: int = 20, train_fraction: float = 0.7) -> np.ndarray:
     """Boolean training mask of a cross-subject split: the first subjects train, the rest test."""
-    return np.asarray(subjects) < int(round(num_subjects * train_fraction))
+    return np.asarray(subjects) < round(num_subjects * train_fraction)
 
 
 __all__ = [
-    "ACTION_NAMES", "SyntheticClips", "synthesize_clip", "make_synthetic_dataset", "subject_split",
+    "ACTION_NAMES",
+    "SyntheticClips",
+    "make_synthetic_dataset",
+    "subject_split",
+    "synthesize_clip",
 ]

@@ -13,8 +13,6 @@ NTU/PYSKL zero-fill); every transform leaves absent entries at zero.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import numpy as np
 
 from ..layouts import Layout, get_layout
@@ -39,7 +37,7 @@ def _present_joint_centred(x: np.ndarray, center: int) -> np.ndarray:
 
 
 def center_on_joint(
-    x: np.ndarray, layout: Union[str, Layout], joint: Optional[Union[int, str]] = None, num_coords: Optional[int] = None
+    x: np.ndarray, layout: str | Layout, joint: int | str | None = None, num_coords: int | None = None
 ) -> np.ndarray:
     """Subtract joint ``joint`` (default ``layout.center``) of person 0 from every present
     joint of every person, per frame; frames where person 0 lacks that joint stay as they
@@ -70,7 +68,7 @@ def rotation_to_canonical(spine: np.ndarray, shoulders: np.ndarray) -> np.ndarra
     return np.stack([x_axis, y_axis, z])
 
 
-def align_rotation(x: np.ndarray, layout: Union[str, Layout], num_coords: Optional[int] = None) -> np.ndarray:
+def align_rotation(x: np.ndarray, layout: str | Layout, num_coords: int | None = None) -> np.ndarray:
     """Rotate 3D coordinates so person 0's spine is along z and shoulders along x.
 
     The reference frame is person 0's first frame with all four role joints present.
@@ -142,7 +140,7 @@ def pad_or_loop(x: np.ndarray, num_frames: int, mode: str = "zero") -> np.ndarra
     return out
 
 
-def bones(x: np.ndarray, layout: Union[str, Layout], num_coords: Optional[int] = None) -> np.ndarray:
+def bones(x: np.ndarray, layout: str | Layout, num_coords: int | None = None) -> np.ndarray:
     """Bone stream: joint minus its parent (tree rooted at ``layout.center``); the root is 0.
     Only the ``num_coords`` coordinate channels change (default min(3, C)); scores are kept."""
     x = _check_clip(x)
@@ -168,8 +166,8 @@ def motion(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def pre_normalise(x: np.ndarray, layout: Union[str, Layout], center: bool = True, align: bool = True,
-                  num_coords: Optional[int] = None) -> np.ndarray:
+def pre_normalise(x: np.ndarray, layout: str | Layout, center: bool = True, align: bool = True,
+                  num_coords: int | None = None) -> np.ndarray:
     """The common NTU pre-normalisation: centring then rotation alignment (3D only)."""
     if center:
         x = center_on_joint(x, layout, num_coords=num_coords)

@@ -1,4 +1,5 @@
 """User-facing skdcore operators (torch.ops.skdcore.* with docstrings and fake kernels)."""
+from .graph_conv import graph_conv
 from .graph_matching import graph_matching_loss
 from .gradient_revision import (
     RevisedGradients,
@@ -14,6 +15,7 @@ __all__ = [
     "gradient_revision",
     "gradient_revision_apply",
     "gradient_revision_gram",
+    "graph_conv",
     "graph_matching_loss",
     "normalize_adjacency",
     "temporal_shift",

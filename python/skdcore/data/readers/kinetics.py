@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
@@ -20,8 +19,8 @@ from ..sources import ReaderError, SkeletonSource, register_source
 NUM_JOINTS = 18
 
 
-def read_kinetics_json(path: Union[str, Path], max_persons: int = 2, max_frames: int = 300,
-                       persons_in: int = 5) -> tuple[np.ndarray, Optional[int]]:
+def read_kinetics_json(path: str | Path, max_persons: int = 2, max_frames: int = 300,
+                       persons_in: int = 5) -> tuple[np.ndarray, int | None]:
     """((3, T, 18, max_persons) float32, label_index or None) of one clip file."""
     path = Path(path)
     try:
@@ -74,7 +73,7 @@ class KineticsSource(SkeletonSource):
     name = "kinetics"
     num_coords = 2
 
-    def __init__(self, root: Union[str, Path], label_file: Optional[Union[str, Path]] = None, split: str = "train",
+    def __init__(self, root: str | Path, label_file: str | Path | None = None, split: str = "train",
                  max_persons: int = 2, max_frames: int = 300):
         self.root = Path(root)
         if not self.root.is_dir():

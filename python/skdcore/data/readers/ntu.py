@@ -13,9 +13,9 @@ first.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -106,7 +106,7 @@ class _Lines:
         return values
 
 
-def read_skeleton_bodies(path: Union[str, Path]) -> tuple[int, dict]:
+def read_skeleton_bodies(path: str | Path) -> tuple[int, dict]:
     """(frame count, {body id: (frame indices (n,), joints (n, 25, 3))}) of one file."""
     path = Path(path)
     cursor = _Lines(path)
@@ -140,7 +140,7 @@ def _spread_ratio(joints: np.ndarray) -> float:
     return float(x_spread / max(y_spread, 1e-6))
 
 
-def read_ntu_skeleton(path: Union[str, Path], max_bodies: int = 2, denoise: bool = True) -> np.ndarray:
+def read_ntu_skeleton(path: str | Path, max_bodies: int = 2, denoise: bool = True) -> np.ndarray:
     """(3, T, 25, max_bodies) float32 of one ``.skeleton`` file (absent bodies are zero)."""
     num_frames, bodies = read_skeleton_bodies(path)
     if not bodies:
@@ -171,8 +171,8 @@ class NTUSource(SkeletonSource):
 
     name = "ntu"
 
-    def __init__(self, root: Union[str, Path], benchmarks: Optional[Sequence[str]] = None,
-                 missing_list: Optional[Union[str, Path]] = None, max_bodies: int = 2, denoise: bool = True):
+    def __init__(self, root: str | Path, benchmarks: Sequence[str] | None = None,
+                 missing_list: str | Path | None = None, max_bodies: int = 2, denoise: bool = True):
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"NTU root {self.root} is not a directory of .skeleton files")

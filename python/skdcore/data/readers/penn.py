@@ -7,7 +7,6 @@ image width/height and shifted by -0.5 (like Kinetics), zeroed where not visible
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
@@ -21,14 +20,14 @@ PENN_ACTIONS = (
 NUM_JOINTS = 13
 
 
-def read_penn_mat(path: Union[str, Path]) -> tuple[np.ndarray, int, bool]:
+def read_penn_mat(path: str | Path) -> tuple[np.ndarray, int, bool]:
     """((3, T, 13, 1) float32, label, is_train) of one Penn Action label file."""
     import scipy.io
 
     path = Path(path)
     try:
         mat = scipy.io.loadmat(path)
-    except Exception as err:  # scipy raises several types for damaged files
+    except Exception as err:  # noqa: BLE001  (scipy raises several types for damaged files)
         raise ReaderError(f"{path}: not a readable .mat file ({type(err).__name__}: {err})") from None
     for field in ("action", "x", "y", "visibility", "train"):
         if field not in mat:
@@ -66,7 +65,7 @@ class PennActionSource(SkeletonSource):
     num_coords = 2
     label_names = PENN_ACTIONS
 
-    def __init__(self, root: Union[str, Path]):
+    def __init__(self, root: str | Path):
         self.root = Path(root)
         self.files = sorted(self.root.glob("*.mat"))
         if not self.files:
@@ -86,7 +85,7 @@ class PennActionSource(SkeletonSource):
         for f in self.files:
             try:
                 train.append(int(np.squeeze(scipy.io.loadmat(f, variable_names=["train"])["train"])) == 1)
-            except Exception:  # unreadable files are skipped by load(); their split does not matter
+            except Exception:  # noqa: BLE001  (unreadable files are skipped by load())
                 train.append(False)
         train = np.array(train)
         return {"train": np.flatnonzero(train), "test": np.flatnonzero(~train)}

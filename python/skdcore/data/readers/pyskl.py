@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from ..sources import ReaderError, SkeletonSource, register_source
 _LAYOUT_BY_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
 
 
-def load_pyskl_annotations(path: Union[str, Path]) -> dict:
+def load_pyskl_annotations(path: str | Path) -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -33,7 +32,7 @@ def load_pyskl_annotations(path: Union[str, Path]) -> dict:
     return content
 
 
-def annotation_to_clip(ann: dict, where: str, max_persons: int = 2, num_joints: Optional[int] = None) -> np.ndarray:
+def annotation_to_clip(ann: dict, where: str, max_persons: int = 2, num_joints: int | None = None) -> np.ndarray:
     """(3, T, V, max_persons) float32 from one annotation dict; ``where`` prefixes errors."""
     if "keypoint" not in ann:
         raise ReaderError(f"{where}: field 'keypoint' is missing")
@@ -73,8 +72,8 @@ class PysklSource(SkeletonSource):
 
     name = "pyskl"
 
-    def __init__(self, root: Union[str, Path], split_prefix: Optional[str] = None, max_persons: int = 2,
-                 layout: Optional[str] = None):
+    def __init__(self, root: str | Path, split_prefix: str | None = None, max_persons: int = 2,
+                 layout: str | None = None):
         self.path = Path(root)
         content = load_pyskl_annotations(self.path)
         self.annotations = content["annotations"]

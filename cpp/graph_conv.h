@@ -1,0 +1,61 @@
+// skdcore::graph_conv: declarations shared by the CPU/CUDA/autograd files.
+//
+// y[n, o, t, w] = sum_k sum_c sum_v weight[k, o, c] * x[n, c, t, v] * A_eff[k, v, w] + bias[o],
+// A_eff = A * edge_importance (elementwise) when edge_importance is given, else A.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <tuple>
+
+namespace skdcore {
+
+// Order of the backward op's outputs and of its output_mask.
+enum GraphConvGrad : int { kGradX = 0, kGradWeight, kGradA, kGradBias, kGradEdgeImportance };
+using GraphConvGrads = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
+
+// Validates shapes, dtypes and devices of every argument (shared by every device's kernel):
+//   x (N, C_in, T, V), weight (K, C_out, C_in), A (K, V, V), bias (C_out,), edge_importance (K, V, V).
+void check_graph_conv_inputs(const char* op, const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& A, const c10::optional<at::Tensor>& bias,
+                             const c10::optional<at::Tensor>& edge_importance);
+
+// The backward's arguments: the forward's (no bias), plus grad of the output's shape
+// (N, C_out, T, V), dtype and device.
+void check_graph_conv_backward_inputs(const char* op, const at::Tensor& grad, const at::Tensor& x,
+                                      const at::Tensor& weight, const at::Tensor& A,
+                                      const c10::optional<at::Tensor>& edge_importance);
+
+// A * edge_importance, or A: (K, V, V).
+at::Tensor effective_adjacency(const at::Tensor& A,
+                               const c10::optional<at::Tensor>& edge_importance);
+
+// Which gradients a backward call must compute; also checks the mask against the inputs.
+struct GraphConvNeeds {
+  bool x, weight, A, bias, edge_importance;
+  bool adjacency() const { return A || edge_importance; }  // dL/dA_eff is needed
+};
+GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
+                                const c10::optional<at::Tensor>& edge_importance);
+
+// Splits dL/dA_eff into (dL/dA, dL/dedge_importance) as the mask asks; unrequested -> empty.
+std::tuple<at::Tensor, at::Tensor> split_adjacency_grad(const at::Tensor& grad_a_eff,
+                                                        const at::Tensor& A,
+                                                        const c10::optional<at::Tensor>& edge_importance,
+                                                        const GraphConvNeeds& needs);
+
+// Placeholder returned for a gradient the output_mask did not ask for (the schema returns
+// Tensors, so "not computed" is an empty tensor rather than an undefined one).
+at::Tensor not_computed(const at::Tensor& like);
+
+// Dispatcher entry points (go through the dispatcher, so autograd/fake/devices all apply).
+at::Tensor graph_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& A,
+                      const c10::optional<at::Tensor>& bias,
+                      const c10::optional<at::Tensor>& edge_importance);
+GraphConvGrads _graph_conv_backward(const at::Tensor& grad, const at::Tensor& x,
+                                    const at::Tensor& weight, const at::Tensor& A,
+                                    const c10::optional<at::Tensor>& edge_importance,
+                                    std::array<bool, 5> output_mask);
+
+}  // namespace skdcore

@@ -1,0 +1,166 @@
+// CUDA glue of skdcore::graph_conv: checks, device guard, current stream, launches.
+// Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/graph_conv.cu.
+#include <ATen/Dispatch.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "checks.h"
+#include "graph_conv.cuh"
+#include "graph_conv.h"
+
+namespace skdcore {
+namespace {
+
+// ATen's 16-bit float types -> the CUDA types the torch-free kernels are compiled for
+// (same 16-bit layout).
+template <typename T>
+struct CudaScalar {
+  using type = T;
+};
+template <>
+struct CudaScalar<at::Half> {
+  using type = __half;
+};
+template <>
+struct CudaScalar<at::BFloat16> {
+  using type = __nv_bfloat16;
+};
+
+template <typename scalar_t>
+const typename CudaScalar<scalar_t>::type* cuda_ptr(const at::Tensor& t) {
+  return t.defined() ? reinterpret_cast<const typename CudaScalar<scalar_t>::type*>(
+                           t.const_data_ptr<scalar_t>())
+                     : nullptr;
+}
+template <typename scalar_t>
+typename CudaScalar<scalar_t>::type* cuda_mutable_ptr(at::Tensor& t) {
+  return reinterpret_cast<typename CudaScalar<scalar_t>::type*>(t.mutable_data_ptr<scalar_t>());
+}
+
+void check_launch(cudaError_t err, const char* op) {
+  TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err),
+              (err == cudaErrorInvalidConfiguration || err == cudaErrorInvalidValue)
+                  ? " (K * V too large for the kernel's shared-memory tiles)"
+                  : "");
+}
+
+// The kernels read the adjacency in the accumulation type: float, or double for double.
+at::ScalarType accumulate_type(const at::Tensor& x) {
+  return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+// A * edge_importance formed in the accumulation type (no float16 rounding of the product).
+at::Tensor effective_adjacency_acc(const at::Tensor& A,
+                                   const c10::optional<at::Tensor>& edge_importance,
+                                   at::ScalarType acc_type) {
+  const c10::optional<at::Tensor> mask =
+      edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc_type))
+                                  : c10::nullopt;
+  return effective_adjacency(A.to(acc_type), mask).contiguous();
+}
+
+cuda::GraphConvShape shape_of(const at::Tensor& x, const at::Tensor& weight) {
+  return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
+}
+
+at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight,
+                                   const at::Tensor& A, const c10::optional<at::Tensor>& bias,
+                                   const c10::optional<at::Tensor>& edge_importance) {
+  constexpr const char* op = "skdcore.graph_conv";
+  check_graph_conv_inputs(op, x, weight, A, bias, edge_importance);
+  checks::check_device(op, "x", x, c10::kCUDA);
+  const c10::cuda::CUDAGuard device_guard(x.device());
+  const cuda::GraphConvShape shape = shape_of(x, weight);
+  at::Tensor y = at::empty({shape.N, shape.C_out, shape.T, shape.V},
+                           x.options().memory_format(at::MemoryFormat::Contiguous));
+  if (y.numel() == 0) return y;
+  if (shape.C_in == 0 || shape.K == 0) {  // empty sums: only the bias remains
+    y.zero_();
+    if (bias.has_value()) y.add_(bias->view({1, shape.C_out, 1, 1}));
+    return y;
+  }
+  const at::Tensor x_c = x.contiguous();
+  const at::Tensor w_c = weight.contiguous();
+  const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, accumulate_type(x));
+  const at::Tensor b_c = bias.has_value() ? bias->contiguous() : at::Tensor();
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
+                                  "graph_conv_forward_cuda", [&] {
+    using cuda_t = typename CudaScalar<scalar_t>::type;
+    check_launch(cuda::graph_conv_forward<cuda_t>(
+                     cuda_ptr<scalar_t>(x_c), cuda_ptr<scalar_t>(w_c),
+                     a_eff.const_data_ptr<cuda::graph_conv_acc_t<cuda_t>>(),
+                     cuda_ptr<scalar_t>(b_c), cuda_mutable_ptr<scalar_t>(y), shape, stream),
+                 op);
+  });
+  return y;
+}
+
+GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor& x,
+                                        const at::Tensor& weight, const at::Tensor& A,
+                                        const c10::optional<at::Tensor>& edge_importance,
+                                        std::array<bool, 5> output_mask) {
+  constexpr const char* op = "skdcore._graph_conv_backward";
+  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  checks::check_device(op, "x", x, c10::kCUDA);
+  const cuda::GraphConvShape shape = shape_of(x, weight);
+  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
+  const c10::cuda::CUDAGuard device_guard(x.device());
+  const at::ScalarType acc_type = accumulate_type(x);
+
+  at::Tensor grad_x = needs.x ? at::zeros_like(x, at::MemoryFormat::Contiguous) : not_computed(x);
+  at::Tensor grad_w_acc = at::zeros({shape.K, shape.C_out, shape.C_in}, x.options().dtype(acc_type));
+  at::Tensor grad_a_acc = at::zeros({shape.K, shape.V, shape.V}, x.options().dtype(acc_type));
+  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
+  const bool empty = shape.N * shape.C_in * shape.C_out * shape.T * shape.V * shape.K == 0;
+  if (!empty && (needs.x || needs.weight || needs.adjacency())) {
+    const at::Tensor g_c = grad.contiguous();
+    const at::Tensor x_c = x.contiguous();
+    const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, acc_type);
+    const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
+                                    "graph_conv_backward_cuda", [&] {
+      using cuda_t = typename CudaScalar<scalar_t>::type;
+      using acc_t = cuda::graph_conv_acc_t<cuda_t>;
+      if (needs.x) {
+        // grad_x = sum_k W_k^T grad A_k^T: the forward kernel with transposed operands.
+        const at::Tensor w_t = weight.transpose(1, 2).contiguous();  // (K, C_in, C_out)
+        const at::Tensor a_t = a_eff.transpose(1, 2).contiguous();
+        const cuda::GraphConvShape swapped{shape.N, shape.C_out, shape.C_in, shape.T, shape.V,
+                                           shape.K};
+        check_launch(cuda::graph_conv_forward<cuda_t>(
+                         cuda_ptr<scalar_t>(g_c), cuda_ptr<scalar_t>(w_t),
+                         a_t.const_data_ptr<acc_t>(), nullptr, cuda_mutable_ptr<scalar_t>(grad_x),
+                         swapped, stream),
+                     op);
+      }
+      if (needs.weight) {
+        check_launch(cuda::graph_conv_weight_grad<cuda_t>(
+                         cuda_ptr<scalar_t>(g_c), cuda_ptr<scalar_t>(x_c),
+                         a_eff.const_data_ptr<acc_t>(), grad_w_acc.mutable_data_ptr<acc_t>(),
+                         shape, stream),
+                     op);
+      }
+      if (needs.adjacency()) {
+        const at::Tensor w_c = weight.contiguous();
+        check_launch(cuda::graph_conv_adjacency_grad<cuda_t>(
+                         cuda_ptr<scalar_t>(g_c), cuda_ptr<scalar_t>(x_c), cuda_ptr<scalar_t>(w_c),
+                         grad_a_acc.mutable_data_ptr<acc_t>(), shape, stream),
+                     op);
+      }
+    });
+  }
+  at::Tensor grad_w = needs.weight ? grad_w_acc.to(x.scalar_type()) : not_computed(x);
+  auto [grad_A, grad_M] = split_adjacency_grad(grad_a_acc, A, edge_importance, needs);
+  return {grad_x, grad_w, grad_A, grad_b, grad_M};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(skdcore, CUDA, m) {
+  m.impl("graph_conv", &graph_conv_forward_cuda);
+  m.impl("_graph_conv_backward", &graph_conv_backward_cuda);
+}
+
+}  // namespace skdcore
