@@ -1,4 +1,4 @@
-"""The `skd` command line: one sub-command per job (info, demo, ...)."""
+"""The `skd` command line: train | distill | eval | bench | demo | ablation | prepare | info."""
 from __future__ import annotations
 
 import argparse
@@ -13,24 +13,145 @@ def _info(args) -> int:
     return 0
 
 
+def _config(args, mode=None):
+    from .train import load_config
+
+    overrides = list(args.set or [])
+    if mode is not None:
+        overrides.append(f"mode={mode}")
+    if getattr(args, "teacher", None):
+        overrides.append(f"teacher_checkpoint={args.teacher}")
+    if getattr(args, "output_dir", None):
+        overrides.append(f"output_dir={args.output_dir}")
+    return load_config(args.config, overrides)
+
+
+def _train(args, mode=None) -> int:
+    from .train import train
+
+    cfg = _config(args, mode)
+    if args.command == "train" and cfg.mode == "distill" and mode is None:
+        print("note: this config has mode: distill; `skd distill` is the same command")
+    result = train(cfg, resume=args.resume)
+    best = result["best"]
+    if best:
+        print(f"[{cfg.name}] best top1 {100 * best['top1']:.2f}% (epoch {best['epoch']}); checkpoints in {cfg.output_dir}")
+    if result["stopped"]:
+        print(f"[{cfg.name}] stopped after max_steps={cfg.max_steps}; continue with --resume")
+    return 0
+
+
+def _distill(args) -> int:
+    return _train(args, mode="distill")
+
+
+def _eval(args) -> int:
+    from .train.evaluate_cli import run_eval
+
+    return run_eval(args)
+
+
+def _bench(args) -> int:
+    from .train.bench_step import run_bench_cli
+
+    return run_bench_cli(args)
+
+
 def _demo(args) -> int:
     from .demo import run_demo
 
     return run_demo(args)
 
 
+def _ablation(args) -> int:
+    from .demo import run_ablation_cli
+
+    return run_ablation_cli(args)
+
+
+def _prepare(args) -> int:
+    from .data.prepare import run_prepare
+
+    try:
+        run_prepare(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
+        print(f"skd prepare: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
+    parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
+    parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
+    parser.add_argument("--output-dir", help="override output_dir")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
+    if teacher:
+        parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skd", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="print how this skdcore was built").set_defaults(func=_info)
-    demo = commands.add_parser("demo", help="run the demo on the embedded data")
+
+    train = commands.add_parser("train", help="train a model (teacher on HQ or LQ baseline; mode from the config)")
+    _add_run_arguments(train)
+    train.set_defaults(func=_train)
+
+    distill = commands.add_parser("distill", help="train an SKD student from a frozen teacher")
+    _add_run_arguments(distill, teacher=True)
+    distill.set_defaults(func=_distill)
+
+    ev = commands.add_parser("eval", help="evaluate a checkpoint: top-1/top-5, per-class accuracy")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--data", help="prepared data directory (default: the one the checkpoint was trained on)")
+    ev.add_argument("--split", help="split name (default: the run's test split)")
+    ev.add_argument("--input", choices=["lq", "hq", "both"], default="both", help="which skeletons to feed")
+    ev.add_argument("--per-class", action="store_true", help="print per-class accuracy")
+    ev.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    ev.set_defaults(func=_eval)
+
+    bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
+    bench.add_argument("--frames", type=int, nargs="+", default=[100], help="clip lengths T (e.g. 100 300)")
+    bench.add_argument("--batch-size", type=int, default=16)
+    bench.add_argument("--model", default="shift_gcn")
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--quick", action="store_true", help="tiny model and shapes (smoke run)")
+    bench.add_argument("--all", action="store_true", help="run every benchmarks/bench_*.py instead")
+    bench.add_argument("--benchmarks", default="benchmarks", help="benchmark folder for --all")
+    bench.set_defaults(func=_bench)
+
+    demo = commands.add_parser("demo", help="teacher, LQ baseline and SKD student on the embedded synthetic data")
+    demo.add_argument("--out", default="runs/demo", help="output folder (data, checkpoints, plots)")
+    demo.add_argument("--quick", action="store_true", help="a much smaller run (smoke test, ~1 minute)")
+    demo.add_argument("--ablation", action="store_true", help="also run the CE / +KL / +MSE / +GM / +GR ablation")
+    demo.add_argument("--ops", choices=["fused", "reference"], default="fused")
     demo.set_defaults(func=_demo)
+
+    ablation = commands.add_parser("ablation", help="paper-style ablation: CE, +KL, +MSE, +GM, +GR")
+    ablation.add_argument("--out", default="runs/demo", help="demo folder (reuses its data and teacher)")
+    ablation.add_argument("--quick", action="store_true")
+    ablation.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    ablation.set_defaults(func=_ablation)
+
+    prepare = commands.add_parser("prepare", help="raw dataset -> memory-mapped HQ+LQ arrays + manifest")
+    from .data.prepare import add_prepare_arguments
+
+    add_prepare_arguments(prepare)
+    prepare.set_defaults(func=_prepare)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    from .train import CheckpointError, ConfigError
+
+    try:
+        return args.func(args)
+    except (ConfigError, CheckpointError) as error:
+        print(f"skd {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,4 +1,18 @@
-"""Training-side helpers of skdcore."""
-from .multi_loss_backward import MultiLossBackward, reference_multi_loss_backward
+"""SKD training: configs, losses, the teacher / baseline / distillation loops, evaluation, checkpoints.
 
-__all__ = ["MultiLossBackward", "reference_multi_loss_backward"]
+    from skdcore.train import load_config, train
+    train(load_config("configs/demo_teacher.yaml"))
+"""
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import ConfigError, ExperimentConfig, config_from_dict, load_config
+from .losses import cross_entropy, feature_mse, kl_distillation, skd_losses
+from .metrics import classification_metrics, evaluate
+from .multi_loss_backward import MultiLossBackward, reference_multi_loss_backward
+from .ops_select import RevisedBackward, select_ops
+from .trainer import Trainer, train
+
+__all__ = [
+    "CheckpointError", "ConfigError", "ExperimentConfig", "MultiLossBackward", "RevisedBackward", "Trainer",
+    "classification_metrics", "config_from_dict", "cross_entropy", "evaluate", "feature_mse", "kl_distillation", "load_checkpoint",
+    "load_config", "reference_multi_loss_backward", "save_checkpoint", "select_ops", "skd_losses", "train",
+]

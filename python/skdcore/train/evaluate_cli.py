@@ -1,0 +1,46 @@
+"""`skd eval`: a checkpoint on a prepared split, LQ and/or HQ input, top-1/top-5 and per-class accuracy."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..models import build_model
+from .batches import epoch_batches, iterate
+from .checkpoint import load_checkpoint, load_model_state
+from .metrics import evaluate, format_metrics, per_class_table
+from .ops_select import select_ops
+from .trainer import resolve_device
+
+
+def load_trained_model(path, ops: str = "fused"):
+    """(model in eval mode, checkpoint dict) from an skdcore checkpoint."""
+    ckpt = load_checkpoint(path)
+    select_ops(ops, ckpt["model_name"])
+    model = build_model(ckpt["model_name"], **ckpt["model_args"])
+    load_model_state(model, ckpt, path)
+    return model.eval(), ckpt
+
+
+def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None):
+    from ..data import PairedSkeletonDataset
+
+    model, ckpt = load_trained_model(path, ops)
+    run_cfg = ckpt.get("config") or {}
+    if dataset is None:
+        root = data_root or run_cfg.get("data", {}).get("root")
+        if root is None:
+            raise ValueError(f"{path} records no data root; pass --data DIR")
+        split = split or run_cfg.get("data", {}).get("test_split", "test")
+        dataset = PairedSkeletonDataset(root, split=split, lq="fixed")
+    batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)
+    device = resolve_device("auto")
+    return evaluate(model.to(device), iterate(dataset, batches), device, dataset.num_classes, use), dataset
+
+
+def run_eval(args) -> int:
+    uses = ["lq", "hq"] if args.input == "both" else [args.input]
+    for use in uses:
+        metrics, dataset = evaluate_checkpoint(args.checkpoint, args.data, args.split, use, args.ops)
+        print(f"{Path(args.checkpoint)} on {use.upper()} ({dataset.root}): {format_metrics(metrics)}")
+        if args.per_class:
+            print(per_class_table(metrics, dataset.label_names))
+    return 0

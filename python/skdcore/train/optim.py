@@ -1,0 +1,33 @@
+"""Optimiser and learning-rate schedule: SGD Nesterov (reference) or AdamW; linear warm-up then
+multistep decay, stepped once per optimizer step (so a resumed run continues mid-epoch exactly).
+"""
+from __future__ import annotations
+
+import bisect
+
+import torch
+
+from .config import OptimConfig
+
+
+def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    raise ValueError(f"optim.name: {cfg.name!r} is not valid; choose one of ['sgd', 'adamw']")
+
+
+def lr_factor(step: int, steps_per_epoch: int, cfg: OptimConfig) -> float:
+    """Multiplier of the base lr before optimizer step ``step`` (0-based)."""
+    warmup_steps = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    epoch = step // max(steps_per_epoch, 1)
+    return cfg.gamma ** bisect.bisect_right(list(cfg.milestones), epoch)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, steps_per_epoch: int):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps_per_epoch, cfg))

@@ -1,0 +1,98 @@
+"""PNG plots of a demo / experiment: training curves, accuracy vs LQ severity, confusion matrix.
+
+matplotlib is an optional dependency (``skdcore[plots]``); without it the plots are skipped with a
+note, never an error.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        return plt
+    except ImportError:
+        return None
+
+
+def _save(fig, path: Path) -> Path:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+    return path
+
+
+def plot_training_curves(histories: Dict[str, List[dict]], path: Path) -> Optional[Path]:
+    """histories: run name -> epoch rows (with train_loss, train_acc, val_top1)."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, rows in histories.items():
+        epochs = [r["epoch"] for r in rows]
+        ax_loss.plot(epochs, [r.get("train_loss", np.nan) for r in rows], marker="o", label=name)
+        ax_acc.plot(epochs, [100 * r.get("val_top1", np.nan) for r in rows], marker="o", label=f"{name} (val)")
+        ax_acc.plot(epochs, [100 * r.get("train_acc", np.nan) for r in rows], linestyle=":", alpha=0.6,
+                    color=ax_acc.lines[-1].get_color())
+    ax_loss.set(xlabel="epoch", ylabel="training loss (sum of the run's losses)", title="training loss")
+    ax_acc.set(xlabel="epoch", ylabel="top-1 %", title="top-1 (solid: validation, dotted: training)")
+    ax_loss.legend()
+    ax_acc.legend(fontsize=8)
+    fig.tight_layout()
+    path = _save(fig, Path(path))
+    plt.close(fig)
+    return path
+
+
+def plot_severity(severities: Sequence[float], accuracies: Dict[str, Sequence[float]], path: Path,
+                  train_severity: Optional[float] = None) -> Optional[Path]:
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, acc in accuracies.items():
+        ax.plot(severities, [100 * a for a in acc], marker="o", label=name)
+    if train_severity is not None:
+        ax.axvline(train_severity, color="grey", linestyle="--", linewidth=1, label="training LQ level")
+    ax.set(xlabel="occlusion probability p (SKD LQ generator)", ylabel="top-1 %", title="accuracy vs LQ severity")
+    ax.legend()
+    fig.tight_layout()
+    path = _save(fig, Path(path))
+    plt.close(fig)
+    return path
+
+
+def plot_confusion(confusion: np.ndarray, names: Optional[Sequence[str]], path: Path, title: str) -> Optional[Path]:
+    plt = _pyplot()
+    if plt is None:
+        return None
+    confusion = np.asarray(confusion, dtype=np.float64)
+    normalised = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    n = confusion.shape[0]
+    fig, ax = plt.subplots(figsize=(0.45 * n + 3, 0.45 * n + 2.5))
+    image = ax.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    labels = list(names) if names is not None else [str(i) for i in range(n)]
+    ax.set_xticks(range(n), labels, rotation=70, ha="right", fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    for i in range(n):
+        for j in range(n):
+            if confusion[i, j]:
+                ax.text(j, i, int(confusion[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if normalised[i, j] > 0.5 else "black")
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    path = _save(fig, Path(path))
+    plt.close(fig)
+    return path

@@ -1,0 +1,286 @@
+"""Training loops: teacher on HQ, LQ-only baseline, and the SKD student (``cfg.mode``).
+
+One ``Trainer`` runs all three; they differ only in which input the model sees and which losses
+the step takes:
+
+- teacher:  CE(model(HQ))
+- baseline: CE(model(LQ))
+- distill:  student(LQ) vs frozen teacher(HQ): CE + KL + feature MSE + graph matching, combined by
+            plain summation or by gradient revision (``loss.gradient_revision``).
+
+Checkpoints (``<output_dir>/last.pt``, ``best.pt``) hold everything needed for an exact resume:
+model, optimizer, scheduler, RNG state and the position inside the epoch.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from ..models import build_model
+from .batches import epoch_batches, iterate
+from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
+from .config import ExperimentConfig, save_config
+from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
+from .losses import cross_entropy, skd_losses
+from .metrics import evaluate, format_metrics
+from .ops_select import RevisedBackward, select_ops
+from .optim import build_optimizer, build_scheduler
+from .run_log import RunLogger
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def open_datasets(cfg: ExperimentConfig):
+    """Train / test PairedSkeletonDatasets; runs ``data.prepare`` first when the root is not prepared."""
+    from ..data import PairedSkeletonDataset, prepare_dataset
+
+    root = Path(cfg.data.root)
+    if not (root / "manifest.json").exists():
+        if cfg.data.prepare is None:
+            raise FileNotFoundError(f"data.root {root} holds no prepared dataset; run `skd prepare --out {root}` "
+                                    "or add a data.prepare section to the config")
+        prepare_dataset(root, **cfg.data.prepare)
+    train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed)
+    test = PairedSkeletonDataset(root, split=cfg.data.test_split, lq="fixed")
+    return train, test
+
+
+def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
+    """cfg.model.args completed with what the data says (classes, channels, persons, joints)."""
+    args = dict(cfg.model.args)
+    _, channels, _, joints, persons = (len(dataset.data),) + tuple(dataset.data.shape[1:])
+    args.setdefault("num_class", dataset.num_classes)
+    args.setdefault("in_channels", channels // 2)
+    args.setdefault("num_person", persons)
+    if cfg.model.name == "shift_gcn":
+        args.setdefault("num_joints", joints)
+    elif cfg.model.name == "st_gcn":
+        args.setdefault("layout", dataset.manifest.get("layout", "ntu25"))
+    return args
+
+
+class Trainer:
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None):
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        self.dist: DistInfo = init_from_env(self.device)
+        seed_everything(cfg.seed, cfg.deterministic)
+        self.out = Path(cfg.output_dir)
+        self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
+        self.train_set, self.test_set = datasets if datasets is not None else open_datasets(cfg)
+        self.num_classes = self.train_set.num_classes
+
+        self.teacher = None
+        self.model_args = model_arguments(cfg, self.train_set)
+        if cfg.mode == "distill":
+            self.teacher = self._load_teacher()
+            if cfg.model.adaption:
+                self.model_args["adaption_channels"] = self.teacher.feature_channels
+        self.model = build_model(cfg.model.name, **self.model_args).to(self.device)
+
+        self.input_name = "hq" if cfg.mode == "teacher" else "lq"
+        self.steps_per_epoch = len(self._batches(0))
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"the train split {cfg.data.train_split!r} is empty")
+        self.optimizer = build_optimizer(self.model.parameters(), cfg.optim)
+        self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
+        self.revised_backward = None
+        if cfg.mode == "distill" and cfg.loss.gradient_revision:
+            names = ["ce"] + [k for k in ("kl", "mse", "graph_matching") if getattr(cfg.loss, k) > 0]
+            self.revised_backward = RevisedBackward(self.model, names, self.ops.revision)
+
+        self.epoch, self.step, self.step_in_epoch = 0, 0, 0
+        self.best: Dict = {}
+        self.history: list = []
+        if resume:
+            self._resume(self.out / "last.pt")
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _load_teacher(self):
+        path = self.cfg.teacher_checkpoint
+        if not path:
+            raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
+        ckpt = load_checkpoint(path)
+        teacher = build_model(ckpt["model_name"], **ckpt["model_args"])
+        load_model_state(teacher, ckpt, path)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        if teacher.num_class != self.num_classes:
+            raise CheckpointError(f"teacher {path} predicts {teacher.num_class} classes but the data has {self.num_classes}")
+        return teacher.to(self.device).eval()
+
+    def _batches(self, epoch: int):
+        return epoch_batches(len(self.train_set), self.cfg.data.batch_size, self.cfg.seed, epoch,
+                             rank=self.dist.rank, world_size=self.dist.world_size)
+
+    def _test_batches(self):
+        return epoch_batches(len(self.test_set), self.cfg.data.eval_batch_size, 0, 0, shuffle=False, drop_last=False)
+
+    def _resume(self, path: Path) -> None:
+        if not path.exists():
+            raise CheckpointError(f"--resume: {path} not found; start without --resume or point output_dir at the run")
+        ckpt = load_checkpoint(path)
+        load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
+        if ckpt.get("extra", {}).get("mode") not in (None, self.cfg.mode):
+            raise CheckpointError(f"{path} comes from a mode={ckpt['extra']['mode']!r} run, this run is mode={self.cfg.mode!r}")
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.epoch, self.step, self.step_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["step_in_epoch"]
+        self.best = ckpt.get("best", {})
+        self.history = ckpt.get("extra", {}).get("history", [])
+        from .checkpoint import set_rng_state
+
+        set_rng_state(ckpt["rng"])
+
+    def _save(self, name: str) -> None:
+        if not self.dist.is_main:
+            return
+        save_checkpoint(self.out / name, model=self.model, model_name=self.cfg.model.name, model_args=self.model_args,
+                        optimizer=self.optimizer, scheduler=self.scheduler, epoch=self.epoch, step=self.step,
+                        step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
+                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used})
+
+    # -- one step ------------------------------------------------------------------------------
+    def train_step(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> Dict[str, float]:
+        self.model.train()
+        broadcast_buffers(self.model, self.dist)
+        hq, lq, labels = hq.to(self.device), lq.to(self.device), labels.to(self.device)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer.zero_grad(set_to_none=True)
+        info: Dict[str, float] = {}
+        if self.cfg.mode == "distill":
+            with torch.no_grad():
+                teacher_logits, teacher_features = self.teacher(hq)
+            logits, features = self.model(lq)
+            weights = {k: getattr(self.cfg.loss, k) for k in ("ce", "kl", "mse", "graph_matching")}
+            losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
+                                self.ops.graph_matching, self.cfg.loss.temperature)
+            if self.revised_backward is not None:
+                info = self.revised_backward(losses)
+            else:
+                sum(losses.values()).backward()
+                average_gradients(params, self.dist)
+            loss_values = {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
+            total = sum(loss_values.values())
+        else:
+            logits, _ = self.model(hq if self.cfg.mode == "teacher" else lq)
+            loss = cross_entropy(logits, labels)
+            loss.backward()
+            average_gradients(params, self.dist)
+            loss_values, total = {"loss_ce": float(loss.detach())}, float(loss.detach())
+        self.optimizer.step()
+        self.scheduler.step()
+        correct = float((logits.argmax(1) == labels).float().mean())
+        return {"loss": total, "acc": correct, **loss_values, **info}
+
+    # -- the run -------------------------------------------------------------------------------
+    def evaluate(self, use: Optional[str] = None) -> Dict:
+        return evaluate(unwrap(self.model), iterate(self.test_set, self._test_batches()), self.device,
+                        self.num_classes, use or self.input_name)
+
+    def fit(self) -> Dict:
+        cfg = self.cfg
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out / "config.yaml")
+        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main)
+        show = cfg.log.progress and self.dist.is_main
+        if show:
+            print(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
+                  f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}")
+        stopped = False
+        try:
+            while self.epoch < cfg.optim.epochs and not stopped:
+                stopped = self._run_epoch(logger, show)
+        finally:
+            logger.close()
+        broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
+        barrier(self.dist)
+        return {"best": self.best, "history": self.history, "stopped": stopped, "output_dir": str(self.out)}
+
+    def _run_epoch(self, logger: RunLogger, show: bool) -> bool:
+        cfg = self.cfg
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(self.epoch)
+        batches = self._batches(self.epoch)
+        sums: Dict[str, float] = {}
+        start_time = time.perf_counter()
+        bar = None
+        if show:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"{cfg.name} epoch {self.epoch + 1}/"
+                       f"{cfg.optim.epochs}", leave=False, dynamic_ncols=True)
+        done = 0
+        for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
+            values = self.train_step(hq, lq, labels)
+            if not math.isfinite(values["loss"]):
+                raise FloatingPointError(f"{cfg.name}: loss became {values['loss']} at step {self.step}; lower optim.lr "
+                                         "or check the data")
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            done += 1
+            self.step += 1
+            self.step_in_epoch += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{values['loss']:.3f}")
+            if cfg.max_steps and self.step >= cfg.max_steps:
+                self._save("last.pt")
+                if bar is not None:
+                    bar.close()
+                return True
+            if cfg.log.checkpoint_every_steps and self.step % cfg.log.checkpoint_every_steps == 0:
+                self._save("last.pt")
+        if bar is not None:
+            bar.close()
+        row = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
+               "time_s": round(time.perf_counter() - start_time, 2)}
+        row.update({f"train_{k}": v / max(done, 1) for k, v in sums.items()})
+        self.epoch += 1
+        self.step_in_epoch = 0
+        is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
+        if is_eval_epoch and self.dist.is_main:
+            metrics = self.evaluate()
+            row.update({"val_top1": metrics["top1"], "val_top5": metrics["top5"], "val_loss": metrics["loss"]})
+            if metrics["top1"] >= self.best.get("top1", -1.0):
+                self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch}
+                self.history.append(row)
+                self._save("best.pt")
+            else:
+                self.history.append(row)
+            if show:
+                print(f"[{cfg.name}] epoch {self.epoch}: train loss {row.get('train_loss', float('nan')):.3f} "
+                      f"acc {100 * row.get('train_acc', 0):.1f}% | val ({self.input_name}) {format_metrics(metrics)}")
+        else:
+            self.history.append(row)
+        logger.log(row, self.step)
+        self._save("last.pt")
+        return False
+
+
+def train(cfg: ExperimentConfig, resume: bool = False, datasets=None) -> Dict:
+    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}."""
+    return Trainer(cfg, resume=resume, datasets=datasets).fit()
