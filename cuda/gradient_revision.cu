@@ -4,21 +4,13 @@
 //   weights : one thread runs the shared scalar math (gradient_revision_math.h)
 //   apply   : block c writes out = sum_j w_j v_j over its chunk
 #include "gradient_revision.cuh"
+#include "accumulate.cuh"
 
 namespace skdcore {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-template <typename scalar_t>
-struct Accumulate {
-  using type = float;
-};
-template <>
-struct Accumulate<double> {
-  using type = double;
-};
 
 // Sum of `value` over the block, valid in thread 0. Fixed tree order: deterministic.
 __device__ double block_sum(double value, double* shared) {

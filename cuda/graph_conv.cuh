@@ -2,7 +2,7 @@
 //
 // y[n, o, t, w] = sum_k sum_c sum_v weight[k, o, c] * x[n, c, t, v] * a_eff[k, v, w] + bias[o]
 // Every pointer is to a contiguous row-major array. scalar_t: float, double, __half or
-// __nv_bfloat16; acc_t (GraphConvAccumulate) is double for double, float otherwise: the
+// __nv_bfloat16; acc_t (accumulate_t) is double for double, float otherwise: the
 // adjacency and the gradient buffers of weight/adjacency are passed in acc_t.
 #pragma once
 
@@ -12,19 +12,13 @@
 
 #include <cstdint>
 
+#include "accumulate.cuh"
+
 namespace skdcore {
 namespace cuda {
 
 template <typename scalar_t>
-struct GraphConvAccumulate {
-  using type = float;
-};
-template <>
-struct GraphConvAccumulate<double> {
-  using type = double;
-};
-template <typename scalar_t>
-using graph_conv_acc_t = typename GraphConvAccumulate<scalar_t>::type;
+using graph_conv_acc_t = accumulate_t<scalar_t>;
 
 struct GraphConvShape {
   int64_t N, C_in, C_out, T, V, K;

@@ -10,6 +10,7 @@
 //     grad_i = 4 sum_j W_ij (f_i - f_j), W_ij = dL/dd2_ij.
 // Distance math is shared with the CPU kernel (cpp/graph_matching_math.h).
 #include "graph_matching.cuh"
+#include "accumulate.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -19,15 +20,6 @@ constexpr int kTile = static_cast<int>(kGraphTile);  // nodes per tile side
 constexpr int kRowsPerThread = 4;                    // 32 rows / 8 thread rows
 constexpr int kThreadRows = kTile / kRowsPerThread;  // blockDim = (32, 8)
 constexpr int kThreads = kTile * kThreadRows;
-
-template <typename scalar_t>
-struct Accumulate {
-  using type = float;
-};
-template <>
-struct Accumulate<double> {
-  using type = double;
-};
 
 enum class Pass : int { Normaliser = 0, Loss = 1 };
 

@@ -1,21 +1,13 @@
 // CUDA kernels of skdcore::normalize_adjacency. One block per partition k: the (V, V) matrix is
 // tiny (V <= a few hundred joints), so per-joint scales live in shared memory.
 #include "normalize_adjacency.cuh"
+#include "accumulate.cuh"
 
 namespace skdcore {
 namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-template <typename scalar_t>
-struct Accumulate {
-  using type = float;
-};
-template <>
-struct Accumulate<double> {
-  using type = double;
-};
 
 // scale[i] = adjacency_scale(degree[i]); in_degree sums column i, symmetric sums row i.
 template <typename scalar_t, typename acc_t>

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "temporal_shift.cuh"
+#include "accumulate.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -11,15 +12,6 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int64_t kMaxBlocks = 65535;
-
-template <typename scalar_t>
-struct Accumulate {
-  using type = float;
-};
-template <>
-struct Accumulate<double> {
-  using type = double;
-};
 
 unsigned int grid_for(int64_t elements) {
   return static_cast<unsigned int>(std::min<int64_t>((elements + kThreads - 1) / kThreads, kMaxBlocks));
