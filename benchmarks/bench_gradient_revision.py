@@ -10,7 +10,7 @@ import time
 import skdcore  # noqa: F401  (loads the ops)
 import torch
 import torch.nn.functional as F
-from common import base_parser, machine_line, markdown_table, median_seconds
+from common import base_parser, machine_line, markdown_table, median_seconds, synchronize
 from skdcore.graph import partition_matrices
 from skdcore.ops import gradient_revision
 from skdcore.reference.graph_conv import graph_conv_reference
@@ -159,15 +159,17 @@ def skd_step_losses(model, x, labels, teacher_logits, teacher_features):
     return task, [kl, mse, graph_matching_stand_in(adapted, teacher_features)], features
 
 
-def interleaved_medians(fns: dict, repeats: int) -> dict:
+def interleaved_medians(fns: dict, repeats: int, device: str) -> dict:
     """Median wall time of each fn, the fns run round-robin so machine noise hits all alike."""
     for fn in fns.values():
         fn()  # warm-up
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            synchronize(device)
             start = time.perf_counter()
             fn()
+            synchronize(device)
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
@@ -206,7 +208,7 @@ def bench_backward(args):
         "sequential (4 autograd.grad + fused op)": run(sequential, False),
         "batched, split at the features": run(fast, True),
         "batched, whole graph (no shared tensor)": run(batched_whole, False),
-    }, repeats)
+    }, repeats, args.device)
     forward = totals.pop("forward only")
     reference_backward = totals["reference (4 backward, flatten, float64 projection)"] - forward
     rows = [[name, f"{total * 1e3:.0f}", f"{(total - forward) * 1e3:.0f}", f"{reference_backward / (total - forward):.2f}x"]

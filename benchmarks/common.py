@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import subprocess
 
@@ -17,7 +18,9 @@ def median_seconds(fn, min_run_time: float = 0.5) -> float:
 
 
 def machine_line() -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    # SKDCORE_COMMIT: for copies of the tree without .git (e.g. a GPU machine)
+    commit = os.environ.get("SKDCORE_COMMIT") or subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -39,3 +42,9 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="small shapes and short timings (smoke run)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser
+
+
+def synchronize(device: str) -> None:
+    """Waits for queued GPU work, so wall-clock timers measure it (CUDA launches are asynchronous)."""
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()

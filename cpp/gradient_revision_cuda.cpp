@@ -2,7 +2,7 @@
 // host->device copy of the tensor table (pointers, sizes, chunks, pairs), then the launches.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -97,7 +97,7 @@ at::Tensor gram_cuda_impl(const char* op, at::TensorList task, at::TensorList di
   const DeviceTable table(task, distill, K, mode, {});
   if (table.num_chunks == 0) return gram;
   at::Tensor partials = at::empty({table.num_chunks * table.num_pairs}, double_options(task[0].device()));
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(task[0].scalar_type(), "gradient_revision_gram_cuda", [&] {
     check_launch(cuda::gradient_revision_gram<scalar_t>(
                      table.vectors<scalar_t>(), table.at_offset(table.off_numel),
@@ -113,7 +113,7 @@ at::Tensor gram_cuda_impl(const char* op, at::TensorList task, at::TensorList di
 at::Tensor apply_cuda_impl(const char* op, at::TensorList out, at::TensorList task,
                            at::TensorList distill, const at::Tensor& gram, int64_t K, double eps,
                            GradientRevisionMode mode, int64_t seed) {
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const at::Tensor gram_c = gram.contiguous();
   at::Tensor weights = at::empty({K + 1}, double_options(gram.device()));
   at::Tensor stats = at::empty({2, K}, double_options(gram.device()));

@@ -1,7 +1,7 @@
 // CUDA glue of skdcore::graph_conv: checks, device guard, current stream, launches.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/graph_conv.cu.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -84,7 +84,7 @@ at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight
   const at::Tensor w_c = weight.contiguous();
   const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, accumulate_type(x));
   const at::Tensor b_c = bias.has_value() ? bias->contiguous() : at::Tensor();
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
                                   "graph_conv_forward_cuda", [&] {
     using cuda_t = typename CudaScalar<scalar_t>::type;
@@ -118,7 +118,7 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
     const at::Tensor g_c = grad.contiguous();
     const at::Tensor x_c = x.contiguous();
     const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, acc_type);
-    const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(),
                                     "graph_conv_backward_cuda", [&] {
       using cuda_t = typename CudaScalar<scalar_t>::type;

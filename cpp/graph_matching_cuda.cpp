@@ -1,7 +1,7 @@
 // CUDA glue of skdcore::graph_matching_loss: checks, device guard, current stream, launch.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/graph_matching.cu.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -36,7 +36,7 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cuda(
   at::Tensor per_sample = at::zeros({layout.N}, s.options().dtype(at::kDouble));
   if (layout.N > 0 && layout.P > 0) {
     at::Tensor workspace = at::empty({cuda::graph_matching_workspace_size(layout)}, s.options().dtype(at::kDouble));
-    const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+    const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
     AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_forward_cuda", [&] {
       check_launch(cuda::graph_matching_forward<scalar_t>(
                        s.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), layout, options,
@@ -82,7 +82,7 @@ at::Tensor graph_matching_backward_cuda(const at::Tensor& grad, const at::Tensor
   sample_grad = sample_grad.expand({layout.N}).contiguous();
   const at::Tensor stats_c = stats.contiguous();
   at::Tensor workspace = at::empty({cuda::graph_matching_workspace_size(layout)}, s.options().dtype(at::kDouble));
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_backward_cuda", [&] {
     check_launch(cuda::graph_matching_backward<scalar_t>(
                      sample_grad.const_data_ptr<double>(), s.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(),

@@ -1,7 +1,7 @@
 // CUDA glue of skdcore::normalize_adjacency: checks, device guard, current stream, launch.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -27,7 +27,7 @@ at::Tensor normalize_adjacency_forward_cuda(const at::Tensor& A, c10::string_vie
   const at::Tensor A_c = A.contiguous();
   at::Tensor out = at::empty_like(A_c);
   if (A_c.numel() == 0) return out;
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(A_c.scalar_type(), "normalize_adjacency_forward_cuda", [&] {
     check_launch(cuda::normalize_adjacency_forward<scalar_t>(
                      A_c.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
@@ -47,7 +47,7 @@ at::Tensor normalize_adjacency_backward_cuda(const at::Tensor& grad, const at::T
   const at::Tensor G_c = grad.contiguous();
   at::Tensor dA = at::empty_like(A_c);
   if (A_c.numel() == 0) return dA;
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(A_c.scalar_type(), "normalize_adjacency_backward_cuda", [&] {
     check_launch(cuda::normalize_adjacency_backward<scalar_t>(
                      G_c.const_data_ptr<scalar_t>(), A_c.const_data_ptr<scalar_t>(),

@@ -1,7 +1,7 @@
 // CUDA glue of skdcore::temporal_shift: checks, device guard, current stream, launch.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -34,7 +34,7 @@ at::Tensor temporal_shift_forward_cuda(const at::Tensor& x, const at::Tensor& sh
   const int64_t N = x_c.size(0), C = x_c.size(1), T = x_c.size(2), V = x_c.size(3);
   at::Tensor out = at::empty({N, C, T / stride, V}, x_c.options());
   if (out.numel() == 0) return out;
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(x_c.scalar_type(), "temporal_shift_forward_cuda", [&] {
     check_launch(cuda::temporal_shift_forward<scalar_t>(
                      x_c.const_data_ptr<scalar_t>(), shift_c.const_data_ptr<scalar_t>(),
@@ -59,7 +59,7 @@ std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cuda(const at::Tensor
   at::Tensor grad_x = at::empty_like(x_c);  // NB: every element is written by the kernel
   at::Tensor grad_shift = at::zeros_like(shift_c);
   if (x_c.numel() == 0) return {grad_x, grad_shift};
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(x_c.scalar_type(), "temporal_shift_backward_cuda", [&] {
     check_launch(cuda::temporal_shift_backward<scalar_t>(
                      grad_c.const_data_ptr<scalar_t>(), x_c.const_data_ptr<scalar_t>(),

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# GPU check, for a machine with a CUDA torch and nvcc: build the CUDA variant, run the CUDA tests,
+# the benchmarks on the GPU and the demo, within a time budget, in order of importance.
+#
+#   OUT=/tmp/gpu SKDCORE_COMMIT=$(git rev-parse --short HEAD) bash benchmarks/gpu_check.sh [budget_s]
+#
+# Writes to $OUT: summary.txt (what ran, exit codes, times), build.log, tests.log, bench.log,
+# demo.log and the wheel it built (reusable: pip install it to skip the build next time).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-gpu_out}
+mkdir -p "$out"
+budget=${1:-480}
+deadline=$((SECONDS + budget))
+py=${PYTHON:-python3}
+summary="$out/summary.txt"
+export PYTHONUNBUFFERED=1 SKDCORE_COMMIT=${SKDCORE_COMMIT:-unknown}
+
+# stage NAME LOG LIMIT CMD...: runs CMD with at most LIMIT seconds (less if the budget runs out),
+# appending its output to LOG and one line to the summary.
+stage() {
+  local name=$1 log=$2 limit=$3
+  shift 3
+  local left=$((deadline - SECONDS - 5))
+  ((left < limit)) && limit=$left
+  if ((limit < 10)); then
+    echo "$name: skipped (budget spent)" | tee -a "$summary"
+    return 1
+  fi
+  echo "== $name" >>"$log"
+  local start=$SECONDS
+  timeout "$limit" "$@" >>"$log" 2>&1
+  local rc=$?
+  echo "$name: rc=$rc in $((SECONDS - start)) s (limit $limit s)" | tee -a "$summary"
+  return $rc
+}
+
+{
+  date
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  $py -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name())"
+  nvcc --version | tail -n 2
+  ls /usr/local/cuda/include 2>/dev/null | grep -E "^(cublas_v2|cusparse|cudnn)\.h$" | tr '\n' ' '
+  echo "commit $SKDCORE_COMMIT, budget $budget s"
+} 2>&1 | tee "$summary"
+
+# Only the card's own architecture: half the nvcc time of the wheel's default "80;90".
+arch=$($py -c "import torch; p = torch.cuda.get_device_capability(); print(f'{p[0]}{p[1]}')")
+wheel_dir=$(mktemp -d)
+SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS=$arch TORCH_CUDA_ARCH_LIST=${arch:0:1}.${arch:1} CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+  stage build "$out/build.log" 300 $py -m pip wheel --no-build-isolation --no-deps -w "$wheel_dir" . || {
+  tail -n 60 "$out/build.log"
+  exit 1
+}
+cp "$wheel_dir"/*.whl "$out/"
+stage install "$out/build.log" 60 $py -m pip install --no-deps --force-reinstall "$wheel_dir"/*.whl || exit 1
+(cd /tmp && $py -c "import skdcore; print(skdcore.build_info())") 2>&1 | tee -a "$summary"
+
+stage tests-cuda "$out/tests.log" 240 $py -m pytest tests -k cuda -q -rfEs -p no:cacheprovider
+grep -E "passed|failed|error" "$out/tests.log" | tail -n 3 | tee -a "$summary"
+
+cd benchmarks
+stage bench-graph-matching ../"$out/bench.log" 120 $py bench_graph_matching.py --device cuda
+stage bench-graph-conv ../"$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1
+stage bench-gradient-revision ../"$out/bench.log" 90 $py bench_gradient_revision.py --device cuda --no-compile --repeats 5
+stage bench-temporal-shift ../"$out/bench.log" 90 $py bench_temporal_shift.py --device cuda
+stage bench-normalize-adjacency ../"$out/bench.log" 60 $py bench_normalize_adjacency.py --device cuda
+stage bench-train-step ../"$out/bench.log" 120 $py bench_train_step.py --device cuda --frames 100 300
+cd ..
+stage demo "$out/demo.log" 180 skd demo --out "$(mktemp -d)"
+tail -n 15 "$out/demo.log" >>"$summary"
