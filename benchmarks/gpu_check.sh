@@ -3,6 +3,7 @@
 # the benchmarks on the GPU and the demo, within a time budget, in order of importance.
 #
 #   OUT=/tmp/gpu SKDCORE_COMMIT=$(git rev-parse --short HEAD) bash benchmarks/gpu_check.sh [budget_s]
+#   STAGES="build install tests-cuda bench-graph-conv" bash benchmarks/gpu_check.sh   # a subset
 #
 # Writes to $OUT: summary.txt (what ran, exit codes, times), build.log, tests.log, bench.log,
 # demo.log and the wheel it built (reusable: pip install it to skip the build next time).
@@ -10,6 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu_out}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 budget=${1:-480}
 deadline=$((SECONDS + budget))
 py=${PYTHON:-python3}
@@ -21,6 +23,9 @@ export PYTHONUNBUFFERED=1 SKDCORE_COMMIT=${SKDCORE_COMMIT:-unknown}
 stage() {
   local name=$1 log=$2 limit=$3
   shift 3
+  if [[ -n "${STAGES:-}" && " $STAGES " != *" $name "* ]]; then
+    return 0
+  fi
   local left=$((deadline - SECONDS - 5))
   ((left < limit)) && limit=$left
   if ((limit < 10)); then
@@ -60,12 +65,13 @@ stage tests-cuda "$out/tests.log" 240 $py -m pytest tests -k cuda -q -rfEs -p no
 grep -E "passed|failed|error" "$out/tests.log" | tail -n 3 | tee -a "$summary"
 
 cd benchmarks
-stage bench-graph-matching ../"$out/bench.log" 120 $py bench_graph_matching.py --device cuda
-stage bench-graph-conv ../"$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1
-stage bench-gradient-revision ../"$out/bench.log" 90 $py bench_gradient_revision.py --device cuda --no-compile --repeats 5
-stage bench-temporal-shift ../"$out/bench.log" 90 $py bench_temporal_shift.py --device cuda
-stage bench-normalize-adjacency ../"$out/bench.log" 60 $py bench_normalize_adjacency.py --device cuda
-stage bench-train-step ../"$out/bench.log" 120 $py bench_train_step.py --device cuda --frames 100 300
+stage bench-graph-matching "$out/bench.log" 120 $py bench_graph_matching.py --device cuda
+stage bench-graph-conv "$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1
+stage bench-gradient-revision "$out/bench.log" 90 $py bench_gradient_revision.py --device cuda --no-compile --repeats 5
+stage bench-temporal-shift "$out/bench.log" 90 $py bench_temporal_shift.py --device cuda
+stage bench-normalize-adjacency "$out/bench.log" 60 $py bench_normalize_adjacency.py --device cuda
+stage bench-train-step "$out/bench.log" 120 $py bench_train_step.py --device cuda --frames 100 300
+stage bench-train-step-stgcn "$out/bench.log" 90 $py bench_train_step.py --device cuda --model st_gcn
 cd ..
 stage demo "$out/demo.log" 180 skd demo --out "$(mktemp -d)"
 tail -n 15 "$out/demo.log" >>"$summary"

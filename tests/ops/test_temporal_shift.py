@@ -126,8 +126,8 @@ def test_cuda_matches_cpu():
     grad = torch.randn(4, 16, 10, 25)
     results = []
     for device in ("cpu", "cuda"):
-        xd = x.to(device).requires_grad_(True)
-        sd = shift.to(device).requires_grad_(True)
+        xd = x.detach().to(device).requires_grad_(True)  # leaves on each device, so .grad fills
+        sd = shift.detach().to(device).requires_grad_(True)
         y = temporal_shift(xd, sd, 2)
         y.backward(grad.to(device))
         results.append([t.detach().cpu() for t in (y, xd.grad, sd.grad)])

@@ -1,0 +1,108 @@
+// skdcore::graph_conv through matrix products: aggregate over the graph first, then mix channels.
+//
+//   xa[k] = x A_k              (N*C_in*T, V) x (V, V), all K partitions in one batched product
+//   y[n]  = sum_k W_k xa[k, n] (C_out, C_in) x (C_in, T*V), batched over n, accumulated over k
+//
+// Aggregating first keeps the intermediate at C_in channels and the graph products at V columns.
+// 16-bit inputs are computed in float32 (the accumulation type of every other kernel).
+#include "graph_conv_gemm.h"
+
+#include <torch/library.h>
+
+namespace skdcore {
+namespace {
+
+at::ScalarType accumulate_type(const at::Tensor& x) {
+  return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+struct Sizes {
+  int64_t N, C_in, C_out, T, V, K;
+  int64_t rows() const { return N * C_in * T; }  // rows of x viewed as (N*C_in*T, V)
+};
+
+Sizes sizes_of(const at::Tensor& x, const at::Tensor& weight) {
+  return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
+}
+
+// (K, N*C_in*T, V): x aggregated with each partition of the (accumulation-type) adjacency.
+at::Tensor aggregate(const at::Tensor& x_acc, const at::Tensor& a_eff, const Sizes& s) {
+  return at::matmul(x_acc.reshape({s.rows(), s.V}), a_eff);
+}
+
+at::Tensor adjacency_acc(const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
+                         at::ScalarType acc) {
+  const c10::optional<at::Tensor> mask =
+      edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc)) : c10::nullopt;
+  return effective_adjacency(A.to(acc), mask).contiguous();
+}
+
+}  // namespace
+
+at::Tensor graph_conv_gemm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& A,
+                           const c10::optional<at::Tensor>& bias,
+                           const c10::optional<at::Tensor>& edge_importance) {
+  check_graph_conv_inputs("skdcore.graph_conv", x, weight, A, bias, edge_importance);
+  const Sizes s = sizes_of(x, weight);
+  const at::ScalarType acc = accumulate_type(x);
+  const at::Tensor x_acc = x.to(acc).contiguous();
+  const at::Tensor w_acc = weight.to(acc);
+  const at::Tensor xa = aggregate(x_acc, adjacency_acc(A, edge_importance, acc), s);
+  at::Tensor y = bias.has_value()
+                     ? bias->to(acc).view({1, s.C_out, 1}).expand({s.N, s.C_out, s.T * s.V}).contiguous()
+                     : at::zeros({s.N, s.C_out, s.T * s.V}, x_acc.options());
+  for (int64_t k = 0; k < s.K; ++k) {
+    y.baddbmm_(w_acc[k].expand({s.N, s.C_out, s.C_in}), xa[k].view({s.N, s.C_in, s.T * s.V}));
+  }
+  return y.view({s.N, s.C_out, s.T, s.V}).to(x.scalar_type());
+}
+
+GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor& x,
+                                        const at::Tensor& weight, const at::Tensor& A,
+                                        const c10::optional<at::Tensor>& edge_importance,
+                                        std::array<bool, 5> output_mask) {
+  constexpr const char* op = "skdcore._graph_conv_backward";
+  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
+  const Sizes s = sizes_of(x, weight);
+  const at::ScalarType acc = accumulate_type(x);
+  const at::Tensor g = grad.to(acc).contiguous().view({s.N, s.C_out, s.T * s.V});
+  const at::Tensor x_flat = x.to(acc).contiguous().view({s.rows(), s.V});
+  const at::Tensor w_acc = weight.to(acc);
+  const at::Tensor a_eff = adjacency_acc(A, edge_importance, acc);
+
+  // ga[k] = dL/dxa[k] = W_k^T g, (K, N*C_in*T, V): shared by the x and adjacency gradients.
+  at::Tensor ga;
+  if (needs.x || needs.adjacency()) {
+    ga = at::empty({s.K, s.rows(), s.V}, g.options());
+    for (int64_t k = 0; k < s.K; ++k) {
+      at::Tensor out = ga[k].view({s.N, s.C_in, s.T * s.V});
+      at::bmm_out(out, w_acc[k].t().expand({s.N, s.C_in, s.C_out}), g);
+    }
+  }
+  at::Tensor grad_x = not_computed(x), grad_w = not_computed(x), grad_a_eff;
+  if (needs.x) {
+    at::Tensor gx = at::zeros({s.rows(), s.V}, g.options());
+    for (int64_t k = 0; k < s.K; ++k) gx.addmm_(ga[k], a_eff[k].t());
+    grad_x = gx.view(x.sizes()).to(x.scalar_type());
+  }
+  if (needs.weight) {
+    const at::Tensor xa = at::matmul(x_flat, a_eff);  // recomputed: the forward keeps nothing
+    at::Tensor gw = at::empty({s.K, s.C_out, s.C_in}, g.options());
+    for (int64_t k = 0; k < s.K; ++k) {
+      gw[k].copy_(at::matmul(g, xa[k].view({s.N, s.C_in, s.T * s.V}).transpose(1, 2)).sum(0));
+    }
+    grad_w = gw.to(x.scalar_type());
+  }
+  grad_a_eff = needs.adjacency() ? at::matmul(x_flat.t(), ga) : at::zeros({s.K, s.V, s.V}, g.options());
+  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
+  auto [grad_A, grad_M] = split_adjacency_grad(grad_a_eff, A, edge_importance, needs);
+  return {grad_x, grad_w, grad_A, grad_b, grad_M};
+}
+
+TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {
+  m.impl("_graph_conv_gemm", &graph_conv_gemm);
+  m.impl("_graph_conv_gemm_backward", &graph_conv_gemm_backward);
+}
+
+}  // namespace skdcore
