@@ -9,6 +9,8 @@
 
 #include <torch/library.h>
 
+#include <algorithm>
+
 namespace skdcore {
 namespace {
 
@@ -35,6 +37,22 @@ at::Tensor adjacency_acc(const at::Tensor& A, const c10::optional<at::Tensor>& e
   const c10::optional<at::Tensor> mask =
       edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc)) : c10::nullopt;
   return effective_adjacency(A.to(acc), mask).contiguous();
+}
+
+// dL/dA_eff[k] = x^T ga[k]: (V, V) outputs over N*C_in*T rows. As K plain products that is K
+// output tiles for the whole GPU (an H200 took 3.9 ms for fwd+bwd with it, 0.6 ms without);
+// split into up to 512 row chunks per partition, batched, then summed: many tiles, same maths.
+at::Tensor adjacency_grad(const at::Tensor& x_flat, const at::Tensor& ga, const Sizes& s) {
+  const int64_t groups = s.N * s.C_in;  // row chunks must hold whole (n, c) groups of T rows
+  int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(groups, 512));
+  while (groups > 0 && groups % chunks != 0) --chunks;
+  const int64_t rows = s.rows() / chunks;
+  const at::Tensor x_t = x_flat.view({chunks, rows, s.V}).transpose(1, 2);  // (chunks, V, rows)
+  at::Tensor grad_a = at::empty({s.K, s.V, s.V}, x_flat.options());
+  for (int64_t k = 0; k < s.K; ++k) {
+    grad_a[k].copy_(at::bmm(x_t, ga[k].view({chunks, rows, s.V})).sum(0));
+  }
+  return grad_a;
 }
 
 }  // namespace
@@ -94,7 +112,7 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
     }
     grad_w = gw.to(x.scalar_type());
   }
-  grad_a_eff = needs.adjacency() ? at::matmul(x_flat.t(), ga) : at::zeros({s.K, s.V, s.V}, g.options());
+  grad_a_eff = needs.adjacency() ? adjacency_grad(x_flat, ga, s) : at::zeros({s.K, s.V, s.V}, g.options());
   at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
   auto [grad_A, grad_M] = split_adjacency_grad(grad_a_eff, A, edge_importance, needs);
   return {grad_x, grad_w, grad_A, grad_b, grad_M};

@@ -88,3 +88,15 @@ def test_checks_inputs_like_the_op():
     x, weight, A, b, M = make_inputs(V=6)
     with pytest.raises(ValueError, match="C_in of x"):
         gemm_forward(x, weight[:, :, :2], A, b, M)
+
+
+@pytest.mark.parametrize("N, C_in", [(40, 16), (7, 11)], ids=["chunked_640_groups", "prime_groups"])
+def test_adjacency_gradient_over_many_row_chunks(N, C_in):
+    # the adjacency gradient sums over N*C_in*T rows in up to 512 batched chunks
+    inputs = make_inputs(N=N, C_in=C_in, C_out=3, T=2, V=5)
+    x, weight, A, b, M = inputs
+    grad = torch.randn(N, 3, 2, 5, dtype=torch.float64)
+    _, _, gA, _, gM = gemm_backward(grad, x, weight, A, M, [False, False, True, False, True])
+    _, _, ref_A, _, ref_M = reference_grads(inputs, grad)
+    torch.testing.assert_close(gA, ref_A, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(gM, ref_M, rtol=1e-10, atol=1e-10)
