@@ -33,6 +33,9 @@ SHAPES = [(32, 256, 25, 25), (32, 256, 75, 25), (32, 64, 25, 25)]
 QUICK_SHAPES = [(8, 256, 25, 25), (4, 256, 75, 25), (8, 64, 25, 25)]
 MEMORY_SHAPE = (32, 256, 75, 25)
 QUICK_MEMORY_SHAPE = (8, 256, 75, 25)
+# --large: P = 5000 at a batch whose P x P matrices (~0.8 GB per sample for eager) exceed an 80 or
+# 141 GB GPU; skdcore needs O(P * C) per sample.
+LARGE_SHAPE = (192, 256, 200, 25)
 
 
 def implementations():
@@ -80,10 +83,15 @@ def _rss_kib(field):
 
 
 def measure_memory_child(name, shape, device):
-    """Runs in a subprocess: prints the peak extra bytes of one forward+backward of `name`."""
+    """Runs in a subprocess: prints the peak extra bytes of one forward+backward of `name`
+    (or {"oom": true} when it runs out of memory)."""
     fn = implementations()[name]
     student, teacher = make_inputs(shape, device, requires_grad=True)
-    forward_backward(fn, student, teacher)
+    try:
+        forward_backward(fn, student, teacher)
+    except torch.OutOfMemoryError:
+        print(json.dumps({"oom": True}))
+        return
     student.grad = None
     if device == "cuda":
         torch.cuda.synchronize()
@@ -117,16 +125,34 @@ def measure_memory(name, shape, device):
         text=True,
         check=True,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])["peak_extra_bytes"]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return None if answer.get("oom") else answer["peak_extra_bytes"]
+
+
+def run_large(device):
+    """P = 5000 at LARGE_SHAPE: skdcore's time and peak memory, and whether eager fits at all."""
+    N, C, T, V = LARGE_SHAPE
+    student, teacher = make_inputs(LARGE_SHAPE, device, requires_grad=True)
+    seconds = median_seconds(lambda: forward_backward(skdcore.ops.graph_matching_loss, student, teacher), 1.0)
+    del student, teacher
+    peaks = {name: measure_memory(name, LARGE_SHAPE, device) for name in ("skdcore", "eager")}
+    print(f"\nP={T * V} (N={N} C={C} T={T} V={V}) on {machine_line()}: skdcore fwd+bwd {seconds * 1e3:.0f} ms")
+    for name, peak in peaks.items():
+        print(f"  {name}: " + ("out of memory" if peak is None else f"peak extra {peak / 2**20:.0f} MiB"))
 
 
 def main():
     parser = base_parser(__doc__)
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--shape", help=argparse.SUPPRESS)
+    parser.add_argument("--large", action="store_true",
+                        help=f"only the P=5000 run at {LARGE_SHAPE} (GPU-sized: eager needs >140 GB)")
     args = parser.parse_args()
     if args.memory_child:
         measure_memory_child(args.memory_child, tuple(int(x) for x in args.shape.split(",")), args.device)
+        return
+    if args.large:
+        run_large(args.device)
         return
 
     shapes = QUICK_SHAPES if args.quick else SHAPES
@@ -168,6 +194,7 @@ def main():
         markdown_table(
             ["impl", "peak extra MiB", "skdcore / impl"],
             [
+                [name, "out of memory", "-"] if peak is None else
                 [name, f"{peak / 2**20:.1f}", f"{peaks['skdcore'] / max(peak, 1):.3f}"]
                 for name, peak in peaks.items()
             ],
