@@ -34,8 +34,8 @@ QUICK_SHAPES = [(8, 256, 25, 25), (4, 256, 75, 25), (8, 64, 25, 25)]
 MEMORY_SHAPE = (32, 256, 75, 25)
 QUICK_MEMORY_SHAPE = (8, 256, 75, 25)
 # --large: P = 5000 at a batch whose P x P matrices (~0.8 GB per sample for eager) exceed an 80 or
-# 141 GB GPU; skdcore needs O(P * C) per sample.
-LARGE_SHAPE = (192, 256, 200, 25)
+# 141 GB GPU (~200 GB); skdcore needs O(P * C) per sample.
+LARGE_SHAPE = (256, 256, 200, 25)
 
 
 def implementations():
