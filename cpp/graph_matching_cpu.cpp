@@ -176,13 +176,14 @@ inline void distance_row(const T* gram_row, T sq_i, const T* sq_j, int64_t j0, i
 }
 
 // ---------------------------------------------------------------------------------------------
-// forward pass 1: sum and count of positive distances, student and teacher, over rows I, J >= I.
-template <typename T, bool kSquared>
-void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, int64_t I,
-                         TileScratch<T>& scratch, double* out /* 4: sum_s cnt_s sum_t cnt_t */) {
+// Both forward passes walk the same pairs: rows I against tiles J >= I (upper triangle, j > i
+// inside the diagonal tile). row(ds, dt, j0, bj) gets one row's student and teacher distances,
+// entries [j0, bj) valid; each stands for (i, j) and (j, i).
+template <typename T, bool kSquared, typename RowFn>
+void for_each_upper_distance_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t I,
+                                 TileScratch<T>& scratch, RowFn&& row) {
   const int64_t R = tile_rows(P);
   const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
-  double sum_s = 0, cnt_s = 0, sum_t = 0, cnt_t = 0;
   for (int64_t J = I; J < R; ++J) {
     const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
     tile_gram(s, i_begin, bi, j_begin, bj, scratch.gram_s.data());
@@ -193,20 +194,32 @@ void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_
       T* __restrict__ dt = scratch.gram_t.data() + i * bj;
       distance_row<T, kSquared>(ds, s.square_norms[i_begin + i], s.square_norms + j_begin, j0, bj, ds);
       distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
-      T rs = 0, rt = 0, ns = 0, nt = 0;
-#pragma omp simd reduction(+ : rs, rt, ns, nt)
-      for (int64_t j = j0; j < bj; ++j) {
-        rs += ds[j] > T(0) ? ds[j] : T(0);
-        ns += ds[j] > T(0) ? T(1) : T(0);
-        rt += dt[j] > T(0) ? dt[j] : T(0);
-        nt += dt[j] > T(0) ? T(1) : T(0);
-      }
-      sum_s += rs;
-      cnt_s += ns;
-      sum_t += rt;
-      cnt_t += nt;
+      row(static_cast<const T*>(ds), static_cast<const T*>(dt), j0, bj);
     }
   }
+}
+
+// forward pass 1: sum and count of positive distances, student and teacher, over rows I, J >= I.
+template <typename T, bool kSquared>
+void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t I,
+                         TileScratch<T>& scratch, double* out /* 4: sum_s cnt_s sum_t cnt_t */) {
+  double sum_s = 0, cnt_s = 0, sum_t = 0, cnt_t = 0;
+  for_each_upper_distance_row<T, kSquared>(s, t, P, I, scratch,
+                                           [&](const T* __restrict__ ds, const T* __restrict__ dt,
+                                               int64_t j0, int64_t bj) {
+    T rs = 0, rt = 0, ns = 0, nt = 0;
+#pragma omp simd reduction(+ : rs, rt, ns, nt)
+    for (int64_t j = j0; j < bj; ++j) {
+      rs += ds[j] > T(0) ? ds[j] : T(0);
+      ns += ds[j] > T(0) ? T(1) : T(0);
+      rt += dt[j] > T(0) ? dt[j] : T(0);
+      nt += dt[j] > T(0) ? T(1) : T(0);
+    }
+    sum_s += rs;
+    cnt_s += ns;
+    sum_t += rt;
+    cnt_t += nt;
+  });
   // Each visited entry stands for (i, j) and (j, i).
   out[0] = 2 * sum_s;
   out[1] = 2 * cnt_s;
@@ -216,34 +229,24 @@ void normaliser_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_
 
 // forward pass 2: sum of l(x) and of l'(x) * D_s/mu_s, x = D_s/mu_s - D_t/mu_t.
 template <typename T, bool kSquared, PointwiseLoss kLoss>
-void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, int64_t I, T inv_mu_s,
-                   T inv_mu_t, T beta, TileScratch<T>& scratch, double* out /* 2 */) {
-  const int64_t R = tile_rows(P);
-  const int64_t i_begin = I * kTile, bi = std::min(kTile, P - i_begin);
+void loss_sums_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t I, T inv_mu_s, T inv_mu_t,
+                   T beta, TileScratch<T>& scratch, double* out /* 2 */) {
   const T inv_beta = gm_inverse_beta(beta);
   double loss_sum = 0, moment_sum = 0;
-  for (int64_t J = I; J < R; ++J) {
-    const int64_t j_begin = J * kTile, bj = std::min(kTile, P - j_begin);
-    tile_gram(s, i_begin, bi, j_begin, bj, scratch.gram_s.data());
-    tile_gram(t, i_begin, bi, j_begin, bj, scratch.gram_t.data());
-    for (int64_t i = 0; i < bi; ++i) {
-      const int64_t j0 = (I == J) ? i + 1 : 0;
-      T* __restrict__ ds = scratch.gram_s.data() + i * bj;
-      T* __restrict__ dt = scratch.gram_t.data() + i * bj;
-      distance_row<T, kSquared>(ds, s.square_norms[i_begin + i], s.square_norms + j_begin, j0, bj, ds);
-      distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
-      T row_loss = 0, row_moment = 0;
+  for_each_upper_distance_row<T, kSquared>(s, t, P, I, scratch,
+                                           [&](const T* __restrict__ ds, const T* __restrict__ dt,
+                                               int64_t j0, int64_t bj) {
+    T row_loss = 0, row_moment = 0;
 #pragma omp simd reduction(+ : row_loss, row_moment)
-      for (int64_t j = j0; j < bj; ++j) {
-        const T ns = ds[j] * inv_mu_s;
-        const T x = ns - dt[j] * inv_mu_t;
-        row_loss += gm_pointwise_loss<T>(x, kLoss, beta, inv_beta);
-        row_moment += gm_pointwise_loss_grad<T>(x, kLoss, beta, inv_beta) * ns;
-      }
-      loss_sum += row_loss;
-      moment_sum += row_moment;
+    for (int64_t j = j0; j < bj; ++j) {
+      const T ns = ds[j] * inv_mu_s;
+      const T x = ns - dt[j] * inv_mu_t;
+      row_loss += gm_pointwise_loss<T>(x, kLoss, beta, inv_beta);
+      row_moment += gm_pointwise_loss_grad<T>(x, kLoss, beta, inv_beta) * ns;
     }
-  }
+    loss_sum += row_loss;
+    moment_sum += row_moment;
+  });
   out[0] = 2 * loss_sum;
   out[1] = 2 * moment_sum;
 }
@@ -395,7 +398,7 @@ void graph_matching_forward_kernel(const GraphBatch<T>& student, const GraphBatc
       TileScratch<T> scratch;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / R, I = balanced_row(item % R, R);
-        normaliser_sums_row<T, kSquared>(student.sample(n), teacher.sample(n), P, C, I, scratch,
+        normaliser_sums_row<T, kSquared>(student.sample(n), teacher.sample(n), P, I, scratch,
                                          partial.data() + (n * R + I) * 4);
       }
     });
@@ -419,7 +422,7 @@ void graph_matching_forward_kernel(const GraphBatch<T>& student, const GraphBatc
       TileScratch<T> scratch;
       for (int64_t item = begin; item < end; ++item) {
         const int64_t n = item / R, I = balanced_row(item % R, R);
-        loss_sums_row<T, kSquared, kLoss>(student.sample(n), teacher.sample(n), P, C, I, inv_mu_s[n],
+        loss_sums_row<T, kSquared, kLoss>(student.sample(n), teacher.sample(n), P, I, inv_mu_s[n],
                                           inv_mu_t[n], beta, scratch, partial_loss.data() + (n * R + I) * 2);
       }
     });
