@@ -53,6 +53,18 @@ at::Tensor effective_adjacency(const at::Tensor& A,
   return edge_importance.has_value() ? A * *edge_importance : A;
 }
 
+at::ScalarType accumulate_type(const at::Tensor& x) {
+  return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+at::Tensor effective_adjacency_acc(const at::Tensor& A,
+                                   const c10::optional<at::Tensor>& edge_importance,
+                                   at::ScalarType acc) {
+  const c10::optional<at::Tensor> mask =
+      edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc)) : c10::nullopt;
+  return effective_adjacency(A.to(acc), mask).contiguous();
+}
+
 GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
                                 const c10::optional<at::Tensor>& edge_importance) {
   TORCH_CHECK_VALUE(!output_mask[kGradEdgeImportance] || edge_importance.has_value(), op,

@@ -31,6 +31,14 @@ void check_graph_conv_backward_inputs(const char* op, const at::Tensor& grad, co
 at::Tensor effective_adjacency(const at::Tensor& A,
                                const c10::optional<at::Tensor>& edge_importance);
 
+// Accumulation type of the GPU paths: float, or double for double (16-bit inputs sum in float).
+at::ScalarType accumulate_type(const at::Tensor& x);
+
+// A * edge_importance formed in `acc` (no 16-bit rounding of the product), contiguous.
+at::Tensor effective_adjacency_acc(const at::Tensor& A,
+                                   const c10::optional<at::Tensor>& edge_importance,
+                                   at::ScalarType acc);
+
 // Which gradients a backward call must compute; also checks the mask against the inputs.
 struct GraphConvNeeds {
   bool x, weight, A, bias, edge_importance;

@@ -60,21 +60,6 @@ void check_launch(cudaError_t err, const char* op) {
                   : "");
 }
 
-// The kernels read the adjacency in the accumulation type: float, or double for double.
-at::ScalarType accumulate_type(const at::Tensor& x) {
-  return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-}
-
-// A * edge_importance formed in the accumulation type (no float16 rounding of the product).
-at::Tensor effective_adjacency_acc(const at::Tensor& A,
-                                   const c10::optional<at::Tensor>& edge_importance,
-                                   at::ScalarType acc_type) {
-  const c10::optional<at::Tensor> mask =
-      edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc_type))
-                                  : c10::nullopt;
-  return effective_adjacency(A.to(acc_type), mask).contiguous();
-}
-
 cuda::GraphConvShape shape_of(const at::Tensor& x, const at::Tensor& weight) {
   return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
 }

@@ -14,10 +14,6 @@
 namespace skdcore {
 namespace {
 
-at::ScalarType accumulate_type(const at::Tensor& x) {
-  return x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-}
-
 struct Sizes {
   int64_t N, C_in, C_out, T, V, K;
   int64_t rows() const { return N * C_in * T; }  // rows of x viewed as (N*C_in*T, V)
@@ -30,13 +26,6 @@ Sizes sizes_of(const at::Tensor& x, const at::Tensor& weight) {
 // (K, N*C_in*T, V): x aggregated with each partition of the (accumulation-type) adjacency.
 at::Tensor aggregate(const at::Tensor& x_acc, const at::Tensor& a_eff, const Sizes& s) {
   return at::matmul(x_acc.reshape({s.rows(), s.V}), a_eff);
-}
-
-at::Tensor adjacency_acc(const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
-                         at::ScalarType acc) {
-  const c10::optional<at::Tensor> mask =
-      edge_importance.has_value() ? c10::optional<at::Tensor>(edge_importance->to(acc)) : c10::nullopt;
-  return effective_adjacency(A.to(acc), mask).contiguous();
 }
 
 // dL/dA_eff[k] = x^T ga[k]: (V, V) outputs over N*C_in*T rows. As K plain products that is K
@@ -65,7 +54,7 @@ at::Tensor graph_conv_gemm(const at::Tensor& x, const at::Tensor& weight, const 
   const at::ScalarType acc = accumulate_type(x);
   const at::Tensor x_acc = x.to(acc).contiguous();
   const at::Tensor w_acc = weight.to(acc);
-  const at::Tensor xa = aggregate(x_acc, adjacency_acc(A, edge_importance, acc), s);
+  const at::Tensor xa = aggregate(x_acc, effective_adjacency_acc(A, edge_importance, acc), s);
   at::Tensor y = bias.has_value()
                      ? bias->to(acc).view({1, s.C_out, 1}).expand({s.N, s.C_out, s.T * s.V}).contiguous()
                      : at::zeros({s.N, s.C_out, s.T * s.V}, x_acc.options());
@@ -87,7 +76,7 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
   const at::Tensor g = grad.to(acc).contiguous().view({s.N, s.C_out, s.T * s.V});
   const at::Tensor x_flat = x.to(acc).contiguous().view({s.rows(), s.V});
   const at::Tensor w_acc = weight.to(acc);
-  const at::Tensor a_eff = adjacency_acc(A, edge_importance, acc);
+  const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, acc);
 
   // ga[k] = dL/dxa[k] = W_k^T g, (K, N*C_in*T, V): shared by the x and adjacency gradients.
   at::Tensor ga;
@@ -105,7 +94,7 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
     grad_x = gx.view(x.sizes()).to(x.scalar_type());
   }
   if (needs.weight) {
-    const at::Tensor xa = at::matmul(x_flat, a_eff);  // recomputed: the forward keeps nothing
+    const at::Tensor xa = aggregate(x_flat, a_eff, s);  // recomputed: the forward keeps nothing
     at::Tensor gw = at::empty({s.K, s.C_out, s.C_in}, g.options());
     for (int64_t k = 0; k < s.K; ++k) {
       gw[k].copy_(at::matmul(g, xa[k].view({s.N, s.C_in, s.T * s.V}).transpose(1, 2)).sum(0));
