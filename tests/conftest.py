@@ -1,4 +1,4 @@
-"""Shared test fixtures: the devices to run on (CPU always, CUDA when present)."""
+"""Shared test fixtures: the devices to run on (CPU always, CUDA when present), one torch thread."""
 import pytest
 import torch
 
@@ -8,6 +8,15 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 @pytest.fixture(params=DEVICES)
 def device(request):
     return torch.device(request.param)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one thread is faster, and far faster on a busy machine (OpenMP spin-waits)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 def pytest_collection_modifyitems(config, items):

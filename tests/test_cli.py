@@ -7,17 +7,7 @@ import yaml
 from skdcore.cli import main
 
 TINY_ARGS = {"channels": [8, 16], "strides": [1, 2]}
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is faster, and far faster on a busy machine (OpenMP spin-waits)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

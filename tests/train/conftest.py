@@ -27,11 +27,5 @@ def tiny_teacher(tiny_data, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models: one thread is faster, and far faster on a busy machine (OpenMP spin-waits)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _train_tests_use_one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(previous)
