@@ -11,6 +11,9 @@ compiled reference, compilation) the kernel's peak-RSS counter is reset (`echo 5
 large blocks to the OS, so this is the real high-water mark of the op. On CUDA it is
 torch.cuda.max_memory_allocated after reset_peak_memory_stats.
 
+On CUDA the op has two paths (SKDCORE_GRAPH_MATCHING_CUDA): "skdcore" is the default fused
+kernel, "gemm" the cuBLAS Gram-chunk path; both are timed in the same run.
+
     python benchmarks/bench_graph_matching.py [--quick] [--device cpu|cuda]
 """
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -38,14 +42,21 @@ QUICK_MEMORY_SHAPE = (8, 256, 75, 25)
 LARGE_SHAPE = (256, 256, 200, 25)
 
 
-def implementations():
+def cuda_path(path):
+    """The op on one CUDA path; the C++ glue reads the variable per call (backward included)."""
+    def loss(student, teacher):
+        os.environ["SKDCORE_GRAPH_MATCHING_CUDA"] = path
+        return skdcore.ops.graph_matching_loss(student, teacher)
+    return loss
+
+
+def implementations(device):
     torch._dynamo.reset()  # a fresh compiled reference per shape (no recompile-limit surprises)
     compiled = torch.compile(graph_matching_loss_reference, dynamic=False)
-    return {
-        "skdcore": skdcore.ops.graph_matching_loss,
-        "eager": graph_matching_loss_reference,
-        "compile": compiled,
-    }
+    ours = {"skdcore": skdcore.ops.graph_matching_loss}
+    if device == "cuda":
+        ours = {"skdcore": cuda_path("fused"), "gemm": cuda_path("gemm")}
+    return {**ours, "eager": graph_matching_loss_reference, "compile": compiled}
 
 
 def make_inputs(shape, device, requires_grad):
@@ -68,7 +79,7 @@ def forward_only(fn, student, teacher):
 def time_all(shape, device, min_run_time):
     student, teacher = make_inputs(shape, device, requires_grad=True)
     rows = {}
-    for name, fn in implementations().items():
+    for name, fn in implementations(device).items():
         for mode, body in (("fwd", forward_only), ("fwd+bwd", forward_backward)):
             body(fn, student, teacher)  # warm-up (compiles the reference)
             rows[(name, mode)] = median_seconds(
@@ -85,7 +96,7 @@ def _rss_kib(field):
 def measure_memory_child(name, shape, device):
     """Runs in a subprocess: prints the peak extra bytes of one forward+backward of `name`
     (or {"oom": true} when it runs out of memory)."""
-    fn = implementations()[name]
+    fn = implementations(device)[name]
     student, teacher = make_inputs(shape, device, requires_grad=True)
     try:
         forward_backward(fn, student, teacher)
@@ -132,11 +143,14 @@ def measure_memory(name, shape, device):
 def run_large(device):
     """P = 5000 at LARGE_SHAPE: skdcore's time and peak memory, and whether eager fits at all."""
     N, C, T, V = LARGE_SHAPE
+    ours = [name for name in implementations(device) if name not in ("eager", "compile")]
     student, teacher = make_inputs(LARGE_SHAPE, device, requires_grad=True)
-    seconds = median_seconds(lambda: forward_backward(skdcore.ops.graph_matching_loss, student, teacher), 1.0)
+    seconds = {name: median_seconds(lambda fn=implementations(device)[name]: forward_backward(fn, student, teacher),
+                                    1.0) for name in ours}
     del student, teacher
-    peaks = {name: measure_memory(name, LARGE_SHAPE, device) for name in ("skdcore", "eager")}
-    print(f"\nP={T * V} (N={N} C={C} T={T} V={V}) on {machine_line()}: skdcore fwd+bwd {seconds * 1e3:.0f} ms")
+    peaks = {name: measure_memory(name, LARGE_SHAPE, device) for name in ours + ["eager"]}
+    print(f"\nP={T * V} (N={N} C={C} T={T} V={V}) on {machine_line()}: fwd+bwd "
+          + ", ".join(f"{name} {t * 1e3:.0f} ms" for name, t in seconds.items()))
     for name, peak in peaks.items():
         print(f"  {name}: " + ("out of memory" if peak is None else f"peak extra {peak / 2**20:.0f} MiB"))
 
@@ -158,34 +172,27 @@ def main():
     shapes = QUICK_SHAPES if args.quick else SHAPES
     # GPU timings are steady: half a second per measurement is plenty there
     min_run_time = 0.5 if args.quick or args.device == "cuda" else 3.0
+    ours = [name for name in implementations(args.device) if name not in ("eager", "compile")]
     rows = []
     for shape in shapes:
         times = time_all(shape, args.device, min_run_time)
         for mode in ("fwd", "fwd+bwd"):
-            ours, eager, compiled = (times[(name, mode)] for name in ("skdcore", "eager", "compile"))
-            rows.append(
-                [
-                    f"N={shape[0]} C={shape[1]} T={shape[2]} V={shape[3]} (P={shape[2] * shape[3]})",
-                    mode,
-                    f"{ours * 1e3:.1f}",
-                    f"{eager * 1e3:.1f}",
-                    f"{compiled * 1e3:.1f}",
-                    f"{eager / ours:.2f}x",
-                    f"{compiled / ours:.2f}x",
-                ]
-            )
-            print(" | ".join(rows[-1]), flush=True)
+            eager, compiled = times[("eager", mode)], times[("compile", mode)]
+            row = [f"N={shape[0]} C={shape[1]} T={shape[2]} V={shape[3]} (P={shape[2] * shape[3]})", mode]
+            row += [f"{times[(name, mode)] * 1e3:.1f}" for name in ours]
+            row += [f"{eager * 1e3:.1f}", f"{compiled * 1e3:.1f}"]
+            for name in ours:
+                row += [f"{eager / times[(name, mode)]:.2f}x", f"{compiled / times[(name, mode)]:.2f}x"]
+            rows.append(row)
+            print(" | ".join(row), flush=True)
     print(f"\ngraph_matching_loss on {machine_line()}, float32")
-    print(
-        markdown_table(
-            ["shape", "pass", "skdcore ms", "eager ms", "compile ms", "vs eager", "vs compile"], rows
-        )
-    )
+    ratio_headers = [f"{name} vs {other}" if len(ours) > 1 else f"vs {other}"
+                     for name in ours for other in ("eager", "compile")]
+    print(markdown_table(["shape", "pass"] + [f"{name} ms" for name in ours] + ["eager ms", "compile ms"]
+                         + ratio_headers, rows))
 
     memory_shape = QUICK_MEMORY_SHAPE if args.quick else MEMORY_SHAPE
-    peaks = {
-        name: measure_memory(name, memory_shape, args.device) for name in ("skdcore", "eager", "compile")
-    }
+    peaks = {name: measure_memory(name, memory_shape, args.device) for name in ours + ["eager", "compile"]}
     print(
         f"\nPeak extra memory of one fwd+bwd, N={memory_shape[0]} C={memory_shape[1]} "
         f"T={memory_shape[2]} V={memory_shape[3]} (P={memory_shape[2] * memory_shape[3]}):"

@@ -4,6 +4,7 @@
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "checks.h"
@@ -110,6 +111,19 @@ GraphShape graph_shape(const at::Tensor& features) {
     return {features.size(0), features.size(2) * features.size(3), features.size(1), true};
   }
   return {features.size(0), features.size(1), features.size(2), false};
+}
+
+at::Tensor reduce_graph_matching_loss(const at::Tensor& per_sample, LossReduction reduction, at::ScalarType dtype) {
+  if (reduction == LossReduction::None) return per_sample.to(dtype);
+  at::Tensor total = per_sample.sum();
+  if (reduction == LossReduction::Mean) total = total / static_cast<double>(std::max<int64_t>(per_sample.size(0), 1));
+  return total.to(dtype);
+}
+
+at::Tensor graph_matching_sample_grad(const at::Tensor& grad, int64_t N, LossReduction reduction) {
+  at::Tensor sample_grad = grad.to(at::kDouble);
+  if (reduction == LossReduction::Mean) sample_grad = sample_grad / static_cast<double>(N);
+  return sample_grad.expand({N}).contiguous();
 }
 
 at::Tensor graph_matching_loss(const at::Tensor& student, const at::Tensor& teacher,

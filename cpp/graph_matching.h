@@ -34,6 +34,13 @@ struct GraphShape {
 };
 GraphShape graph_shape(const at::Tensor& features);
 
+// (N,) float64 per-sample losses -> the op's output in `dtype`: () for mean/sum (0 for an empty
+// batch, not the NaN of an empty mean), (N,) for none.
+at::Tensor reduce_graph_matching_loss(const at::Tensor& per_sample, LossReduction reduction, at::ScalarType dtype);
+
+// dOut/dL_n, (N,) float64 contiguous, from the gradient of the op's output.
+at::Tensor graph_matching_sample_grad(const at::Tensor& grad, int64_t N, LossReduction reduction);
+
 // Dispatcher entry points (go through the dispatcher, so autograd/fake/devices all apply).
 at::Tensor graph_matching_loss(const at::Tensor& student, const at::Tensor& teacher,
                                c10::string_view distance, c10::string_view loss, double beta,

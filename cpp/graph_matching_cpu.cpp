@@ -447,22 +447,16 @@ void graph_matching_backward_kernel(const double* sample_grad, const GraphBatch<
   const int64_t N = student.N, P = student.P, C = student.C;
   const int64_t R = tile_rows(P);
   const T beta = static_cast<T>(options.beta);
-  const double entries = static_cast<double>(std::max<int64_t>(P * P, 1));
   dispatch_options(options, [&](auto squared_constant, auto loss_constant) {
     constexpr bool kSquared = decltype(squared_constant)::value;
     constexpr PointwiseLoss kLoss = decltype(loss_constant)::value;
     // Per-sample constants: scale = dOut/dL_n / P^2, c = scale * moment / count (normaliser term).
     auto run_rows = [&](int64_t n, int64_t I, TileScratch<T>& scratch, T* g, T* rowsum) {
-      const double* st = stats + n * kStatsColumns;
-      const double scale = sample_grad[n] / entries;
-      const double count = st[kStatStudentCount];
-      const double c = (options.normalize == GraphNormalize::MeanPositive && count > 0)
-                           ? scale * st[kStatLossMoment] / count
-                           : 0.0;
-      backward_row<T, kSquared, kLoss>(student.sample(n), teacher.sample(n), P, C, I,
-                                       static_cast<T>(1.0 / st[kStatStudentMean]),
-                                       static_cast<T>(1.0 / st[kStatTeacherMean]), beta, static_cast<T>(scale),
-                                       static_cast<T>(c), scratch, g, rowsum);
+      const GmBackwardCoefficients k =
+          gm_backward_coefficients(sample_grad[n], stats + n * kStatsColumns, P, options.normalize);
+      backward_row<T, kSquared, kLoss>(student.sample(n), teacher.sample(n), P, C, I, static_cast<T>(k.inv_mu_s),
+                                       static_cast<T>(k.inv_mu_t), beta, static_cast<T>(k.scale),
+                                       static_cast<T>(k.c), scratch, g, rowsum);
     };
     const int64_t threads = at::get_num_threads();
     if (N >= threads) {
@@ -500,13 +494,6 @@ void graph_matching_backward_kernel(const double* sample_grad, const GraphBatch<
   });
 }
 
-double reduce_samples(const double* per_sample, int64_t N, LossReduction reduction) {
-  double total = 0;
-  for (int64_t n = 0; n < N; ++n) total += per_sample[n];
-  // NB: an empty batch gives 0 (not the NaN of an empty mean).
-  return reduction == LossReduction::Mean ? total / static_cast<double>(std::max<int64_t>(N, 1)) : total;
-}
-
 // Contiguous features read in place: (N, C, T, V) channel-major, (N, P, C) node-major.
 template <typename T>
 GraphBatch<T> graph_batch(const at::Tensor& contiguous_features) {
@@ -533,14 +520,7 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cpu(
                                               stats.mutable_data_ptr<double>());
     });
   }
-  at::Tensor out;
-  if (options.reduction == LossReduction::None) {
-    out = per_sample.to(s.scalar_type());
-  } else {
-    out = at::scalar_tensor(reduce_samples(per_sample.const_data_ptr<double>(), N, options.reduction),
-                            s.options());
-  }
-  return {out, stats};
+  return {reduce_graph_matching_loss(per_sample, options.reduction, s.scalar_type()), stats};
 }
 
 at::Tensor graph_matching_loss_cpu(const at::Tensor& student, const at::Tensor& teacher,
@@ -562,10 +542,7 @@ at::Tensor graph_matching_backward_cpu(const at::Tensor& grad, const at::Tensor&
   const int64_t N = s.size(0), P = graph_shape(s).P;
   at::Tensor grad_student = at::zeros_like(s, at::MemoryFormat::Contiguous);
   if (N == 0 || P == 0 || s.numel() == 0) return grad_student;
-  // dOut/dL_n per sample, in double.
-  at::Tensor sample_grad = grad.to(at::kDouble).contiguous();
-  if (options.reduction == LossReduction::Mean) sample_grad = sample_grad / static_cast<double>(N);
-  if (options.reduction != LossReduction::None) sample_grad = sample_grad.expand({N}).contiguous();
+  const at::Tensor sample_grad = graph_matching_sample_grad(grad, N, options.reduction);
   const at::Tensor stats_c = stats.contiguous();
   AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_backward_cpu", [&] {
     graph_matching_backward_kernel<scalar_t>(sample_grad.const_data_ptr<double>(), graph_batch<scalar_t>(s),

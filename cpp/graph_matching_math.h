@@ -103,4 +103,66 @@ SKD_HOST_DEVICE T gm_pointwise_loss_grad(T x, PointwiseLoss loss, T beta, T inv_
   return loss == PointwiseLoss::L2 ? T(2) * x : smooth;
 }
 
+// Per-sample constants of the backward: W_ij = dL/dd2_ij
+//   = inv_mu_s * (scale * l'(x_ij) - c * [D_s,ij > 0]) * dD/dd2_ij,
+// scale = dOut/dL_n / P^2, c = scale * moment / count: the normaliser mu_s's share (0 without it).
+struct GmBackwardCoefficients {
+  double scale, c, inv_mu_s, inv_mu_t;
+};
+
+SKD_HOST_DEVICE GmBackwardCoefficients gm_backward_coefficients(double sample_grad, const double* stats_row,
+                                                                int64_t P, GraphNormalize normalize) {
+  const double entries = static_cast<double>(P * P > 0 ? P * P : 1);
+  const double scale = sample_grad / entries;
+  const double count = stats_row[kStatStudentCount];
+  const double c = (normalize == GraphNormalize::MeanPositive && count > 0)
+                       ? scale * stats_row[kStatLossMoment] / count
+                       : 0.0;
+  return {scale, c, 1.0 / stats_row[kStatStudentMean], 1.0 / stats_row[kStatTeacherMean]};
+}
+
+// W_ij of one off-diagonal pair from its Gram-form squared distances (coefficients above, in T).
+template <typename T>
+SKD_HOST_DEVICE T gm_pair_weight(T d2_s, T d2_t, bool squared, PointwiseLoss loss, T beta, T inv_beta,
+                                 T inv_mu_s, T inv_mu_t, T scale, T c) {
+  const T ds = gm_distance(d2_s, squared), dt = gm_distance(d2_t, squared);
+  const T x = ds * inv_mu_s - dt * inv_mu_t;
+  const T positive = ds > T(0) ? T(1) : T(0);
+  return inv_mu_s * (scale * gm_pointwise_loss_grad(x, loss, beta, inv_beta) - c * positive) *
+         gm_distance_grad(d2_s, ds, squared);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Gram-chunk (matrix-product) path: a group of `samples` graphs, rows i = row0 + r (r < rows)
+// against columns j = col0 + q (q < cols); gram[(s * rows + r) * cols + q] = f_i . f_j, computed by
+// a batched GEMM (cuBLAS / the CPU BLAS). The elementwise steps below turn a chunk into sums or
+// into W; they are written once here and run by a CPU loop or a CUDA kernel.
+struct GramChunk {
+  int64_t samples, rows, cols, row0, col0, P;
+};
+
+enum class ChunkPass : int32_t { Normaliser = 0, Loss = 1 };
+
+// Columns of a chunk's per-row sums (4 doubles per row). Pairs j > i only, each counted for (i, j)
+// and (j, i). Normaliser: {sum D_s > 0, count D_s > 0, sum D_t > 0, count D_t > 0};
+// Loss: {sum l(x), sum l'(x) D_s/mu_s, 0, 0}.
+constexpr int64_t kChunkSumColumns = 4;
+
+template <typename T>
+SKD_HOST_DEVICE void gm_add_pair_sums(T d2_s, T d2_t, ChunkPass pass, bool squared, PointwiseLoss loss, T beta,
+                                      T inv_beta, T inv_mu_s, T inv_mu_t, double sums[kChunkSumColumns]) {
+  const T ds = gm_distance(d2_s, squared), dt = gm_distance(d2_t, squared);
+  if (pass == ChunkPass::Normaliser) {
+    sums[0] += ds > T(0) ? 2.0 * ds : 0.0;
+    sums[1] += ds > T(0) ? 2.0 : 0.0;
+    sums[2] += dt > T(0) ? 2.0 * dt : 0.0;
+    sums[3] += dt > T(0) ? 2.0 : 0.0;
+  } else {
+    const T ns = ds * inv_mu_s;
+    const T x = ns - dt * inv_mu_t;
+    sums[0] += 2.0 * gm_pointwise_loss(x, loss, beta, inv_beta);
+    sums[1] += 2.0 * gm_pointwise_loss_grad(x, loss, beta, inv_beta) * ns;
+  }
+}
+
 }  // namespace skdcore

@@ -30,6 +30,13 @@ TORCH_LIBRARY(skdcore, m) {
         "float beta, str normalize, str reduction) -> (Tensor, Tensor)");
   m.def("_graph_matching_loss_backward(Tensor grad, Tensor student, Tensor teacher, Tensor stats, "
         "str distance, str loss, float beta, str normalize, str reduction) -> Tensor");
+  // The same loss through batched Gram products in a bounded workspace (the CUDA op's matrix-product
+  // path), on any device that implements its elementwise steps; for tests and benchmarks.
+  // workspace_bytes <= 0: the default (128 MiB).
+  m.def("_graph_matching_gemm_forward(Tensor student, Tensor teacher, str distance, str loss, float beta, "
+        "str normalize, str reduction, int workspace_bytes=0) -> (Tensor, Tensor)");
+  m.def("_graph_matching_gemm_backward(Tensor grad, Tensor student, Tensor teacher, Tensor stats, "
+        "str distance, str loss, float beta, str normalize, str reduction, int workspace_bytes=0) -> Tensor");
 
   // Gradient revision (SKD): task_grads: N tensors (one per parameter); distill_grads: K * N
   // tensors, loss-major (distill_grads[k * N + i] is parameter i's gradient of loss k), each shaped

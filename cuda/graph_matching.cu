@@ -182,16 +182,10 @@ __global__ void backward_kernel(const double* __restrict__ sample_grad, const sc
   const bool squared = options.distance == GraphDistance::SquaredEuclidean;
   const acc_t beta = static_cast<acc_t>(options.beta);
   const acc_t inv_beta = gm_inverse_beta(beta);
-  const double* st = stats + n * kStatsColumns;
-  const acc_t inv_mu_s = static_cast<acc_t>(1.0 / st[kStatStudentMean]);
-  const acc_t inv_mu_t = static_cast<acc_t>(1.0 / st[kStatTeacherMean]);
-  const double entries = static_cast<double>(g.P * g.P > 0 ? g.P * g.P : 1);
-  const double scale_d = sample_grad[n] / entries;
-  const double count = st[kStatStudentCount];
-  const acc_t scale = static_cast<acc_t>(scale_d);
-  const acc_t c = (options.normalize == GraphNormalize::MeanPositive && count > 0)
-                      ? static_cast<acc_t>(scale_d * st[kStatLossMoment] / count)
-                      : acc_t(0);
+  const GmBackwardCoefficients k = gm_backward_coefficients(sample_grad[n], stats + n * kStatsColumns, g.P,
+                                                            options.normalize);
+  const acc_t inv_mu_s = static_cast<acc_t>(k.inv_mu_s), inv_mu_t = static_cast<acc_t>(k.inv_mu_t);
+  const acc_t scale = static_cast<acc_t>(k.scale), c = static_cast<acc_t>(k.c);
   if (tid < kTile) rowsum[tid] = 0;
   __syncthreads();
   for (int64_t J = 0; J < R; ++J) {
@@ -206,11 +200,7 @@ __global__ void backward_kernel(const double* __restrict__ sample_grad, const sc
       if (i < g.P && j < g.P && i != j) {
         const acc_t d2_s = static_cast<acc_t>(norms_s[n * g.P + i] + norms_s[n * g.P + j]) - acc_t(2) * gram_s[q];
         const acc_t d2_t = static_cast<acc_t>(norms_t[n * g.P + i] + norms_t[n * g.P + j]) - acc_t(2) * gram_t[q];
-        const acc_t ds = gm_distance(d2_s, squared), dt = gm_distance(d2_t, squared);
-        const acc_t x = ds * inv_mu_s - dt * inv_mu_t;
-        const acc_t positive = ds > acc_t(0) ? acc_t(1) : acc_t(0);
-        value = inv_mu_s * (scale * gm_pointwise_loss_grad(x, options.loss, beta, inv_beta) - c * positive) *
-                gm_distance_grad(d2_s, ds, squared);
+        value = gm_pair_weight(d2_s, d2_t, squared, options.loss, beta, inv_beta, inv_mu_s, inv_mu_t, scale, c);
       }
       w[row][threadIdx.x] = value;
     }

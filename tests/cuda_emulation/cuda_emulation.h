@@ -24,7 +24,9 @@ struct dim3 {
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(n)
-#define __shared__
+// A static local is one object for all the block's threads (blocks run one after another), as
+// __shared__ is on the GPU.
+#define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 
 // 16-bit types: only need to compile here (the emulation checks float and double).

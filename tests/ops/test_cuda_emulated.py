@@ -1,8 +1,10 @@
-"""The torch-free CUDA kernels of graph_conv, run on the CPU (tests/cuda_emulation) vs naive loops.
+"""The torch-free CUDA kernels (cuda/*.cu), run on the CPU (tests/cuda_emulation) vs naive loops.
 
-No GPU needed: cuda/graph_conv.cu is compiled as C++20 with SKDCORE_CUDA_EMULATION, each block's
-threads run as std::threads. This checks the launchers' tiling and the kernels' indexing
-(forward, grad_x, grad_weight, grad_adjacency; float and double, shapes with tile remainders).
+No GPU needed: each program compiles a .cu file as C++20 with SKDCORE_CUDA_EMULATION, each block's
+threads running as std::threads. This checks the launchers' tiling and the kernels' indexing:
+  graph_conv_emulated: forward, grad_x, grad_weight, grad_adjacency (float, double, tile remainders);
+  graph_matching_chunks_emulated: the matrix-product path's per-row sums and W (every option,
+    chunks off and across the diagonal, rows longer than a block).
 """
 import shutil
 import subprocess
@@ -15,13 +17,14 @@ COMPILER = shutil.which("g++") or shutil.which("c++")
 
 
 @pytest.mark.skipif(COMPILER is None, reason="needs a C++20 compiler")
-def test_cuda_kernels_match_naive_loops_emulated(tmp_path):
-    binary = tmp_path / "graph_conv_emulated"
+@pytest.mark.parametrize("program", ["graph_conv_emulated", "graph_matching_chunks_emulated"])
+def test_cuda_kernels_match_naive_loops_emulated(tmp_path, program):
+    binary = tmp_path / program
     emulation = ROOT / "tests" / "cuda_emulation"
     build = subprocess.run(
         [COMPILER, "-std=c++20", "-O1", "-pthread", "-DSKDCORE_CUDA_EMULATION",
          f"-I{emulation / 'stubs'}", f"-I{ROOT / 'cuda'}", f"-I{ROOT / 'cpp'}",
-         str(emulation / "graph_conv_emulated.cpp"), "-o", str(binary)],
+         str(emulation / f"{program}.cpp"), "-o", str(binary)],
         capture_output=True, text=True,
     )
     if build.returncode != 0 and "c++20" in build.stderr:
