@@ -230,25 +230,26 @@ def test_torch_compile_fullgraph():
     torch.testing.assert_close(our_grad, expected_grad)
 
 
-def test_aten_tile_fallback_matches_blas_path():
-    # SKDCORE_GM_GEMM=aten routes the tile GEMMs through at::mm (the path a torch without MKL takes).
+def gradient_sums_in_subprocess(variable, value, device="cpu"):
+    """(sum, sum of |.|) of a fixed input's gradient, in a fresh process with os.environ[variable] = value
+    (the kernels read their path switches from the environment)."""
     code = (
         "import torch, skdcore\n"
         "g = torch.Generator().manual_seed(0)\n"
-        "s = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64, requires_grad=True)\n"
-        "t = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64)\n"
+        f"s = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64).to('{device}').requires_grad_()\n"
+        f"t = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64).to('{device}')\n"
         "skdcore.ops.graph_matching_loss(s, t).backward()\n"
         "print(repr(s.grad.sum().item()), repr(s.grad.abs().sum().item()))\n"
     )
-    results = []
-    for mode in ("aten", "blas"):
-        env = dict(os.environ, SKDCORE_GM_GEMM=mode)
-        results.append(
-            subprocess.run(
-                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-            ).stdout
-        )
-    aten, blas = ([float(x) for x in r.split()] for r in results)
+    env = dict(os.environ, **{variable: value})
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return [float(x) for x in result.stdout.split()]
+
+
+def test_aten_tile_fallback_matches_blas_path():
+    # SKDCORE_GM_GEMM=aten routes the tile GEMMs through at::mm (the path a torch without MKL takes).
+    aten = gradient_sums_in_subprocess("SKDCORE_GM_GEMM", "aten")
+    blas = gradient_sums_in_subprocess("SKDCORE_GM_GEMM", "blas")
     assert aten == pytest.approx(blas, rel=1e-9)
 
 

@@ -5,14 +5,10 @@ torch.ops.skdcore._graph_matching_gemm_{forward,backward} run the driver the CUD
 the CPU its steps are loops with the same per-entry maths as the CUDA kernels. A tiny
 workspace_bytes forces many sample groups and row chunks (the recomputing two-sweep forward).
 """
-import os
-import subprocess
-import sys
-
 import pytest
 import torch
 from skdcore.reference.graph_matching import graph_matching_loss_reference
-from test_graph_matching import OPTION_GRID, TOLERANCE, features
+from test_graph_matching import OPTION_GRID, TOLERANCE, features, gradient_sums_in_subprocess
 
 gemm_forward = torch.ops.skdcore._graph_matching_gemm_forward
 gemm_backward = torch.ops.skdcore._graph_matching_gemm_backward
@@ -141,18 +137,6 @@ def test_cuda_matches_cpu(dtype, workspace, options):
 
 @pytest.mark.cuda
 def test_cuda_op_takes_the_gemm_path_on_request():
-    code = (
-        "import torch, skdcore\n"
-        "g = torch.Generator().manual_seed(0)\n"
-        "s = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64).cuda().requires_grad_()\n"
-        "t = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64).cuda()\n"
-        "skdcore.ops.graph_matching_loss(s, t).backward()\n"
-        "print(repr(s.grad.sum().item()), repr(s.grad.abs().sum().item()))\n"
-    )
-    results = []
-    for path in ("gemm", "fused"):
-        env = dict(os.environ, SKDCORE_GRAPH_MATCHING_CUDA=path)
-        results.append(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                      check=True).stdout)
-    gemm, fused = ([float(x) for x in r.split()] for r in results)
+    gemm = gradient_sums_in_subprocess("SKDCORE_GRAPH_MATCHING_CUDA", "gemm", "cuda")
+    fused = gradient_sums_in_subprocess("SKDCORE_GRAPH_MATCHING_CUDA", "fused", "cuda")
     assert gemm == pytest.approx(fused, rel=1e-9)
