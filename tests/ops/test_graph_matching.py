@@ -14,6 +14,7 @@ from skdcore.nn import GraphMatchingLoss
 from skdcore.ops import graph_matching_loss
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
+CUDA_PATHS = ["fused", "gemm"]  # SKDCORE_GRAPH_MATCHING_CUDA: the fused kernels (default) or cuBLAS Gram chunks
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-12}, torch.float32: {"rtol": 2e-4, "atol": 1e-6}}
 OPTION_GRID = [
     {"distance": d, "loss": l, "normalize": n, "reduction": r}
@@ -258,7 +259,9 @@ def test_aten_tile_fallback_matches_blas_path():
 @pytest.mark.parametrize(
     "options", [{}, {"distance": "squared_euclidean", "loss": "l2", "normalize": "none", "reduction": "none"}]
 )
-def test_cuda_matches_cpu(dtype, options):
+@pytest.mark.parametrize("path", CUDA_PATHS)
+def test_cuda_matches_cpu(path, dtype, options, monkeypatch):
+    monkeypatch.setenv("SKDCORE_GRAPH_MATCHING_CUDA", path)
     # P = 70 spans several 32-node CUDA tiles; both layouts.
     student, teacher = features((3, 40, 7, 10), dtype), features((3, 40, 7, 10), dtype, seed=1)
     for s, t in (
@@ -275,3 +278,25 @@ def test_cuda_matches_cpu(dtype, options):
             rtol=tol["rtol"] * 10,
             atol=tol["rtol"] * expected_grad.abs().max().item(),
         )
+
+
+@pytest.mark.cuda
+def test_cuda_rejects_an_unknown_path(monkeypatch):
+    monkeypatch.setenv("SKDCORE_GRAPH_MATCHING_CUDA", "cudnn")
+    with pytest.raises(ValueError, match="SKDCORE_GRAPH_MATCHING_CUDA must be 'fused'"):
+        graph_matching_loss(features((2, 4, 3, 5)).cuda(), features((2, 4, 3, 5), seed=1).cuda())
+
+
+@pytest.mark.cuda
+def test_cuda_gemm_path_keeps_fp32_accuracy_when_tf32_is_allowed(monkeypatch):
+    # Nearby nodes (|f|^2 ~ 64, d^2 ~ 0.013): fp32 Gram products leave ~1e-3 relative error in the
+    # loss, TF32 ones (10-bit mantissa) ~20x the loss itself (both measured with a CPU emulation).
+    # The op falls back to the fused kernels, so the result stays at fp32 accuracy.
+    monkeypatch.setenv("SKDCORE_GRAPH_MATCHING_CUDA", "gemm")
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    base = features((2, 64, 1, 1))
+    student = base + 0.01 * features((2, 64, 5, 8), seed=1)
+    teacher = base + 0.01 * features((2, 64, 5, 8), seed=2)
+    expected = graph_matching_loss(student, teacher)
+    ours = graph_matching_loss(student.float().cuda(), teacher.float().cuda())
+    torch.testing.assert_close(ours.double().cpu(), expected, rtol=2e-2, atol=0)
