@@ -7,15 +7,7 @@
 //    atomically add their partial sums into an acc_t buffer.
 #include "graph_conv.cuh"
 
-// NB: SKDCORE_CUDA_EMULATION (tests/cuda_emulation only) compiles this file as plain C++ and runs
-// each block's threads as CPU threads, so the kernels' indexing is tested without a GPU.
-#ifdef SKDCORE_CUDA_EMULATION
-#define SKD_LAUNCH(kernel, grid, shared, stream, ...) \
-  emulate_launch(kernel, grid, kThreads, shared, __VA_ARGS__)
-#else
-#define SKD_LAUNCH(kernel, grid, shared, stream, ...) \
-  kernel<<<grid, kThreads, shared, stream>>>(__VA_ARGS__)
-#endif
+#include "launch.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -315,7 +307,7 @@ cudaError_t graph_conv_forward(const scalar_t* x, const scalar_t* weight,
   if (s.N * time_tiles > 2147483647LL || out_tiles > 65535) return cudaErrorInvalidConfiguration;
   const dim3 grid(static_cast<unsigned int>(s.N * time_tiles), static_cast<unsigned int>(out_tiles));
   const auto kernel = graph_conv_forward_kernel<scalar_t, acc_t>;
-  SKD_LAUNCH(kernel, grid, forward_shared_bytes<acc_t>(s, tiles), stream, x, weight, a_eff, bias, y,
+  SKD_LAUNCH(kernel, grid, kThreads, forward_shared_bytes<acc_t>(s, tiles), stream, x, weight, a_eff, bias, y,
              s, tiles, time_tiles);
   return cudaGetLastError();
 }
@@ -341,7 +333,7 @@ cudaError_t graph_conv_weight_grad(const scalar_t* grad, const scalar_t* x,
   const int64_t items = s.N * ((s.T + frames - 1) / frames);
   const dim3 grid(static_cast<unsigned int>(blocks), reduction_slices(items, blocks));
   const auto kernel = graph_conv_weight_grad_kernel<scalar_t, acc_t>;
-  SKD_LAUNCH(kernel, grid, shared, stream, grad, x, a_eff, grad_weight, s, frames, o_tiles, c_tiles);
+  SKD_LAUNCH(kernel, grid, kThreads, shared, stream, grad, x, a_eff, grad_weight, s, frames, o_tiles, c_tiles);
   return cudaGetLastError();
 }
 
@@ -362,7 +354,7 @@ cudaError_t graph_conv_adjacency_grad(const scalar_t* grad, const scalar_t* x,
   const int64_t items = s.N * ((s.T + frames - 1) / frames);
   const dim3 grid(static_cast<unsigned int>(blocks), reduction_slices(items, blocks));
   const auto kernel = graph_conv_adjacency_grad_kernel<scalar_t, acc_t>;
-  SKD_LAUNCH(kernel, grid, shared, stream, grad, x, weight, grad_a_eff, s, frames, channels,
+  SKD_LAUNCH(kernel, grid, kThreads, shared, stream, grad, x, weight, grad_a_eff, s, frames, channels,
              pair_tiles);
   return cudaGetLastError();
 }

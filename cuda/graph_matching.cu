@@ -11,6 +11,7 @@
 // Distance math is shared with the CPU kernel (cpp/graph_matching_math.h).
 #include "graph_matching.cuh"
 #include "accumulate.cuh"
+#include "launch.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -243,7 +244,7 @@ template <typename scalar_t>
 cudaError_t launch_square_norms(const scalar_t* features, const GraphLayout& g, double* out, cudaStream_t stream) {
   const int64_t total = g.N * g.P;
   const unsigned int blocks = static_cast<unsigned int>((total + 255) / 256);
-  square_norms_kernel<scalar_t><<<blocks, 256, 0, stream>>>(features, g, out);
+  SKD_LAUNCH(square_norms_kernel<scalar_t>, dim3(blocks), 256, 0, stream, features, g, out);
   return cudaGetLastError();
 }
 
@@ -264,17 +265,17 @@ cudaError_t graph_matching_forward(const scalar_t* student, const scalar_t* teac
   const dim3 grid(static_cast<unsigned int>(R), static_cast<unsigned int>(layout.N));
   const dim3 block(kTile, kThreadRows);
   const unsigned int finalize_blocks = static_cast<unsigned int>((layout.N + 127) / 128);
-  forward_pass_kernel<scalar_t, Pass::Normaliser>
-      <<<grid, block, 0, stream>>>(student, teacher, layout, options, norms_s, norms_t, stats, partial);
+  SKD_LAUNCH((forward_pass_kernel<scalar_t, Pass::Normaliser>), grid, block, 0, stream, student, teacher, layout,
+             options, norms_s, norms_t, stats, partial);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  finalize_kernel<Pass::Normaliser>
-      <<<finalize_blocks, 128, 0, stream>>>(partial, layout, R, options.normalize, stats, per_sample);
+  SKD_LAUNCH(finalize_kernel<Pass::Normaliser>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
+             options.normalize, stats, per_sample);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  forward_pass_kernel<scalar_t, Pass::Loss>
-      <<<grid, block, 0, stream>>>(student, teacher, layout, options, norms_s, norms_t, stats, partial);
+  SKD_LAUNCH((forward_pass_kernel<scalar_t, Pass::Loss>), grid, block, 0, stream, student, teacher, layout, options,
+             norms_s, norms_t, stats, partial);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  finalize_kernel<Pass::Loss>
-      <<<finalize_blocks, 128, 0, stream>>>(partial, layout, R, options.normalize, stats, per_sample);
+  SKD_LAUNCH(finalize_kernel<Pass::Loss>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
+             options.normalize, stats, per_sample);
   return cudaGetLastError();
 }
 
@@ -290,8 +291,8 @@ cudaError_t graph_matching_backward(const double* sample_grad, const scalar_t* s
   if ((err = launch_square_norms(teacher, layout, norms_t, stream)) != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned int>(tile_count(layout.P)), static_cast<unsigned int>(layout.N));
   const dim3 block(kTile, kThreadRows);
-  backward_kernel<scalar_t>
-      <<<grid, block, 0, stream>>>(sample_grad, student, teacher, layout, options, norms_s, norms_t, stats, grad);
+  SKD_LAUNCH(backward_kernel<scalar_t>, grid, block, 0, stream, sample_grad, student, teacher, layout, options,
+             norms_s, norms_t, stats, grad);
   return cudaGetLastError();
 }
 

@@ -4,13 +4,7 @@
 // entry of both Gram blocks is read once (and W written once in the backward).
 #include "graph_matching_chunks.cuh"
 
-// NB: SKDCORE_CUDA_EMULATION (tests/cuda_emulation only) compiles this file as plain C++ and runs
-// each block's threads as CPU threads, so the indexing is tested without a GPU.
-#ifdef SKDCORE_CUDA_EMULATION
-#define SKD_LAUNCH(kernel, blocks, stream, ...) emulate_launch(kernel, dim3(blocks), kThreads, 0, __VA_ARGS__)
-#else
-#define SKD_LAUNCH(kernel, blocks, stream, ...) kernel<<<blocks, kThreads, 0, stream>>>(__VA_ARGS__)
-#endif
+#include "launch.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -116,8 +110,8 @@ cudaError_t graph_matching_chunk_sums(ChunkInputs<acc_t> in, GramChunk chunk, Gr
   const int64_t blocks = chunk.samples * chunk.rows;
   if (blocks == 0) return cudaSuccess;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  SKD_LAUNCH(chunk_sums_kernel<acc_t>, static_cast<unsigned int>(blocks), stream, in, chunk, options, pass,
-             per_row);
+  SKD_LAUNCH(chunk_sums_kernel<acc_t>, dim3(static_cast<unsigned int>(blocks)), kThreads, 0, stream, in, chunk,
+             options, pass, per_row);
   return cudaGetLastError();
 }
 
@@ -128,8 +122,8 @@ cudaError_t graph_matching_chunk_weights(ChunkInputs<acc_t> in, const double* sa
   const int64_t blocks = chunk.samples * chunk.rows;
   if (blocks == 0) return cudaSuccess;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  SKD_LAUNCH(chunk_weights_kernel<acc_t>, static_cast<unsigned int>(blocks), stream, in, sample_grad, chunk,
-             options, w, rowsum);
+  SKD_LAUNCH(chunk_weights_kernel<acc_t>, dim3(static_cast<unsigned int>(blocks)), kThreads, 0, stream, in,
+             sample_grad, chunk, options, w, rowsum);
   return cudaGetLastError();
 }
 

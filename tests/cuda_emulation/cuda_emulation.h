@@ -61,29 +61,35 @@ T atomicAdd(T* address, T value) {
   return std::atomic_ref<T>(*address).fetch_add(value);
 }
 
+// One CPU thread per CUDA thread of a block, created once per launch; they walk the grid's blocks
+// together, a barrier between blocks (thread 0 sets the block index and poisons shared memory).
 template <typename Kernel, typename... Args>
-void emulate_launch(Kernel kernel, dim3 grid, unsigned int threads, size_t shared_bytes,
-                    Args... args) {
+void emulate_launch(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes, Args... args) {
   if (shared_bytes > sizeof(emulation::shared_memory)) std::abort();
+  const unsigned int threads = block.x * block.y * block.z;
   emulation::grid_dim = grid;
-  emulation::block_dim = dim3(threads);
-  for (unsigned int z = 0; z < grid.z; ++z) {
-    for (unsigned int y = 0; y < grid.y; ++y) {
-      for (unsigned int x = 0; x < grid.x; ++x) {
-        emulation::block_index = dim3(x, y, z);
-        // Poison shared memory so a read before a write shows up as NaN.
-        for (size_t i = 0; i < shared_bytes; ++i) emulation::shared_memory[i] = 0xFF;
-        std::barrier<> barrier(threads);
-        emulation::block_barrier = &barrier;
-        std::vector<std::thread> pool;
-        for (unsigned int t = 0; t < threads; ++t) {
-          pool.emplace_back([&, t] {
-            emulation::thread_index = dim3(t);
+  emulation::block_dim = block;
+  std::barrier<> barrier(threads);
+  emulation::block_barrier = &barrier;
+  std::vector<std::thread> pool;
+  for (unsigned int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      emulation::thread_index = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+      for (unsigned int z = 0; z < grid.z; ++z) {
+        for (unsigned int y = 0; y < grid.y; ++y) {
+          for (unsigned int x = 0; x < grid.x; ++x) {
+            if (t == 0) {
+              emulation::block_index = dim3(x, y, z);
+              // Poison shared memory so a read before a write shows up as NaN.
+              for (size_t i = 0; i < shared_bytes; ++i) emulation::shared_memory[i] = 0xFF;
+            }
+            barrier.arrive_and_wait();
             kernel(args...);
-          });
+            barrier.arrive_and_wait();
+          }
         }
-        for (auto& thread : pool) thread.join();
       }
-    }
+    });
   }
+  for (auto& thread : pool) thread.join();
 }

@@ -3,6 +3,8 @@
 No GPU needed: each program compiles a .cu file as C++20 with SKDCORE_CUDA_EMULATION, each block's
 threads running as std::threads. This checks the launchers' tiling and the kernels' indexing:
   graph_conv_emulated: forward, grad_x, grad_weight, grad_adjacency (float, double, tile remainders);
+  graph_matching_emulated: the fused loss kernels (the CUDA op's default): losses, saved statistics
+    and gradient vs a naive double computation (every option, both layouts, tile remainders);
   graph_matching_chunks_emulated: the matrix-product path's per-row sums and W (every option,
     chunks off and across the diagonal, rows longer than a block).
 """
@@ -17,7 +19,9 @@ COMPILER = shutil.which("g++") or shutil.which("c++")
 
 
 @pytest.mark.skipif(COMPILER is None, reason="needs a C++20 compiler")
-@pytest.mark.parametrize("program", ["graph_conv_emulated", "graph_matching_chunks_emulated"])
+@pytest.mark.parametrize(
+    "program", ["graph_conv_emulated", "graph_matching_emulated", "graph_matching_chunks_emulated"]
+)
 def test_cuda_kernels_match_naive_loops_emulated(tmp_path, program):
     binary = tmp_path / program
     emulation = ROOT / "tests" / "cuda_emulation"
