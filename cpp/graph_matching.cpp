@@ -106,6 +106,26 @@ void check_graph_matching_backward_inputs(const char* op, const at::Tensor& grad
   checks::check_same_device(op, "stats", stats, "student", student);
 }
 
+GraphMatchingOptions checked_forward_options(const char* op, c10::DeviceType device, const at::Tensor& student,
+                                             const at::Tensor& teacher, c10::string_view distance,
+                                             c10::string_view loss, double beta, c10::string_view normalize,
+                                             c10::string_view reduction) {
+  check_graph_matching_inputs(op, student, teacher);
+  checks::check_device(op, "student", student, device);
+  return parse_graph_matching_options(distance, loss, beta, normalize, reduction);
+}
+
+GraphMatchingOptions checked_backward_options(const char* op, c10::DeviceType device, const at::Tensor& grad,
+                                              const at::Tensor& student, const at::Tensor& teacher,
+                                              const at::Tensor& stats, c10::string_view distance,
+                                              c10::string_view loss, double beta, c10::string_view normalize,
+                                              c10::string_view reduction) {
+  const GraphMatchingOptions options =
+      checked_forward_options(op, device, student, teacher, distance, loss, beta, normalize, reduction);
+  check_graph_matching_backward_inputs(op, grad, student, stats, options.reduction);
+  return options;
+}
+
 GraphShape graph_shape(const at::Tensor& features) {
   if (features.dim() == 4) {
     return {features.size(0), features.size(2) * features.size(3), features.size(1), true};

@@ -24,6 +24,18 @@ void check_graph_matching_backward_inputs(const char* op, const at::Tensor& grad
                                           const at::Tensor& student, const at::Tensor& stats,
                                           LossReduction reduction);
 
+// A kernel entry's validation on `device` (inputs, and for the backward grad/stats) and its parsed
+// options.
+GraphMatchingOptions checked_forward_options(const char* op, c10::DeviceType device, const at::Tensor& student,
+                                             const at::Tensor& teacher, c10::string_view distance,
+                                             c10::string_view loss, double beta, c10::string_view normalize,
+                                             c10::string_view reduction);
+GraphMatchingOptions checked_backward_options(const char* op, c10::DeviceType device, const at::Tensor& grad,
+                                              const at::Tensor& student, const at::Tensor& teacher,
+                                              const at::Tensor& stats, c10::string_view distance,
+                                              c10::string_view loss, double beta, c10::string_view normalize,
+                                              c10::string_view reduction);
+
 // Sizes of features read as graphs in place: (N, C, T, V) is channel-major (node stride 1, channel
 // stride P = T*V), (N, P, C) node-major (node stride C, channel stride 1).
 struct GraphShape {

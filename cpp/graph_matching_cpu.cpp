@@ -21,7 +21,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "checks.h"
 #include "graph_matching.h"
 
 // MKL's Fortran GEMM, exported by the torch CPU wheels (libtorch_cpu). Weak, so a torch without
@@ -505,9 +504,8 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cpu(
     const at::Tensor& student, const at::Tensor& teacher, c10::string_view distance, c10::string_view loss,
     double beta, c10::string_view normalize, c10::string_view reduction) {
   constexpr const char* op = "skdcore.graph_matching_loss";
-  check_graph_matching_inputs(op, student, teacher);
-  checks::check_device(op, "student", student, c10::kCPU);
-  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
+  const GraphMatchingOptions options =
+      checked_forward_options(op, c10::kCPU, student, teacher, distance, loss, beta, normalize, reduction);
   const at::Tensor s = student.contiguous();
   const at::Tensor t = teacher.detach().contiguous();
   const int64_t N = s.size(0), P = graph_shape(s).P;
@@ -533,10 +531,8 @@ at::Tensor graph_matching_backward_cpu(const at::Tensor& grad, const at::Tensor&
                                        const at::Tensor& stats, c10::string_view distance, c10::string_view loss,
                                        double beta, c10::string_view normalize, c10::string_view reduction) {
   constexpr const char* op = "skdcore._graph_matching_loss_backward";
-  check_graph_matching_inputs(op, student, teacher);
-  checks::check_device(op, "student", student, c10::kCPU);
-  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
-  check_graph_matching_backward_inputs(op, grad, student, stats, options.reduction);
+  const GraphMatchingOptions options = checked_backward_options(op, c10::kCPU, grad, student, teacher, stats,
+                                                                distance, loss, beta, normalize, reduction);
   const at::Tensor s = student.contiguous();
   const at::Tensor t = teacher.detach().contiguous();
   const int64_t N = s.size(0), P = graph_shape(s).P;

@@ -11,7 +11,6 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include "checks.h"
 #include <cstdlib>
 #include <cstring>
 
@@ -87,9 +86,8 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cuda(
     const at::Tensor& student, const at::Tensor& teacher, c10::string_view distance, c10::string_view loss,
     double beta, c10::string_view normalize, c10::string_view reduction) {
   constexpr const char* op = "skdcore.graph_matching_loss";
-  check_graph_matching_inputs(op, student, teacher);
-  checks::check_device(op, "student", student, c10::kCUDA);
-  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
+  const GraphMatchingOptions options =
+      checked_forward_options(op, c10::kCUDA, student, teacher, distance, loss, beta, normalize, reduction);
   const c10::cuda::CUDAGuard device_guard(student.device());
   if (use_gemm_path()) {
     return graph_matching_gemm_forward(student, teacher, options, kCudaSteps, kGraphMatchingGemmWorkspaceBytes);
@@ -123,10 +121,8 @@ at::Tensor graph_matching_backward_cuda(const at::Tensor& grad, const at::Tensor
                                         const at::Tensor& stats, c10::string_view distance, c10::string_view loss,
                                         double beta, c10::string_view normalize, c10::string_view reduction) {
   constexpr const char* op = "skdcore._graph_matching_loss_backward";
-  check_graph_matching_inputs(op, student, teacher);
-  checks::check_device(op, "student", student, c10::kCUDA);
-  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
-  check_graph_matching_backward_inputs(op, grad, student, stats, options.reduction);
+  const GraphMatchingOptions options = checked_backward_options(op, c10::kCUDA, grad, student, teacher, stats,
+                                                                distance, loss, beta, normalize, reduction);
   const c10::cuda::CUDAGuard device_guard(student.device());
   if (use_gemm_path()) {
     return graph_matching_gemm_backward(grad, student, teacher, stats, options, kCudaSteps,

@@ -10,8 +10,6 @@
 
 #include <algorithm>
 
-#include "checks.h"
-
 namespace skdcore {
 namespace {
 
@@ -158,9 +156,8 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_gemm_forward_op(
     const at::Tensor& teacher, c10::string_view distance, c10::string_view loss, double beta,
     c10::string_view normalize, c10::string_view reduction, int64_t workspace_bytes) {
   constexpr const char* op = "skdcore._graph_matching_gemm_forward";
-  check_graph_matching_inputs(op, student, teacher);
-  checks::check_device(op, "student", student, device);
-  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
+  const GraphMatchingOptions options =
+      checked_forward_options(op, device, student, teacher, distance, loss, beta, normalize, reduction);
   return graph_matching_gemm_forward(student, teacher, options, steps, workspace_or_default(workspace_bytes));
 }
 
@@ -171,10 +168,8 @@ at::Tensor graph_matching_gemm_backward_op(c10::DeviceType device, const GraphMa
                                            c10::string_view normalize, c10::string_view reduction,
                                            int64_t workspace_bytes) {
   constexpr const char* op = "skdcore._graph_matching_gemm_backward";
-  check_graph_matching_inputs(op, student, teacher);
-  checks::check_device(op, "student", student, device);
-  const GraphMatchingOptions options = parse_graph_matching_options(distance, loss, beta, normalize, reduction);
-  check_graph_matching_backward_inputs(op, grad, student, stats, options.reduction);
+  const GraphMatchingOptions options = checked_backward_options(op, device, grad, student, teacher, stats,
+                                                                distance, loss, beta, normalize, reduction);
   return graph_matching_gemm_backward(grad, student, teacher, stats, options, steps,
                                       workspace_or_default(workspace_bytes));
 }
