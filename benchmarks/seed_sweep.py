@@ -12,6 +12,7 @@ Resumable: every finished run writes ``results/<run>.json`` (atomically) and is 
 an interrupted training continues from its ``last.pt``.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/seed_sweep.py [--seeds 5] [--out runs/seed_sweep] [--quick]
+(a later, larger --seeds adds seeds to an existing sweep: the earlier runs are reused).
 """
 from __future__ import annotations
 
@@ -124,8 +125,8 @@ def format_report(runs: dict, seeds, summary: dict) -> str:
     for key, label in METRICS.items():
         st = summary[key]
         lines.append(f"{label}: SKD - baseline = {100 * st['diff_mean']:+.2f} +- {100 * st['diff_std']:.2f} points "
-                     f"(paired t = {st['t']:.2f}, df {st['df']}, p = {st['t_test_p']:.3f}; SKD better/tied/worse "
-                     f"{st['wins']}/{st['ties']}/{st['losses']}, sign test p = {st['sign_test_p']:.3f})")
+                     f"(paired t = {st['t']:.2f}, df {st['df']}, p = {st['t_test_p']:.2g}; SKD better/tied/worse "
+                     f"{st['wins']}/{st['ties']}/{st['losses']}, sign test p = {st['sign_test_p']:.2g})")
     return "\n".join(lines)
 
 
@@ -145,7 +146,7 @@ def plot_pairs(runs: dict, seeds, path: Path):
         ax.set_xticks([0, 1], ["LQ baseline", "SKD student"])
         ax.set_xlim(-0.3, 1.3)
         ax.set(ylabel="top-1 % (test)", title=f"LQ occlusion p={p}")
-    axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")  # NB: empty corner (SKD is above the baseline there)
     fig.suptitle("skd demo: baseline vs SKD per seed (paired)")
     fig.tight_layout()
     path = _save(fig, path)
