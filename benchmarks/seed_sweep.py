@@ -1,0 +1,206 @@
+"""Seed sweep of `skd demo`: does the SKD student beat the LQ-only baseline by more than seed noise?
+
+Same data, models, schedule and ops as the demo (``skdcore.demo.demo_config``). The teacher is
+trained once (seed 0); then for each seed the baseline and the SKD student are trained with the
+config's ``seed`` set to it (initialisation and batch order change, the data does not). Each best
+checkpoint is evaluated on the stored LQ test split (occlusion p=0.6, as trained) and on test LQ
+regenerated at p=0.8 (as the demo's accuracy-vs-severity plot does). Prints per-seed pairs,
+mean +- std, the paired difference (SKD - baseline) with a paired t statistic and sign counts;
+writes ``summary.json`` and ``seed_sweep.png`` into the output directory.
+
+Resumable: every finished run writes ``results/<run>.json`` (atomically) and is skipped next time;
+an interrupted training continues from its ``last.pt``.
+
+Usage: OMP_NUM_THREADS=1 python benchmarks/seed_sweep.py [--seeds 5] [--out runs/seed_sweep] [--quick]
+(a later, larger --seeds adds seeds to an existing sweep: the earlier runs are reused).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+HEAVY_P = 0.8  # the extra occlusion level, heavier than the training LQ (p=0.6)
+METRICS = {"top1_p06": "top-1 @ p=0.6 (stored LQ, best epoch)",
+           "top1_p08": f"top-1 @ p={HEAVY_P} (regenerated LQ, best epoch)",
+           "final_top1_p06": "top-1 @ p=0.6, last epoch (no best-epoch selection on test)"}
+
+
+def paired_stats(baseline, skd) -> dict:
+    """Summary of paired accuracies (one pair per seed): means, sample stds, paired difference.
+
+    t = mean(d) / (std(d) / sqrt(n)) with d = skd - baseline and n - 1 degrees of freedom; the sign
+    test p-value is the exact two-sided binomial one over the non-tied pairs.
+    """
+    n = len(baseline)
+    if n != len(skd) or n < 2:
+        raise ValueError(f"paired_stats needs two equally long lists of >= 2 values, got {n} and {len(skd)}")
+    diffs = [s - b for b, s in zip(baseline, skd)]
+
+    def mean_std(values):
+        mean = sum(values) / len(values)
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+    (base_mean, base_std), (skd_mean, skd_std), (diff_mean, diff_std) = map(mean_std, (baseline, skd, diffs))
+    if diff_std > 0:
+        t = diff_mean / (diff_std / math.sqrt(n))
+    else:  # every pair differs by the same amount: no spread to compare against
+        t = math.copysign(math.inf, diff_mean) if diff_mean != 0 else math.nan
+    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
+    untied = wins + losses
+    tail = sum(math.comb(untied, i) for i in range(min(wins, losses) + 1)) / 2 ** untied if untied else 1.0
+    return {"n": n, "baseline_mean": base_mean, "baseline_std": base_std, "skd_mean": skd_mean, "skd_std": skd_std,
+            "diff_mean": diff_mean, "diff_std": diff_std, "t": t, "df": n - 1,
+            "wins": wins, "ties": n - untied, "losses": losses, "sign_test_p": min(1.0, 2 * tail)}
+
+
+def t_test_p(t: float, df: int) -> float:
+    """Two-sided p-value of a Student t statistic (scipy)."""
+    from scipy import stats
+
+    return float(2 * stats.t.sf(abs(t), df)) if math.isfinite(t) else (0.0 if math.isinf(t) else math.nan)
+
+
+def run_config(mode: str, seed: int, out: Path, quick: bool, ops: str):
+    from skdcore.demo import demo_config
+    from skdcore.train import config_from_dict
+
+    name = "teacher" if mode == "teacher" else f"{'skd' if mode == 'distill' else 'baseline'}_s{seed}"
+    cfg = demo_config(mode, out, quick, ops, name=name)  # NB: teacher_checkpoint -> out/runs/teacher/best.pt
+    cfg["seed"] = seed
+    return config_from_dict(cfg)
+
+
+def train_or_resume(cfg) -> dict:
+    from skdcore.train import train
+
+    start = time.perf_counter()
+    result = train(cfg, resume=(Path(cfg.output_dir) / "last.pt").exists())
+    return {**result, "train_s": time.perf_counter() - start}
+
+
+def evaluate_run(checkpoint: Path, data_root: Path, ops: str, test_set=None) -> dict:
+    from skdcore.demo import _severity_accuracy
+    from skdcore.train.evaluate_cli import evaluate_checkpoint
+
+    stored, test_set = evaluate_checkpoint(checkpoint, use="lq", ops=ops, dataset=test_set)
+    heavy = _severity_accuracy({"run": str(checkpoint)}, data_root, (HEAVY_P,), ops)["run"][0]
+    return {"top1_p06": stored["top1"], "top5_p06": stored["top5"], "top1_p08": heavy, "num_test": len(test_set)}
+
+
+def run_once(mode: str, seed: int, out: Path, quick: bool, ops: str) -> dict:
+    """Train (or skip / resume) one run and return its results, cached in results/<name>.json."""
+    from skdcore.data.prepare import atomic_write_json
+
+    cfg = run_config(mode, seed, out, quick, ops)
+    path = out / "results" / f"{cfg.name}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    trained = train_or_resume(cfg)
+    # The trainer's per-epoch validation: stored LQ test split, on HQ for the teacher.
+    final_key = "final_top1_hq" if mode == "teacher" else "final_top1_p06"
+    result = {"name": cfg.name, "mode": mode, "seed": seed, "best_epoch": trained["best"].get("epoch"),
+              "train_s": trained["train_s"], final_key: trained["history"][-1].get("val_top1"),
+              **evaluate_run(Path(cfg.output_dir) / "best.pt", out / "data", ops)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, result)
+    print(f"[{cfg.name}] top-1 p=0.6 {100 * result['top1_p06']:.1f}%, p={HEAVY_P} {100 * result['top1_p08']:.1f}% "
+          f"(best epoch {result['best_epoch']}, {result['train_s']:.0f} s)", flush=True)
+    return result
+
+
+def format_report(runs: dict, seeds, summary: dict) -> str:
+    from common import markdown_table
+
+    columns = [(key, mode) for key in ("top1_p06", "top1_p08") for mode in ("baseline", "distill")]
+    rows = [[s, *(f"{100 * runs[(mode, s)][key]:.1f}" for key, mode in columns)] for s in seeds]
+    for field in ("mean", "std"):
+        who = {"baseline": "baseline", "distill": "skd"}
+        rows.append([field, *(f"{100 * summary[key][f'{who[mode]}_{field}']:.2f}" for key, mode in columns)])
+    header = ["seed", "baseline p=0.6", "SKD p=0.6", f"baseline p={HEAVY_P}", f"SKD p={HEAVY_P}"]
+    lines = [markdown_table(header, rows), ""]
+    for key, label in METRICS.items():
+        st = summary[key]
+        lines.append(f"{label}: SKD - baseline = {100 * st['diff_mean']:+.2f} +- {100 * st['diff_std']:.2f} points "
+                     f"(paired t = {st['t']:.2f}, df {st['df']}, p = {st['t_test_p']:.2g}; SKD better/tied/worse "
+                     f"{st['wins']}/{st['ties']}/{st['losses']}, sign test p = {st['sign_test_p']:.2g})")
+    return "\n".join(lines)
+
+
+def plot_pairs(runs: dict, seeds, path: Path):
+    from skdcore.train.plots import _pyplot, _save
+
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    for ax, (key, p) in zip(axes, (("top1_p06", 0.6), ("top1_p08", HEAVY_P))):
+        for seed in seeds:
+            pair = [100 * runs[(mode, seed)][key] for mode in ("baseline", "distill")]
+            ax.plot([0, 1], pair, marker="o", alpha=0.8, label=f"seed {seed}")
+        means = [sum(100 * runs[(mode, s)][key] for s in seeds) / len(seeds) for mode in ("baseline", "distill")]
+        ax.plot([0, 1], means, color="black", linewidth=2.5, marker="s", label="mean")
+        ax.set_xticks([0, 1], ["LQ baseline", "SKD student"])
+        ax.set_xlim(-0.3, 1.3)
+        ax.set(ylabel="top-1 % (test)", title=f"LQ occlusion p={p}")
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")  # NB: empty corner (SKD is above the baseline there)
+    fig.suptitle("skd demo: baseline vs SKD per seed (paired)")
+    fig.tight_layout()
+    path = _save(fig, path)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="train baseline + SKD for seeds 0..S-1 (default 5)")
+    parser.add_argument("--out", type=Path, default=Path("runs/seed_sweep"), help="output directory")
+    parser.add_argument("--ops", default="fused", choices=("fused", "reference"))
+    parser.add_argument("--quick", action="store_true", help="the demo's quick sizes (smoke run)")
+    args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("--seeds must be >= 2 for a paired comparison")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    from common import machine_line
+    from skdcore.data import prepare_dataset
+
+    torch.set_num_threads(1)  # NB: tiny models on a shared 2-core machine: one thread is fastest
+    start = time.perf_counter()
+    out = args.out
+    print(f"seed sweep: {args.seeds} seeds, output in {out}/; {machine_line()}", flush=True)
+    prepare_dataset(out / "data", **run_config("teacher", 0, out, args.quick, args.ops).data.prepare)
+
+    teacher = run_once("teacher", 0, out, args.quick, args.ops)
+    seeds = list(range(args.seeds))
+    runs = {}
+    for seed in seeds:
+        for mode in ("baseline", "distill"):
+            runs[(mode, seed)] = run_once(mode, seed, out, args.quick, args.ops)
+
+    summary = {}
+    for key in METRICS:
+        st = paired_stats([runs[("baseline", s)][key] for s in seeds], [runs[("distill", s)][key] for s in seeds])
+        summary[key] = {**st, "t_test_p": t_test_p(st["t"], st["df"])}
+    report = format_report(runs, seeds, summary)
+    num_test = teacher["num_test"]
+    print(f"\nteacher (seed 0) on LQ: p=0.6 {100 * teacher['top1_p06']:.1f}%, p={HEAVY_P} "
+          f"{100 * teacher['top1_p08']:.1f}%; {num_test} test clips, one clip = {100 / num_test:.2f} points")
+    print(report)
+    plot = plot_pairs(runs, seeds, out / "seed_sweep.png")
+    wall = time.perf_counter() - start
+    from skdcore.data.prepare import atomic_write_json
+
+    atomic_write_json(out / "summary.json", {
+        "machine": machine_line(), "seeds": seeds, "quick": args.quick, "ops": args.ops, "teacher": teacher,
+        "runs": {r["name"]: r for r in runs.values()}, "stats": summary, "wall_s": wall})
+    print(f"\nsummary: {out / 'summary.json'}; plot: {plot}; wall time {wall:.0f} s "
+          f"(training of this invocation's runs included; cached runs are skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
