@@ -28,6 +28,10 @@ def machine_line() -> str:
     except (OSError, StopIteration):
         pass
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU {cpu}, {torch.get_num_threads()} threads"
+    if torch.cuda.is_available():
+        # eager convolutions use TF32 on Ampere+ by default (cudnn.allow_tf32); skdcore's kernels never do
+        device += (f", TF32 convs {'on' if torch.backends.cudnn.allow_tf32 else 'off'}"
+                   f" / matmuls {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}")
     return f"{datetime.date.today()}, {device}, torch {torch.__version__}, commit {commit or 'unknown'}"
 
 
@@ -37,10 +41,23 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
+class BenchmarkParser(argparse.ArgumentParser):
+    """Parses the common options and applies --no-tf32 before any benchmark runs."""
+
+    def parse_args(self, *args, **kwargs):
+        parsed = super().parse_args(*args, **kwargs)
+        if parsed.no_tf32:
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
+        return parsed
+
+
 def base_parser(description: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description)
+    parser = BenchmarkParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small shapes and short timings (smoke run)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-tf32", action="store_true",
+                        help="CUDA: full fp32 for eager too (its convolutions use TF32 by default; skdcore never does)")
     return parser
 
 

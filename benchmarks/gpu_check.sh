@@ -69,6 +69,7 @@ cd benchmarks
 stage bench-graph-matching "$out/bench.log" 120 $py bench_graph_matching.py --device cuda
 stage bench-graph-matching-large "$out/bench.log" 120 $py bench_graph_matching.py --device cuda --large
 stage bench-graph-conv "$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1
+stage bench-graph-conv-fp32 "$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1 --no-tf32
 stage bench-gradient-revision "$out/bench.log" 90 $py bench_gradient_revision.py --device cuda --no-compile --repeats 5
 stage bench-temporal-shift "$out/bench.log" 90 $py bench_temporal_shift.py --device cuda
 stage bench-normalize-adjacency "$out/bench.log" 60 $py bench_normalize_adjacency.py --device cuda
