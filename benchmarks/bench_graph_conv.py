@@ -8,7 +8,12 @@ side; fwd+bwd counted as 3x fwd) and are compared with torch.mm of a square sgem
 count in the same run: the practical ceiling of this machine. Memory (computed, not measured: CPU
 torch has no allocator statistics): the (N, K, C_out, T, V) intermediate the eager form builds
 vs the fused op's per-thread workspaces (K, min(C_in, C_out), T, V).
+
+On CUDA the op's default path (SKDCORE_GRAPH_CONV_CUDA=gemm, cuBLAS products) is "skdcore"; the
+conv2d path (a graph product + a cuDNN conv, following cuDNN's TF32 switch like eager) is timed
+in the same run, fwd+bwd, in the last columns.
 """
+import os
 import statistics
 
 import torch
@@ -68,6 +73,14 @@ def measure(N, C_in, C_out, T, V, learn_edges, device, impls, rounds, min_run_ti
     return {key: statistics.median(values) for key, values in times.items()}
 
 
+def cuda_path(path):
+    """graph_conv on one CUDA path; the C++ glue reads the variable per call (backward included)."""
+    def run(*args):
+        os.environ["SKDCORE_GRAPH_CONV_CUDA"] = path
+        return skdcore.ops.graph_conv(*args)
+    return run
+
+
 def main():
     parser = base_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3, quick 1)")
@@ -81,6 +94,10 @@ def main():
     torch._dynamo.config.recompile_limit = 64
     compiled = torch.compile(graph_conv_reference, dynamic=False)
     impls = {"skdcore": skdcore.ops.graph_conv, "eager": graph_conv_reference, "compile": compiled}
+    extra_paths = ["conv2d"] if args.device == "cuda" else []
+    if extra_paths:
+        impls = {"skdcore": cuda_path("gemm"), **{name: cuda_path(name) for name in extra_paths},
+                 "eager": graph_conv_reference, "compile": compiled}
     rows = []
     for C_in, C_out, T, V, learn_edges in shapes:
         t = measure(N, C_in, C_out, T, V, learn_edges, args.device, impls, rounds, min_run_time)
@@ -99,13 +116,17 @@ def main():
             f"{ceiling:.0f}",
             f"{4 * N * 3 * C_out * T * V / 2**20:.0f} / "
             f"{4 * torch.get_num_threads() * 3 * min(C_in, C_out) * T * V / 2**20:.1f}",
-        ])
+        ] + [cell for name in extra_paths for cell in (
+            f"{t[(name, 'fwd+bwd')] * 1e3:.1f}",
+            f"{t[('eager', 'fwd+bwd')] / t[(name, 'fwd+bwd')]:.2f}x",
+            f"{t[('compile', 'fwd+bwd')] / t[(name, 'fwd+bwd')]:.2f}x")])
         print(rows[-1], flush=True)
     print(f"\ngraph_conv N={N} K=3 on {machine_line()}, {rounds} interleaved rounds")
     print(markdown_table(
         ["shape", "fwd ms", "fwd vs eager", "fwd vs compile", "fwd+bwd ms", "fwd+bwd vs eager",
          "fwd+bwd vs compile", "GFLOP/s fwd / fwd+bwd", "sgemm GFLOP/s",
-         "MiB eager intermediate / fused workspace"],
+         "MiB eager intermediate / fused workspace"]
+        + [header for name in extra_paths for header in (f"{name} fwd+bwd ms", f"{name} vs eager", f"{name} vs compile")],
         rows,
     ))
 

@@ -1,7 +1,8 @@
 // CUDA glue of skdcore::graph_conv: checks, device guard, current stream, launches.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/graph_conv.cu.
-// Default path: cuBLAS matrix products (graph_conv_gemm.cpp), 5-20x faster than the kernels on an
-// H100; SKDCORE_GRAPH_CONV_CUDA=fused selects the kernels (no (K, N, C_in, T, V) intermediate).
+// Paths (SKDCORE_GRAPH_CONV_CUDA): gemm (default): cuBLAS matrix products (graph_conv_gemm.cpp),
+// 5-20x faster than the kernels on an H100; fused: the kernels (no (K, N, C_in, T, V)
+// intermediate); conv2d: one graph product + a cuDNN conv (graph_conv_conv2d.cpp, not yet measured).
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
@@ -10,6 +11,7 @@
 #include "checks.h"
 #include "graph_conv.cuh"
 #include "graph_conv.h"
+#include "graph_conv_conv2d.h"
 #include "graph_conv_gemm.h"
 
 #include <cstdlib>
@@ -44,13 +46,16 @@ typename CudaScalar<scalar_t>::type* cuda_mutable_ptr(at::Tensor& t) {
   return reinterpret_cast<typename CudaScalar<scalar_t>::type*>(t.mutable_data_ptr<scalar_t>());
 }
 
-// Read per call (a getenv is cheap next to a launch), so a benchmark can compare both paths.
-bool use_fused_kernels() {
+enum class CudaPath { Gemm, Fused, Conv2d };
+
+// Read per call (a getenv is cheap next to a launch), so a benchmark can compare the paths.
+CudaPath cuda_path() {
   const char* path = std::getenv("SKDCORE_GRAPH_CONV_CUDA");
-  if (path == nullptr || std::strcmp(path, "gemm") == 0 || path[0] == '\0') return false;
-  TORCH_CHECK_VALUE(std::strcmp(path, "fused") == 0, "SKDCORE_GRAPH_CONV_CUDA must be 'gemm' (default) or "
-                    "'fused', got '", path, "'");
-  return true;
+  if (path == nullptr || path[0] == '\0' || std::strcmp(path, "gemm") == 0) return CudaPath::Gemm;
+  if (std::strcmp(path, "fused") == 0) return CudaPath::Fused;
+  TORCH_CHECK_VALUE(std::strcmp(path, "conv2d") == 0, "SKDCORE_GRAPH_CONV_CUDA must be 'gemm' (default), "
+                    "'fused' or 'conv2d', got '", path, "'");
+  return CudaPath::Conv2d;
 }
 
 void check_launch(cudaError_t err, const char* op) {
@@ -71,7 +76,9 @@ at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight
   check_graph_conv_inputs(op, x, weight, A, bias, edge_importance);
   checks::check_device(op, "x", x, c10::kCUDA);
   const c10::cuda::CUDAGuard device_guard(x.device());
-  if (!use_fused_kernels()) return graph_conv_gemm(x, weight, A, bias, edge_importance);
+  const CudaPath path = cuda_path();
+  if (path == CudaPath::Gemm) return graph_conv_gemm(x, weight, A, bias, edge_importance);
+  if (path == CudaPath::Conv2d) return graph_conv_conv2d(x, weight, A, bias, edge_importance);
   const cuda::GraphConvShape shape = shape_of(x, weight);
   at::Tensor y = at::empty({shape.N, shape.C_out, shape.T, shape.V},
                            x.options().memory_format(at::MemoryFormat::Contiguous));
@@ -106,7 +113,9 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
   check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
   checks::check_device(op, "x", x, c10::kCUDA);
   const c10::cuda::CUDAGuard device_guard(x.device());
-  if (!use_fused_kernels()) return graph_conv_gemm_backward(grad, x, weight, A, edge_importance, output_mask);
+  const CudaPath path = cuda_path();
+  if (path == CudaPath::Gemm) return graph_conv_gemm_backward(grad, x, weight, A, edge_importance, output_mask);
+  if (path == CudaPath::Conv2d) return graph_conv_conv2d_backward(grad, x, weight, A, edge_importance, output_mask);
   const cuda::GraphConvShape shape = shape_of(x, weight);
   const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
   const at::ScalarType acc_type = accumulate_type(x);

@@ -20,4 +20,8 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
                                         const c10::optional<at::Tensor>& edge_importance,
                                         std::array<bool, 5> output_mask);
 
+// a^T b for a (R, V) and b (R, M) whose R rows form `groups` equal groups (a chunk boundary never
+// splits one): summed over batched row chunks so a long reduction still fills a GPU. (V, M).
+at::Tensor row_chunked_product(const at::Tensor& a, const at::Tensor& b, int64_t groups);
+
 }  // namespace skdcore

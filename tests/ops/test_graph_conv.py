@@ -11,7 +11,14 @@ from skdcore.reference.graph_conv import graph_conv_reference
 graph_conv = skdcore.ops.graph_conv
 TOLERANCE = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-CUDA_PATHS = ["gemm", "fused"]  # SKDCORE_GRAPH_CONV_CUDA: cuBLAS products (default) or the kernels
+# SKDCORE_GRAPH_CONV_CUDA: cuBLAS products (default), the kernels, or a graph product + cuDNN conv
+CUDA_PATHS = ["gemm", "fused", "conv2d"]
+
+
+def use_cuda_path(path, monkeypatch):
+    monkeypatch.setenv("SKDCORE_GRAPH_CONV_CUDA", path)
+    # conv2d follows cuDNN's TF32 switch (on by default, like eager convolutions): fp32 to compare
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
 
 
 def cuda_tolerance(expected):
@@ -237,7 +244,7 @@ def test_module_rejects_bad_adjacency():
 @pytest.mark.parametrize("V", [25, 13])
 @pytest.mark.parametrize("path", CUDA_PATHS)
 def test_cuda_matches_cpu(path, V, channels, dtype, monkeypatch):
-    monkeypatch.setenv("SKDCORE_GRAPH_CONV_CUDA", path)
+    use_cuda_path(path, monkeypatch)
     C_in, C_out = channels
     inputs = make_inputs(N=3, C_in=C_in, C_out=C_out, T=7, V=V, dtype=dtype)
     cpu = [t.requires_grad_() for t in inputs]
@@ -264,7 +271,7 @@ def test_cuda_rejects_an_unknown_path(monkeypatch):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("path", CUDA_PATHS)
 def test_cuda_half_precision(path, dtype, monkeypatch):
-    monkeypatch.setenv("SKDCORE_GRAPH_CONV_CUDA", path)
+    use_cuda_path(path, monkeypatch)
     rounded = [t.to(dtype) for t in make_inputs(N=2, C_in=8, C_out=16, T=5, V=25, dtype=torch.float32)]
     # the reference on the same rounded inputs, in float32: what is left is the op's own error
     expected = graph_conv_reference(*[t.float() for t in rounded])

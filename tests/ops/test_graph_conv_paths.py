@@ -1,7 +1,9 @@
-"""The matrix-product path of graph_conv (the CUDA op's default), checked on every device.
+"""The device-generic paths of graph_conv's CUDA op, checked on every device.
 
-torch.ops.skdcore._graph_conv_gemm{,_backward} run the same device-generic code the CUDA op
-dispatches to, so the CPU checks it here and a GPU (if any) checks it through the CUDA op too.
+torch.ops.skdcore._graph_conv_gemm{,_backward} (cuBLAS products, the CUDA default) and
+_graph_conv_conv2d{,_backward} (one graph product + a strided conv2d, SKDCORE_GRAPH_CONV_CUDA=conv2d)
+run the same ATen code the CUDA op dispatches to, so the CPU checks them here and a GPU (if any)
+checks them through the CUDA op too. Every test runs for both (the `path` fixture).
 """
 import pytest
 import torch
@@ -9,9 +11,17 @@ import torch
 from skdcore.reference.graph_conv import graph_conv_reference
 from test_graph_conv import make_inputs
 
-gemm_forward = torch.ops.skdcore._graph_conv_gemm
-gemm_backward = torch.ops.skdcore._graph_conv_gemm_backward
 ALL_GRADS = [True] * 5
+PATHS = {
+    "gemm": (torch.ops.skdcore._graph_conv_gemm, torch.ops.skdcore._graph_conv_backward),
+    "conv2d": (torch.ops.skdcore._graph_conv_conv2d, torch.ops.skdcore._graph_conv_conv2d_backward),
+}
+
+
+@pytest.fixture(params=PATHS)
+def ops(request):
+    """(forward, backward) private ops of one path; every test runs for each."""
+    return PATHS[request.param]
 
 
 def reference_grads(inputs, grad):
@@ -27,15 +37,16 @@ def reference_grads(inputs, grad):
 @pytest.mark.parametrize("channels", [(4, 6), (6, 4)])
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("V", [25, 13])
-def test_values_and_gradients_match_reference(V, K, channels, bias, edge_importance):
+def test_values_and_gradients_match_reference(V, K, channels, bias, edge_importance, ops):
+    forward, backward = ops
     C_in, C_out = channels
     inputs = make_inputs(N=3, C_in=C_in, C_out=C_out, T=4, V=V, K=K, bias=bias,
                          edge_importance=edge_importance)
-    torch.testing.assert_close(gemm_forward(*inputs), graph_conv_reference(*inputs), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(forward(*inputs), graph_conv_reference(*inputs), rtol=1e-10, atol=1e-10)
     x, weight, A, b, M = inputs
     grad = torch.randn(3, C_out, 4, V, dtype=torch.float64)
     mask = [True, True, True, bias, edge_importance]
-    got = gemm_backward(grad, x, weight, A, M, mask)
+    got = backward(grad, x, weight, A, M, mask)
     for name, ours, expected in zip(["x", "weight", "A", "bias", "edge_importance"], got,
                                     reference_grads(inputs, grad)):
         if expected is None:
@@ -45,12 +56,13 @@ def test_values_and_gradients_match_reference(V, K, channels, bias, edge_importa
 
 
 @pytest.mark.parametrize("needed", range(5))
-def test_output_mask_computes_only_what_is_asked(needed):
+def test_output_mask_computes_only_what_is_asked(needed, ops):
+    forward, backward = ops
     inputs = make_inputs(N=2, C_in=3, C_out=5, T=3, V=7)
     x, weight, A, b, M = inputs
     grad = torch.randn(2, 5, 3, 7, dtype=torch.float64)
     mask = [i == needed for i in range(5)]
-    got = gemm_backward(grad, x, weight, A, M, mask)
+    got = backward(grad, x, weight, A, M, mask)
     expected = reference_grads(inputs, grad)
     for i, (ours, ref) in enumerate(zip(got, expected)):
         if i == needed:
@@ -59,44 +71,49 @@ def test_output_mask_computes_only_what_is_asked(needed):
             assert ours.numel() == 0
 
 
-def test_float32():
+def test_float32(ops):
+    forward, backward = ops
     inputs = make_inputs(N=2, C_in=64, C_out=32, T=5, V=25, dtype=torch.float32)
-    torch.testing.assert_close(gemm_forward(*inputs), graph_conv_reference(*inputs), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(forward(*inputs), graph_conv_reference(*inputs), rtol=1e-4, atol=1e-4)
 
 
-def test_empty_batch():
+def test_empty_batch(ops):
+    forward, backward = ops
     inputs = make_inputs(N=0, C_in=3, C_out=4, T=3, V=6)
-    y = gemm_forward(*inputs)
+    y = forward(*inputs)
     torch.testing.assert_close(y, graph_conv_reference(*inputs))
     grad = torch.randn_like(y)
-    for ours, expected in zip(gemm_backward(grad, *inputs[:3], inputs[4], ALL_GRADS), reference_grads(inputs, grad)):
+    for ours, expected in zip(backward(grad, *inputs[:3], inputs[4], ALL_GRADS), reference_grads(inputs, grad)):
         torch.testing.assert_close(ours, expected)
 
 
-def test_no_input_channels_leaves_the_bias():
+def test_no_input_channels_leaves_the_bias(ops):
+    forward, backward = ops
     x, weight, A, b, M = make_inputs(N=2, C_in=0, C_out=4, T=3, V=6)
-    torch.testing.assert_close(gemm_forward(x, weight, A, b, M), b.view(1, 4, 1, 1).expand(2, 4, 3, 6))
+    torch.testing.assert_close(forward(x, weight, A, b, M), b.view(1, 4, 1, 1).expand(2, 4, 3, 6))
     grad = torch.randn(2, 4, 3, 6, dtype=torch.float64)
-    gx, gw, gA, gb, gM = gemm_backward(grad, x, weight, A, M, ALL_GRADS)
+    gx, gw, gA, gb, gM = backward(grad, x, weight, A, M, ALL_GRADS)
     assert gx.shape == x.shape and gw.shape == weight.shape
     torch.testing.assert_close(gA, torch.zeros_like(A))
     torch.testing.assert_close(gM, torch.zeros_like(M))
     torch.testing.assert_close(gb, grad.sum((0, 2, 3)))
 
 
-def test_checks_inputs_like_the_op():
+def test_checks_inputs_like_the_op(ops):
+    forward, backward = ops
     x, weight, A, b, M = make_inputs(V=6)
     with pytest.raises(ValueError, match="C_in of x"):
-        gemm_forward(x, weight[:, :, :2], A, b, M)
+        forward(x, weight[:, :, :2], A, b, M)
 
 
 @pytest.mark.parametrize("N, C_in", [(40, 16), (7, 11)], ids=["chunked_640_groups", "prime_groups"])
-def test_adjacency_gradient_over_many_row_chunks(N, C_in):
+def test_adjacency_gradient_over_many_row_chunks(N, C_in, ops):
+    forward, backward = ops
     # the adjacency gradient sums over N*C_in*T rows in up to 512 batched chunks
     inputs = make_inputs(N=N, C_in=C_in, C_out=3, T=2, V=5)
     x, weight, A, b, M = inputs
     grad = torch.randn(N, 3, 2, 5, dtype=torch.float64)
-    _, _, gA, _, gM = gemm_backward(grad, x, weight, A, M, [False, False, True, False, True])
+    _, _, gA, _, gM = backward(grad, x, weight, A, M, [False, False, True, False, True])
     _, _, ref_A, _, ref_M = reference_grads(inputs, grad)
     torch.testing.assert_close(gA, ref_A, rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(gM, ref_M, rtol=1e-10, atol=1e-10)
