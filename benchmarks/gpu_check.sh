@@ -6,6 +6,12 @@
 #   STAGES="build install tests-cuda bench-graph-conv" bash benchmarks/gpu_check.sh   # a subset
 #   (keep build and install in STAGES unless skdcore is already installed with CUDA)
 #
+# Open GPU questions (2026-11-26), in order; each fits one device call (600 s):
+#   1. STAGES="build install tests-cuda bench-graph-matching bench-graph-matching-large"
+#      (the graph_matching gemm path: correctness on the card, speed vs the fused kernels and eager)
+#   2. STAGES="build install bench-graph-conv bench-graph-conv-fp32 bench-train-step-stgcn"
+#      (graph_conv's conv2d path and chunked adjacency gradient; eager with and without TF32)
+#
 # Writes to $OUT: summary.txt (what ran, exit codes, times), build.log, tests.log, bench.log,
 # demo.log and the wheel it built (reusable: pip install it to skip the build next time).
 set -uo pipefail
