@@ -231,14 +231,14 @@ def test_torch_compile_fullgraph():
     torch.testing.assert_close(our_grad, expected_grad)
 
 
-def gradient_sums_in_subprocess(variable, value, device="cpu"):
+def gradient_sums_in_subprocess(variable, value):
     """(sum, sum of |.|) of a fixed input's gradient, in a fresh process with os.environ[variable] = value
     (the kernels read their path switches from the environment)."""
     code = (
         "import torch, skdcore\n"
         "g = torch.Generator().manual_seed(0)\n"
-        f"s = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64).to('{device}').requires_grad_()\n"
-        f"t = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64).to('{device}')\n"
+        "s = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64, requires_grad=True)\n"
+        "t = torch.randn(3, 8, 20, 10, generator=g, dtype=torch.float64)\n"
         "skdcore.ops.graph_matching_loss(s, t).backward()\n"
         "print(repr(s.grad.sum().item()), repr(s.grad.abs().sum().item()))\n"
     )
