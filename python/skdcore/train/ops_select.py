@@ -23,7 +23,7 @@ MODEL_OPS = {"shift_gcn": ("temporal_shift",), "st_gcn": ("graph_conv",)}
 class OpsSelection:
     requested: str
     graph_matching: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    # "fast": MultiLossBackward (one batched trunk backward + fused revision op);
+    # "fast": MultiLossBackward (one backward per loss + the fused revision op);
     # "reference": the SKD reference's 4 backward passes + flat-vector projection in eager PyTorch.
     revision: str
     used: Dict[str, str] = field(default_factory=dict)
@@ -58,29 +58,17 @@ def select_ops(ops: str, model_name: str, revision_scheme: str = "fast") -> OpsS
         revision = "reference"
         used["gradient_revision"] = "reference 4-backward (gradient_revision not built)"
     else:
-        used["gradient_revision"] = ("MultiLossBackward (batched backward, fused revision)" if revision == "fast"
+        used["gradient_revision"] = ("MultiLossBackward (one backward per loss, fused revision)" if revision == "fast"
                                      else "reference 4-backward, flat float64 projection")
     return OpsSelection(ops, graph_matching, revision, used)
-
-
-def trunk_output_module(model: torch.nn.Module):
-    """The module whose output is the backbone's final feature map (before pooling and adaption).
-
-    Every loss of an SKD step depends on it, so MultiLossBackward backpropagates each loss only down
-    to it and runs the expensive trunk backward once, batched over the losses.
-    """
-    model = model.module if hasattr(model, "module") else model
-    if hasattr(model, "num_units"):  # ShiftGCN: units l1..lK
-        return getattr(model, f"l{model.num_units}")
-    if hasattr(model, "blocks"):  # STGCN
-        return model.blocks[-1]
-    return None
 
 
 class RevisedBackward:
     """Backward of one SKD step with gradient revision: ``losses`` dict -> revised gradient in ``p.grad``.
 
-    scheme "fast": :class:`skdcore.train.MultiLossBackward` (batched backward + fused op, DDP-global);
+    scheme "fast": :class:`skdcore.train.MultiLossBackward`: one ``autograd.grad`` per loss (no flat
+    copies) + the fused revision op, DDP-global dot products. Its "batched" method (one vectorised
+    trunk backward) measured slower on the CPU (benchmarks/RESULTS.md), so it is not used here.
     scheme "reference": the reference's 4 full backward passes (``reference_multi_loss_backward``).
     Returns logging info: cosine of each distillation gradient with the task gradient and whether
     it was projected.
@@ -95,25 +83,16 @@ class RevisedBackward:
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         # NB: the reference path is single-process; under torch.distributed the fast path does the
         # global (all-ranks) dot products.
-        self.impl = MultiLossBackward(self.params) if scheme == "fast" or distributed else None
-        self._shared = None
-        trunk = trunk_output_module(model) if self.impl is not None else None
-        if trunk is not None:
-            trunk.register_forward_hook(self._keep_output)
-
-    def _keep_output(self, module, inputs, output) -> None:
-        self._shared = output
+        self.impl = MultiLossBackward(self.params, method="sequential") if scheme == "fast" or distributed else None
 
     def __call__(self, losses: Dict[str, torch.Tensor]) -> Dict[str, float]:
         from .multi_loss_backward import reference_multi_loss_backward
 
         distill = [k for k in losses if k != "ce"]
         if self.impl is not None:
-            shared = self._shared if self._shared is not None and self._shared.requires_grad else None
-            stats = self.impl(losses["ce"], [losses[k] for k in distill], shared=shared).stats
+            stats = self.impl(losses["ce"], [losses[k] for k in distill]).stats
         else:
             stats = reference_multi_loss_backward(self.params, losses["ce"], [losses[k] for k in distill])
-        self._shared = None
         stats = stats.tolist()
         info = {}
         for k, name in enumerate(distill):
