@@ -75,16 +75,18 @@ GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
 
 at::Tensor not_computed(const at::Tensor& like) { return at::empty({0}, like.options()); }
 
-std::tuple<at::Tensor, at::Tensor> split_adjacency_grad(
-    const at::Tensor& grad_a_eff, const at::Tensor& A,
-    const c10::optional<at::Tensor>& edge_importance, const GraphConvNeeds& needs) {
+GraphConvGrads assemble_graph_conv_grads(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& A,
+                                         const c10::optional<at::Tensor>& edge_importance,
+                                         const GraphConvNeeds& needs, at::Tensor grad_x, at::Tensor grad_w,
+                                         const at::Tensor& grad_a_eff) {
   // A_eff = A * M  =>  dL/dA = dL/dA_eff * M,  dL/dM = dL/dA_eff * A.
   at::Tensor grad_A = not_computed(A), grad_M = not_computed(A);
   if (needs.A) {
-    grad_A = edge_importance.has_value() ? grad_a_eff * *edge_importance : grad_a_eff;
+    grad_A = (edge_importance.has_value() ? grad_a_eff * *edge_importance : grad_a_eff).to(A.scalar_type());
   }
-  if (needs.edge_importance) grad_M = grad_a_eff * A;
-  return {grad_A.to(A.scalar_type()), grad_M.to(A.scalar_type())};
+  if (needs.edge_importance) grad_M = (grad_a_eff * A).to(A.scalar_type());
+  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
+  return {std::move(grad_x), std::move(grad_w), grad_A, grad_b, grad_M};
 }
 
 at::Tensor graph_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& A,

@@ -47,11 +47,12 @@ struct GraphConvNeeds {
 GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
                                 const c10::optional<at::Tensor>& edge_importance);
 
-// Splits dL/dA_eff into (dL/dA, dL/dedge_importance) as the mask asks; unrequested -> empty.
-std::tuple<at::Tensor, at::Tensor> split_adjacency_grad(const at::Tensor& grad_a_eff,
-                                                        const at::Tensor& A,
-                                                        const c10::optional<at::Tensor>& edge_importance,
-                                                        const GraphConvNeeds& needs);
+// A backward's outputs from what every path computes: dL/dA_eff split into dL/dA and
+// dL/dedge_importance, the bias gradient summed from `grad`; unrequested gradients come back empty.
+GraphConvGrads assemble_graph_conv_grads(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& A,
+                                         const c10::optional<at::Tensor>& edge_importance,
+                                         const GraphConvNeeds& needs, at::Tensor grad_x, at::Tensor grad_w,
+                                         const at::Tensor& grad_a_eff);
 
 // Placeholder returned for a gradient the output_mask did not ask for (the schema returns
 // Tensors, so "not computed" is an empty tensor rather than an undefined one).

@@ -80,9 +80,7 @@ GraphConvGrads graph_conv_conv2d_backward(const at::Tensor& grad, const at::Tens
     const at::Tensor grad_cat = row_chunked_product(x_acc.view({N * C_in * T, V}), grad_xa_flat, N * C_in);
     grad_a_eff = grad_cat.view({V, V, K}).permute({2, 0, 1}).contiguous();
   }
-  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
-  auto [grad_A, grad_M] = split_adjacency_grad(grad_a_eff, A, edge_importance, needs);
-  return {grad_x, grad_w, grad_A, grad_b, grad_M};
+  return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
 }
 
 TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {

@@ -127,13 +127,11 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
 
   at::Tensor grad_x = needs.x ? at::empty({N, C_in, T, V}, x.options()) : not_computed(x);
   at::Tensor grad_w = needs.weight ? at::zeros({K, C_out, C_in}, x.options()) : not_computed(x);
-  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
   at::Tensor grad_a_eff = at::zeros({K, V, V}, x.options());
   const bool any_main = needs.x || needs.weight || needs.adjacency();
   if (N * C_in * C_out * T * V * K == 0 || !any_main) {  // empty sums: zero gradients
     if (needs.x) grad_x.zero_();
-    auto [grad_A, grad_M] = split_adjacency_grad(grad_a_eff, A, edge_importance, needs);
-    return {grad_x, grad_w, grad_A, grad_b, grad_M};
+    return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
   }
 
   const at::Tensor g_c = grad.contiguous();
@@ -209,8 +207,7 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
     if (needs.weight) grad_w.add_(partial_w[chunk]);
     if (needs.adjacency()) grad_a_eff.add_(partial_a[chunk]);
   }
-  auto [grad_A, grad_M] = split_adjacency_grad(grad_a_eff, A, edge_importance, needs);
-  return {grad_x, grad_w, grad_A, grad_b, grad_M};
+  return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
 }
 
 }  // namespace

@@ -123,7 +123,6 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
   at::Tensor grad_x = needs.x ? at::zeros_like(x, at::MemoryFormat::Contiguous) : not_computed(x);
   at::Tensor grad_w_acc = at::zeros({shape.K, shape.C_out, shape.C_in}, x.options().dtype(acc_type));
   at::Tensor grad_a_acc = at::zeros({shape.K, shape.V, shape.V}, x.options().dtype(acc_type));
-  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
   const bool empty = shape.N * shape.C_in * shape.C_out * shape.T * shape.V * shape.K == 0;
   if (!empty && (needs.x || needs.weight || needs.adjacency())) {
     const at::Tensor g_c = grad.contiguous();
@@ -163,8 +162,7 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
     });
   }
   at::Tensor grad_w = needs.weight ? grad_w_acc.to(x.scalar_type()) : not_computed(x);
-  auto [grad_A, grad_M] = split_adjacency_grad(grad_a_acc, A, edge_importance, needs);
-  return {grad_x, grad_w, grad_A, grad_b, grad_M};
+  return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_acc);
 }
 
 }  // namespace

@@ -104,9 +104,7 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
     grad_w = gw.to(x.scalar_type());
   }
   grad_a_eff = needs.adjacency() ? adjacency_grad(x_flat, ga, s) : at::zeros({s.K, s.V, s.V}, g.options());
-  at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
-  auto [grad_A, grad_M] = split_adjacency_grad(grad_a_eff, A, edge_importance, needs);
-  return {grad_x, grad_w, grad_A, grad_b, grad_M};
+  return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
 }
 
 TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {
