@@ -126,7 +126,7 @@ def main():
         ["shape", "fwd ms", "fwd vs eager", "fwd vs compile", "fwd+bwd ms", "fwd+bwd vs eager",
          "fwd+bwd vs compile", "GFLOP/s fwd / fwd+bwd", "sgemm GFLOP/s",
          "MiB eager intermediate / fused workspace"]
-        + [header for name in extra_paths for header in (f"{name} fwd+bwd ms", f"{name} vs eager", f"{name} vs compile")],
+        + [f"{name} {column}" for name in extra_paths for column in ("fwd+bwd ms", "vs eager", "vs compile")],
         rows,
     ))
 

@@ -145,8 +145,9 @@ def run_large(device):
     N, C, T, V = LARGE_SHAPE
     ours = [name for name in implementations(device) if name not in ("eager", "compile")]
     student, teacher = make_inputs(LARGE_SHAPE, device, requires_grad=True)
-    seconds = {name: median_seconds(lambda fn=implementations(device)[name]: forward_backward(fn, student, teacher),
-                                    1.0) for name in ours}
+    functions = implementations(device)
+    seconds = {name: median_seconds(lambda fn=functions[name]: forward_backward(fn, student, teacher), 1.0)
+               for name in ours}
     del student, teacher
     peaks = {name: measure_memory(name, LARGE_SHAPE, device) for name in ours + ["eager"]}
     print(f"\nP={T * V} (N={N} C={C} T={T} V={V}) on {machine_line()}: fwd+bwd "

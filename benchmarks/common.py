@@ -57,7 +57,8 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="small shapes and short timings (smoke run)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-tf32", action="store_true",
-                        help="CUDA: full fp32 for eager too (its convolutions use TF32 by default; skdcore never does)")
+                        help="CUDA: full fp32 for eager too (its convolutions use TF32 by default; "
+                             "skdcore never does)")
     return parser
 
 

@@ -14,7 +14,8 @@ from skdcore.nn import GraphMatchingLoss
 from skdcore.ops import graph_matching_loss
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
-CUDA_PATHS = ["fused", "gemm"]  # SKDCORE_GRAPH_MATCHING_CUDA: the fused kernels (default) or cuBLAS Gram chunks
+# SKDCORE_GRAPH_MATCHING_CUDA: the fused kernels (default) or cuBLAS Gram chunks
+CUDA_PATHS = ["fused", "gemm"]
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-12}, torch.float32: {"rtol": 2e-4, "atol": 1e-6}}
 OPTION_GRID = [
     {"distance": d, "loss": l, "normalize": n, "reduction": r}

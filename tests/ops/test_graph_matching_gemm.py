@@ -100,7 +100,7 @@ def test_degenerate_shapes_match_reference(shape):
 
 def test_checks_inputs_like_the_op():
     student = features((2, 4, 3, 5))
-    with pytest.raises(ValueError, match="_graph_matching_gemm_forward: student has C=4 channels but teacher"):
+    with pytest.raises(ValueError, match="_graph_matching_gemm_forward: student has C=4 channels"):
         gemm_forward(student, features((2, 6, 3, 5)), *options_tuple({}), 0)
     with pytest.raises(ValueError, match="distance must be 'euclidean' or 'squared_euclidean'"):
         gemm_forward(student, student, "cosine", "smooth_l1", 1.0, "mean_positive", "mean", 0)
@@ -112,7 +112,8 @@ def test_checks_inputs_like_the_op():
 def test_opcheck():
     student, teacher = features((2, 4, 3, 5)), features((2, 4, 3, 5), seed=1)
     args = options_tuple({})
-    torch.library.opcheck(torch.ops.skdcore._graph_matching_gemm_forward.default, (student, teacher, *args, 1))
+    torch.library.opcheck(torch.ops.skdcore._graph_matching_gemm_forward.default,
+                          (student, teacher, *args, 1))
     _, stats = gemm_forward(student, teacher, *args, 1)
     torch.library.opcheck(torch.ops.skdcore._graph_matching_gemm_backward.default,
                           (torch.ones((), dtype=torch.float64), student, teacher, stats, *args, 1))
@@ -126,10 +127,11 @@ def test_opcheck():
 def test_cuda_matches_cpu(dtype, workspace, options):
     # P = 70 nodes (several row chunks with the small workspace), both layouts.
     student, teacher = features((3, 40, 7, 10), dtype), features((3, 40, 7, 10), dtype, seed=1)
-    for s, t in ((student, teacher), (student.flatten(2).transpose(1, 2), teacher.flatten(2).transpose(1, 2))):
+    node_sets = (student.flatten(2).transpose(1, 2), teacher.flatten(2).transpose(1, 2))
+    for s, t in ((student, teacher), node_sets):
         expected = gemm_value_and_grad(s, t, options, workspace)
         ours = gemm_value_and_grad(s.cuda(), t.cuda(), options, workspace)
         tol = TOLERANCE[dtype]
         for name, a, b in zip(("loss", "stats", "grad"), ours, expected):
-            torch.testing.assert_close(a.cpu(), b, rtol=tol["rtol"] * 10, atol=tol["rtol"] * b.abs().max().item(),
-                                       msg=name)
+            torch.testing.assert_close(a.cpu(), b, rtol=tol["rtol"] * 10,
+                                       atol=tol["rtol"] * b.abs().max().item(), msg=name)

@@ -116,7 +116,9 @@ def _graph_matching_loss_backward_fake(
 
 # The matrix-product path (the CUDA op's SKDCORE_GRAPH_MATCHING_CUDA=gemm), same outputs.
 @torch.library.register_fake("skdcore::_graph_matching_gemm_forward")
-def _graph_matching_gemm_forward_fake(student, teacher, distance, loss, beta, normalize, reduction, workspace_bytes=0):
+def _graph_matching_gemm_forward_fake(
+    student, teacher, distance, loss, beta, normalize, reduction, workspace_bytes=0
+):
     return _graph_matching_loss_forward_fake(student, teacher, distance, loss, beta, normalize, reduction)
 
 

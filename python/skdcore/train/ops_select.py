@@ -58,8 +58,8 @@ def select_ops(ops: str, model_name: str, revision_scheme: str = "fast") -> OpsS
         revision = "reference"
         used["gradient_revision"] = "reference 4-backward (gradient_revision not built)"
     else:
-        used["gradient_revision"] = ("MultiLossBackward (one backward per loss, fused revision)" if revision == "fast"
-                                     else "reference 4-backward, flat float64 projection")
+        used["gradient_revision"] = ("MultiLossBackward (one backward per loss, fused revision)"
+                                     if revision == "fast" else "reference 4-backward, flat float64 projection")
     return OpsSelection(ops, graph_matching, revision, used)
 
 
@@ -83,7 +83,8 @@ class RevisedBackward:
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         # NB: the reference path is single-process; under torch.distributed the fast path does the
         # global (all-ranks) dot products.
-        self.impl = MultiLossBackward(self.params, method="sequential") if scheme == "fast" or distributed else None
+        fast = scheme == "fast" or distributed
+        self.impl = MultiLossBackward(self.params, method="sequential") if fast else None
 
     def __call__(self, losses: Dict[str, torch.Tensor]) -> Dict[str, float]:
         from .multi_loss_backward import reference_multi_loss_backward
