@@ -5,6 +5,7 @@
 //   apply   : block c writes out = sum_j w_j v_j over its chunk
 #include "gradient_revision.cuh"
 #include "accumulate.cuh"
+#include "launch.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -101,19 +102,19 @@ cudaError_t gradient_revision_gram(const scalar_t* const* vectors, const int64_t
                                    const int64_t* pairs, int64_t num_pairs, int64_t K,
                                    double* partials, double* gram, cudaStream_t stream) {
   if (num_chunks == 0 || num_pairs == 0) return cudaSuccess;
-  gram_partials_kernel<scalar_t><<<static_cast<unsigned int>(num_chunks), kThreads, 0, stream>>>(
-      vectors, numel, num_tensors, chunk_tensor, chunk_begin, pairs, num_pairs, partials);
+  SKD_LAUNCH(gram_partials_kernel<scalar_t>, static_cast<unsigned int>(num_chunks), kThreads, 0, stream, vectors,
+             numel, num_tensors, chunk_tensor, chunk_begin, pairs, num_pairs, partials);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
-  gram_finalize_kernel<<<static_cast<unsigned int>(num_pairs), kThreads, 0, stream>>>(
-      partials, num_chunks, pairs, num_pairs, K, gram);
+  SKD_LAUNCH(gram_finalize_kernel, static_cast<unsigned int>(num_pairs), kThreads, 0, stream, partials, num_chunks,
+             pairs, num_pairs, K, gram);
   return cudaGetLastError();
 }
 
 cudaError_t gradient_revision_weights(const double* gram, int64_t K, double eps,
                                       GradientRevisionMode mode, uint64_t seed, double* weights,
                                       double* stats, cudaStream_t stream) {
-  weights_kernel<<<1, 1, 0, stream>>>(gram, K, eps, mode, seed, weights, stats);
+  SKD_LAUNCH(weights_kernel, 1, 1, 0, stream, gram, K, eps, mode, seed, weights, stats);
   return cudaGetLastError();
 }
 
@@ -124,8 +125,8 @@ cudaError_t gradient_revision_apply(const scalar_t* const* vectors, scalar_t* co
                                     int64_t num_chunks, int64_t K, const double* weights,
                                     cudaStream_t stream) {
   if (num_chunks == 0) return cudaSuccess;
-  apply_kernel<scalar_t><<<static_cast<unsigned int>(num_chunks), kThreads, 0, stream>>>(
-      vectors, outputs, numel, num_tensors, chunk_tensor, chunk_begin, K, weights);
+  SKD_LAUNCH(apply_kernel<scalar_t>, static_cast<unsigned int>(num_chunks), kThreads, 0, stream, vectors, outputs,
+             numel, num_tensors, chunk_tensor, chunk_begin, K, weights);
   return cudaGetLastError();
 }
 

@@ -19,17 +19,6 @@ constexpr int64_t kOutputsPerBlock = kThreads * kOutputsPerThread;
 constexpr size_t kSharedBudget = 48 * 1024;  // default dynamic shared memory limit
 constexpr int kGradTile = 16;                // (o, c) tile of the weight-gradient kernel
 
-// The block's dynamic shared memory.
-template <typename acc_t>
-__device__ __forceinline__ acc_t* block_shared_memory() {
-#ifdef SKDCORE_CUDA_EMULATION
-  return reinterpret_cast<acc_t*>(emulated_shared_memory());
-#else
-  extern __shared__ __align__(16) unsigned char shared_bytes[];
-  return reinterpret_cast<acc_t*>(shared_bytes);
-#endif
-}
-
 // Loads in the accumulation type; stores back (half/bfloat16 round from float).
 template <typename acc_t, typename scalar_t>
 __device__ __forceinline__ acc_t to_acc(scalar_t v) {

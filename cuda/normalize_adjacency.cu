@@ -2,6 +2,7 @@
 // tiny (V <= a few hundred joints), so per-joint scales live in shared memory.
 #include "normalize_adjacency.cuh"
 #include "accumulate.cuh"
+#include "launch.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -27,8 +28,7 @@ __global__ void normalize_adjacency_forward_kernel(const scalar_t* __restrict__ 
                                                    scalar_t* __restrict__ out, int64_t V,
                                                    AdjacencyNorm mode) {
   using acc_t = typename Accumulate<scalar_t>::type;
-  extern __shared__ unsigned char shared_bytes[];
-  acc_t* scale = reinterpret_cast<acc_t*>(shared_bytes);
+  acc_t* scale = block_shared_memory<acc_t>();  // (V,)
   const int64_t offset = static_cast<int64_t>(blockIdx.x) * V * V;
   block_scales(A + offset, V, mode, scale);
   for (int64_t idx = threadIdx.x; idx < V * V; idx += blockDim.x) {
@@ -44,8 +44,7 @@ __global__ void normalize_adjacency_backward_kernel(const scalar_t* __restrict__
                                                     scalar_t* __restrict__ dA, int64_t V,
                                                     AdjacencyNorm mode) {
   using acc_t = typename Accumulate<scalar_t>::type;
-  extern __shared__ unsigned char shared_bytes[];
-  acc_t* scale = reinterpret_cast<acc_t*>(shared_bytes);
+  acc_t* scale = block_shared_memory<acc_t>();  // (2, V): scales, then per-joint reductions
   acc_t* reduced = scale + V;
   const int64_t offset = static_cast<int64_t>(blockIdx.x) * V * V;
   const scalar_t* a = A + offset;
@@ -87,8 +86,8 @@ cudaError_t normalize_adjacency_forward(const scalar_t* A, scalar_t* out, int64_
   if (K == 0 || V == 0) return cudaSuccess;
   using acc_t = typename Accumulate<scalar_t>::type;
   const size_t shared = static_cast<size_t>(V) * sizeof(acc_t);
-  normalize_adjacency_forward_kernel<scalar_t>
-      <<<static_cast<unsigned int>(K), kThreads, shared, stream>>>(A, out, V, mode);
+  SKD_LAUNCH(normalize_adjacency_forward_kernel<scalar_t>, static_cast<unsigned int>(K), kThreads, shared, stream,
+             A, out, V, mode);
   return cudaGetLastError();
 }
 
@@ -99,8 +98,8 @@ cudaError_t normalize_adjacency_backward(const scalar_t* grad, const scalar_t* A
   if (K == 0 || V == 0) return cudaSuccess;
   using acc_t = typename Accumulate<scalar_t>::type;
   const size_t shared = 2 * static_cast<size_t>(V) * sizeof(acc_t);
-  normalize_adjacency_backward_kernel<scalar_t>
-      <<<static_cast<unsigned int>(K), kThreads, shared, stream>>>(grad, A, grad_A, V, mode);
+  SKD_LAUNCH(normalize_adjacency_backward_kernel<scalar_t>, static_cast<unsigned int>(K), kThreads, shared, stream,
+             grad, A, grad_A, V, mode);
   return cudaGetLastError();
 }
 

@@ -5,6 +5,7 @@
 
 #include "temporal_shift.cuh"
 #include "accumulate.cuh"
+#include "launch.cuh"
 
 namespace skdcore {
 namespace cuda {
@@ -102,8 +103,8 @@ cudaError_t temporal_shift_forward(const scalar_t* x, const scalar_t* shift, sca
   const int64_t T_out = T / stride;
   const int64_t total = N * C * T_out * V;
   if (total == 0) return cudaSuccess;
-  temporal_shift_forward_kernel<scalar_t>
-      <<<grid_for(total), kThreads, 0, stream>>>(x, shift, out, C, T, V, stride, T_out, total);
+  SKD_LAUNCH(temporal_shift_forward_kernel<scalar_t>, grid_for(total), kThreads, 0, stream, x, shift, out, C, T,
+             V, stride, T_out, total);
   return cudaGetLastError();
 }
 
@@ -114,12 +115,12 @@ cudaError_t temporal_shift_backward(const scalar_t* grad, const scalar_t* x, con
   const int64_t T_out = T / stride;
   const int64_t total = N * C * T * V;
   if (total == 0) return cudaSuccess;
-  temporal_shift_grad_x_kernel<scalar_t>
-      <<<grid_for(total), kThreads, 0, stream>>>(grad, shift, grad_x, C, T, V, stride, T_out, total);
+  SKD_LAUNCH(temporal_shift_grad_x_kernel<scalar_t>, grid_for(total), kThreads, 0, stream, grad, shift, grad_x, C,
+             T, V, stride, T_out, total);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
-  temporal_shift_grad_shift_kernel<scalar_t><<<static_cast<unsigned int>(C), kThreads, 0, stream>>>(
-      grad, x, shift, grad_shift, N, C, T, V, stride, T_out);
+  SKD_LAUNCH(temporal_shift_grad_shift_kernel<scalar_t>, static_cast<unsigned int>(C), kThreads, 0, stream, grad,
+             x, shift, grad_shift, N, C, T, V, stride, T_out);
   return cudaGetLastError();
 }
 

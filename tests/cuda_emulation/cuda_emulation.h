@@ -56,6 +56,9 @@ alignas(64) inline unsigned char shared_memory[1 << 20];
 inline void __syncthreads() { emulation::block_barrier->arrive_and_wait(); }
 inline unsigned char* emulated_shared_memory() { return emulation::shared_memory; }
 
+// CUDA's integer min() (gradient_revision.cu clamps chunk ends with it); only the 64-bit form.
+inline int64_t min(int64_t a, int64_t b) { return a < b ? a : b; }
+
 template <typename T>
 T atomicAdd(T* address, T value) {
   return std::atomic_ref<T>(*address).fetch_add(value);

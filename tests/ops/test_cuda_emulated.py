@@ -6,7 +6,13 @@ threads running as std::threads. This checks the launchers' tiling and the kerne
   graph_matching_emulated: the fused loss kernels (the CUDA op's default): losses, saved statistics
     and gradient vs a naive double computation (every option, both layouts, tile remainders);
   graph_matching_chunks_emulated: the matrix-product path's per-row sums and W (every option,
-    chunks off and across the diagonal, rows longer than a block).
+    chunks off and across the diagonal, rows longer than a block);
+  temporal_shift_emulated: forward, grad_x and grad_shift (strides 1-3 and above T, fractional and
+    negative shifts, shifts leaving the clip, block remainders, reductions longer than a block);
+  normalize_adjacency_emulated: forward and backward in both modes (zero and negative degrees,
+    V = 1, 17, 25 and 300 > threads per block);
+  gradient_revision_emulated: Gram matrix, weights' stats and apply (in and out of place), skd and
+    pcgrad (chunk edges, empty tensors, more chunks than threads per block, K = 0 and K = 16).
 """
 import shutil
 import subprocess
@@ -20,7 +26,15 @@ COMPILER = shutil.which("g++") or shutil.which("c++")
 
 @pytest.mark.skipif(COMPILER is None, reason="needs a C++20 compiler")
 @pytest.mark.parametrize(
-    "program", ["graph_conv_emulated", "graph_matching_emulated", "graph_matching_chunks_emulated"]
+    "program",
+    [
+        "graph_conv_emulated",
+        "graph_matching_emulated",
+        "graph_matching_chunks_emulated",
+        "temporal_shift_emulated",
+        "normalize_adjacency_emulated",
+        "gradient_revision_emulated",
+    ],
 )
 def test_cuda_kernels_match_naive_loops_emulated(tmp_path, program):
     binary = tmp_path / program
