@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <limits>
 #include <tuple>
 #include <vector>
 
@@ -44,6 +45,10 @@ void temporal_shift_forward_kernel(const scalar_t* x, const scalar_t* shift, sca
       const ShiftTaps<scalar_t> taps = shift_taps<scalar_t>(shift[nc % C], T);
       const scalar_t* src = x + nc * T * V;
       scalar_t* dst = out + nc * T_out * V;
+      if (taps_undefined(taps)) {
+        std::fill(dst, dst + T_out * V, std::numeric_limits<scalar_t>::quiet_NaN());
+        continue;
+      }
       // Stride 1: the frames whose two taps are both inside form one contiguous span of rows, so
       // blend it as one long vector loop; the rows at the clip edges go through the per-row path.
       int64_t span_begin = 0, span_end = 0;
@@ -89,6 +94,11 @@ void temporal_shift_backward_kernel(const scalar_t* grad, const scalar_t* x, con
       const scalar_t* g = grad + nc * T_out * V;
       const scalar_t* src = x + nc * T * V;
       scalar_t* gx = grad_x + nc * T * V;
+      if (taps_undefined(taps)) {
+        std::fill(gx, gx + T * V, std::numeric_limits<scalar_t>::quiet_NaN());
+        partial[nc] = std::numeric_limits<double>::quiet_NaN();
+        continue;
+      }
       std::fill(gx, gx + T * V, scalar_t(0));
       std::fill(lane, lane + V, scalar_t(0));
       for (int64_t t = 0; t < T_out; ++t) {

@@ -25,16 +25,35 @@ struct ShiftTaps {
 
 // NB: the offset is clamped to [-(T + 2), T + 1] before the integer cast (no overflow, NaN -> clamp):
 // beyond that range both taps are outside the clip for every output frame, so the result is the same.
+// floor in the argument's own type (the C library's floor on the host is double-only).
+template <typename acc_t>
+SKD_HOST_DEVICE acc_t floor_of(acc_t x) {
+#if defined(__CUDA_ARCH__)
+  return floor(x);
+#else
+  return std::floor(x);
+#endif
+}
+
 template <typename acc_t>
 SKD_HOST_DEVICE ShiftTaps<acc_t> shift_taps(acc_t shift, int64_t T) {
-  acc_t base = floor(shift);
+  acc_t base = floor_of(shift);
   const acc_t low = static_cast<acc_t>(-(T + 2)), high = static_cast<acc_t>(T + 1);
   if (!(base >= low)) base = low;
   if (base > high) base = high;
-  return {static_cast<int64_t>(base), shift - floor(shift)};
+  return {static_cast<int64_t>(base), shift - floor_of(shift)};
 }
 
 SKD_HOST_DEVICE bool frame_inside(int64_t tau, int64_t T) { return tau >= 0 && tau < T; }
+
+// NaN policy: a non-finite shift (NaN, +-inf: its fraction shift - floor(shift) is NaN) makes its
+// channel's output and gradients NaN, as in the reference (0 * NaN = NaN there), instead of the
+// clamp above silently reading outside the clip (zeros).
+// NB: x != x (no build uses -ffinite-math-only; nvcc's --use_fast_math keeps NaN compares).
+template <typename acc_t>
+SKD_HOST_DEVICE bool taps_undefined(const ShiftTaps<acc_t>& taps) {
+  return taps.frac != taps.frac;
+}
 
 // The output frame t with t * stride + first + tap == tau (tap 0 or 1), or -1 if there is none.
 SKD_HOST_DEVICE int64_t output_frame_reading(int64_t tau, int64_t first, int64_t tap, int64_t stride,

@@ -67,7 +67,7 @@ __global__ void gram_finalize_kernel(const double* __restrict__ partials, int64_
 
 __global__ void weights_kernel(const double* gram, int64_t K, double eps, GradientRevisionMode mode,
                                uint64_t seed, double* weights, double* stats) {
-  gradient_revision_weights(gram, K, eps, mode, seed, weights, stats);
+  skdcore::gradient_revision_weights(gram, K, eps, mode, seed, weights, stats);
 }
 
 template <typename scalar_t>

@@ -35,6 +35,7 @@ __global__ void temporal_shift_forward_kernel(const scalar_t* __restrict__ x,
     acc_t value = 0;
     if (frame_inside(tau, T)) value += (acc_t(1) - taps.frac) * static_cast<acc_t>(src[tau * V]);
     if (frame_inside(tau + 1, T)) value += taps.frac * static_cast<acc_t>(src[(tau + 1) * V]);
+    if (taps_undefined(taps)) value = taps.frac;  // NaN policy (temporal_shift_math.h)
     out[idx] = static_cast<scalar_t>(value);
   }
 }
@@ -57,6 +58,7 @@ __global__ void temporal_shift_grad_x_kernel(const scalar_t* __restrict__ grad,
     acc_t value = 0;
     if (t0 >= 0) value += (acc_t(1) - taps.frac) * static_cast<acc_t>(g[t0 * V]);
     if (t1 >= 0) value += taps.frac * static_cast<acc_t>(g[t1 * V]);
+    if (taps_undefined(taps)) value = taps.frac;
     grad_x[idx] = static_cast<scalar_t>(value);
   }
 }
@@ -92,7 +94,7 @@ __global__ void temporal_shift_grad_shift_kernel(const scalar_t* __restrict__ gr
     if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
     __syncthreads();
   }
-  if (threadIdx.x == 0) grad_shift[c] = static_cast<scalar_t>(partial[0]);
+  if (threadIdx.x == 0) grad_shift[c] = static_cast<scalar_t>(taps_undefined(taps) ? taps.frac : partial[0]);
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // the forward; grad_x by scattering every output frame back to the two frames it read (the
 // adjoint, not the kernel's gather); grad_shift. Strides 1, 2 (odd T too), 3 and one above T;
 // integer, fractional and negative shifts and shifts that leave the clip (one tap or both, far
-// enough to be clamped); sizes with block remainders and per-channel reductions longer than a
-// block; float and double. Exit code 0 = all match.
+// enough to be clamped); non-finite shifts (NaN policy: that channel's output and gradients are
+// NaN); sizes with block remainders and per-channel reductions longer than a block; float and
+// double. Exit code 0 = all match.
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -28,7 +29,8 @@ bool compare(const char* what, const Case& k, const std::vector<T>& got, const s
   int reported = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     const double g = static_cast<double>(got[i]);
-    if (std::fabs(g - want[i]) <= tol * (1 + scale[i])) continue;  // NaN (never written) fails too
+    if (std::isnan(want[i]) ? std::isnan(g) : std::fabs(g - want[i]) <= tol * (1 + scale[i])) continue;
+    // (an unexpected NaN, e.g. an element never written, fails)
     if (reported++ < 5) {
       std::printf("MISMATCH %s<%s> (N=%ld C=%ld T=%ld V=%ld stride=%ld) at %zu: %.9g vs %.9g\n", what,
                   sizeof(T) == 4 ? "float" : "double", (long)k.N, (long)k.C, (long)k.T, (long)k.V,
@@ -45,7 +47,8 @@ std::vector<double> shift_kinds(int64_t T) {
           t - 0.5,  // only the first tap inside for the last output frames
           -t + 0.5,  // only the second tap inside for the first output frame
           t + 3.5, -(t + 7.25),  // both taps outside (the second clamped in shift_taps)
-          1e6, -1e6};            // far outside: clamped before the integer cast
+          1e6, -1e6,             // far outside: clamped before the integer cast
+          std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()};
 }
 
 template <typename T>
@@ -66,6 +69,13 @@ bool check(const Case& k, std::mt19937& rng) {
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
       const double sh = static_cast<double>(shift[c]);
+      if (!std::isfinite(sh)) {  // NaN policy: the whole channel's output and gradients are NaN
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        for (int64_t e = 0; e < T_out * V; ++e) out[(n * C + c) * T_out * V + e] = nan;
+        for (int64_t e = 0; e < Tn * V; ++e) grad_x[(n * C + c) * Tn * V + e] = nan;
+        grad_shift[c] = nan;
+        continue;
+      }
       const int64_t i = static_cast<int64_t>(std::floor(sh));
       const double f = sh - std::floor(sh);
       for (int64_t t = 0; t < T_out; ++t)
@@ -107,11 +117,11 @@ bool check(const Case& k, std::mt19937& rng) {
 int main() {
   std::mt19937 rng(11);
   const Case cases[] = {
-      {2, 14, 9, 7, 1},    // 1764 outputs: 7 blocks, the last one partial
-      {3, 14, 11, 25, 2},  // odd T with stride 2 (T_out = 5); grad_shift reduces 375 > 256 terms
-      {2, 14, 10, 3, 3},   // stride 3 (frames 9 never read with shift 0)
-      {1, 14, 1, 5, 1},    // a one-frame clip
-      {2, 14, 3, 4, 4},    // stride above T: no output frame (T_out = 0), grad_x and grad_shift 0
+      {2, 16, 9, 7, 1},    // 2016 outputs: 8 blocks, the last one partial
+      {3, 16, 11, 25, 2},  // odd T with stride 2 (T_out = 5); grad_shift reduces 375 > 256 terms
+      {2, 16, 10, 3, 3},   // stride 3 (frames 9 never read with shift 0)
+      {1, 16, 1, 5, 1},    // a one-frame clip
+      {2, 16, 3, 4, 4},    // stride above T: no output frame (T_out = 0), grad_x 0 (NaN channels: NaN)
   };
   bool ok = true;
   for (const Case& k : cases) {

@@ -42,6 +42,28 @@ def test_forward_and_backward_match_reference(shape, stride, dtype, device):
                                atol=1e-4 if dtype == torch.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_non_finite_shift_makes_its_channel_nan(bad, stride, device):
+    # NaN policy: output as the reference's (NaN in that channel only); gradients NaN for that
+    # channel (the reference's backward gives 0 there, an artefact of its integer indexing), exact
+    # elsewhere.
+    x, shift = sample((2, 3, 9, 5), torch.float64, device)
+    shift[1] = bad
+    x.requires_grad_(True)
+    shift.requires_grad_(True)
+    y = temporal_shift(x, shift, stride)
+    expected = temporal_shift_reference(x, shift, stride)
+    torch.testing.assert_close(y, expected, equal_nan=True, **TOLERANCE[torch.float64])
+    assert y[:, 1].isnan().all() and not y[:, [0, 2]].isnan().any()
+    grad = torch.randn_like(y)
+    grad_x, grad_shift = torch.autograd.grad(y, (x, shift), grad)
+    want_x, want_shift = torch.autograd.grad(expected, (x, shift), grad)
+    assert grad_x[:, 1].isnan().all() and grad_shift[1].isnan()
+    torch.testing.assert_close(grad_x[:, [0, 2]], want_x[:, [0, 2]], **TOLERANCE[torch.float64])
+    torch.testing.assert_close(grad_shift[[0, 2]], want_shift[[0, 2]], rtol=1e-10, atol=1e-10)
+
+
 def test_integer_shifts_and_model_offsets(device):
     x = torch.randn(2, 4, 10, 3, device=device)
     shift = torch.tensor([-3.0, 0.0, 2.0, 0.5], device=device)

@@ -19,6 +19,10 @@ def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> tor
         (see :func:`skdcore.reference.temporal_shift.temporal_shift_reference`).
         Differentiable w.r.t. ``x`` and ``shift`` with the exact gradient (single backward); the
         reference's rescaled shift gradient is :func:`skdcore.models.constrain_shift_grad`.
+
+    NaN policy: a non-finite ``shift[c]`` (NaN or +-inf, e.g. after a diverged update) makes channel
+    ``c`` of the output NaN, as in the reference, and its gradients (``grad_x[:, c]``,
+    ``grad_shift[c]``) NaN too; other channels are unaffected. NaN in ``x`` propagates as usual.
     """
     return torch.ops.skdcore.temporal_shift(x, shift, stride)
 
