@@ -45,20 +45,11 @@ enum GraphMatchingStat : int64_t {
   kStatsColumns = 4,
 };
 
-template <typename T>
-SKD_HOST_DEVICE T gm_sqrt(T x) {
-#if defined(__CUDA_ARCH__)
-  return sqrt(x);
-#else
-  return std::sqrt(x);
-#endif
-}
-
 // D from the raw Gram-form d2 (off-diagonal entries only).
 template <typename T>
 SKD_HOST_DEVICE T gm_distance(T d2, bool squared) {
   const T clamped = d2 > T(kDistanceClamp) ? d2 : T(kDistanceClamp);
-  return squared ? clamped : gm_sqrt(clamped);
+  return squared ? clamped : skd_sqrt(clamped);
 }
 
 // dD/dd2 given the raw d2 and D = gm_distance(d2): 0 below the clamp (torch clamp_min: grad

@@ -7,3 +7,25 @@
 #else
 #define SKD_HOST_DEVICE inline
 #endif
+
+#include <cmath>
+
+// Math in the argument's own type: CUDA's overloads on the device, std:: on the host (the C
+// library's sqrt/floor are double-only, and a float argument would round-trip through double).
+template <typename T>
+SKD_HOST_DEVICE T skd_sqrt(T x) {
+#if defined(__CUDA_ARCH__)
+  return sqrt(x);
+#else
+  return std::sqrt(x);
+#endif
+}
+
+template <typename T>
+SKD_HOST_DEVICE T skd_floor(T x) {
+#if defined(__CUDA_ARCH__)
+  return floor(x);
+#else
+  return std::floor(x);
+#endif
+}

@@ -25,23 +25,13 @@ struct ShiftTaps {
 
 // NB: the offset is clamped to [-(T + 2), T + 1] before the integer cast (no overflow, NaN -> clamp):
 // beyond that range both taps are outside the clip for every output frame, so the result is the same.
-// floor in the argument's own type (the C library's floor on the host is double-only).
-template <typename acc_t>
-SKD_HOST_DEVICE acc_t floor_of(acc_t x) {
-#if defined(__CUDA_ARCH__)
-  return floor(x);
-#else
-  return std::floor(x);
-#endif
-}
-
 template <typename acc_t>
 SKD_HOST_DEVICE ShiftTaps<acc_t> shift_taps(acc_t shift, int64_t T) {
-  acc_t base = floor_of(shift);
+  acc_t base = skd_floor(shift);
   const acc_t low = static_cast<acc_t>(-(T + 2)), high = static_cast<acc_t>(T + 1);
   if (!(base >= low)) base = low;
   if (base > high) base = high;
-  return {static_cast<int64_t>(base), shift - floor_of(shift)};
+  return {static_cast<int64_t>(base), shift - skd_floor(shift)};
 }
 
 SKD_HOST_DEVICE bool frame_inside(int64_t tau, int64_t T) { return tau >= 0 && tau < T; }
