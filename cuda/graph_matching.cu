@@ -11,6 +11,7 @@
 // Distance math is shared with the CPU kernel (cpp/graph_matching_math.h).
 #include "graph_matching.cuh"
 #include "accumulate.cuh"
+#include "block_reduce.cuh"
 #include "launch.cuh"
 
 namespace skdcore {
@@ -22,7 +23,6 @@ constexpr int kRowsPerThread = 4;                    // 32 rows / 8 thread rows
 constexpr int kThreadRows = kTile / kRowsPerThread;  // blockDim = (32, 8)
 constexpr int kThreads = kTile * kThreadRows;
 
-enum class Pass : int { Normaliser = 0, Loss = 1 };
 
 __device__ __forceinline__ int64_t node_offset(const GraphLayout& g, int64_t n, int64_t p, int64_t c) {
   return n * g.P * g.C + p * g.node_stride + c * g.channel_stride;
@@ -73,24 +73,9 @@ __device__ void gram_block(const scalar_t* __restrict__ x, const GraphLayout& g,
   }
 }
 
-template <typename acc_t>
-__device__ double block_sum(double value, double* shared) {
-  const int tid = threadIdx.y * blockDim.x + threadIdx.x;
-  shared[tid] = value;
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
-    if (tid < stride) shared[tid] += shared[tid + stride];
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();
-  return total;
-}
-
-// Forward pass over tiles J >= I of block (I = blockIdx.x, n = blockIdx.y).
-// Normaliser: partial[4] = {sum D_s, count D_s > 0, sum D_t, count D_t > 0};
-// Loss: partial[2] = {sum l(x), sum l'(x) D_s/mu_s}. Each visited entry stands for (i,j) and (j,i).
-template <typename scalar_t, Pass kPass>
+// Forward pass over tiles J >= I of block (I = blockIdx.x, n = blockIdx.y): partial[4] = the
+// pass's sums over the block's pairs j > i (gm_add_pair_sums: each stands for (i, j) and (j, i)).
+template <typename scalar_t, ChunkPass kPass>
 __global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const scalar_t* __restrict__ teacher,
                                     GraphLayout g, GraphMatchingOptions options, const double* __restrict__ norms_s,
                                     const double* __restrict__ norms_t, const double* __restrict__ stats,
@@ -98,17 +83,17 @@ __global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const 
   using acc_t = typename Accumulate<scalar_t>::type;
   __shared__ acc_t tile_i[kTile][kTile + 1];
   __shared__ acc_t tile_j[kTile][kTile + 1];
-  __shared__ double reduce[kThreads];
+  __shared__ double reduce[kChunkSumColumns][kThreads];
   const int64_t I = blockIdx.x, n = blockIdx.y, R = gridDim.x;
   const bool squared = options.distance == GraphDistance::SquaredEuclidean;
   const acc_t beta = static_cast<acc_t>(options.beta);
   const acc_t inv_beta = gm_inverse_beta(beta);
   acc_t inv_mu_s = 1, inv_mu_t = 1;
-  if (kPass == Pass::Loss) {
+  if (kPass == ChunkPass::Loss) {
     inv_mu_s = static_cast<acc_t>(1.0 / stats[n * kStatsColumns + kStatStudentMean]);
     inv_mu_t = static_cast<acc_t>(1.0 / stats[n * kStatsColumns + kStatTeacherMean]);
   }
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  double sums[kChunkSumColumns] = {0, 0, 0, 0};
   for (int64_t J = I; J < R; ++J) {
     acc_t gram_s[kRowsPerThread], gram_t[kRowsPerThread];
     gram_block(student, g, n, I * kTile, J * kTile, tile_i, tile_j, gram_s);
@@ -119,44 +104,28 @@ __global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const 
       if (i >= g.P || j >= g.P || j <= i) continue;  // upper triangle only
       const acc_t d2_s = static_cast<acc_t>(norms_s[n * g.P + i] + norms_s[n * g.P + j]) - acc_t(2) * gram_s[q];
       const acc_t d2_t = static_cast<acc_t>(norms_t[n * g.P + i] + norms_t[n * g.P + j]) - acc_t(2) * gram_t[q];
-      const acc_t ds = gm_distance(d2_s, squared), dt = gm_distance(d2_t, squared);
-      if (kPass == Pass::Normaliser) {
-        a0 += ds > acc_t(0) ? ds : acc_t(0);
-        a1 += ds > acc_t(0) ? 1.0 : 0.0;
-        a2 += dt > acc_t(0) ? dt : acc_t(0);
-        a3 += dt > acc_t(0) ? 1.0 : 0.0;
-      } else {
-        const acc_t ns = ds * inv_mu_s;
-        const acc_t x = ns - dt * inv_mu_t;
-        a0 += gm_pointwise_loss(x, options.loss, beta, inv_beta);
-        a1 += gm_pointwise_loss_grad(x, options.loss, beta, inv_beta) * ns;
-      }
+      gm_add_pair_sums(d2_s, d2_t, kPass, squared, options.loss, beta, inv_beta, inv_mu_s, inv_mu_t, sums);
     }
   }
-  double* out = partial + (n * R + I) * 4;
-  const double s0 = block_sum<acc_t>(a0, reduce), s1 = block_sum<acc_t>(a1, reduce);
-  const double s2 = block_sum<acc_t>(a2, reduce), s3 = block_sum<acc_t>(a3, reduce);
+  block_sums<kThreads, kChunkSumColumns>(sums, reduce);
   if (threadIdx.x == 0 && threadIdx.y == 0) {
-    out[0] = 2 * s0;
-    out[1] = 2 * s1;
-    out[2] = 2 * s2;
-    out[3] = 2 * s3;
+    for (int k = 0; k < kChunkSumColumns; ++k) partial[(n * R + I) * kChunkSumColumns + k] = sums[k];
   }
 }
 
 // One thread per sample: reduces the R partials in order into stats / per-sample losses.
-template <Pass kPass>
+template <ChunkPass kPass>
 __global__ void finalize_kernel(const double* __restrict__ partial, GraphLayout g, int64_t R,
                                 GraphNormalize normalize, double* __restrict__ stats,
                                 double* __restrict__ per_sample) {
   const int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (n >= g.N) return;
-  double acc[4] = {0, 0, 0, 0};
+  double acc[kChunkSumColumns] = {0, 0, 0, 0};
   for (int64_t I = 0; I < R; ++I) {
-    for (int k = 0; k < 4; ++k) acc[k] += partial[(n * R + I) * 4 + k];
+    for (int k = 0; k < kChunkSumColumns; ++k) acc[k] += partial[(n * R + I) * kChunkSumColumns + k];
   }
   double* st = stats + n * kStatsColumns;
-  if (kPass == Pass::Normaliser) {
+  if (kPass == ChunkPass::Normaliser) {
     st[kStatStudentMean] = gm_normaliser(acc[0], acc[1], normalize);
     st[kStatTeacherMean] = gm_normaliser(acc[2], acc[3], normalize);
     st[kStatStudentCount] = acc[1];
@@ -265,16 +234,16 @@ cudaError_t graph_matching_forward(const scalar_t* student, const scalar_t* teac
   const dim3 grid(static_cast<unsigned int>(R), static_cast<unsigned int>(layout.N));
   const dim3 block(kTile, kThreadRows);
   const unsigned int finalize_blocks = static_cast<unsigned int>((layout.N + 127) / 128);
-  SKD_LAUNCH((forward_pass_kernel<scalar_t, Pass::Normaliser>), grid, block, 0, stream, student, teacher, layout,
-             options, norms_s, norms_t, stats, partial);
+  SKD_LAUNCH((forward_pass_kernel<scalar_t, ChunkPass::Normaliser>), grid, block, 0, stream, student, teacher,
+             layout, options, norms_s, norms_t, stats, partial);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  SKD_LAUNCH(finalize_kernel<Pass::Normaliser>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
+  SKD_LAUNCH(finalize_kernel<ChunkPass::Normaliser>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
              options.normalize, stats, per_sample);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  SKD_LAUNCH((forward_pass_kernel<scalar_t, Pass::Loss>), grid, block, 0, stream, student, teacher, layout, options,
-             norms_s, norms_t, stats, partial);
+  SKD_LAUNCH((forward_pass_kernel<scalar_t, ChunkPass::Loss>), grid, block, 0, stream, student, teacher, layout,
+             options, norms_s, norms_t, stats, partial);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  SKD_LAUNCH(finalize_kernel<Pass::Loss>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
+  SKD_LAUNCH(finalize_kernel<ChunkPass::Loss>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
              options.normalize, stats, per_sample);
   return cudaGetLastError();
 }

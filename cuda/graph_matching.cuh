@@ -22,7 +22,7 @@ struct GraphLayout {
 // Doubles of scratch the launchers need (squared norms of both graphs + per-tile partial sums).
 inline int64_t graph_matching_workspace_size(const GraphLayout& layout) {
   const int64_t rows = (layout.P + kGraphTile - 1) / kGraphTile;
-  return 2 * layout.N * layout.P + layout.N * rows * 4;
+  return 2 * layout.N * layout.P + layout.N * rows * kChunkSumColumns;
 }
 
 // Forward: per_sample (N) float64 per-sample losses, stats (N, kStatsColumns) float64.

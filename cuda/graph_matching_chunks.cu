@@ -4,6 +4,7 @@
 // entry of both Gram blocks is read once (and W written once in the backward).
 #include "graph_matching_chunks.cuh"
 
+#include "block_reduce.cuh"
 #include "launch.cuh"
 
 namespace skdcore {
@@ -11,22 +12,6 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 128;
-
-// Sums values[0..kValues) over the block's threads at once (fixed order: deterministic); thread 0
-// gets the totals in values.
-template <int kValues>
-__device__ void block_sums(double values[kValues], double (*shared)[kThreads]) {
-  const int tid = threadIdx.x;
-  for (int k = 0; k < kValues; ++k) shared[k][tid] = values[k];
-  __syncthreads();
-  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
-    if (tid < stride) {
-      for (int k = 0; k < kValues; ++k) shared[k][tid] += shared[k][tid + stride];
-    }
-    __syncthreads();
-  }
-  for (int k = 0; k < kValues; ++k) values[k] = shared[k][0];
-}
 
 // Block b = (sample s, row r) = (b / rows, b % rows).
 struct RowIndex {
@@ -62,7 +47,7 @@ __global__ void __launch_bounds__(kThreads)
     const acc_t d2_t = sq_i_t + norms_t[q] - acc_t(2) * in.gram_t[offset + q];
     gm_add_pair_sums(d2_s, d2_t, pass, squared, options.loss, beta, inv_beta, inv_mu_s, inv_mu_t, sums);
   }
-  block_sums<kChunkSumColumns>(sums, reduce);
+  block_sums<kThreads, kChunkSumColumns>(sums, reduce);
   if (threadIdx.x == 0) {
     double* out = per_row + (row.s * chunk.rows + row.r) * kChunkSumColumns;
     for (int k = 0; k < kChunkSumColumns; ++k) out[k] = sums[k];
@@ -98,7 +83,7 @@ __global__ void __launch_bounds__(kThreads)
     total += value;
   }
   double sum[1] = {static_cast<double>(total)};
-  block_sums<1>(sum, reduce);
+  block_sums<kThreads, 1>(sum, reduce);
   if (threadIdx.x == 0) rowsum[row.s * chunk.rows + row.r] = static_cast<acc_t>(sum[0]);
 }
 
