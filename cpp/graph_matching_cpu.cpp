@@ -266,21 +266,18 @@ void backward_row(const Graph<T>& s, const Graph<T>& t, int64_t P, int64_t C, in
     for (int64_t i = 0; i < bi; ++i) {
       const int64_t j0 = (I == J) ? i + 1 : 0;
       const T* __restrict__ gs = scratch.gram_s.data() + i * bj;
-      T* __restrict__ dt = scratch.gram_t.data() + i * bj;
+      const T* __restrict__ gt = scratch.gram_t.data() + i * bj;
       T* __restrict__ w = w_tile + i * bj;
-      const T sq_i = s.square_norms[i_begin + i];
-      const T* __restrict__ sq_j = s.square_norms + j_begin;
-      distance_row<T, kSquared>(dt, t.square_norms[i_begin + i], t.square_norms + j_begin, j0, bj, dt);
+      const T sq_i_s = s.square_norms[i_begin + i], sq_i_t = t.square_norms[i_begin + i];
+      const T* __restrict__ sq_j_s = s.square_norms + j_begin;
+      const T* __restrict__ sq_j_t = t.square_norms + j_begin;
       for (int64_t j = 0; j < j0; ++j) w[j] = T(0);
       T row_total = 0;
 #pragma omp simd reduction(+ : row_total)
       for (int64_t j = j0; j < bj; ++j) {
-        const T d2 = sq_i + sq_j[j] - T(2) * gs[j];
-        const T ds = gm_distance<T>(d2, kSquared);
-        const T x = ds * inv_mu_s - dt[j] * inv_mu_t;
-        const T positive = ds > T(0) ? T(1) : T(0);
-        const T value = inv_mu_s * (scale * gm_pointwise_loss_grad<T>(x, kLoss, beta, inv_beta) - c * positive) *
-                        gm_distance_grad<T>(d2, ds, kSquared);
+        const T d2_s = sq_i_s + sq_j_s[j] - T(2) * gs[j];
+        const T d2_t = sq_i_t + sq_j_t[j] - T(2) * gt[j];
+        const T value = gm_pair_weight<T>(d2_s, d2_t, kSquared, kLoss, beta, inv_beta, inv_mu_s, inv_mu_t, scale, c);
         w[j] = value;
         row_total += value;
       }
