@@ -36,7 +36,8 @@ at::Tensor graph_conv_conv2d(const at::Tensor& x, const at::Tensor& weight, cons
   }
   const at::Tensor a_cat = concatenated_adjacency(effective_adjacency_acc(A, edge_importance, acc));
   const at::Tensor xa = aggregate_all(x.to(acc).contiguous(), a_cat);
-  const c10::optional<at::Tensor> bias_acc = bias.has_value() ? c10::optional<at::Tensor>(bias->to(acc)) : c10::nullopt;
+  const c10::optional<at::Tensor> bias_acc =
+      bias.has_value() ? c10::optional<at::Tensor>(bias->to(acc)) : c10::nullopt;
   return at::conv2d(xa, conv_weight(weight.to(acc)), bias_acc, /*stride=*/{1, K}).to(x.scalar_type());
 }
 
@@ -54,15 +55,18 @@ GraphConvGrads graph_conv_conv2d_backward(const at::Tensor& grad, const at::Tens
   const at::Tensor w4 = conv_weight(weight.to(acc));
   const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, acc);
   const at::Tensor a_cat = concatenated_adjacency(a_eff);
-  const bool needs_xa_grad = (needs.x || needs.adjacency()) && C_in > 0 && K > 0;
+  // Empty sums (C_in = 0 or K = 0) leave zero gradients; conv2d has no 0-channel convolution.
+  const bool nonempty = C_in > 0 && K > 0;
+  const bool needs_xa_grad = nonempty && (needs.x || needs.adjacency());
+  const bool needs_w4_grad = nonempty && needs.weight;
   // The conv's own backward: dL/dxa and dL/dW' (xa recomputed: the forward keeps nothing).
   at::Tensor grad_xa, grad_w4;
-  if (C_in > 0 && K > 0 && (needs_xa_grad || needs.weight)) {
-    const at::Tensor xa = needs.weight ? aggregate_all(x_acc, a_cat)
-                                       : at::empty({N, C_in, T, V * K}, g.options());  // shape only
+  if (needs_xa_grad || needs_w4_grad) {
+    const at::Tensor xa = needs_w4_grad ? aggregate_all(x_acc, a_cat)
+                                        : at::empty({N, C_in, T, V * K}, g.options());  // shape only
     std::tie(grad_xa, grad_w4, std::ignore) = at::convolution_backward(
         g, xa, w4, /*bias_sizes=*/c10::nullopt, /*stride=*/{1, K}, /*padding=*/{0, 0}, /*dilation=*/{1, 1},
-        /*transposed=*/false, /*output_padding=*/{0, 0}, /*groups=*/1, {needs_xa_grad, needs.weight, false});
+        /*transposed=*/false, /*output_padding=*/{0, 0}, /*groups=*/1, {needs_xa_grad, needs_w4_grad, false});
   }
   at::Tensor grad_x = not_computed(x), grad_w = not_computed(x);
   const at::Tensor grad_xa_flat = needs_xa_grad ? grad_xa.reshape({N * C_in * T, V * K}) : at::Tensor();
@@ -71,8 +75,8 @@ GraphConvGrads graph_conv_conv2d_backward(const at::Tensor& grad, const at::Tens
                            : at::zeros_like(x, at::MemoryFormat::Contiguous);
   }
   if (needs.weight) {
-    grad_w = grad_w4.defined() ? grad_w4.squeeze(2).permute({2, 0, 1}).contiguous().to(x.scalar_type())
-                               : at::zeros_like(weight, at::MemoryFormat::Contiguous);
+    grad_w = needs_w4_grad ? grad_w4.squeeze(2).permute({2, 0, 1}).contiguous().to(x.scalar_type())
+                           : at::zeros_like(weight, at::MemoryFormat::Contiguous);
   }
   at::Tensor grad_a_eff = at::zeros({K, V, V}, g.options());
   if (needs_xa_grad && needs.adjacency()) {
