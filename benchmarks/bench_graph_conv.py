@@ -13,12 +13,11 @@ On CUDA the op's default path (SKDCORE_GRAPH_CONV_CUDA=gemm, cuBLAS products) is
 conv2d path (a graph product + a cuDNN conv, following cuDNN's TF32 switch like eager) is timed
 in the same run, fwd+bwd, in the last columns.
 """
-import os
 import statistics
 
 import torch
 
-from common import base_parser, machine_line, markdown_table, median_seconds
+from common import base_parser, machine_line, markdown_table, median_seconds, on_path
 
 import skdcore.ops
 from skdcore.reference.graph_conv import graph_conv_reference
@@ -74,11 +73,7 @@ def measure(N, C_in, C_out, T, V, learn_edges, device, impls, rounds, min_run_ti
 
 
 def cuda_path(path):
-    """graph_conv on one CUDA path; the C++ glue reads the variable per call (backward included)."""
-    def run(*args):
-        os.environ["SKDCORE_GRAPH_CONV_CUDA"] = path
-        return skdcore.ops.graph_conv(*args)
-    return run
+    return on_path("SKDCORE_GRAPH_CONV_CUDA", path, skdcore.ops.graph_conv)
 
 
 def main():

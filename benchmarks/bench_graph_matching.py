@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
 
 import skdcore
 import torch
-from common import base_parser, machine_line, markdown_table, median_seconds
+from common import base_parser, machine_line, markdown_table, median_seconds, on_path
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
 # (N, C, T, V): SKD's size (batch 16 x 2 persons, 256 channels, 25 frames x 25 joints), longer clips,
@@ -43,11 +42,7 @@ LARGE_SHAPE = (256, 256, 200, 25)
 
 
 def cuda_path(path):
-    """The op on one CUDA path; the C++ glue reads the variable per call (backward included)."""
-    def loss(student, teacher):
-        os.environ["SKDCORE_GRAPH_MATCHING_CUDA"] = path
-        return skdcore.ops.graph_matching_loss(student, teacher)
-    return loss
+    return on_path("SKDCORE_GRAPH_MATCHING_CUDA", path, skdcore.ops.graph_matching_loss)
 
 
 def implementations(device):
@@ -143,9 +138,9 @@ def measure_memory(name, shape, device):
 def run_large(device):
     """P = 5000 at LARGE_SHAPE: skdcore's time and peak memory, and whether eager fits at all."""
     N, C, T, V = LARGE_SHAPE
-    ours = [name for name in implementations(device) if name not in ("eager", "compile")]
-    student, teacher = make_inputs(LARGE_SHAPE, device, requires_grad=True)
     functions = implementations(device)
+    ours = [name for name in functions if name not in ("eager", "compile")]
+    student, teacher = make_inputs(LARGE_SHAPE, device, requires_grad=True)
     seconds = {name: median_seconds(lambda fn=functions[name]: forward_backward(fn, student, teacher), 1.0)
                for name in ours}
     del student, teacher

@@ -62,6 +62,16 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def on_path(variable: str, path: str, op):
+    """``op`` run with os.environ[variable] = path: the ops' C++ glue reads its CUDA path switch
+    (SKDCORE_GRAPH_CONV_CUDA, SKDCORE_GRAPH_MATCHING_CUDA) per call, backward included, so several
+    paths can be timed in one process."""
+    def run(*args, **kwargs):
+        os.environ[variable] = path
+        return op(*args, **kwargs)
+    return run
+
+
 def synchronize(device: str) -> None:
     """Waits for queued GPU work, so wall-clock timers measure it (CUDA launches are asynchronous)."""
     if str(device).startswith("cuda"):
