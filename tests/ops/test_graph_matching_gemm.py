@@ -8,7 +8,7 @@ workspace_bytes forces many sample groups and row chunks (the recomputing two-sw
 import pytest
 import torch
 from skdcore.reference.graph_matching import graph_matching_loss_reference
-from test_graph_matching import OPTION_GRID, TOLERANCE, features
+from test_graph_matching import OPTION_GRID, TOLERANCE, features, value_and_grad
 
 gemm_forward = torch.ops.skdcore._graph_matching_gemm_forward
 gemm_backward = torch.ops.skdcore._graph_matching_gemm_backward
@@ -32,10 +32,7 @@ def gemm_value_and_grad(student, teacher, options, workspace, beta=1.0):
 
 
 def reference_value_and_grad(student, teacher, options, beta=1.0):
-    leaf = student.detach().clone().requires_grad_(True)
-    out = graph_matching_loss_reference(leaf, teacher, beta=beta, **{**DEFAULTS, **options})
-    (grad,) = torch.autograd.grad(out.sum(), leaf)
-    return out.detach(), grad
+    return value_and_grad(graph_matching_loss_reference, student, teacher, beta=beta, **{**DEFAULTS, **options})
 
 
 def assert_close_to_reference(student, teacher, options, workspace, beta=1.0):
