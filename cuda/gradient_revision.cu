@@ -5,6 +5,7 @@
 //   apply   : block c writes out = sum_j w_j v_j over its chunk
 #include "gradient_revision.cuh"
 #include "accumulate.cuh"
+#include "block_reduce.cuh"
 #include "launch.cuh"
 
 namespace skdcore {
@@ -13,19 +14,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Sum of `value` over the block, valid in thread 0. Fixed tree order: deterministic.
-__device__ double block_sum(double value, double* shared) {
-  shared[threadIdx.x] = value;
-  __syncthreads();
-  for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-    __syncthreads();
-  }
-  const double total = shared[0];
-  __syncthreads();  // shared is reused by the next call
-  return total;
-}
-
 template <typename scalar_t>
 __global__ void gram_partials_kernel(const scalar_t* const* __restrict__ vectors,
                                      const int64_t* __restrict__ numel, int64_t num_tensors,
@@ -33,7 +21,7 @@ __global__ void gram_partials_kernel(const scalar_t* const* __restrict__ vectors
                                      const int64_t* __restrict__ chunk_begin,
                                      const int64_t* __restrict__ pairs, int64_t num_pairs,
                                      double* __restrict__ partials) {
-  __shared__ double shared[kThreads];
+  __shared__ double shared[1][kThreads];
   const int64_t c = blockIdx.x;
   const int64_t i = chunk_tensor[c];
   const int64_t begin = chunk_begin[c];
@@ -45,23 +33,24 @@ __global__ void gram_partials_kernel(const scalar_t* const* __restrict__ vectors
     for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x) {
       sum += static_cast<double>(a[e]) * static_cast<double>(b[e]);
     }
-    const double total = block_sum(sum, shared);
-    if (threadIdx.x == 0) partials[c * num_pairs + p] = total;
+    double total[1] = {sum};
+    block_sums<kThreads, 1>(total, shared);
+    if (threadIdx.x == 0) partials[c * num_pairs + p] = total[0];
   }
 }
 
 __global__ void gram_finalize_kernel(const double* __restrict__ partials, int64_t num_chunks,
                                      const int64_t* __restrict__ pairs, int64_t num_pairs,
                                      int64_t K, double* __restrict__ gram) {
-  __shared__ double shared[kThreads];
+  __shared__ double shared[1][kThreads];
   const int64_t p = blockIdx.x;
-  double sum = 0.0;
-  for (int64_t c = threadIdx.x; c < num_chunks; c += blockDim.x) sum += partials[c * num_pairs + p];
-  const double total = block_sum(sum, shared);
+  double total[1] = {0.0};
+  for (int64_t c = threadIdx.x; c < num_chunks; c += blockDim.x) total[0] += partials[c * num_pairs + p];
+  block_sums<kThreads, 1>(total, shared);
   if (threadIdx.x == 0) {
     const int64_t a = pairs[2 * p], b = pairs[2 * p + 1], n = K + 1;
-    gram[a * n + b] = total;
-    gram[b * n + a] = total;
+    gram[a * n + b] = total[0];
+    gram[b * n + a] = total[0];
   }
 }
 
