@@ -15,11 +15,14 @@ def _minor(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def _rebuild_hint() -> str:
+def _mismatch_hint(built: str, version: str) -> str:
+    major, minor = _minor(built)
+    requirement = f"skdcore=={version}" if version else "skdcore"
     return (
-        "Rebuild skdcore against the installed torch: `pip install --no-build-isolation --force-reinstall "
-        "--no-deps .` in the skdcore source tree (or `make install`), or install the torch it was built "
-        "against."
+        f"Either install the torch it needs: pip install 'torch=={major}.{minor}.*' (CPU or CUDA build as "
+        "before); or compile skdcore from source against the installed torch: pip install "
+        f"--no-build-isolation --no-binary skdcore --no-deps --force-reinstall '{requirement}' (or "
+        "pip install --no-build-isolation --no-deps on the skdcore sdist file)."
     )
 
 
@@ -34,10 +37,12 @@ def load_extension():
             "`pip install --no-build-isolation .`, and run Python outside python/."
         ) from None
     built, running = config.TORCH_VERSION, torch.__version__
+    version = getattr(config, "VERSION", "")
     if _minor(built) != _minor(running):
         raise ImportError(
-            f"skdcore was built against torch {built} but torch {running} is imported; C++ extensions only "
-            f"load into the torch minor version they were compiled for. {_rebuild_hint()}"
+            f"skdcore {version} was built against torch {built} and only loads into torch "
+            f"{'.'.join(map(str, _minor(built)))}.x, but torch {running} is imported (a C++ extension "
+            f"loads only into the torch minor version it was compiled for). {_mismatch_hint(built, version)}"
         )
     try:
         return importlib.import_module("skdcore._C")
@@ -45,6 +50,6 @@ def load_extension():
         if "undefined symbol" in str(error):
             raise ImportError(
                 f"skdcore._C does not match the imported torch {running} (built against {built}): "
-                f"{error}. {_rebuild_hint()}"
+                f"{error}. {_mismatch_hint(built, version)}"
             ) from error
         raise
