@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 SETUP_STAMP := $(VENV)/.skdcore-setup
 
-.PHONY: setup install demo test test-fast wheel bench clean
+.PHONY: setup install demo test test-fast wheel sdist bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,20 @@ test: install
 test-fast: install
 	$(PY) -m pytest tests -m "not slow"
 
+# A platform wheel: built against the installed torch (its Requires-Dist pins that torch minor), then
+# `auditwheel repair` to the lowest manylinux tag it satisfies. torch's libraries, its OpenMP runtime
+# and CUDA's libraries are never vendored: the extension must use the very copies torch loads.
+WHEEL_EXCLUDES := libtorch*.so libc10*.so libgomp*.so* libcu*.so* libnv*.so*
+WHEEL_DIR ?= dist
 wheel: setup
-	$(PY) -m pip wheel --no-build-isolation --no-deps -w dist .
-	@ls -l dist/*.whl
+	rm -rf build/wheel-raw
+	$(PY) -m pip wheel --no-build-isolation --no-deps -w build/wheel-raw .
+	PATH="$(abspath $(dir $(PY))):$$PATH" $(PY) -m auditwheel repair $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-raw/skdcore-*.whl
+	@ls -l $(WHEEL_DIR)/*.whl
+
+# The source distribution; it compiles against whatever supported torch the installing venv has.
+sdist: setup
+	SKDCORE_SDIST=1 $(PY) -c "from scikit_build_core.build import build_sdist; print(build_sdist('$(WHEEL_DIR)'))"
 
 bench: install
 	cd benchmarks && for b in bench_*.py; do echo "== $$b"; ../$(PY) $$b || exit 1; done

@@ -12,6 +12,7 @@ which would otherwise have to download a torch of its own (multi-GB for CUDA): s
 say to build with ``--no-build-isolation``. ``SKDCORE_SDIST=1`` (``make sdist``) writes the loose
 source requirement instead: an sdist compiles against whatever supported torch is installed.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,8 @@ MINIMUM_TORCH = "2.11"
 
 NO_TORCH_MESSAGE = (
     "skdcore must be compiled against the torch it will run with, but this build cannot import torch "
-    "(pip builds in an isolated environment by default). Install torch first, then build without "
-    "isolation: pip install --no-build-isolation <skdcore sdist, wheel name or folder>"
+    "(pip builds in an isolated environment by default, without the installed torch). Install torch "
+    "first, then build against it: pip install --no-build-isolation <the skdcore sdist or source folder>"
 )
 
 
@@ -33,7 +34,9 @@ def torch_requirement(torch_version: str) -> str:
     """'2.13.0+cpu' -> 'torch>=2.13,<2.14' (a pre-release build also accepts that minor's pre-releases)."""
     match = re.match(r"(\d+)\.(\d+)(.*)", torch_version)
     if match is None:
-        raise RuntimeError(f"skdcore build: cannot read a major.minor from torch.__version__ {torch_version!r}")
+        raise RuntimeError(
+            f"skdcore build: cannot read a major.minor from torch.__version__ {torch_version!r}"
+        )
     major, minor, rest = int(match[1]), int(match[2]), match[3].split("+")[0]
     lower = f"{major}.{minor}"
     if re.search(r"(a|b|rc|dev)\d*", rest):
