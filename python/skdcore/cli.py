@@ -1,4 +1,4 @@
-"""The `skd` command line: train | distill | eval | bench | demo | ablation | prepare | info."""
+"""The `skd` command line: train | distill | eval | bench | demo | ablation | export | prepare | info."""
 from __future__ import annotations
 
 import argparse
@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--quick", action="store_true")
     ablation.add_argument("--ops", choices=["fused", "reference"], default="fused")
     ablation.set_defaults(func=_ablation)
+
+    from .commands import export as export_command
+
+    export = commands.add_parser("export", help="a trained model as a deployable .pt2 (fused ops) or ONNX file")
+    export_command.add_arguments(export)
+    export.set_defaults(func=export_command.run)
 
     prepare = commands.add_parser("prepare", help="raw dataset -> memory-mapped HQ+LQ arrays + manifest")
     from .data.prepare import add_prepare_arguments

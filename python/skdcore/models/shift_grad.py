@@ -27,5 +27,12 @@ class _ConstrainShiftGrad(torch.autograd.Function):
 
 
 def constrain_shift_grad(shift: torch.Tensor) -> torch.Tensor:
-    """Identity on ``shift`` (C,); its gradient becomes sign(g) * 0.01 (1e-4 where g == 0)."""
+    """Identity on ``shift`` (C,); its gradient becomes sign(g) * 0.01 (1e-4 where g == 0).
+
+    Without a gradient to rescale (``torch.no_grad()``, inference) or under ``torch.jit.trace`` (a
+    traced module is for inference and cannot hold a Python autograd.Function) ``shift`` is returned
+    as is.
+    """
+    if torch.jit.is_tracing() or not (torch.is_grad_enabled() and shift.requires_grad):
+        return shift
     return _ConstrainShiftGrad.apply(shift)

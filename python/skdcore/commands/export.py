@@ -1,0 +1,52 @@
+"""`skd export CHECKPOINT --format pt2|onnx`: a trained model as a deployable file (see skdcore.export)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..export import DEFAULT_FRAMES, DEFAULT_OPSET, FORMATS
+
+    parser.add_argument("checkpoint", help="skdcore training checkpoint (e.g. runs/demo/runs/skd/best.pt)")
+    parser.add_argument(
+        "--format",
+        required=True,
+        choices=FORMATS,
+        help="pt2: torch.export program with skdcore's fused ops (needs skdcore to load); "
+        "onnx: standard ONNX ops, checked in onnxruntime",
+    )
+    parser.add_argument("--out", help="output file (default: the checkpoint's path with .pt2 / .onnx)")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=DEFAULT_FRAMES,
+        help="frames T of the example clip (the fixed T when the frame count cannot be dynamic)",
+    )
+    parser.add_argument("--static", action="store_true", help="fixed input shape (no dynamic batch / frames)")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
+    parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..export import ExportError, export_checkpoint
+
+    if args.frames < 1:
+        print(f"skd export: error: --frames must be >= 1, got {args.frames}", file=sys.stderr)
+        return 2
+    try:
+        result = export_checkpoint(
+            args.checkpoint,
+            args.format,
+            args.out,
+            frames=args.frames,
+            dynamic=not args.static,
+            opset=args.opset,
+            check=not args.no_check,
+        )
+    except ExportError as error:
+        print(f"skd export: error: {error}", file=sys.stderr)
+        return 1
+    print(result.describe())
+    return 0
