@@ -13,7 +13,7 @@ loading it needs skdcore installed and imported (``load_program`` does that; a b
 torch.ops.skdcore.<op>"). ``onnx`` lowers each skdcore op to its pure-PyTorch reference
 (:mod:`skdcore.reference`) with ``ExportedProgram.run_decompositions``, then ``torch.onnx.export``:
 standard ONNX ops only, independent of how the model picks its kernels. The ONNX file is checked
-against the PyTorch model in onnxruntime on random clips (``MAX_ABS_ERROR``) before it is reported.
+against the PyTorch model in onnxruntime on random clips (``MAX_ERROR``) before it is reported.
 
 Batch size and frame count are dynamic where the model allows it (Shift-GCN: frame counts that are
 multiples of its total temporal stride); persons, joints and channels are fixed. The result says
@@ -35,7 +35,11 @@ from torch import nn
 FORMATS = ("pt2", "onnx")
 DEFAULT_OPSET = 18
 DEFAULT_FRAMES = 100  # SKD's clip length (clips are cut / padded to 100 frames)
-MAX_ABS_ERROR = 1e-4  # onnxruntime vs PyTorch, float32 logits
+# onnxruntime vs PyTorch: max |difference| <= MAX_ERROR * max(1, max |logit|). Absolute on unit-scale
+# logits; relative beyond, because float32 cannot resolve 1e-4 on large logits (random clips give
+# |logits| ~ 2e3 on the demo's student, where one float32 step is 1.2e-4 and the fused and pure-PyTorch
+# models already differ by that much).
+MAX_ERROR = 1e-4
 MAX_BATCH, MAX_FRAMES = 4096, 8192
 MIN_FRAMES = 4  # fewer leaves nothing after the strided layers of a model
 METADATA_FILE = "skdcore.json"  # inside the .pt2 archive (extra_files)
@@ -53,6 +57,7 @@ class ExportResult:
     dynamic: dict  # {"batch": "1..4096", "frames": "multiple of 4, 4..8192"}: dims that may change
     opset: Optional[int] = None
     max_abs_error: Optional[float] = None  # onnxruntime vs PyTorch (None: not checked)
+    logit_scale: Optional[float] = None  # max(1, max |PyTorch logit|) of the checked clips
     notes: list = field(default_factory=list)
 
     def describe(self) -> str:
@@ -78,7 +83,9 @@ class ExportResult:
             lines.append(f"ONNX opset {self.opset}")
         if self.max_abs_error is not None:
             lines.append(
-                f"onnxruntime vs PyTorch: max abs error {self.max_abs_error:.2e} (limit {MAX_ABS_ERROR:g})"
+                f"onnxruntime vs PyTorch on random clips: max abs error {self.max_abs_error:.2e}, "
+                f"{self.max_abs_error / self.logit_scale:.1e} of the logits' scale {self.logit_scale:.3g} "
+                f"(limit {MAX_ERROR:g})"
             )
         lines += self.notes
         return "\n".join(lines)
@@ -235,29 +242,30 @@ def _rename_dims(onnx_model, dynamic: dict) -> None:
                 dim.dim_param = renames[dim.dim_param]
 
 
-def check_onnx(path: Path, model: nn.Module, clips_shapes: list) -> Optional[float]:
-    """Max abs difference of onnxruntime's logits and the PyTorch model's on random clips of each
-    shape; None (with a warning) when onnxruntime is not installed."""
+def check_onnx(path: Path, model: nn.Module, clips_shapes: list) -> Optional[tuple]:
+    """(max abs difference of onnxruntime's logits and the PyTorch model's, max(1, max |logit|)) on
+    random clips of each shape; None (with a warning) when onnxruntime is not installed."""
     try:
         import onnxruntime
     except ImportError:
         warnings.warn(
             "onnxruntime is not installed: the ONNX file was NOT checked against PyTorch; "
-            "pip install 'skdcore[onnx]' to check it",
+            "pip install onnx onnxruntime onnxscript (the [onnx] extra) to check it",
             stacklevel=2,
         )
         return None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     wrapped = LogitsOnly(model).eval()
     generator = torch.Generator().manual_seed(1)
-    worst = 0.0
+    worst, scale = 0.0, 1.0
     for shape in clips_shapes:
         clips = torch.randn(shape, generator=generator)
         with torch.no_grad():
             expected = wrapped(clips)
         (got,) = session.run(["logits"], {"clips": clips.numpy()})
         worst = max(worst, float((torch.from_numpy(got) - expected).abs().max()))
-    return worst
+        scale = max(scale, float(expected.abs().max()))
+    return worst, scale
 
 
 def _check_shapes(input_shape, dynamic: dict, multiple: int) -> list:
@@ -290,6 +298,7 @@ def export_onnx(program, clips: torch.Tensor, path: Path, opset: int, dynamic: d
         opset_version=opset,
         input_names=["clips"],
         output_names=["logits"],
+        external_data=False,  # one self-contained file (skdcore models are far below protobuf's 2 GB)
         verbose=False,
     )
     onnx_model = onnx.load(str(path))
@@ -334,18 +343,20 @@ def export_model(
         return result
     result.opset = export_onnx(program, clips, out, opset, dynamic_dims, metadata)
     if check:
-        result.max_abs_error = check_onnx(
-            out, model, _check_shapes(clips.shape, dynamic_dims, frame_multiple(model))
-        )
-        if result.max_abs_error is None:
+        checked = check_onnx(out, model, _check_shapes(clips.shape, dynamic_dims, frame_multiple(model)))
+        if checked is None:
             result.notes.append(
-                "warning: onnxruntime not installed, the file was not checked (pip install 'skdcore[onnx]')"
+                "warning: onnxruntime not installed, the file was not checked "
+                "(pip install onnx onnxruntime onnxscript)"
             )
-        elif not result.max_abs_error <= MAX_ABS_ERROR:
-            raise ExportError(
-                f"{out}: onnxruntime's logits differ from PyTorch's by {result.max_abs_error:.3g} "
-                f"(limit {MAX_ABS_ERROR:g}); the file is kept for inspection, do not deploy it"
-            )
+        else:
+            result.max_abs_error, result.logit_scale = checked
+            if not result.max_abs_error <= MAX_ERROR * result.logit_scale:
+                raise ExportError(
+                    f"{out}: onnxruntime's logits differ from PyTorch's by {result.max_abs_error:.3g} "
+                    f"(limit {MAX_ERROR:g} x max(1, |logit|) = {MAX_ERROR * result.logit_scale:.3g}); the file "
+                    "is kept for inspection, do not deploy it"
+                )
     return result
 
 
