@@ -354,8 +354,8 @@ def export_model(
             if not result.max_abs_error <= MAX_ERROR * result.logit_scale:
                 raise ExportError(
                     f"{out}: onnxruntime's logits differ from PyTorch's by {result.max_abs_error:.3g} "
-                    f"(limit {MAX_ERROR:g} x max(1, |logit|) = {MAX_ERROR * result.logit_scale:.3g}); the file "
-                    "is kept for inspection, do not deploy it"
+                    f"(limit {MAX_ERROR:g} x max(1, |logit|) = {MAX_ERROR * result.logit_scale:.3g}); "
+                    "the file is kept for inspection, do not deploy it"
                 )
     return result
 
