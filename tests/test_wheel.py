@@ -187,9 +187,14 @@ def test_wheel_installs_next_to_pinned_torch_in_fresh_venv_and_runs_anywhere(rep
         "out = skdcore.normalize_adjacency(torch.rand(3, 25, 25))\n"
         "torch.testing.assert_close(out.sum(1), torch.ones(3, 25))\n"
         "import numpy as np\n"
-        "from skdcore.prep import impute_window_mean  # the nanobind module (its own libstdc++)\n"
-        "x = np.ones((3, 8, 25, 1), np.float32); x[:, 4] = np.nan\n"
-        "assert np.array_equal(impute_window_mean(x), np.ones_like(x))\n"
+        "from skdcore import _prep  # the nanobind module, with its own (static, hidden) libstdc++\n"
+        "x = np.ones((3, 8, 25), np.float32); x[:, 4] = np.nan\n"
+        "assert np.array_equal(_prep.impute_window_mean(x, 3), np.ones_like(x))\n"
+        "try:\n"
+        "    _prep.impute_window_mean(x, -1)  # a C++ exception through that libstdc++ and nanobind\n"
+        "    raise SystemExit('no error for window=-1')\n"
+        "except ValueError as error:\n"
+        "    assert 'window must be >= 0' in str(error), error\n"
         "print(skdcore.build_info()['version'], torch.__version__)\n"
     )
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
