@@ -170,9 +170,10 @@ def prepare_dataset(
         normalise: centre on ``layout.center`` + rotation alignment before LQ generation; None =
             the source's default (on for the dataset readers and synthetic data, off for arrays).
             The policy is in ``manifest['normalisation']``.
-        val_fraction: hold this fraction of the train split out as a validation split (for
-            model selection): by subject when the source knows subjects, else stratified by class.
-        test_fraction: the same for a test split, for sources that have none (arrays without split names).
+        test_fraction: hold this fraction of the train split out as a 'test' split, for sources that
+            have none (arrays without split names): by subject when the source knows subjects,
+            else stratified by class; seeded.
+        val_fraction: then hold this fraction of what is left out as a 'val' split (model selection).
         holdout_from: the split the held-out samples come from (default 'train', or the only '*_train').
         workers: >0 uses that many processes.
         force: overwrite a directory holding a different configuration.
@@ -194,7 +195,8 @@ def prepare_dataset(
         "format_version": FORMAT_VERSION, "source": src.config(), "lq": lq_generator.config(), "seed": int(seed),
         "num_frames": int(num_frames), "normalise": bool(normalise),
     }
-    holdouts = {k: float(v) for k, v in (("val", val_fraction), ("test", test_fraction)) if v}
+    # NB: test first, then val out of what is left for training
+    holdouts = {k: float(v) for k, v in (("test", test_fraction), ("val", val_fraction)) if v}
     if holdouts:  # NB: only then, so configurations prepared before hold-outs existed keep their hash
         config["holdout"] = {"fractions": holdouts, "from": holdout_from}
     config_hash = hashlib.sha256(stable_json(config).encode()).hexdigest()

@@ -112,7 +112,7 @@ class ArraySource(SkeletonSource):
         if isinstance(x, (str, Path)):
             self.path, what = str(x), str(x)
             fields = read_array_files(x, labels if isinstance(labels, (str, Path)) else None)
-            x, lengths = fields["x"], lengths if lengths is not None else fields["lengths"]
+            x, lengths = fields["x"], lengths if lengths is not None else fields.get("lengths")
             labels = fields["labels"] if labels is None or isinstance(labels, (str, Path)) else labels
             split = split if split is not None else fields.get("split")
             subjects = subjects if subjects is not None else fields.get("subjects")
