@@ -40,7 +40,8 @@ def _train(args, mode=None) -> int:
         print(f"[{cfg.name}] best.pt: epoch {best['epoch']}, top1 {100 * best['top1']:.2f}% on the "
               f"{result['selection']}; checkpoints in {cfg.output_dir}")
     if test:
-        print(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% (split {test['split']!r}, best.pt, evaluated once)")
+        print(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% (split {test['split']!r}, best.pt, "
+              "evaluated once)")
     if result["stopped"]:
         print(f"[{cfg.name}] stopped after max_steps={cfg.max_steps}; continue with --resume")
     return 0
@@ -84,8 +85,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
-    parser.add_argument("--layout", help="the data's skeleton layout (built-in name or layout.yaml); default: the one "
-                                         "stored by prepare (overrides data.layout)")
+    parser.add_argument("--layout", help="the data's skeleton layout (built-in name or layout.yaml); "
+                                         "default: the one stored by prepare (overrides data.layout)")
     if teacher:
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
 

@@ -220,8 +220,8 @@ def layout_from_dict(values: Mapping[str, Any], where: str = "layout") -> Layout
         raise ValueError(f"{where}: layout needs {missing} (keys: name, joint_names, edges, center; "
                          "optional roles, strategy)")
     try:
-        return make_layout(values.get("name", "custom"), values["joint_names"], values["edges"], values["center"],
-                           values.get("roles") or None, values.get("strategy"))
+        return make_layout(values.get("name", "custom"), values["joint_names"], values["edges"],
+                           values["center"], values.get("roles") or None, values.get("strategy"))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None
 
@@ -230,7 +230,7 @@ def load_layout(path: Union[str, Path]) -> Layout:
     """A layout from a YAML (.yaml/.yml) or JSON (.json) file written by hand or :func:`save_layout`."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"layout file {path} not found; write one like the example in skdcore.layouts' docstring")
+        raise ValueError(f"layout file {path} not found; write one like the example in skdcore.layouts")
     text = path.read_text()
     try:
         if path.suffix.lower() == ".json":
@@ -240,7 +240,8 @@ def load_layout(path: Union[str, Path]) -> Layout:
 
             values = yaml.safe_load(text)
     except Exception as error:  # a malformed file: say which and why
-        raise ValueError(f"layout file {path} is not valid {path.suffix.lstrip('.').upper() or 'YAML'}: {error}") from None
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise ValueError(f"layout file {path} is not valid {kind}: {error}") from None
     return layout_from_dict(values, where=str(path))
 
 
@@ -275,8 +276,8 @@ def get_layout(layout: Union[str, Path, Layout, Mapping]) -> Layout:
         return BUILTIN_LAYOUTS[str(layout).lower()]
     except KeyError:
         raise ValueError(
-            f"unknown layout {layout!r}; built-ins are {sorted(BUILTIN_LAYOUTS)}; for your own skeleton pass a "
-            "layout.yaml path (keys name, joint_names, edges, center), its dict, or "
+            f"unknown layout {layout!r}; built-ins are {sorted(BUILTIN_LAYOUTS)}; for your own skeleton pass "
+            "a layout.yaml path (keys name, joint_names, edges, center), its dict, or "
             "skdcore.layouts.make_layout(name, joint_names, edges, center)"
         ) from None
 

@@ -6,6 +6,7 @@ Your own skeletons::
     skd prepare --source arrays --input X.npy --labels y.npy --layout layout.yaml --out data/mine \\
         --test-fraction 0.2 --val-fraction 0.1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,39 +29,73 @@ SOURCES = ["synthetic", "arrays", "ntu", "kinetics", "pyskl", "penn"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--source", default="synthetic", choices=SOURCES,
-                        help="where clips come from (default: the embedded synthetic generator)")
-    parser.add_argument("--input", help="raw data: arrays .npz (or X .npy with --labels), NTU .skeleton folder, "
-                                        "Kinetics JSON folder, PYSKL .pkl, Penn labels folder")
+    parser.add_argument(
+        "--source",
+        default="synthetic",
+        choices=SOURCES,
+        help="where clips come from (default: the embedded synthetic generator)",
+    )
+    parser.add_argument(
+        "--input",
+        help="raw data: arrays .npz (or X .npy with --labels), NTU .skeleton folder, "
+        "Kinetics JSON folder, PYSKL .pkl, Penn labels folder",
+    )
     parser.add_argument("--labels", help="arrays: labels .npy (N,) when --input is an X .npy")
-    parser.add_argument("--layout", help="skeleton layout: a built-in name (ntu25, openpose18, coco17, penn13) or a "
-                                         "layout.yaml / .json (joint_names, edges, center); arrays and pyskl")
+    parser.add_argument(
+        "--layout",
+        help="skeleton layout: a built-in name (ntu25, openpose18, coco17, penn13) or a "
+        "layout.yaml / .json (joint_names, edges, center); arrays and pyskl",
+    )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--benchmark", help="NTU: xsub / xview (NTU60) / xset (NTU120); PYSKL: split prefix")
     parser.add_argument("--label-file", help="Kinetics: label index JSON")
     parser.add_argument("--missing-list", help="NTU: text file of sample names to skip")
     parser.add_argument("--num-samples", type=int, default=1600, help="synthetic: number of clips")
     parser.add_argument("--clip-frames", type=int, default=64, help="synthetic: frames per clip")
-    parser.add_argument("--num-classes", type=int, default=len(ACTION_NAMES),
-                        help=f"synthetic: number of classes (<= {len(ACTION_NAMES)})")
-    parser.add_argument("--num-frames", type=int, default=None,
-                        help="stored frames T: cut/pad every clip to T (reference: 100). Default: keep each clip's "
-                             "frames (pad to the longest) where lengths are known, else 100; 0 = the default")
+    parser.add_argument(
+        "--num-classes",
+        type=int,
+        default=len(ACTION_NAMES),
+        help=f"synthetic: number of classes (<= {len(ACTION_NAMES)})",
+    )
+    parser.add_argument(
+        "--num-frames",
+        type=int,
+        default=None,
+        help="stored frames T: cut/pad every clip to T (reference: 100). Default: keep each clip's "
+        "frames (pad to the longest) where lengths are known, else 100; 0 = the default",
+    )
     parser.add_argument("--lq", default="skd", help=f"LQ preset {sorted(LQ_PRESETS)} or a JSON config")
     parser.add_argument("--p", type=float, default=0.6, help="occlusion probability of the 'skd' preset")
     parser.add_argument("--seed", type=int, default=0)
     normalise = parser.add_mutually_exclusive_group()
-    normalise.add_argument("--normalise", dest="normalise", action="store_true", default=None,
-                           help="centre on the layout's centre joint + rotation alignment (default: on for dataset "
-                                "readers and synthetic data, off for arrays)")
-    normalise.add_argument("--no-normalise", dest="normalise", action="store_false",
-                           help="store coordinates as given")
-    parser.add_argument("--val-fraction", type=float, default=0.0,
-                        help="hold this fraction of the train split out as split 'val' for model selection "
-                             "(by subject when known, else stratified by class; seeded), e.g. 0.1")
-    parser.add_argument("--test-fraction", type=float, default=0.0,
-                        help="hold out a 'test' split too (for data without split names)")
-    parser.add_argument("--holdout-from", help="split the held-out samples come from (default train / *_train)")
+    normalise.add_argument(
+        "--normalise",
+        dest="normalise",
+        action="store_true",
+        default=None,
+        help="centre on the layout's centre joint + rotation alignment (default: on for dataset "
+        "readers and synthetic data, off for arrays)",
+    )
+    normalise.add_argument(
+        "--no-normalise", dest="normalise", action="store_false", help="store coordinates as given"
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="hold this fraction of the train split out as split 'val' for model selection "
+        "(by subject when known, else stratified by class; seeded), e.g. 0.1",
+    )
+    parser.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.0,
+        help="hold out a 'test' split too (for data without split names)",
+    )
+    parser.add_argument(
+        "--holdout-from", help="split the held-out samples come from (default train / *_train)"
+    )
     parser.add_argument("--chunk-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="overwrite a different existing configuration")
@@ -75,15 +110,21 @@ def lq_from_args(args):
     try:
         return json.loads(args.lq)
     except json.JSONDecodeError:
-        raise ValueError(f"--lq: {args.lq!r} is neither a preset {sorted(LQ_PRESETS)} nor valid JSON") from None
+        raise ValueError(
+            f"--lq: {args.lq!r} is neither a preset {sorted(LQ_PRESETS)} nor valid JSON"
+        ) from None
 
 
 def source_options(args) -> dict:
     if args.source == "synthetic":
         if args.layout:
             raise ValueError("--layout does not apply to --source synthetic (its clips are NTU-25)")
-        return {"num_samples": args.num_samples, "clip_frames": args.clip_frames,
-                "num_classes": args.num_classes, "seed": args.seed}
+        return {
+            "num_samples": args.num_samples,
+            "clip_frames": args.clip_frames,
+            "num_classes": args.num_classes,
+            "seed": args.seed,
+        }
     if not args.input:
         raise ValueError(f"--source {args.source} needs --input PATH")
     if args.source == "arrays":
@@ -108,21 +149,36 @@ def source_options(args) -> dict:
 
 def run_prepare(args) -> dict:
     manifest = prepare_dataset(
-        args.out, args.source, source_options(args), lq=lq_from_args(args), seed=args.seed,
-        num_frames=args.num_frames or None, normalise=args.normalise, val_fraction=args.val_fraction,
-        test_fraction=args.test_fraction, holdout_from=args.holdout_from, chunk_size=args.chunk_size,
-        workers=args.workers, force=args.force,
+        args.out,
+        args.source,
+        source_options(args),
+        lq=lq_from_args(args),
+        seed=args.seed,
+        num_frames=args.num_frames or None,
+        normalise=args.normalise,
+        val_fraction=args.val_fraction,
+        test_fraction=args.test_fraction,
+        holdout_from=args.holdout_from,
+        chunk_size=args.chunk_size,
+        workers=args.workers,
+        force=args.force,
     )
     counts = manifest["counts"]
     layout = manifest["layout"]
     layout_name = layout["name"] if isinstance(layout, dict) else layout
-    print(f"prepared {args.out}: {counts['valid']} clips ({counts['skipped']} skipped), splits {counts['splits']}, "
-          f"array {manifest['shape']}, layout {layout_name!r}")
+    print(
+        f"prepared {args.out}: {counts['valid']} clips ({counts['skipped']} skipped), "
+        f"splits {counts['splits']}, "
+        f"array {manifest['shape']}, layout {layout_name!r}"
+    )
     for key, title in (("frames", "frames"), ("normalisation", "normalisation")):
         if key in manifest:
             print(f"  {title}: {manifest[key]['description']}")
     for name, info in manifest.get("holdouts", {}).items():
-        print(f"  held out {name!r}: {info['count']} clips from {info['from']!r} (by {info['by']}, seed {info['seed']})")
+        print(
+            f"  held out {name!r}: {info['count']} clips from {info['from']!r} "
+            f"(by {info['by']}, seed {info['seed']})"
+        )
     return manifest
 
 

@@ -42,7 +42,8 @@ from .transforms import (
 )
 
 __all__ = [
-    "ACTION_NAMES", "ArraySource", "hold_out", "manifest_layout", "Compose", "ConfidenceNoise", "FrameDrop", "GaussianJitter", "JointSubset",
+    "ACTION_NAMES", "ArraySource", "hold_out", "manifest_layout",
+    "Compose", "ConfidenceNoise", "FrameDrop", "GaussianJitter", "JointSubset",
     "PairedSkeletonDataset", "Quantise", "ReaderError", "SKDOcclusion", "SkeletonSource", "SyntheticClips",
     "SyntheticSource", "align_rotation", "bones", "build_lq", "center_on_joint",
     "cut_or_pad", "impute_clip", "impute_window_mean", "impute_window_mean_reference", "load_manifest",

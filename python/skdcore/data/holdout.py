@@ -3,14 +3,16 @@
 By subject when subjects are known (no person appears on both sides, like NTU's cross-subject
 benchmark), else stratified by class (every class keeps its share on both sides).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def hold_out(indices: np.ndarray, labels: np.ndarray, subjects: np.ndarray | None, fraction: float,
-             seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    """(kept, held_out, 'subject' | 'class') sorted sample indices; about ``fraction`` of ``indices`` held out.
+def hold_out(
+    indices: np.ndarray, labels: np.ndarray, subjects: np.ndarray | None, fraction: float, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(kept, held_out, 'subject' | 'class'): sorted indices, about ``fraction`` of ``indices`` held out.
 
     ``labels`` and ``subjects`` are indexed by sample (not by position in ``indices``).
     """
@@ -18,7 +20,9 @@ def hold_out(indices: np.ndarray, labels: np.ndarray, subjects: np.ndarray | Non
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"hold-out fraction must be in (0, 1), got {fraction}")
     if indices.size < 2:
-        raise ValueError(f"cannot hold out {fraction:.0%} of a split of {indices.size} sample(s); it needs >= 2")
+        raise ValueError(
+            f"cannot hold out {fraction:.0%} of a split of {indices.size} sample(s); it needs >= 2"
+        )
     rng = np.random.default_rng([int(seed), 0x5EED])
     by = "class"
     if subjects is not None and np.unique(np.asarray(subjects)[indices]).size >= 2:

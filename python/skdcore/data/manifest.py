@@ -5,6 +5,7 @@ One module for every reader and writer of a prepared directory (``prepare`` writ
 The manifest holds the full layout dict (:meth:`skdcore.layouts.Layout.to_dict`), so any later
 step rebuilds the same skeleton graph without the user passing it again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -79,7 +80,9 @@ def load_manifest(root: str | Path) -> dict:
             hint = " (the directory does not exist: was it moved or deleted?)"
         else:
             hint = ""
-        raise FileNotFoundError(f"{path} not found{hint}; create the dataset with skd prepare / prepare_dataset()")
+        raise FileNotFoundError(
+            f"{path} not found{hint}; create the dataset with skd prepare / prepare_dataset()"
+        )
     manifest = read_json_or_none(path)
     if not isinstance(manifest, dict):
         raise ValueError(f"{path} is not a manifest (expected a JSON object); rerun prepare with --force")
@@ -96,8 +99,10 @@ def verify_checksums(root: str | Path) -> None:
     for name, expected in load_manifest(root)["sha256"].items():
         actual = sha256_file(root / name)
         if actual != expected:
-            raise ValueError(f"{root / name}: sha256 {actual[:12]}... differs from manifest {expected[:12]}...; "
-                             "the file changed or is truncated, rerun prepare with --force")
+            raise ValueError(
+                f"{root / name}: sha256 {actual[:12]}... differs from manifest {expected[:12]}...; "
+                "the file changed or is truncated, rerun prepare with --force"
+            )
 
 
 def manifest_layout(manifest: dict, where: str = "manifest") -> Layout:
@@ -106,5 +111,7 @@ def manifest_layout(manifest: dict, where: str = "manifest") -> Layout:
     try:
         return get_layout(value)
     except ValueError as error:
-        raise ValueError(f"{where}: {error}; an older prepare stored only the name of a custom layout: "
-                         "rerun prepare (with --layout layout.yaml) or pass --layout") from None
+        raise ValueError(
+            f"{where}: {error}; an older prepare stored only the name of a custom layout: "
+            "rerun prepare (with --layout layout.yaml) or pass --layout"
+        ) from None

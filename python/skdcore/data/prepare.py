@@ -94,10 +94,11 @@ def frame_policy(src: SkeletonSource, num_frames: int | None) -> dict:
     """
     lengths = src.clip_lengths()
     if num_frames is None and lengths is None:
+        text = (f"clip lengths unknown before reading: every clip cut/padded to the reference's "
+                f"{REFERENCE_NUM_FRAMES} frames (longer: uniform subsampling; shorter: zero-padded at the "
+                "end); pass --num-frames to choose")
         return {"policy": "cut_or_pad", "num_frames": REFERENCE_NUM_FRAMES, "lengths": "unknown",
-                "description": f"clip lengths unknown before reading: every clip cut/padded to the reference's "
-                               f"{REFERENCE_NUM_FRAMES} frames (longer: uniform subsampling; shorter: zero-padded "
-                               "at the end); pass --num-frames to choose"}
+                "description": text}
     if num_frames is not None and int(num_frames) < 1:
         raise ValueError(f"num_frames must be >= 1 or None (keep each clip's frames), got {num_frames}")
     stats = {}
@@ -133,7 +134,7 @@ def normalisation_policy(src: SkeletonSource, normalise: bool) -> dict:
     rotates = src.num_coords >= 3 and all(r in layout.roles for r in roles)
     text = f"centre on joint {layout.joint_names[layout.center]!r} of person 0 per frame"
     text += (" + rotation alignment (spine along z, shoulders along x)" if rotates
-             else " (no rotation: needs 3-D data and roles spine_base/spine_top/left_shoulder/right_shoulder)")
+             else " (no rotation: needs 3-D data and roles spine_base, spine_top, left/right_shoulder)")
     return {"normalise": True, "center_joint": layout.joint_names[layout.center], "rotation": rotates,
             "description": text}
 
@@ -188,7 +189,7 @@ def prepare_dataset(
         raise ValueError(f"need chunk_size >= 1, workers >= 0; got {chunk_size}, {workers}")
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= float(value) < 1.0:
-            raise ValueError(f"{name} must be in [0, 1), got {value} (e.g. 0.1 holds out 10% of the train split)")
+            raise ValueError(f"{name} must be in [0, 1), got {value} (0.1 holds out 10% of the train split)")
     N, C, V, M = len(src), src.num_channels, src.layout.num_joints, src.num_persons
     shape = (2 * C, int(num_frames), V, M)
     config = {
@@ -267,16 +268,17 @@ def _split_indices(src: SkeletonSource, labels: np.ndarray, config: dict) -> tup
         return splits, {}
     origin = holdout["from"] or _default_train_split(splits)
     if origin not in splits:
-        raise ValueError(f"holdout_from={origin!r} is not a split of this source; its splits: {sorted(splits)}")
+        raise ValueError(f"holdout_from={origin!r} is not a split of this source; splits: {sorted(splits)}")
     subjects = src.subjects()
     made = {}
     for kind, fraction in holdout["fractions"].items():
         name = kind if origin == "train" else f"{origin}_{kind}"
         if name in splits and name != origin:
-            raise ValueError(f"the source already has a split {name!r}; drop --{kind}-fraction or use it as is")
-        rest, held, by = hold_out(splits[origin], labels, subjects, fraction, seed=config["seed"] + (kind == "test"))
+            raise ValueError(f"the source already has a split {name!r}; drop --{kind}-fraction or use it")
+        seed = config["seed"]
+        rest, held, by = hold_out(splits[origin], labels, subjects, fraction, seed=seed)
         splits[origin], splits[name] = rest, held
-        made[name] = {"from": origin, "fraction": fraction, "by": by, "seed": config["seed"], "count": int(held.size)}
+        made[name] = {"from": origin, "fraction": fraction, "by": by, "seed": seed, "count": int(held.size)}
     return splits, made
 
 

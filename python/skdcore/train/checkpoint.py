@@ -11,7 +11,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..data.manifest import atomic_write_text  # noqa: F401  (re-exported: one atomic writer for configs, manifests)
+from ..data.manifest import atomic_write_text  # noqa: F401  (re-exported: one atomic writer)
 
 FORMAT = "skdcore-checkpoint-1"
 

@@ -40,7 +40,7 @@ class DataConfig:
     lq: str = "fixed"  # fixed: stored LQ; random: fresh occlusion per epoch
     batch_size: int = 8
     eval_batch_size: int = 64
-    drop_last: Optional[bool] = None  # None: keep the last incomplete batch unless it has < 2 samples (BatchNorm)
+    drop_last: Optional[bool] = None  # None: keep an incomplete last batch unless < 2 samples (BatchNorm)
     # the data's skeleton layout for the model (built-in name, layout.yaml path or dict); None: the manifest's
     layout: Optional[Union[str, dict]] = None
     # If set, `prepare_dataset(root, **prepare)` runs first when root is not prepared yet
@@ -67,7 +67,7 @@ class OptimConfig:
     milestones: list = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from lr/warmup_steps, counted in epochs (may be fractional)
-    schedule: str = "step"  # step: lr *= gamma at milestones; cosine: cosine decay to min_lr after the warm-up
+    schedule: str = "step"  # step: lr *= gamma at milestones; cosine: decay to min_lr after the warm-up
     min_lr: float = 0.0  # cosine only: the lr at the last step
 
 
@@ -132,10 +132,13 @@ class ExperimentConfig:
             raise ConfigError(f"optim.lr must be > 0 and optim.warmup_epochs >= 0, got {self.optim.lr}, "
                               f"{self.optim.warmup_epochs}")
         if not 0 <= self.optim.min_lr <= self.optim.lr:
-            raise ConfigError(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], got {self.optim.min_lr!r}")
-        if not self.data.select_on_test and self.data.val_split is not None and self.data.val_split == self.data.test_split:
-            raise ConfigError(f"data.val_split and data.test_split are both {self.data.test_split!r}; selecting on the "
-                              "test split is data.select_on_test: true (" + SELECT_ON_TEST_LABEL + ")")
+            raise ConfigError(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], "
+                              f"got {self.optim.min_lr!r}")
+        data = self.data
+        if not data.select_on_test and data.val_split is not None and data.val_split == data.test_split:
+            raise ConfigError(f"data.val_split and data.test_split are both {data.test_split!r}; "
+                              "selecting on the test split is data.select_on_test: true "
+                              f"({SELECT_ON_TEST_LABEL})")
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             raise ConfigError(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         return self

@@ -13,7 +13,7 @@ from .trainer import resolve_device
 
 
 def load_trained_model(path, ops: str = "fused", layout=None):
-    """(model in eval mode, checkpoint dict) from an skdcore checkpoint; ``layout`` overrides the stored one."""
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one."""
     ckpt = load_checkpoint(path)
     select_ops(ops, ckpt["model_name"])
     args = dict(ckpt["model_args"])
@@ -35,8 +35,8 @@ def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused",
         if root is None:
             raise ValueError(f"{path} records no data root; pass --data DIR")
         if data_root is None and not (Path(root) / "manifest.json").exists():
-            raise ValueError(f"{path} was trained on {root}, which holds no prepared dataset now (moved or deleted?); "
-                             "pass --data DIR with the prepared data directory")
+            raise ValueError(f"{path} was trained on {root}, which holds no prepared dataset now (moved or "
+                             "deleted?); pass --data DIR with the prepared data directory")
         split = split or run_cfg.get("data", {}).get("test_split", "test")
         dataset = PairedSkeletonDataset(root, split=split, lq="fixed")
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)

@@ -73,9 +73,9 @@ def open_datasets(cfg: ExperimentConfig):
     try:
         select = PairedSkeletonDataset(root, split=selection, lq="fixed")
     except ValueError as error:
-        raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation split "
-                         f"(skd prepare ... --val-fraction 0.1), set data.val_split to an existing split, or set "
-                         f"data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
+        raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation "
+                          "split (skd prepare ... --val-fraction 0.1), set data.val_split to an existing "
+                          f"split, or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
     return train, select
 
 
@@ -83,8 +83,8 @@ def selection_split(cfg: ExperimentConfig) -> str:
     """The split best.pt is chosen on."""
     if cfg.data.select_on_test or cfg.data.val_split is None:
         if not cfg.data.select_on_test:
-            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or set "
-                             f"data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
+            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or "
+                              f"set data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
         return cfg.data.test_split
     return cfg.data.val_split
 
@@ -103,8 +103,8 @@ def data_layout(cfg: ExperimentConfig, dataset) -> dict:
     else:
         layout = get_layout(cfg.data.layout)
         if layout.num_joints != joints:
-            raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but {cfg.data.root} holds "
-                             f"V={joints}; give the layout the data was prepared with")
+            raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but "
+                              f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
     return layout.to_dict()
 
 
@@ -180,10 +180,12 @@ class Trainer:
 
     def _batches(self, epoch: int):
         return epoch_batches(len(self.train_set), self.cfg.data.batch_size, self.cfg.seed, epoch,
-                             rank=self.dist.rank, world_size=self.dist.world_size, drop_last=self.cfg.data.drop_last)
+                             rank=self.dist.rank, world_size=self.dist.world_size,
+                             drop_last=self.cfg.data.drop_last)
 
     def _eval_batches(self, dataset):
-        return epoch_batches(len(dataset), self.cfg.data.eval_batch_size, 0, 0, shuffle=False, drop_last=False)
+        size = self.cfg.data.eval_batch_size
+        return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False)
 
     def _resume(self, path: Path) -> None:
         if not path.exists():
@@ -257,8 +259,8 @@ class Trainer:
         model = build_model(self.cfg.model.name, **self.model_args)
         load_model_state(model, load_checkpoint(best_path), best_path)
         test_set = open_test_set(self.cfg)
-        metrics = evaluate(model.to(self.device), iterate(test_set, self._eval_batches(test_set)), self.device,
-                           self.num_classes, self.input_name)
+        batches = iterate(test_set, self._eval_batches(test_set))
+        metrics = evaluate(model.to(self.device), batches, self.device, self.num_classes, self.input_name)
         result = {"split": self.cfg.data.test_split, "input": self.input_name, "checkpoint": "best.pt",
                   "best_epoch": self.best.get("epoch"), "selected_on": self.selection_label(),
                   **{k: metrics[k] for k in ("top1", "top5", "loss") if k in metrics}}
@@ -340,7 +342,7 @@ class Trainer:
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
         if is_eval_epoch and self.dist.is_main:
             metrics = self.evaluate()
-            prefix = self.selection  # NB: 'test_' columns only under data.select_on_test (reference behaviour)
+            prefix = self.selection  # NB: 'test_' columns only under data.select_on_test (reference)
             row.update({f"{prefix}_top1": metrics["top1"], f"{prefix}_top5": metrics["top5"],
                         f"{prefix}_loss": metrics["loss"]})
             if metrics["top1"] >= self.best.get("top1", -1.0):
@@ -352,7 +354,8 @@ class Trainer:
                 self.history.append(row)
             if show:
                 print(f"[{cfg.name}] epoch {self.epoch}: train loss {row.get('train_loss', float('nan')):.3f} "
-                      f"acc {100 * row.get('train_acc', 0):.1f}% | {self.selection} ({self.input_name}) {format_metrics(metrics)}")
+                      f"acc {100 * row.get('train_acc', 0):.1f}% | {self.selection} ({self.input_name}) "
+                      f"{format_metrics(metrics)}")
         else:
             self.history.append(row)
         logger.log(row, self.step)

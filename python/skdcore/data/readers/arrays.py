@@ -17,6 +17,7 @@ Files: ``data.npz`` with keys ``x`` and ``labels`` (and optionally ``lengths``, 
 ``allow_pickle=False`` (a file is never unpickled); store variable-length clips padded with ``lengths``.
 Missing joints must be 0 (skdcore's "absent" convention), not NaN.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,9 +32,14 @@ from ..sources import SkeletonSource, register_source
 
 log = logging.getLogger("skdcore.data.arrays")
 
-NPZ_KEYS = {"x": ("x", "X", "data"), "labels": ("labels", "y", "label"), "lengths": ("lengths",),
-            "split": ("split", "splits"), "subjects": ("subjects", "subject"),
-            "label_names": ("label_names", "class_names")}
+NPZ_KEYS = {
+    "x": ("x", "X", "data"),
+    "labels": ("labels", "y", "label"),
+    "lengths": ("lengths",),
+    "split": ("split", "splits"),
+    "subjects": ("subjects", "subject"),
+    "label_names": ("label_names", "class_names"),
+}
 
 
 def _npz_field(npz, path, field):
@@ -48,10 +54,12 @@ def _load_npy(path: Path, what: str) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except ValueError as error:
         if "allow_pickle" in str(error):
-            raise ValueError(f"{path} ({what}) holds Python objects (an object array, e.g. a list of clips); "
-                             "files are never unpickled: save the clips padded to one length with a 'lengths' "
-                             "array in a .npz (np.savez(path, x=padded, lengths=lengths, labels=y)) or pass the "
-                             "list from Python to ArraySource") from None
+            raise ValueError(
+                f"{path} ({what}) holds Python objects (an object array, e.g. a list of clips); "
+                "files are never unpickled: save the clips padded to one length with a 'lengths' "
+                "array in a .npz (np.savez(path, x=padded, lengths=lengths, labels=y)) or pass the "
+                "list from Python to ArraySource"
+            ) from None
         raise ValueError(f"{path} ({what}) is not a readable .npy/.npz file: {error}") from None
     except OSError as error:
         raise ValueError(f"{path} ({what}) cannot be read: {error}") from None
@@ -61,14 +69,18 @@ def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) 
     """The fields of an arrays input: a .npz (keys x, labels, ...) or an X .npy with a labels .npy."""
     x_path = Path(x_path)
     if not x_path.is_file():
-        raise ValueError(f"--input {x_path} not found; give a .npz (keys x, labels) or an X.npy with --labels y.npy")
+        raise ValueError(
+            f"--input {x_path} not found; give a .npz (keys x, labels) or an X.npy with --labels y.npy"
+        )
     if x_path.suffix == ".npz":
         npz = _load_npy(x_path, "--input")
         known = {k for keys in NPZ_KEYS.values() for k in keys}
         unknown = sorted(set(npz.files) - known)
         if unknown:
-            raise ValueError(f"{x_path}: unknown keys {unknown}; a skeleton .npz holds x (N, C, T, V[, M]), labels (N,) "
-                             "and optionally lengths, split, subjects, label_names")
+            raise ValueError(
+                f"{x_path}: unknown keys {unknown}; a skeleton .npz holds x (N, C, T, V[, M]), labels (N,) "
+                "and optionally lengths, split, subjects, label_names"
+            )
         fields = {f: _npz_field(npz, x_path, f) for f in NPZ_KEYS}
         if fields["x"] is None:
             raise ValueError(f"{x_path}: no 'x' array (N, C, T, V[, M]); keys found: {npz.files}")
@@ -80,8 +92,10 @@ def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) 
             raise ValueError(f"{x_path}: no 'labels' array (N,); add it to the .npz or pass --labels y.npy")
         return fields
     if labels_path is None:
-        raise ValueError(f"--input {x_path} is a .npy of skeletons; pass its labels with --labels y.npy "
-                         "(or put x and labels in one .npz)")
+        raise ValueError(
+            f"--input {x_path} is a .npy of skeletons; pass its labels with --labels y.npy "
+            "(or put x and labels in one .npz)"
+        )
     labels_path = Path(labels_path)
     if not labels_path.is_file():
         raise ValueError(f"--labels {labels_path} not found")
@@ -105,8 +119,18 @@ class ArraySource(SkeletonSource):
     name = "arrays"
     default_normalise = False  # NB: a user's coordinates are stored as given unless asked
 
-    def __init__(self, x, labels=None, layout=None, *, split=None, subjects=None, label_names=None,
-                 lengths=None, num_coords: int | None = None):
+    def __init__(
+        self,
+        x,
+        labels=None,
+        layout=None,
+        *,
+        split=None,
+        subjects=None,
+        label_names=None,
+        lengths=None,
+        num_coords: int | None = None,
+    ):
         self.path = None
         what = "x"
         if isinstance(x, (str, Path)):
@@ -142,7 +166,9 @@ class ArraySource(SkeletonSource):
         what = self._what
         if isinstance(x, np.ndarray) and x.dtype != object:
             if x.ndim not in (4, 5):
-                raise ValueError(f"{what}: shape {x.shape} is not (N, C, T, V) or (N, C, T, V, M)" + _layout_hint(x.shape))
+                raise ValueError(
+                    f"{what}: shape {x.shape} is not (N, C, T, V) or (N, C, T, V, M)" + _layout_hint(x.shape)
+                )
             clips = list(x if x.ndim == 5 else x[..., None])
             input_shape = x.shape
         elif isinstance(x, (list, tuple, np.ndarray)):
@@ -152,51 +178,71 @@ class ArraySource(SkeletonSource):
             for i, clip in enumerate(x):
                 clip = np.asarray(clip)
                 if clip.ndim not in (3, 4):
-                    raise ValueError(f"{what}[{i}]: shape {clip.shape} is not one clip (C, T, V) or (C, T, V, M)")
+                    raise ValueError(
+                        f"{what}[{i}]: shape {clip.shape} is not one clip (C, T, V) or (C, T, V, M)"
+                    )
                 clips.append(clip if clip.ndim == 4 else clip[..., None])
             input_shape = (len(clips),) + np.asarray(x[0]).shape
         else:
-            raise TypeError(f"{what}: expected a numpy array (N, C, T, V[, M]) or a list of clips, got {type(x).__name__}")
+            raise TypeError(
+                f"{what}: expected a numpy array (N, C, T, V[, M]) or a list of clips, got {type(x).__name__}"
+            )
         if not clips:
             raise ValueError(f"{what}: no clips (N=0)")
         if lengths is not None:
             lengths = np.asarray(lengths)
             if lengths.shape != (len(clips),) or not np.issubdtype(lengths.dtype, np.integer):
-                raise ValueError(f"{what}: lengths must be (N,)=({len(clips)},) integers, got {lengths.shape} {lengths.dtype}")
+                raise ValueError(
+                    f"{what}: lengths must be (N,)=({len(clips)},) integers, "
+                    f"got {lengths.shape} {lengths.dtype}"
+                )
             bad = np.flatnonzero((lengths < 1) | (lengths > np.array([c.shape[1] for c in clips])))
             if bad.size:
                 raise ValueError(f"{what}: lengths[{bad[0]}]={lengths[bad[0]]} is outside 1..T of that clip")
-            clips = [c[:, :int(n)] for c, n in zip(clips, lengths)]
+            clips = [c[:, : int(n)] for c, n in zip(clips, lengths)]
         first = clips[0].shape
         for i, clip in enumerate(clips):
             if not np.issubdtype(clip.dtype, np.number) or np.issubdtype(clip.dtype, np.complexfloating):
-                raise ValueError(f"{what}[{i}]: dtype {clip.dtype} is not a real number type; use x.astype(np.float32)")
+                raise ValueError(
+                    f"{what}[{i}]: dtype {clip.dtype} is not a real number type; use x.astype(np.float32)"
+                )
             if (clip.shape[0], clip.shape[2], clip.shape[3]) != (first[0], first[2], first[3]):
-                raise ValueError(f"{what}[{i}]: shape {clip.shape} differs from clip 0 {first} in C, V or M; "
-                                 "every clip needs the same coordinates, joints and persons (only T may differ)")
+                raise ValueError(
+                    f"{what}[{i}]: shape {clip.shape} differs from clip 0 {first} in C, V or M; "
+                    "every clip needs the same coordinates, joints and persons (only T may differ)"
+                )
             if clip.shape[1] < 1:
                 raise ValueError(f"{what}[{i}]: the clip has no frames")
         if first[0] > 4 and first[2] <= 4:
-            raise ValueError(f"{what}: C={first[0]} coordinates and V={first[2]} joints look swapped" + _layout_hint(input_shape))
+            raise ValueError(
+                f"{what}: C={first[0]} coordinates and V={first[2]} joints look swapped"
+                + _layout_hint(input_shape)
+            )
         bad = [i for i, c in enumerate(clips) if not np.all(np.isfinite(c))]
         if bad:
             count = sum(int((~np.isfinite(clips[i])).sum()) for i in bad)
-            raise ValueError(f"{what}: {count} NaN/inf values in {len(bad)} clips (first: clip {bad[0]}); mark a missing "
-                             "joint with 0 (skdcore's 'absent' convention), e.g. x = np.nan_to_num(x, nan=0.0)")
+            raise ValueError(
+                f"{what}: {count} NaN/inf values in {len(bad)} clips (first: clip {bad[0]}); mark a missing "
+                "joint with 0 (skdcore's 'absent' convention), e.g. x = np.nan_to_num(x, nan=0.0)"
+            )
         return [np.ascontiguousarray(c, dtype=np.float32) for c in clips]
 
     def _layout(self, layout, V) -> Layout:
         if layout is None:
             matches = [lay for lay in BUILTIN_LAYOUTS.values() if lay.num_joints == V]
             if len(matches) != 1:
-                raise ValueError(f"{self._what}: V={V} joints; pass layout= / --layout (a built-in name "
-                                 f"{sorted(BUILTIN_LAYOUTS)} or a layout.yaml describing your joints and edges)")
+                raise ValueError(
+                    f"{self._what}: V={V} joints; pass layout= / --layout (a built-in name "
+                    f"{sorted(BUILTIN_LAYOUTS)} or a layout.yaml describing your joints and edges)"
+                )
             log.info("arrays: V=%d joints, using the built-in layout %r", V, matches[0].name)
             return matches[0]
         layout = get_layout(layout)
         if layout.num_joints != V:
-            raise ValueError(f"{self._what}: V={V} joints but layout {layout.name!r} has {layout.num_joints}; "
-                             "x must be (N, C, T, V[, M]) with V = len(joint_names)")
+            raise ValueError(
+                f"{self._what}: V={V} joints but layout {layout.name!r} has {layout.num_joints}; "
+                "x must be (N, C, T, V[, M]) with V = len(joint_names)"
+            )
         return layout
 
     def _labels(self, labels, N, label_names) -> np.ndarray:
@@ -206,17 +252,27 @@ class ArraySource(SkeletonSource):
         if labels.shape != (N,):
             raise ValueError(f"labels: shape {labels.shape} but x has N={N} clips; labels must be (N,)")
         if not np.issubdtype(labels.dtype, np.integer):
-            if np.issubdtype(labels.dtype, np.floating) and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)):
+            if (
+                np.issubdtype(labels.dtype, np.floating)
+                and np.all(np.isfinite(labels))
+                and np.all(labels == np.round(labels))
+            ):
                 labels = labels.astype(np.int64)
             else:
-                raise ValueError(f"labels: dtype {labels.dtype} is not integer class indices 0..K-1; map class "
-                                 "names to indices and pass the names as label_names")
+                raise ValueError(
+                    f"labels: dtype {labels.dtype} is not integer class indices 0..K-1; map class "
+                    "names to indices and pass the names as label_names"
+                )
         labels = labels.astype(np.int64)
         if labels.min() < 0:
-            raise ValueError(f"labels: {int((labels < 0).sum())} negative values (min {labels.min()}); classes are 0..K-1")
+            raise ValueError(
+                f"labels: {int((labels < 0).sum())} negative values (min {labels.min()}); classes are 0..K-1"
+            )
         if label_names is not None and labels.max() >= len(label_names):
-            raise ValueError(f"labels: max label {labels.max()} but only {len(label_names)} label_names (0.."
-                             f"{len(label_names) - 1}); give one name per class")
+            raise ValueError(
+                f"labels: max label {labels.max()} but only {len(label_names)} label_names (0.."
+                f"{len(label_names) - 1}); give one name per class"
+            )
         return labels
 
     def _split_dict(self, split, N) -> dict:
@@ -232,8 +288,10 @@ class ArraySource(SkeletonSource):
             return out
         names = np.asarray(split)
         if names.shape != (N,):
-            raise ValueError(f"split: shape {names.shape}; give one split name per clip ((N,)=({N},)) or a dict "
-                             "{name: indices}")
+            raise ValueError(
+                f"split: shape {names.shape}; give one split name per clip ((N,)=({N},)) or a dict "
+                "{name: indices}"
+            )
         names = names.astype(str)
         return {str(n): np.flatnonzero(names == n) for n in np.unique(names)}
 
@@ -268,8 +326,12 @@ class ArraySource(SkeletonSource):
             digest.update(name.encode() + self._splits[name].tobytes())
         if self._subjects is not None:
             digest.update(self._subjects.tobytes())
-        return {"input": self.path, "content_sha256_16": digest.hexdigest()[:16], "num_coords": self.num_coords,
-                "label_names": list(self.label_names) if self.label_names else None}
+        return {
+            "input": self.path,
+            "content_sha256_16": digest.hexdigest()[:16],
+            "num_coords": self.num_coords,
+            "label_names": list(self.label_names) if self.label_names else None,
+        }
 
 
 def _layout_hint(shape: Sequence[int]) -> str:
