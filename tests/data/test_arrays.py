@@ -180,3 +180,16 @@ def test_cli_arrays_npy_pair(tmp_path, capsys):
     assert load_manifest(tmp_path / "d")["counts"]["splits"] == {"train": 18, "test": 6, "val": 6}
     assert prepare_main(args[:4] + args[6:]) == 2  # an X .npy without --labels
     assert "pass its labels with --labels y.npy" in capsys.readouterr().err
+
+
+def test_random_lq_of_a_custom_layout_rebuilds_from_the_manifest(tmp_path):
+    x, y = clips()
+    lq = {"name": "joint_subset", "layout": LAYOUT5, "keep": ["neck", "left_hand"]}
+    from skdcore.data.lq import JointSubset
+
+    prepare_dataset(tmp_path / "d", ArraySource(x, y, LAYOUT5), lq=JointSubset(**{k: v for k, v in lq.items()
+                                                                               if k != "name"}).config(),
+                    progress=False)
+    data = PairedSkeletonDataset(tmp_path / "d", lq="random")
+    hq, lq_clip, _ = data[0]
+    np.testing.assert_array_equal(lq_clip[:, :, 0].numpy(), hq[:, :, 1].numpy())  # hip copies the neck

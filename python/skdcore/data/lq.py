@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..layouts import Layout, get_layout
+from ..layouts import BUILTIN_LAYOUTS, Layout, get_layout
 from .skeleton_tree import hop_matrix
 
 
@@ -259,7 +259,10 @@ class JointSubset:
         return x[:, :, self.source].copy()
 
     def config(self):
-        return {"name": "joint_subset", "layout": self.layout.name, "keep": list(self.keep)}
+        # NB: a custom layout is stored whole, so the config rebuilds this generator anywhere
+        builtin = BUILTIN_LAYOUTS.get(self.layout.name) == self.layout
+        return {"name": "joint_subset", "layout": self.layout.name if builtin else self.layout.to_dict(),
+                "keep": list(self.keep)}
 
 
 class ConfidenceNoise:
