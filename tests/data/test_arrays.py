@@ -193,3 +193,13 @@ def test_random_lq_of_a_custom_layout_rebuilds_from_the_manifest(tmp_path):
     data = PairedSkeletonDataset(tmp_path / "d", lq="random")
     hq, lq_clip, _ = data[0]
     np.testing.assert_array_equal(lq_clip[:, :, 0].numpy(), hq[:, :, 1].numpy())  # hip copies the neck
+
+
+def test_manifest_layout_reads_full_dicts_and_older_names():
+    from skdcore.data import manifest_layout
+    from skdcore.layouts import NTU25
+
+    assert manifest_layout({"layout": LAYOUT5.to_dict()}) == LAYOUT5
+    assert manifest_layout({"layout": "ntu25"}) is NTU25  # manifests written before layouts were data
+    with pytest.raises(ValueError, match="rerun prepare \\(with --layout layout.yaml\\) or pass --layout"):
+        manifest_layout({"layout": "star5"})

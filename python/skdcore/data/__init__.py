@@ -8,6 +8,9 @@ Typical use::
                     num_frames=None)
     train = PairedSkeletonDataset("runs/data/synthetic", split="train")
     for hq, lq, label in make_loader(train, batch_size=16): ...
+
+Your own skeletons: ``prepare_dataset(out, ArraySource(X, y, layout="layout.yaml"), val_fraction=0.1)``
+(README "Your own skeleton data").
 """
 from .dataset import PairedSkeletonDataset, make_loader
 from .lq import (

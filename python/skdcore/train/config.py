@@ -44,7 +44,7 @@ class DataConfig:
     # the data's skeleton layout for the model (built-in name, layout.yaml path or dict); None: the manifest's
     layout: Optional[Union[str, dict]] = None
     # If set, `prepare_dataset(root, **prepare)` runs first when root is not prepared yet
-    # (keys: source, source_options, lq, seed, num_frames, normalise).
+    # (keys: source, source_options, lq, seed, num_frames, normalise, val_fraction, test_fraction).
     prepare: Optional[dict] = None
 
 
