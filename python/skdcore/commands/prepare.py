@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument("--labels", help="arrays: labels .npy (N,) when --input is an X .npy")
     parser.add_argument(
+        "--num-coords",
+        type=int,
+        help="arrays: leading channels that are coordinates (default min(C, 3); 2 for (x, y, score) data)",
+    )
+    parser.add_argument(
         "--layout",
         help="skeleton layout: a built-in name (ntu25, openpose18, coco17, penn13) or a "
         "layout.yaml / .json (joint_names, edges, center); arrays and pyskl",
@@ -128,9 +133,9 @@ def source_options(args) -> dict:
     if not args.input:
         raise ValueError(f"--source {args.source} needs --input PATH")
     if args.source == "arrays":
-        return {"x": args.input, "labels": args.labels, "layout": args.layout}
-    if args.labels:
-        raise ValueError("--labels is for --source arrays (an X .npy with its labels .npy)")
+        return {"x": args.input, "labels": args.labels, "layout": args.layout, "num_coords": args.num_coords}
+    if args.labels or args.num_coords:
+        raise ValueError("--labels and --num-coords are for --source arrays (an X .npy with its labels .npy)")
     opts = {"root": args.input}
     if args.source == "ntu":
         opts["benchmarks"] = [args.benchmark] if args.benchmark else None

@@ -277,6 +277,10 @@ def _split_indices(src: SkeletonSource, labels: np.ndarray, config: dict) -> tup
             raise ValueError(f"the source already has a split {name!r}; drop --{kind}-fraction or use it")
         seed = config["seed"]
         rest, held, by = hold_out(splits[origin], labels, subjects, fraction, seed=seed)
+        if held.size == 0 or rest.size == 0:
+            raise ValueError(f"--{kind}-fraction {fraction} of split {origin!r} ({splits[origin].size} clips) "
+                             f"leaves {held.size} held out and {rest.size} kept; choose a fraction with clips on "
+                             "both sides (and --force to rerun into the same directory)")
         splits[origin], splits[name] = rest, held
         made[name] = {"from": origin, "fraction": fraction, "by": by, "seed": seed, "count": int(held.size)}
     return splits, made
@@ -295,12 +299,12 @@ def _default_train_split(splits: dict) -> str:
 def _finalise(out: Path, src, labels, state, config, config_hash, N, shape, policies) -> dict:
     labels_arr = np.array(labels)
     del labels
+    splits, holdouts = _split_indices(src, labels_arr, config)  # NB: before renames: fail early
     os.replace(out / "data.npy.partial", out / "data.npy")
     atomic_save_npy(out / "labels.npy", labels_arr)
     os.remove(out / "labels.npy.partial")
     atomic_write_bytes(out / "samples.txt", ("\n".join(src.keys) + "\n").encode())
     valid = labels_arr >= 0
-    splits, holdouts = _split_indices(src, labels_arr, config)
     split_counts = {}
     files = list(_FINAL_FILES)
     for name, idx in splits.items():
