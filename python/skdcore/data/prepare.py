@@ -278,9 +278,9 @@ def _split_indices(src: SkeletonSource, labels: np.ndarray, config: dict) -> tup
         seed = config["seed"]
         rest, held, by = hold_out(splits[origin], labels, subjects, fraction, seed=seed)
         if held.size == 0 or rest.size == 0:
-            raise ValueError(f"--{kind}-fraction {fraction} of split {origin!r} ({splits[origin].size} clips) "
-                             f"leaves {held.size} held out and {rest.size} kept; choose a fraction with clips on "
-                             "both sides (and --force to rerun into the same directory)")
+            raise ValueError(f"--{kind}-fraction {fraction} of split {origin!r} ({splits[origin].size} "
+                             f"clips) leaves {held.size} held out and {rest.size} kept; choose a fraction with "
+                             "clips on both sides (and --force to rerun into the same directory)")
         splits[origin], splits[name] = rest, held
         made[name] = {"from": origin, "fraction": fraction, "by": by, "seed": seed, "count": int(held.size)}
     return splits, made
