@@ -32,7 +32,7 @@ def _train(args, mode=None) -> int:
     cfg = _config(args, mode)
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
-    result = train(cfg, resume=args.resume)
+    result = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint)
     best = result["best"]
     if best:
         print(f"[{cfg.name}] best top1 {100 * best['top1']:.2f}% (epoch {best['epoch']}); checkpoints in {cfg.output_dir}")
@@ -88,6 +88,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
     if teacher:
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
+    _add_trust_argument(parser)
+
+
+def _add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can run "
+                             "code from the file, so only for files from a source you trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input", choices=["lq", "hq", "both"], default="both", help="which skeletons to feed")
     ev.add_argument("--per-class", action="store_true", help="print per-class accuracy")
     ev.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    _add_trust_argument(ev)
     ev.set_defaults(func=_eval)
 
     bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_io import atomic_save_npy, atomic_write_bytes, atomic_write_json, remove_stale_temp_files
 from .lq import build_lq, cut_or_pad, sample_rng
 from .sources import ReaderError, SkeletonSource, make_source, stable_json
 from .synthetic import ACTION_NAMES
@@ -38,26 +39,6 @@ FORMAT_VERSION = 1
 log = logging.getLogger("skdcore.data.prepare")
 
 _FINAL_FILES = ("data.npy", "labels.npy", "samples.txt")
-
-
-# --------------------------------------------------------------------------- atomic helpers
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, value) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
 
 
 def sha256_file(path: Path, block: int = 1 << 22) -> str:
@@ -150,6 +131,7 @@ def prepare_dataset(
     config_hash = hashlib.sha256(stable_json(config).encode()).hexdigest()
 
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)  # of a run interrupted mid-write (e.g. progress.json.tmp<pid>)
     manifest_path, progress_path = out / "manifest.json", out / "progress.json"
     existing = _read_json(manifest_path) or _read_json(progress_path)
     if existing is not None and existing.get("config_hash") != config_hash:

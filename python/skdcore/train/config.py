@@ -204,6 +204,6 @@ def _merge(base: dict, update: dict) -> dict:
 
 
 def save_config(config: ExperimentConfig, path: Union[str, Path]) -> None:
-    from .checkpoint import atomic_write_text
+    from ..atomic_io import atomic_write_text
 
     atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -11,19 +11,20 @@ from .ops_select import select_ops
 from .trainer import resolve_device
 
 
-def load_trained_model(path, ops: str = "fused"):
-    """(model in eval mode, checkpoint dict) from an skdcore checkpoint."""
-    ckpt = load_checkpoint(path)
+def load_trained_model(path, ops: str = "fused", trust: bool = False):
+    """(model in eval mode, checkpoint dict) from an skdcore checkpoint (``trust``: allow pickled objects)."""
+    ckpt = load_checkpoint(path, trust=trust)
     select_ops(ops, ckpt["model_name"])
     model = build_model(ckpt["model_name"], **ckpt["model_args"])
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 
 
-def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None):
+def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None,
+                        trust: bool = False):
     from ..data import PairedSkeletonDataset
 
-    model, ckpt = load_trained_model(path, ops)
+    model, ckpt = load_trained_model(path, ops, trust)
     run_cfg = ckpt.get("config") or {}
     if dataset is None:
         root = data_root or run_cfg.get("data", {}).get("root")
@@ -39,7 +40,8 @@ def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused",
 def run_eval(args) -> int:
     uses = ["lq", "hq"] if args.input == "both" else [args.input]
     for use in uses:
-        metrics, dataset = evaluate_checkpoint(args.checkpoint, args.data, args.split, use, args.ops)
+        metrics, dataset = evaluate_checkpoint(args.checkpoint, args.data, args.split, use, args.ops,
+                                               trust=getattr(args, "trust_checkpoint", False))
         print(f"{Path(args.checkpoint)} on {use.upper()} ({dataset.root}): {format_metrics(metrics)}")
         if args.per_class:
             print(per_class_table(metrics, dataset.label_names))

@@ -23,9 +23,18 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
+from ..atomic_io import remove_stale_temp_files
 from ..models import build_model
 from .batches import epoch_batches, iterate
-from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
+from .checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+    resume_state,
+    save_checkpoint,
+    set_rng_state,
+    unwrap,
+)
 from .config import ExperimentConfig, save_config
 from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
 from .losses import cross_entropy, skd_losses
@@ -82,8 +91,9 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None):
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False):
         self.cfg = cfg
+        self.trust_checkpoint = trust_checkpoint  # load teacher / resume checkpoints with weights_only=False
         self.device = resolve_device(cfg.device)
         self.dist: DistInfo = init_from_env(self.device)
         seed_everything(cfg.seed, cfg.deterministic)
@@ -114,6 +124,7 @@ class Trainer:
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
         self.history: list = []
+        self.epoch_sums: Dict = {}  # the running sums of the epoch in progress (checkpointed mid-epoch)
         if resume:
             self._resume(self.out / "last.pt")
 
@@ -122,7 +133,7 @@ class Trainer:
         path = self.cfg.teacher_checkpoint
         if not path:
             raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         teacher = build_model(ckpt["model_name"], **ckpt["model_args"])
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
@@ -141,18 +152,16 @@ class Trainer:
     def _resume(self, path: Path) -> None:
         if not path.exists():
             raise CheckpointError(f"--resume: {path} not found; start without --resume or point output_dir at the run")
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
-        if ckpt.get("extra", {}).get("mode") not in (None, self.cfg.mode):
-            raise CheckpointError(f"{path} comes from a mode={ckpt['extra']['mode']!r} run, this run is mode={self.cfg.mode!r}")
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.epoch, self.step, self.step_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["step_in_epoch"]
-        self.best = ckpt.get("best", {})
-        self.history = ckpt.get("extra", {}).get("history", [])
-        from .checkpoint import set_rng_state
-
-        set_rng_state(ckpt["rng"])
+        state = resume_state(ckpt, path)
+        if state["mode"] not in (None, self.cfg.mode):
+            raise CheckpointError(f"{path} comes from a mode={state['mode']!r} run, this run is mode={self.cfg.mode!r}")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
+        self.best, self.history, self.epoch_sums = state["best"], state["history"], state["epoch_sums"]
+        set_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
         if not self.dist.is_main:
@@ -160,7 +169,8 @@ class Trainer:
         save_checkpoint(self.out / name, model=self.model, model_name=self.cfg.model.name, model_args=self.model_args,
                         optimizer=self.optimizer, scheduler=self.scheduler, epoch=self.epoch, step=self.step,
                         step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
-                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used})
+                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used},
+                        epoch_sums=self.epoch_sums)
 
     # -- one step ------------------------------------------------------------------------------
     def train_step(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> Dict[str, float]:
@@ -204,6 +214,7 @@ class Trainer:
         cfg = self.cfg
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.out)  # of checkpoints interrupted mid-write
             save_config(cfg, self.out / "config.yaml")
         logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main)
         show = cfg.log.progress and self.dist.is_main
@@ -225,15 +236,16 @@ class Trainer:
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
         batches = self._batches(self.epoch)
-        sums: Dict[str, float] = {}
-        start_time = time.perf_counter()
+        carried = self.epoch_sums if self.step_in_epoch else {}  # a resume mid-epoch continues its sums
+        sums: Dict[str, float] = dict(carried.get("sums", {}))
+        start_time = time.perf_counter() - float(carried.get("time_s", 0.0))
         bar = None
         if show:
             from tqdm import tqdm
 
             bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"{cfg.name} epoch {self.epoch + 1}/"
                        f"{cfg.optim.epochs}", leave=False, dynamic_ncols=True)
-        done = 0
+        done = int(carried.get("steps", 0))
         for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
             values = self.train_step(hq, lq, labels)
             if not math.isfinite(values["loss"]):
@@ -247,6 +259,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{values['loss']:.3f}")
+            self.epoch_sums = {"sums": dict(sums), "steps": done, "time_s": time.perf_counter() - start_time}
             if cfg.max_steps and self.step >= cfg.max_steps:
                 self._save("last.pt")
                 if bar is not None:
@@ -261,6 +274,7 @@ class Trainer:
         row.update({f"train_{k}": v / max(done, 1) for k, v in sums.items()})
         self.epoch += 1
         self.step_in_epoch = 0
+        self.epoch_sums = {}
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
         if is_eval_epoch and self.dist.is_main:
             metrics = self.evaluate()
@@ -281,6 +295,9 @@ class Trainer:
         return False
 
 
-def train(cfg: ExperimentConfig, resume: bool = False, datasets=None) -> Dict:
-    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}."""
-    return Trainer(cfg, resume=resume, datasets=datasets).fit()
+def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False) -> Dict:
+    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}.
+
+    ``trust_checkpoint``: load the teacher / resume checkpoint even if it holds pickled objects.
+    """
+    return Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint).fit()
