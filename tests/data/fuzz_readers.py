@@ -260,13 +260,13 @@ def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
         tree = _replace(tree, where, _malicious(rng, marker))
     else:  # deep nesting: a list inside a list ... 10^5 deep (pickle builds it without recursion)
         nested: list = [1.0]
-        for _ in range(rng.choice([1000, 100_000])):
+        for _ in range(rng.choice([1000, 20_000])):
             nested = [nested]
         tree["annotations"][rng.randrange(3)][rng.choice(["keypoint", "label"])] = nested
     try:
         return pickle.dumps(tree, protocol=rng.choice([2, 4, 5]))
-    except RecursionError:  # the pickler recurses: build the deep list by hand instead
-        return b"\x80\x02" + b"]" * 100_000 + b"G?\xf0\x00\x00\x00\x00\x00\x00" + b"a" * 100_000 + b"."
+    except RecursionError:  # the pickler recurses: build the deep list (20,000 levels) by hand instead
+        return b"\x80\x02" + b"]" * 20_000 + b"G?\xf0\x00\x00\x00\x00\x00\x00" + b"a" * 20_000 + b"."
 
 
 # --------------------------------------------------------------------------- Penn .mat

@@ -121,7 +121,7 @@ def test_kinetics_round_trip_and_person_ranking(tmp_path):
 
 
 @pytest.mark.parametrize("problem, match", [
-    ("json", "not valid JSON"), ("data", "field 'data'"), ("joints", r"data\[0\].skeleton\[0\]: expected 36"),
+    ("json", "not valid JSON"), ("data", "field 'data'"), ("joints", r"data\[0\].skeleton\[0\]: .pose. must be a list of 36 numbers"),
     ("nan", "NaN or Inf"), ("empty", "'data' is empty"),
 ])
 def test_kinetics_corrupt_files(tmp_path, problem, match):
