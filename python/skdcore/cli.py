@@ -143,8 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--ops", choices=["fused", "reference"], default="fused")
     ablation.set_defaults(func=_ablation)
 
-    prepare = commands.add_parser("prepare", help="raw dataset -> memory-mapped HQ+LQ arrays + manifest")
-    from .data.prepare import add_prepare_arguments
+    from .data.prepare import UNTRUSTED_FILES_HELP, add_prepare_arguments
+
+    prepare = commands.add_parser("prepare", help="raw dataset -> memory-mapped HQ+LQ arrays + manifest",
+                                  epilog=UNTRUSTED_FILES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
 
     add_prepare_arguments(prepare)
     prepare.set_defaults(func=_prepare)

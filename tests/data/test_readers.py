@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from data_formats import ntu_body, write_kinetics_json, write_ntu_skeleton, write_penn_mat, write_pyskl_pickle
@@ -220,3 +222,164 @@ def test_penn_round_trip_and_errors(tmp_path):
         read_penn_mat(tmp_path / "0004.mat")
     src = make_source("penn", root=tmp_path)
     np.testing.assert_array_equal(src.splits()["train"], [1, 2])
+
+
+# --------------------------------------------------------------------------- untrusted files
+class _Payload:
+    """Unpickling calls open(marker, 'w'): the marker appears only if code from the pickle ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _valid_annotation(frame_dir="v1"):
+    return {"frame_dir": frame_dir, "label": 1, "keypoint": np.ones((1, 4, 17, 2), np.float32),
+            "keypoint_score": np.ones((1, 4, 17), np.float32)}
+
+
+@pytest.mark.parametrize("where", ["top", "annotation", "keypoint"])
+def test_pyskl_malicious_pickle_is_refused_and_never_runs(tmp_path, where):
+    import pickle
+
+    marker = tmp_path / "EXECUTED"
+    ann = _valid_annotation()
+    content = {"split": {}, "annotations": [ann]}
+    if where == "top":
+        content = _Payload(marker)
+    elif where == "annotation":
+        content["annotations"].append(_Payload(marker))
+    else:
+        ann["keypoint"] = _Payload(marker)
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps(content))
+    with pytest.raises(ReaderError, match=r"evil.pkl: the pickle asks for io.open.*refused.*--trust-pickle"):
+        make_source("pyskl", root=path)
+    assert not marker.exists()
+
+
+def test_pyskl_malicious_pickle_through_the_cli_and_the_trust_opt_in(tmp_path, capsys):
+    import pickle
+
+    from skdcore.cli import main
+
+    marker = tmp_path / "EXECUTED"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"split": {}, "annotations": [_valid_annotation()], "x": _Payload(marker)}))
+    assert main(["prepare", "--source", "pyskl", "--input", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "asks for io.open" in capsys.readouterr().err and not marker.exists()
+    make_source("pyskl", root=path, trust_pickle=True)  # the explicit opt-out is plain pickle: the payload runs
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_pyskl_restricted_loader_reads_what_annotation_files_hold(tmp_path, protocol):
+    import collections
+    import pickle
+
+    from skdcore.data.readers import load_pickle
+
+    content = {"split": {"train": ["v1"]}, "annotations": [_valid_annotation()], "tags": {"a", "b"},
+               "order": collections.OrderedDict(a=1), "shape": (480, 640), "raw": b"\x00\xff", "f": np.float32(2.5),
+               "n": np.int64(7), "c": 1 + 2j, "halves": np.zeros((2, 3), np.float16)}
+    payload = pickle.dumps(content, protocol=protocol)
+    if protocol == 2:  # as written by numpy 1.x
+        payload = payload.replace(b"numpy._core.multiarray\n", b"numpy.core.multiarray\n")
+    (tmp_path / "a.pkl").write_bytes(payload)
+    got = load_pickle(tmp_path / "a.pkl")
+    assert got["tags"] == {"a", "b"} and got["order"] == {"a": 1} and got["raw"] == b"\x00\xff"
+    assert got["f"] == np.float32(2.5) and got["n"] == 7 and got["shape"] == (480, 640) and got["c"] == 1 + 2j
+    np.testing.assert_array_equal(got["annotations"][0]["keypoint"], np.ones((1, 4, 17, 2), np.float32))
+    assert got["halves"].dtype == np.float16 and got["halves"].shape == (2, 3)
+
+
+@pytest.mark.parametrize("payload, match", [
+    (b"\x80\x04\x8e" + (10**12).to_bytes(8, "little") + b"abc.", r"expected 1000000000000 bytes"),
+    (b"\x80\x04\x8d" + (10**12).to_bytes(8, "little") + b"abc.", r"expected 1000000000000 bytes"),
+    (b"\x80\x02cnumpy\nndarray\nK\x05\x85R.", "not a readable pickle"),  # ndarray(5): would allocate
+    (b"\x80\x02cbuiltins\nbytearray\nJ\x00\x00\x00\x7f\x85R.", "not a readable pickle"),  # bytearray(2**31)
+    (b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00ls\x85R.", "asks for posix.system"),
+])
+def test_pyskl_pickle_declaring_huge_sizes_or_calls_is_refused_at_once(tmp_path, payload, match):
+    from skdcore.data.readers import load_pickle
+
+    (tmp_path / "big.pkl").write_bytes(payload)
+    with pytest.raises(ReaderError, match="big.pkl: .*" + match):
+        load_pickle(tmp_path / "big.pkl")
+
+
+def test_pyskl_memo_amplified_lists_are_capped(tmp_path):
+    rows = [[[[0.0, 0.0]] * 17] * 100_000] * 100_000  # 3.4e11 numbers from ~1 MB of memo references
+    path = write_pyskl_pickle(tmp_path / "amp.pkl", [{"frame_dir": "a", "label": 0, "keypoint": rows}], {})
+    with pytest.raises(ReaderError, match=r"amp.pkl: .*'keypoint' holds \d+ or more values as lists, more than the limit"):
+        make_source("pyskl", root=path)
+
+
+def test_kinetics_deep_json_and_type_confused_fields(tmp_path):
+    path = tmp_path / "deep.json"
+    path.write_text('{"data": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(ReaderError, match=r"deep.json: JSON nested 100001 levels deep, more than the limit 64"):
+        read_kinetics_json(path)
+    for frame, match in [("[1, 2]", r"data\[0\] is a list"), ('{"frame_index": "1"}', r"data\[0\].frame_index is '1'"),
+                         ('{"frame_index": 1, "skeleton": {"pose": 1}}', r"data\[0\].skeleton is a dict"),
+                         ('{"frame_index": 1, "skeleton": [{"pose": [1e39], "score": [1]}]}', r"data\[0\].skeleton\[0\]: 'pose' must be a list of 36 numbers")]:
+        path.write_text('{"data": [' + frame + '], "label_index": 1}')
+        with pytest.raises(ReaderError, match="deep.json: " + match):
+            read_kinetics_json(path)
+    pose = [1e39] * 36  # finite in JSON (float64), infinite as float32
+    path.write_text(json.dumps({"data": [{"frame_index": 1, "skeleton": [{"pose": pose, "score": [1] * 18}]}]}))
+    with pytest.raises(ReaderError, match=r"pose/score contains NaN or Inf \(or values beyond float32's range\)"):
+        read_kinetics_json(path)
+
+
+@pytest.mark.parametrize("first_line, match", [("1000000000000", "frame count is 1000000000000, more than the limit"),
+                                               ("2\n1000000", "body count of frame 0 is 1000000, more than the limit"),
+                                               ("1" * 5000, "line longer than 4096 characters")])
+def test_ntu_huge_declared_counts_are_refused_before_allocating(tmp_path, first_line, match):
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_text(first_line + "\n")
+    with pytest.raises(ReaderError, match="S001C001P001R001A001.skeleton:.*" + match):
+        read_ntu_skeleton(path)
+
+
+@pytest.mark.parametrize("dims, match", [((0, 0), "'dimensions' must start with the image height and width"),
+                                         ((-1, 640), "'dimensions'")])
+def test_penn_zero_dimensions_are_an_error_not_inf(tmp_path, dims, match):
+    x = np.full((5, 13), 100.0)
+    write_penn_mat(tmp_path / "0001.mat", x, x, np.ones((5, 13)), dims=dims)
+    with pytest.raises(ReaderError, match="0001.mat: field " + match):
+        read_penn_mat(tmp_path / "0001.mat")
+
+
+def test_penn_parser_crash_or_hang_costs_one_file(tmp_path):
+    import sys
+
+    from skdcore.data.readers import mat_worker
+
+    x = np.full((5, 13), 100.0)
+    path = write_penn_mat(tmp_path / "0001.mat", x, x, np.ones((5, 13)))
+
+    class Crashing(mat_worker.MatParser):
+        def _start(self):
+            import subprocess
+
+            code = "import os, signal, sys; sys.stdin.readline(); os.kill(os.getpid(), signal.SIGSEGV)"
+            return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    class Hanging(Crashing):
+        def _start(self):
+            import subprocess
+
+            return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE)
+
+    with pytest.raises(ReaderError, match=r"0001.mat: not a readable .mat file \(scipy crashed the parser: killed by signal 11\)"):
+        Crashing().load(path)
+    hanging = Hanging(timeout_s=0.5)
+    with pytest.raises(ReaderError, match=r"0001.mat: .*scipy took longer than 0.5 s"):
+        hanging.load(path)
+    assert hanging.child is None  # killed; the next call starts a fresh child
+    arrays, kinds = mat_worker.MatParser().load(path)
+    assert kinds["x"] == "numeric" and arrays["x"].shape == (5, 13)

@@ -65,12 +65,15 @@ def process_sample(source: SkeletonSource, index: int, lq_generator, seed: int, 
     if normalise:
         x = pre_normalise(x, source.layout, num_coords=source.num_coords)
     lq = lq_generator(x, sample_rng(seed, index))
-    return np.concatenate([cut_or_pad(lq, num_frames), cut_or_pad(x, num_frames)]), int(label)
+    block = np.concatenate([cut_or_pad(lq, num_frames), cut_or_pad(x, num_frames)])
+    if not np.all(np.isfinite(block)):  # NB: never write a non-finite clip, whatever the reader let through
+        raise ReaderError(f"{source.keys[index]}: the prepared clip contains NaN or Inf; skipped")
+    return block, int(label)
 
 
 def _process_chunk(job):
     """Worker entry: returns (start, block, labels, errors) for samples start..stop-1."""
-    source, lq_config, seed, num_frames, normalise, start, stop, shape = job
+    source, lq_config, seed, num_frames, normalise, start, stop, shape, strict = job
     lq_generator = build_lq(lq_config)
     block = np.zeros((stop - start,) + shape, dtype=np.float32)
     labels = np.full(stop - start, -1, dtype=np.int64)
@@ -78,7 +81,9 @@ def _process_chunk(job):
     for i in range(start, stop):
         try:
             block[i - start], labels[i - start] = process_sample(source, i, lq_generator, seed, num_frames, normalise)
-        except ReaderError as err:  # a malformed file is skipped, logged and counted
+        except ReaderError as err:  # a malformed file is skipped, logged and counted (or fatal: strict)
+            if strict:
+                raise
             errors.append({"index": i, "key": source.keys[i], "error": str(err)})
     return start, block, labels, errors
 
@@ -97,6 +102,7 @@ def prepare_dataset(
     workers: int = 0,
     force: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> dict:
     """Write the prepared dataset to ``out_dir`` and return its manifest.
 
@@ -111,6 +117,8 @@ def prepare_dataset(
         normalise: centre on ``layout.center`` + rotation alignment before LQ generation.
         workers: >0 uses that many processes.
         force: overwrite a directory holding a different configuration.
+        strict: the first malformed input file raises its ReaderError (default: skip it, count it and
+            list it with its reason in the manifest's ``skipped``).
     """
     out = Path(out_dir)
     src = make_source(source, **(source_options or {})) if isinstance(source, str) else source
@@ -161,7 +169,8 @@ def prepare_dataset(
     chunk_size = int(state["chunk_size"])  # NB: a resumed run keeps the chunking it started with
     done = set(state["done_chunks"])
     starts = [s for s in range(0, N, chunk_size) if s not in done]
-    jobs = [(src, config["lq"], int(seed), int(num_frames), bool(normalise), s, min(s + chunk_size, N), shape) for s in starts]
+    jobs = [(src, config["lq"], int(seed), int(num_frames), bool(normalise), s, min(s + chunk_size, N), shape,
+             bool(strict)) for s in starts]
     bar = _progress_bar(N, len(done) and sum(min(chunk_size, N - s) for s in done), progress, out)
     try:
         for start, block, chunk_labels, errors in _run_jobs(jobs, workers):
@@ -298,6 +307,16 @@ LQ_PRESETS = {
 }
 
 
+UNTRUSTED_FILES_HELP = """\
+Untrusted files: input files are read as untrusted. A malformed, truncated or crafted file is skipped
+with a reason naming the file (listed under 'skipped' in manifest.json and printed at the end;
+--strict stops at the first one instead); sizes a file declares are capped before anything is
+allocated, scipy parses .mat files in a child process (a crash costs that file only), and no clip
+with NaN/Inf is written. PYSKL pickles are loaded with a restricted unpickler that allows only
+builtin containers and numpy arrays: a pickle asking for anything else (which could run code) is
+refused; --trust-pickle loads it with plain pickle, only for files from a source you trust."""
+
+
 def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--source", default="synthetic", choices=["synthetic", "ntu", "kinetics", "pyskl", "penn"],
                         help="where clips come from (default: the embedded synthetic generator)")
@@ -318,6 +337,12 @@ def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     parser.add_argument("--chunk-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="overwrite a different existing configuration")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first malformed input file (default: skip it, count it and list it with "
+                             "its reason in manifest.json)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="PYSKL: load the pickle with plain pickle, which can run code from the file; by default "
+                             "only builtin containers and numpy arrays are allowed (see 'Untrusted files' in README)")
     return parser
 
 
@@ -344,8 +369,11 @@ def _source_options(args) -> dict:
         opts["missing_list"] = args.missing_list
     elif args.source == "kinetics":
         opts["label_file"] = args.label_file
-    elif args.source == "pyskl" and args.benchmark:
-        opts["split_prefix"] = args.benchmark
+    elif args.source == "pyskl":
+        if args.benchmark:
+            opts["split_prefix"] = args.benchmark
+        if getattr(args, "trust_pickle", False):
+            opts["trust_pickle"] = True
     return opts
 
 
@@ -354,16 +382,31 @@ def run_prepare(args) -> dict:
     manifest = prepare_dataset(
         args.out, args.source, _source_options(args), lq=_lq_from_args(args), seed=args.seed,
         num_frames=num_frames, normalise=not args.no_normalise, chunk_size=args.chunk_size,
-        workers=args.workers, force=args.force,
+        workers=args.workers, force=args.force, strict=getattr(args, "strict", False),
     )
     counts = manifest["counts"]
     print(f"prepared {args.out}: {counts['valid']} clips ({counts['skipped']} skipped), splits {counts['splits']}, "
           f"array {manifest['shape']}")
+    print_skipped_summary(manifest)
     return manifest
 
 
+def print_skipped_summary(manifest: dict, show: int = 10) -> None:
+    """The skipped input files with their reasons (the first ``show``; all are in manifest.json)."""
+    skipped = manifest.get("skipped") or []
+    if not skipped:
+        return
+    print(f"skipped {len(skipped)} malformed input file(s) (all listed under 'skipped' in manifest.json):")
+    for entry in skipped[:show]:
+        print(f"  {entry['key']}: {entry['error']}")
+    if len(skipped) > show:
+        print(f"  ... and {len(skipped) - show} more")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_prepare_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0]))
+    parser = add_prepare_arguments(argparse.ArgumentParser(
+        prog="skd prepare", description=__doc__.splitlines()[0], epilog=UNTRUSTED_FILES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:

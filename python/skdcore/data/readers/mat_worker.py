@@ -55,12 +55,19 @@ class MatParser:
             self.child.stdin.flush()
             header = self._read(8)
             payload = self._read(struct.unpack("<Q", header)[0])
-        except (BrokenPipeError, EOFError, TimeoutError) as err:
-            code = self.child.poll()
+        except TimeoutError:
             self.close()
-            why = (f"took longer than {self.timeout_s:.0f} s" if isinstance(err, TimeoutError)
-                   else f"crashed the parser (exit status {code})")
-            raise ReaderError(f"{path}: not a readable .mat file (scipy {why}); the file is damaged") from None
+            raise ReaderError(f"{path}: not a readable .mat file (scipy took longer than {self.timeout_s:g} s); "
+                              "the file is damaged") from None
+        except (BrokenPipeError, EOFError):
+            try:
+                code = self.child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.close()
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+            raise ReaderError(f"{path}: not a readable .mat file (scipy crashed the parser: {how}); the file is "
+                              "damaged") from None
         import numpy as np
 
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
