@@ -18,8 +18,13 @@ def parents(layout: str | Layout, root: int | None = None) -> np.ndarray:
     """
     layout = get_layout(layout)
     root = layout.center if root is None else int(root)
-    neighbours = [[] for _ in range(layout.num_joints)]
+    V = layout.num_joints
+    if not 0 <= root < V:
+        raise ValueError(f"layout {layout.name!r}: root joint {root} is outside 0..{V - 1}")
+    neighbours = [[] for _ in range(V)]
     for a, b in layout.edges:
+        if not (0 <= a < V and 0 <= b < V):
+            raise ValueError(f"layout {layout.name!r}: edge ({a}, {b}) names a joint outside 0..{V - 1}")
         neighbours[a].append(b)
         neighbours[b].append(a)
     parent = np.full(layout.num_joints, -1, dtype=np.int64)
@@ -39,6 +44,8 @@ def parents(layout: str | Layout, root: int | None = None) -> np.ndarray:
 def topological_order(parent: np.ndarray) -> list[int]:
     """Joints ordered so that every parent comes before its children."""
     V = len(parent)
+    if np.any((parent < 0) | (parent >= V)):
+        raise ValueError(f"parent array holds an index outside 0..{V - 1} (a joint the tree does not reach?)")
     depth = np.zeros(V, dtype=np.int64)
     for j in range(V):
         k, d = j, 0
