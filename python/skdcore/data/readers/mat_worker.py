@@ -24,6 +24,7 @@ if __package__:  # imported as skdcore.data.readers.mat_worker (the parent side)
     from .base import LIMITS, ReaderError
 
 CHILD_MEMORY_BYTES = 4 << 30  # address space of the child: a decompression bomb ends as MemoryError
+MAX_VARIABLE_BYTES = 256 << 20  # one variable sent back (a Penn label file holds a few KiB)
 TIMEOUT_S = 60.0
 
 
@@ -144,6 +145,8 @@ def _answer(path: str, names) -> bytes:
             if key.startswith("__"):
                 continue
             meta["kinds"][key] = kind = _kind(value)
+            if kind in ("numeric", "text") and value.nbytes > MAX_VARIABLE_BYTES:
+                raise MemoryError(f"variable {key!r} holds {value.nbytes} bytes, more than {MAX_VARIABLE_BYTES}")
             if kind in ("numeric", "text"):
                 arrays[f"v_{key}"] = value  # NB: prefixed: a variable named 'file' must not meet savez's argument
     except Exception as err:  # noqa: BLE001  (scipy raises many types for damaged files; all mean "damaged")
