@@ -16,7 +16,7 @@ __all__ = ["ReaderError", "SkeletonSource", "SyntheticSource", "make_source", "r
 
 
 def make_source(name: str, **options) -> SkeletonSource:
-    """A source by name: 'synthetic', 'ntu', 'kinetics', 'pyskl', 'penn'."""
+    """A source by name: 'synthetic', 'arrays', 'ntu', 'kinetics', 'pyskl', 'penn'."""
     if name not in SOURCES:
         raise ValueError(f"unknown source {name!r}; known sources: {sorted(SOURCES)}")
     try:

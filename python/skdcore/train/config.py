@@ -27,6 +27,8 @@ OPTIMIZERS = ("sgd", "adamw")
 LQ_MODES = ("fixed", "random")
 REVISION_SCHEMES = ("fast", "reference")
 TENSORBOARD = ("auto", "on", "off")
+SCHEDULES = ("step", "cosine")
+SELECT_ON_TEST_LABEL = "reference behaviour: model selection on the test split"
 
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
@@ -41,12 +43,18 @@ class ConfigError(ValueError):
 class DataConfig:
     root: str = "runs/data/synthetic"  # directory written by `skd prepare`
     train_split: str = "train"
-    test_split: str = "test"
+    test_split: str = "test"  # evaluated once at the end of training, never read for model selection
+    val_split: Optional[str] = "val"  # selects best.pt; made by `skd prepare --val-fraction 0.1`
+    # true: select best.pt on test_split every epoch, as the SKD reference code does (reproducing its numbers)
+    select_on_test: bool = False
     lq: str = "fixed"  # fixed: stored LQ; random: fresh occlusion per epoch
     batch_size: int = 8
     eval_batch_size: int = 64
+    drop_last: Optional[bool] = None  # None: keep an incomplete last batch unless < 2 samples (BatchNorm)
+    # the data's skeleton layout for the model (built-in name, layout.yaml path or dict); None: the manifest's
+    layout: Optional[Union[str, dict]] = None
     # If set, `prepare_dataset(root, **prepare)` runs first when root is not prepared yet
-    # (keys: source, source_options, lq, seed, num_frames, normalise).
+    # (keys: source, source_options, lq, seed, num_frames, normalise, val_fraction, test_fraction).
     prepare: Optional[dict] = None
 
 
@@ -69,6 +77,8 @@ class OptimConfig:
     milestones: list[int] = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from lr/warmup_steps, counted in epochs (may be fractional)
+    schedule: str = "step"  # step: lr *= gamma at milestones; cosine: decay to min_lr after the warm-up
+    min_lr: float = 0.0  # cosine only: the lr at the last step
 
 
 @dataclass
@@ -127,6 +137,12 @@ class ExperimentConfig:
             errors.append(f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}")
         if self.optim.lr <= 0:
             errors.append(f"optim.lr must be > 0, got {self.optim.lr!r}")
+        if not 0 <= self.optim.min_lr <= self.optim.lr:
+            errors.append(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], got {self.optim.min_lr!r}")
+        data = self.data
+        if not data.select_on_test and data.val_split is not None and data.val_split == data.test_split:
+            errors.append(f"data.val_split and data.test_split are both {data.test_split!r}; selecting on the test "
+                          f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
@@ -140,7 +156,7 @@ class ExperimentConfig:
 
 # Fields with a fixed set of string values (model.name's come from the model registry).
 CHOICES = {
-    "mode": MODES, "ops": OPS, "optim.name": OPTIMIZERS, "data.lq": LQ_MODES,
+    "mode": MODES, "ops": OPS, "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES, "data.lq": LQ_MODES,
     "loss.revision_scheme": REVISION_SCHEMES, "log.tensorboard": TENSORBOARD,
 }
 
@@ -200,12 +216,13 @@ def check_type(key: str, value, annotation, errors: list):
     if origin is Union:
         if value is None and type(None) in typing.get_args(annotation):
             return None
-        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
-        probe: list = []
-        out = check_type(key, value, inner, probe)
-        if probe:
-            errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}")
-        return out
+        for inner in (a for a in typing.get_args(annotation) if a is not type(None)):
+            probe: list = []
+            out = check_type(key, value, inner, probe)
+            if not probe:
+                return out
+        errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}")
+        return value
     choices = CHOICES.get(key)
     if annotation is str and choices and {"on", "off"} <= set(choices):
         value = {True: "on", False: "off", "true": "on", "false": "off"}.get(value, value) \

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..layouts import layout_data
 from ..models import build_model
 from .batches import epoch_batches, iterate
 from .checkpoint import load_checkpoint, load_model_state
@@ -11,25 +12,32 @@ from .ops_select import select_ops
 from .trainer import resolve_device
 
 
-def load_trained_model(path, ops: str = "fused", trust: bool = False):
-    """(model in eval mode, checkpoint dict) from an skdcore checkpoint (``trust``: allow pickled objects)."""
+def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = False):
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one;
+    ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
     ckpt = load_checkpoint(path, trust=trust)
     select_ops(ops, ckpt["model_name"])
-    model = build_model(ckpt["model_name"], **ckpt["model_args"])
+    args = dict(ckpt["model_args"])
+    if layout is not None:
+        args["layout"] = layout_data(layout)
+    model = build_model(ckpt["model_name"], **args)
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 
 
 def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None,
-                        trust: bool = False):
+                        layout=None, trust: bool = False):
     from ..data import PairedSkeletonDataset
 
-    model, ckpt = load_trained_model(path, ops, trust)
+    model, ckpt = load_trained_model(path, ops, layout, trust)
     run_cfg = ckpt.get("config") or {}
     if dataset is None:
         root = data_root or run_cfg.get("data", {}).get("root")
         if root is None:
             raise ValueError(f"{path} records no data root; pass --data DIR")
+        if data_root is None and not (Path(root) / "manifest.json").exists():
+            raise ValueError(f"{path} was trained on {root}, which holds no prepared dataset now (moved or "
+                             "deleted?); pass --data DIR with the prepared data directory")
         split = split or run_cfg.get("data", {}).get("test_split", "test")
         dataset = PairedSkeletonDataset(root, split=split, lq="fixed")
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)
@@ -41,6 +49,7 @@ def run_eval(args) -> int:
     uses = ["lq", "hq"] if args.input == "both" else [args.input]
     for use in uses:
         metrics, dataset = evaluate_checkpoint(args.checkpoint, args.data, args.split, use, args.ops,
+                                               layout=getattr(args, "layout", None),
                                                trust=getattr(args, "trust_checkpoint", False))
         print(f"{Path(args.checkpoint)} on {use.upper()} ({dataset.root}): {format_metrics(metrics)}")
         if args.per_class:

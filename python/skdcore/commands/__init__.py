@@ -1,0 +1,1 @@
+"""The code of `skd` sub-commands, one module each (``add_arguments(parser)``, ``run(args) -> int``)."""
