@@ -105,3 +105,13 @@ def test_plain_data_converts_or_names_the_key():
     with pytest.raises(CheckpointError, match=r"model_args\['fn'\] is a builtins.function"):
         plain_data({"fn": lambda: 0}, "model_args")
     assert not os.path.exists("EXECUTED")
+
+
+def test_unknown_model_or_bad_model_args_are_checkpoint_errors(tmp_path, capsys):
+    torch.save({"format": FORMAT, "model_name": "resnet", "model_args": {}, "model": {}}, tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match=r"m.pt: field 'model_name' is 'resnet', not a model of this skdcore"):
+        load_checkpoint(tmp_path / "m.pt")
+    torch.save({"format": FORMAT, "model_name": "shift_gcn", "model_args": {"bogus": 1}, "model": {}},
+               tmp_path / "a.pt")
+    assert main(["eval", "--checkpoint", str(tmp_path / "a.pt")]) == 2
+    assert "a.pt: cannot build its model 'shift_gcn' from the recorded model_args" in capsys.readouterr().err

@@ -160,11 +160,30 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
             found = "missing" if key not in ckpt else f"a {type(ckpt[key]).__name__}"
             raise CheckpointError(f"{path}: field {key!r} is {found}, expected {what}; the checkpoint is damaged "
                                   "or was not written by skdcore")
+    from ..models import MODELS
+
+    if ckpt["model_name"] not in MODELS:
+        raise CheckpointError(f"{path}: field 'model_name' is {ckpt['model_name'][:40]!r}, not a model of this "
+                              f"skdcore ({sorted(MODELS)})")
     bad = [k for k, v in ckpt["model"].items() if not torch.is_tensor(v)]
     if bad:
         raise CheckpointError(f"{path}: field 'model' holds non-tensor entries (e.g. {bad[:3]}); the checkpoint "
                               "is damaged or was not written by skdcore")
     return ckpt
+
+
+def model_from_checkpoint(ckpt: dict, path: Union[str, Path], **overrides) -> torch.nn.Module:
+    """The architecture a checkpoint records (``model_name`` + ``model_args``, ``overrides`` on top),
+    untrained; settings the model refuses are a CheckpointError naming the file."""
+    from ..models import build_model
+
+    args = {**ckpt["model_args"], **overrides}
+    try:
+        return build_model(ckpt["model_name"], **args)
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: cannot build its model {ckpt['model_name']!r} from the recorded "
+                              f"model_args ({type(error).__name__}: {error}); the checkpoint is damaged or comes "
+                              "from another skdcore version") from None
 
 
 def resume_state(ckpt: dict, path: Union[str, Path]) -> dict:

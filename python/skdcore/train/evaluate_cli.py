@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..layouts import layout_data
-from ..models import build_model
 from .batches import epoch_batches, iterate
-from .checkpoint import load_checkpoint, load_model_state
+from .checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
 from .metrics import evaluate, format_metrics, per_class_table
 from .ops_select import select_ops
 from .trainer import resolve_device
@@ -17,10 +16,8 @@ def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = Fals
     ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
     ckpt = load_checkpoint(path, trust=trust)
     select_ops(ops, ckpt["model_name"])
-    args = dict(ckpt["model_args"])
-    if layout is not None:
-        args["layout"] = layout_data(layout)
-    model = build_model(ckpt["model_name"], **args)
+    overrides = {} if layout is None else {"layout": layout_data(layout)}
+    model = model_from_checkpoint(ckpt, path, **overrides)
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 

@@ -31,6 +31,7 @@ from .checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_model_state,
+    model_from_checkpoint,
     resume_state,
     save_checkpoint,
     set_rng_state,
@@ -180,7 +181,7 @@ class Trainer:
         if not path:
             raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
-        teacher = build_model(ckpt["model_name"], **ckpt["model_args"])
+        teacher = model_from_checkpoint(ckpt, path)
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
             p.requires_grad_(False)
