@@ -14,7 +14,7 @@ from common import base_parser, machine_line, markdown_table, median_seconds, sy
 from skdcore.graph import partition_matrices
 from skdcore.ops import gradient_revision
 from skdcore.reference.graph_conv import graph_conv_reference
-from skdcore.train import MultiLossBackward, reference_multi_loss_backward
+from skdcore.train import RevisedBackward, reference_multi_loss_backward
 from torch import nn
 
 
@@ -184,9 +184,7 @@ def bench_backward(args):
     with torch.no_grad():
         teacher_logits, teacher_features = [t.detach() for t in model(x)]
     params = [p for p in model.parameters() if p.requires_grad]
-    fast = MultiLossBackward(params, method="batched")
-    sequential = MultiLossBackward(params, method="sequential")
-    batched_whole = MultiLossBackward(params, method="batched")
+    fast = RevisedBackward(params)
     data = (x, labels, teacher_logits, teacher_features)
 
     def forward_only():
@@ -196,18 +194,14 @@ def bench_backward(args):
         task, distill, _ = skd_step_losses(model, *data)
         reference_multi_loss_backward(params, task, distill)
 
-    def run(backward, use_shared):
-        def step():
-            task, distill, features = skd_step_losses(model, *data)
-            backward(task, distill, shared=features if use_shared else None)
-        return step
+    def revised():
+        task, distill, _ = skd_step_losses(model, *data)
+        fast.backward(task, distill)
 
     totals = interleaved_medians({
         "forward only": forward_only,
         "reference (4 backward, flatten, float64 projection)": reference,
-        "sequential (4 autograd.grad + fused op)": run(sequential, False),
-        "batched, split at the features": run(fast, True),
-        "batched, whole graph (no shared tensor)": run(batched_whole, False),
+        "RevisedBackward (4 autograd.grad + fused op)": revised,
     }, repeats, args.device)
     forward = totals.pop("forward only")
     reference_backward = totals["reference (4 backward, flatten, float64 projection)"] - forward

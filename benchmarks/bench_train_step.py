@@ -13,7 +13,7 @@ import json
 import torch
 
 from common import base_parser, machine_line, markdown_table
-from skdcore.train.bench_step import QUICK_MODEL, bench_train_step, format_result
+from skdcore.bench_step import QUICK_MODEL, bench_train_step, format_result
 
 
 def main() -> None:

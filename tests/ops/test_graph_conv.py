@@ -214,7 +214,7 @@ def test_module_matches_reference_path(learnable_edges):
             layer.edge_importance.uniform_(0.5, 1.5)
     x = torch.randn(2, 8, 5, 18, requires_grad=True)
     y = layer(x)
-    layer.use_reference = True
+    layer.ops = "reference"
     torch.testing.assert_close(y, layer(x), rtol=1e-4, atol=1e-5)
     assert y.shape == (2, 16, 5, 18)
     y.sum().backward()

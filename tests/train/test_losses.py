@@ -4,8 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from skdcore.train.losses import feature_mse, kl_distillation, skd_losses
-from skdcore.train.ops_select import _reference_graph_matching, select_ops
+from skdcore.reference.graph_matching import graph_matching_loss_reference
+from skdcore.train.losses import LOSS_NAMES, LOSS_WEIGHTS, feature_mse, graph_matching_loss_for, kl_distillation, skd_losses
+from skdcore.train.ops_select import select_ops
+
+
+def _reference_graph_matching():
+    return graph_matching_loss_for("reference")
 
 
 def test_kl_is_the_reference_formula_and_hand_value():
@@ -69,3 +74,18 @@ def test_select_ops_reference_uses_references():
     assert all(v.startswith("reference") for v in selection.used.values())
     with pytest.raises(ValueError, match="fused' or 'reference"):
         select_ops("fast", "shift_gcn")
+    assert selection.graph_matching is graph_matching_loss_reference
+    assert set(select_ops("fused", "st_gcn").used) == {"graph_conv", "graph_matching_loss", "gradient_revision"}
+
+
+def test_one_table_of_losses_and_default_weights():
+    from skdcore.train.config import LossConfig
+
+    assert LOSS_NAMES == ("ce", "kl", "mse", "graph_matching") and set(LOSS_WEIGHTS.values()) == {1.0}
+    assert {name: getattr(LossConfig(), name) for name in LOSS_NAMES} == LOSS_WEIGHTS
+    torch.manual_seed(0)
+    s_logits, t_logits, labels = torch.randn(4, 6), torch.randn(4, 6), torch.tensor([0, 1, 2, 3])
+    s_feat, t_feat = torch.randn(8, 5, 3, 4), torch.randn(8, 5, 3, 4)
+    default = skd_losses(s_logits, s_feat, t_logits, t_feat, labels, {}, _reference_graph_matching())
+    assert list(default) == list(LOSS_NAMES)
+    torch.testing.assert_close(default["mse"], feature_mse(s_feat, t_feat))

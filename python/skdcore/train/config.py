@@ -15,6 +15,8 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from .losses import LOSS_NAMES, LOSS_WEIGHTS
+
 MODES = ("teacher", "baseline", "distill")
 OPS = ("fused", "reference")
 OPTIMIZERS = ("sgd", "adamw")
@@ -63,14 +65,14 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
-    # Weights of the four SKD losses (reference: 1 each). Used in distill mode only.
-    ce: float = 1.0
-    kl: float = 1.0
-    mse: float = 1.0
-    graph_matching: float = 1.0
+    # Weights of the four SKD losses (defaults: losses.LOSS_WEIGHTS). Used in distill mode only.
+    ce: float = LOSS_WEIGHTS["ce"]
+    kl: float = LOSS_WEIGHTS["kl"]
+    mse: float = LOSS_WEIGHTS["mse"]
+    graph_matching: float = LOSS_WEIGHTS["graph_matching"]
     temperature: Optional[float] = None  # KL temperature; None = the reference (no temperature)
     gradient_revision: bool = True
-    revision_scheme: str = "fast"  # fast: MultiLossBackward's fast path; reference: 4 backward passes
+    revision_scheme: str = "fast"  # fast: RevisedBackward's fast path; reference: 4 backward passes
 
 
 @dataclass
@@ -112,7 +114,7 @@ class ExperimentConfig:
                            ("optim.epochs", self.optim.epochs)):
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {value!r}")
-        for key in ("ce", "kl", "mse", "graph_matching"):
+        for key in LOSS_NAMES:
             if getattr(self.loss, key) < 0:
                 raise ConfigError(f"loss.{key} must be >= 0, got {getattr(self.loss, key)!r}")
         if self.loss.temperature is not None and self.loss.temperature <= 0:

@@ -3,19 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..devices import resolve_device
 from ..models import build_model
 from .batches import epoch_batches, iterate
 from .checkpoint import load_checkpoint, load_model_state
 from .metrics import evaluate, format_metrics, per_class_table
-from .ops_select import select_ops
-from .trainer import resolve_device
 
 
 def load_trained_model(path, ops: str = "fused"):
     """(model in eval mode, checkpoint dict) from an skdcore checkpoint."""
     ckpt = load_checkpoint(path)
-    select_ops(ops, ckpt["model_name"])
-    model = build_model(ckpt["model_name"], **ckpt["model_args"])
+    model = build_model(ckpt["model_name"], ops=ops, **ckpt["model_args"])
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 

@@ -23,15 +23,17 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from ..models import build_model
+from ..devices import resolve_device
+from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
 from .config import ExperimentConfig, save_config
 from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
-from .losses import cross_entropy, skd_losses
+from .losses import LOSS_NAMES, cross_entropy, skd_losses
 from .metrics import evaluate, format_metrics
-from .ops_select import RevisedBackward, select_ops
+from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
+from .revision import RevisedBackward
 from .run_log import RunLogger
 
 
@@ -44,12 +46,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def open_datasets(cfg: ExperimentConfig):
@@ -68,17 +64,12 @@ def open_datasets(cfg: ExperimentConfig):
 
 
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says (classes, channels, persons, joints)."""
-    args = dict(cfg.model.args)
-    _, channels, _, joints, persons = (len(dataset.data),) + tuple(dataset.data.shape[1:])
-    args.setdefault("num_class", dataset.num_classes)
-    args.setdefault("in_channels", channels // 2)
-    args.setdefault("num_person", persons)
-    if cfg.model.name == "shift_gcn":
-        args.setdefault("num_joints", joints)
-    elif cfg.model.name == "st_gcn":
-        args.setdefault("layout", dataset.manifest.get("layout", "ntu25"))
-    return args
+    """cfg.model.args completed with what the data says (classes, and what the model class reads
+    from the clip shape and layout: channels, persons, joints or graph)."""
+    N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
+    clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
+    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, dataset.manifest.get("layout"))
+    return {"num_class": dataset.num_classes, **from_data, **cfg.model.args}
 
 
 class Trainer:
@@ -98,7 +89,7 @@ class Trainer:
             self.teacher = self._load_teacher()
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
-        self.model = build_model(cfg.model.name, **self.model_args).to(self.device)
+        self.model = build_model(cfg.model.name, ops=cfg.ops, **self.model_args).to(self.device)
 
         self.input_name = "hq" if cfg.mode == "teacher" else "lq"
         self.steps_per_epoch = len(self._batches(0))
@@ -108,8 +99,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
         self.revised_backward = None
         if cfg.mode == "distill" and cfg.loss.gradient_revision:
-            names = ["ce"] + [k for k in ("kl", "mse", "graph_matching") if getattr(cfg.loss, k) > 0]
-            self.revised_backward = RevisedBackward(self.model, names, self.ops.revision)
+            self.revised_backward = RevisedBackward(self.model.parameters(), scheme=self.ops.revision)
 
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
@@ -123,7 +113,7 @@ class Trainer:
         if not path:
             raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
         ckpt = load_checkpoint(path)
-        teacher = build_model(ckpt["model_name"], **ckpt["model_args"])
+        teacher = build_model(ckpt["model_name"], ops=self.cfg.ops, **ckpt["model_args"])
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -174,7 +164,7 @@ class Trainer:
             with torch.no_grad():
                 teacher_logits, teacher_features = self.teacher(hq)
             logits, features = self.model(lq)
-            weights = {k: getattr(self.cfg.loss, k) for k in ("ce", "kl", "mse", "graph_matching")}
+            weights = {k: getattr(self.cfg.loss, k) for k in LOSS_NAMES}
             losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
                                 self.ops.graph_matching, self.cfg.loss.temperature)
             if self.revised_backward is not None:
