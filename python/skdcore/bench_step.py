@@ -10,7 +10,6 @@ per variant (CPU tensors do not go through a tracing allocator).
 """
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -27,9 +26,11 @@ from .train.revision import RevisedBackward
 QUICK_MODEL = {"channels": (16, 16, 32, 32), "strides": (1, 2, 1, 2)}
 
 
-def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_size: int = 16, persons: int = 2,
-              num_class: int = 60, model_args: dict | None = None, seed: int = 0, device: str = "cpu"):
-    """A closure running one SKD training step with ``ops`` ('fused' or 'reference'); returns (step, selection)."""
+def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_size: int = 16,
+              persons: int = 2, num_class: int = 60, model_args: dict | None = None, seed: int = 0,
+              device: str = "cpu"):
+    """A closure running one SKD training step with ``ops`` ('fused' or 'reference');
+    returns (step, selection)."""
     selection = select_ops(ops, model_name, "fast")
     args = dict(num_class=num_class, num_person=persons, ops=ops, **(model_args or {}))
     torch.manual_seed(seed)
@@ -48,7 +49,8 @@ def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_
         with torch.no_grad():
             t_logits, t_features = teacher(hq)
         s_logits, s_features = student(lq)
-        losses = skd_losses(s_logits, s_features, t_logits, t_features, labels, weights, selection.graph_matching)
+        losses = skd_losses(s_logits, s_features, t_logits, t_features, labels, weights,
+                            selection.graph_matching)
         backward(losses)
         optimizer.step()
         if device != "cpu":
@@ -102,24 +104,29 @@ def peak_memory_mb(ops: str, frames: int, batch_size: int, model_name: str, mode
 
 def bench_train_step(frames: int = 100, batch_size: int = 16, model_name: str = "shift_gcn", repeats: int = 5,
                      model_args: dict | None = None, device: str = "cpu", memory: bool = True) -> Dict:
-    fused, selection = make_step("fused", model_name, frames, batch_size, model_args=model_args, device=device)
-    reference, _ = make_step("reference", model_name, frames, batch_size, model_args=model_args, device=device)
+    shape = dict(model_args=model_args, device=device)
+    fused, selection = make_step("fused", model_name, frames, batch_size, **shape)
+    reference, _ = make_step("reference", model_name, frames, batch_size, **shape)
     times = time_steps({"skdcore": fused, "reference": reference}, repeats)
     result = {
         "frames": frames, "batch_size": batch_size, "model": model_name, "repeats": repeats,
-        "skdcore_s": statistics.median(times["skdcore"]), "reference_s": statistics.median(times["reference"]),
+        "skdcore_s": statistics.median(times["skdcore"]),
+        "reference_s": statistics.median(times["reference"]),
         "ops": selection.used,
     }
     result["speedup"] = result["reference_s"] / result["skdcore_s"]
     if memory:
-        result["skdcore_peak_mb"] = peak_memory_mb("fused", frames, batch_size, model_name, model_args, device)
-        result["reference_peak_mb"] = peak_memory_mb("reference", frames, batch_size, model_name, model_args, device)
+        for name, ops in (("skdcore", "fused"), ("reference", "reference")):
+            result[f"{name}_peak_mb"] = peak_memory_mb(ops, frames, batch_size, model_name, model_args,
+                                                       device)
     return result
 
 
 def format_result(r: Dict) -> str:
-    line = (f"SKD train step {r['model']} B={r['batch_size']} T={r['frames']} V=25 M=2: skdcore {r['skdcore_s'] * 1e3:.0f} ms, "
+    line = (f"SKD train step {r['model']} B={r['batch_size']} T={r['frames']} V=25 M=2: "
+            f"skdcore {r['skdcore_s'] * 1e3:.0f} ms, "
             f"reference {r['reference_s'] * 1e3:.0f} ms -> {r['speedup']:.2f}x (median of {r['repeats']})")
     if "skdcore_peak_mb" in r:
-        line += f"; peak memory skdcore {r['skdcore_peak_mb']:.0f} MB vs reference {r['reference_peak_mb']:.0f} MB"
+        line += (f"; peak memory skdcore {r['skdcore_peak_mb']:.0f} MB vs reference "
+                 f"{r['reference_peak_mb']:.0f} MB")
     return line + "\n  ops: " + ", ".join(f"{k}={v}" for k, v in r["ops"].items())

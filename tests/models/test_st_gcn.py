@@ -1,7 +1,8 @@
 """ST-GCN and GraphConv: shapes for the real layouts, user layouts, edge importance, op switch."""
 import pytest
-import skdcore.nn.graph_conv as graph_conv_module
 import torch
+
+import skdcore.nn.graph_conv as graph_conv_module
 from skdcore.graph import partition_matrices
 from skdcore.layouts import make_layout
 from skdcore.models import STGCN, GraphConv, build_model, use_ops

@@ -3,12 +3,13 @@ import os
 import socket
 
 import pytest
-import skdcore  # noqa: F401
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+import skdcore  # noqa: F401
 from skdcore.train import RevisedBackward, reference_multi_loss_backward
 from skdcore.train.revision import shard_owners
-from torch import nn
 
 
 class TinyStudent(nn.Module):
@@ -36,7 +37,8 @@ def skd_losses(model, x, labels, teacher_logits, teacher_features):
     mse = F.mse_loss(adapted, teacher_features)
     # a small structural term: distances between time steps, as graph matching does between nodes
     structure = F.smooth_l1_loss(torch.cdist(adapted.transpose(1, 2), adapted.transpose(1, 2)),
-                                 torch.cdist(teacher_features.transpose(1, 2), teacher_features.transpose(1, 2)))
+                                 torch.cdist(teacher_features.transpose(1, 2),
+                                             teacher_features.transpose(1, 2)))
     return task, [kl, mse, structure], features
 
 
@@ -44,7 +46,8 @@ def make_batch(n=8, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 3, 10, generator=g, dtype=dtype)
     labels = torch.randint(0, 5, (n,), generator=g)
-    return x, labels, torch.randn(n, 5, generator=g, dtype=dtype), torch.randn(n, 6, 10, generator=g, dtype=dtype)
+    teacher_logits = torch.randn(n, 5, generator=g, dtype=dtype)
+    return x, labels, teacher_logits, torch.randn(n, 6, 10, generator=g, dtype=dtype)
 
 
 def make_model(seed=0, batch_norm=True):
@@ -108,7 +111,8 @@ def test_trainer_form_reports_cosines_and_projections_by_name():
     _, expected_stats = reference_grads(batch)
     model = make_model()
     task, (kl, mse, structure), _ = skd_losses(model, *batch)
-    info = RevisedBackward(model.parameters())({"ce": task, "kl": kl, "mse": mse, "graph_matching": structure})
+    losses = {"ce": task, "kl": kl, "mse": mse, "graph_matching": structure}
+    info = RevisedBackward(model.parameters())(losses)
     assert sorted(info) == sorted(f"{kind}_{name}" for kind in ("cos", "projected")
                                   for name in ("kl", "mse", "graph_matching"))
     for k, name in enumerate(("kl", "mse", "graph_matching")):
@@ -156,7 +160,8 @@ def _ddp_worker(rank, world, port, mode, result_dir):
         task, distill, features = skd_losses(model, x[shard], labels[shard], teacher_logits[shard],
                                              teacher_features[shard])
         result = backward.backward(task, distill)
-        torch.save({"grads": grads_of(model), "stats": result.stats}, os.path.join(result_dir, f"rank{rank}.pt"))
+        torch.save({"grads": grads_of(model), "stats": result.stats},
+                   os.path.join(result_dir, f"rank{rank}.pt"))
     finally:
         dist.destroy_process_group()
 

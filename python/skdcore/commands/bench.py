@@ -30,7 +30,8 @@ def run_all_benchmarks(folder: str, quick: bool) -> int:
                          "or pass --benchmarks DIR")
     for script in scripts:
         print(f"== {script.name}", flush=True)
-        code = subprocess.run([sys.executable, script.name] + (["--quick"] if quick else []), cwd=script.parent).returncode
+        command = [sys.executable, script.name] + (["--quick"] if quick else [])
+        code = subprocess.run(command, cwd=script.parent).returncode
         if code:
             return code
     return 0

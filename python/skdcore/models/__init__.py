@@ -27,7 +27,8 @@ from .skeleton_model import SkeletonModel
 from .st_gcn import STGCN, STGCNBlock
 
 __all__ = [
-    "GraphConv", "OPS", "use_ops", "MODELS", "build_model", "make_student", "model_class", "ShiftGCN", "ShiftGCNUnit",
+    "GraphConv", "OPS", "use_ops", "MODELS", "build_model", "make_student", "model_class", "ShiftGCN",
+    "ShiftGCNUnit",
     "ShiftGraphConv", "ShiftTemporalConv", "TemporalShift", "spatial_shift_indices",
     "constrain_shift_grad", "SkeletonModel", "STGCN", "STGCNBlock",
 ]

@@ -1,8 +1,8 @@
 """ST-GCN (Yan et al. 2018): spatial graph conv + 9x1 temporal conv blocks with residuals.
 
 Every spatial graph convolution is a :class:`skdcore.nn.GraphConv`, so the whole network follows
-the model's ``ops`` argument ("fused": the compiled graph_conv; "reference": pure PyTorch). Graph: the "spatial"
-partition (self, inward, outward; normalised) of any layout, built-in or user-defined.
+the model's ``ops`` argument ("fused": the compiled graph_conv; "reference": pure PyTorch).
+Graph: the "spatial" partition (self, inward, outward; normalised) of any layout, built-in or user-defined.
 Person handling: data_bn is shared by all persons (over V*C, as in the original ST-GCN), so one
 model accepts any number of persons M.
 """

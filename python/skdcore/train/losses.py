@@ -52,9 +52,10 @@ def kl_distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
 def feature_mse(student_features: torch.Tensor, teacher_features: torch.Tensor) -> torch.Tensor:
     """MSE between the student's (adapted) and the teacher's final feature maps (N*M, C, T', V)."""
     if student_features.shape != teacher_features.shape:
-        raise ValueError(f"feature_mse: student features {tuple(student_features.shape)} and teacher features "
-                         f"{tuple(teacher_features.shape)} differ; give the student adaption_channels equal to the "
-                         "teacher's feature width and the same temporal strides")
+        raise ValueError(f"feature_mse: student features {tuple(student_features.shape)} and teacher "
+                         f"features {tuple(teacher_features.shape)} differ; give the student "
+                         "adaption_channels equal to the teacher's feature width and the same temporal "
+                         "strides")
     return F.mse_loss(student_features, teacher_features.detach())
 
 

@@ -38,10 +38,11 @@ def _loss_list(task_loss: torch.Tensor, distill_losses: Sequence[torch.Tensor]) 
     for index, loss in enumerate(losses):
         name = "task_loss" if index == 0 else f"distill_losses[{index - 1}]"
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-            raise ValueError(f"RevisedBackward: {name} must be a scalar tensor, got "
-                             f"{tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__}")
+            got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+            raise ValueError(f"RevisedBackward: {name} must be a scalar tensor, got {got}")
         if not loss.requires_grad:
-            raise ValueError(f"RevisedBackward: {name} does not require grad; compute it from the model's output")
+            raise ValueError(f"RevisedBackward: {name} does not require grad; compute it from the model's "
+                             "output")
     return losses
 
 
@@ -114,7 +115,8 @@ class RevisedBackward:
         return dist.is_available() and dist.is_initialized() and dist.get_world_size(self.group) > 1
 
     def backward(self, task_loss: torch.Tensor, distill_losses: Sequence[torch.Tensor]) -> RevisedGradients:
-        """Revised gradient of ``task_loss`` + ``distill_losses`` into ``p.grad``; returns it with the stats."""
+        """The revised gradient of ``task_loss`` + ``distill_losses`` into ``p.grad``, returned with the
+        stats."""
         seed = self.seed + self.step
         self.step += 1
         # NB: the reference scheme is single-process; under torch.distributed the fast path does the
@@ -206,7 +208,8 @@ def distributed_gradient_revision(
     present = [i for i, column in enumerate(columns) if any(g is not None for g in column)]
     for i in present:
         if out[i] is None:
-            raise ValueError(f"distributed_gradient_revision: out[{i}] is None but parameter {i} has a gradient")
+            raise ValueError(f"distributed_gradient_revision: out[{i}] is None but parameter {i} has a "
+                             "gradient")
     owners = shard_owners([out[i].numel() for i in present], world)
     mine = [i for i, owner in zip(present, owners) if owner == rank]
 
