@@ -23,6 +23,8 @@ def _config(args, mode=None):
         overrides.append(f"teacher_checkpoint={args.teacher}")
     if getattr(args, "output_dir", None):
         overrides.append(f"output_dir={args.output_dir}")
+    if getattr(args, "layout", None):
+        overrides.append(f"data.layout={args.layout}")
     return load_config(args.config, overrides)
 
 
@@ -33,9 +35,13 @@ def _train(args, mode=None) -> int:
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
     result = train(cfg, resume=args.resume)
-    best = result["best"]
+    best, test = result["best"], result.get("test")
     if best:
-        print(f"[{cfg.name}] best top1 {100 * best['top1']:.2f}% (epoch {best['epoch']}); checkpoints in {cfg.output_dir}")
+        print(f"[{cfg.name}] best.pt: epoch {best['epoch']}, top1 {100 * best['top1']:.2f}% on the "
+              f"{result['selection']}; checkpoints in {cfg.output_dir}")
+    if test:
+        print(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% (split {test['split']!r}, best.pt, "
+              "evaluated once)")
     if result["stopped"]:
         print(f"[{cfg.name}] stopped after max_steps={cfg.max_steps}; continue with --resume")
     return 0
@@ -48,7 +54,11 @@ def _distill(args) -> int:
 def _eval(args) -> int:
     from .train.evaluate_cli import run_eval
 
-    return run_eval(args)
+    try:
+        return run_eval(args)
+    except (ValueError, FileNotFoundError) as error:  # a missing data directory, split or layout: say which
+        print(f"skd eval: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _bench(args) -> int:
@@ -69,23 +79,14 @@ def _ablation(args) -> int:
     return run_ablation_cli(args)
 
 
-def _prepare(args) -> int:
-    from .data.prepare import run_prepare
-
-    try:
-        run_prepare(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
-        print(f"skd prepare: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
+    parser.add_argument("--layout", help="the data's skeleton layout (built-in name or layout.yaml); "
+                                         "default: the one stored by prepare (overrides data.layout)")
     if teacher:
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
 
@@ -110,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--input", choices=["lq", "hq", "both"], default="both", help="which skeletons to feed")
     ev.add_argument("--per-class", action="store_true", help="print per-class accuracy")
     ev.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    ev.add_argument("--layout", help="skeleton layout to build the model with (default: the checkpoint's)")
     ev.set_defaults(func=_eval)
 
     bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
@@ -131,11 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--ops", choices=["fused", "reference"], default="fused")
     ablation.set_defaults(func=_ablation)
 
-    prepare = commands.add_parser("prepare", help="raw dataset -> memory-mapped HQ+LQ arrays + manifest")
-    from .data.prepare import add_prepare_arguments
+    from .commands import prepare as prepare_command
 
-    add_prepare_arguments(prepare)
-    prepare.set_defaults(func=_prepare)
+    prepare = commands.add_parser("prepare", help="raw dataset or your own arrays -> HQ+LQ arrays + manifest")
+    prepare_command.add_arguments(prepare)
+    prepare.set_defaults(func=prepare_command.run)
     return parser
 
 

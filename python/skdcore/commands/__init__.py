@@ -1,1 +1,1 @@
-"""The `skd` subcommands whose code is more than a call: one module each, `add_arguments` + `run`."""
+"""The code of `skd` sub-commands, one module each (``add_arguments(parser)``, ``run(args) -> int``)."""

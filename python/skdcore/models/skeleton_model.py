@@ -47,7 +47,10 @@ class SkeletonModel(nn.Module):
         """Constructor arguments implied by clips of shape (N, C, T, V, M) and the data's layout
         (a built-in name, a Layout, or a layout dict as stored in a prepared dataset's manifest)."""
         _, channels, _, joints, persons = shape
-        return {"in_channels": int(channels), "num_person": int(persons), "num_joints": int(joints)}
+        args = {"in_channels": int(channels), "num_person": int(persons), "num_joints": int(joints)}
+        if layout is not None:
+            args["layout"] = layout
+        return args
 
     # -- input ---------------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor) -> None:

@@ -4,29 +4,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..devices import resolve_device
+from ..layouts import layout_data
 from ..models import build_model
 from .batches import epoch_batches, iterate
 from .checkpoint import load_checkpoint, load_model_state
 from .metrics import evaluate, format_metrics, per_class_table
 
 
-def load_trained_model(path, ops: str = "fused"):
-    """(model in eval mode, checkpoint dict) from an skdcore checkpoint."""
+def load_trained_model(path, ops: str = "fused", layout=None):
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one."""
     ckpt = load_checkpoint(path)
-    model = build_model(ckpt["model_name"], ops=ops, **ckpt["model_args"])
+    args = dict(ckpt["model_args"])
+    if layout is not None:
+        args["layout"] = layout_data(layout)
+    model = build_model(ckpt["model_name"], ops=ops, **args)
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 
 
-def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None):
+def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None,
+                        layout=None):
     from ..data import PairedSkeletonDataset
 
-    model, ckpt = load_trained_model(path, ops)
+    model, ckpt = load_trained_model(path, ops, layout)
     run_cfg = ckpt.get("config") or {}
     if dataset is None:
         root = data_root or run_cfg.get("data", {}).get("root")
         if root is None:
             raise ValueError(f"{path} records no data root; pass --data DIR")
+        if data_root is None and not (Path(root) / "manifest.json").exists():
+            raise ValueError(f"{path} was trained on {root}, which holds no prepared dataset now (moved or "
+                             "deleted?); pass --data DIR with the prepared data directory")
         split = split or run_cfg.get("data", {}).get("test_split", "test")
         dataset = PairedSkeletonDataset(root, split=split, lq="fixed")
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)
@@ -37,7 +45,8 @@ def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused",
 def run_eval(args) -> int:
     uses = ["lq", "hq"] if args.input == "both" else [args.input]
     for use in uses:
-        metrics, dataset = evaluate_checkpoint(args.checkpoint, args.data, args.split, use, args.ops)
+        metrics, dataset = evaluate_checkpoint(args.checkpoint, args.data, args.split, use, args.ops,
+                                               layout=getattr(args, "layout", None))
         print(f"{Path(args.checkpoint)} on {use.upper()} ({dataset.root}): {format_metrics(metrics)}")
         if args.per_class:
             print(per_class_table(metrics, dataset.label_names))

@@ -26,8 +26,10 @@ import torch
 from ..devices import resolve_device
 from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
+from ..data.manifest import atomic_write_json
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
-from .config import ExperimentConfig, save_config
+from ..layouts import get_layout, layout_data
+from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
 from .losses import LOSS_NAMES, cross_entropy, skd_losses
 from .metrics import evaluate, format_metrics
@@ -49,7 +51,11 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
 
 
 def open_datasets(cfg: ExperimentConfig):
-    """Train / test PairedSkeletonDatasets; runs ``data.prepare`` first when the root is not prepared."""
+    """(train, selection) PairedSkeletonDatasets; runs ``data.prepare`` first when the root is not prepared.
+
+    The selection split is ``data.val_split``, or ``data.test_split`` under ``data.select_on_test``
+    (the reference's behaviour). The test split is opened only at the end (:func:`open_test_set`).
+    """
     from ..data import PairedSkeletonDataset, prepare_dataset
 
     root = Path(cfg.data.root)
@@ -59,17 +65,56 @@ def open_datasets(cfg: ExperimentConfig):
                                     "or add a data.prepare section to the config")
         prepare_dataset(root, **cfg.data.prepare)
     train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed)
-    test = PairedSkeletonDataset(root, split=cfg.data.test_split, lq="fixed")
-    return train, test
+    selection = selection_split(cfg)
+    try:
+        select = PairedSkeletonDataset(root, split=selection, lq="fixed")
+    except ValueError as error:
+        raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation "
+                          "split (skd prepare ... --val-fraction 0.1), set data.val_split to an existing "
+                          f"split, or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
+    return train, select
+
+
+def selection_split(cfg: ExperimentConfig) -> str:
+    """The split best.pt is chosen on."""
+    if cfg.data.select_on_test or cfg.data.val_split is None:
+        if not cfg.data.select_on_test:
+            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or "
+                              f"set data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
+        return cfg.data.test_split
+    return cfg.data.val_split
+
+
+def open_test_set(cfg: ExperimentConfig):
+    from ..data import PairedSkeletonDataset
+
+    return PairedSkeletonDataset(cfg.data.root, split=cfg.data.test_split, lq="fixed")
+
+
+def data_layout(cfg: ExperimentConfig, dataset) -> dict:
+    """The layout the model is built for, as plain data: ``data.layout`` (an override) or the manifest's."""
+    joints = dataset.data.shape[3]
+    if cfg.data.layout is None:
+        layout = dataset.layout
+    else:
+        layout = get_layout(cfg.data.layout)
+        if layout.num_joints != joints:
+            raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but "
+                              f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
+    return layout.to_dict()
 
 
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says (classes, and what the model class reads
-    from the clip shape and layout: channels, persons, joints or graph)."""
+    """cfg.model.args completed with what the data says: the classes, and what the model class reads
+    from the clip shape and the layout (channels, persons, joints, graph).
+
+    The layout is stored as a plain dict, so checkpoints and configs rebuild the same graph."""
+    args = dict(cfg.model.args)
     N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
     clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
-    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, dataset.manifest.get("layout"))
-    return {"num_class": dataset.num_classes, **from_data, **cfg.model.args}
+    layout = layout_data(args.pop("layout")) if "layout" in args else data_layout(cfg, dataset)
+    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
+    return {"num_class": dataset.num_classes, **from_data, **args}
 
 
 class Trainer:
@@ -80,7 +125,9 @@ class Trainer:
         seed_everything(cfg.seed, cfg.deterministic)
         self.out = Path(cfg.output_dir)
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
-        self.train_set, self.test_set = datasets if datasets is not None else open_datasets(cfg)
+        # NB: the test split is not opened here; it is read once, after training (evaluate_test)
+        self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
+        self.selection = "test" if cfg.data.select_on_test else "val"
         self.num_classes = self.train_set.num_classes
 
         self.teacher = None
@@ -123,10 +170,12 @@ class Trainer:
 
     def _batches(self, epoch: int):
         return epoch_batches(len(self.train_set), self.cfg.data.batch_size, self.cfg.seed, epoch,
-                             rank=self.dist.rank, world_size=self.dist.world_size)
+                             rank=self.dist.rank, world_size=self.dist.world_size,
+                             drop_last=self.cfg.data.drop_last)
 
-    def _test_batches(self):
-        return epoch_batches(len(self.test_set), self.cfg.data.eval_batch_size, 0, 0, shuffle=False, drop_last=False)
+    def _eval_batches(self, dataset):
+        size = self.cfg.data.eval_batch_size
+        return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False)
 
     def _resume(self, path: Path) -> None:
         if not path.exists():
@@ -186,9 +235,32 @@ class Trainer:
         return {"loss": total, "acc": correct, **loss_values, **info}
 
     # -- the run -------------------------------------------------------------------------------
-    def evaluate(self, use: Optional[str] = None) -> Dict:
-        return evaluate(unwrap(self.model), iterate(self.test_set, self._test_batches()), self.device,
+    def evaluate(self, use: Optional[str] = None, dataset=None) -> Dict:
+        """Metrics of the current model on ``dataset`` (default: the selection split)."""
+        dataset = self.val_set if dataset is None else dataset
+        return evaluate(unwrap(self.model), iterate(dataset, self._eval_batches(dataset)), self.device,
                         self.num_classes, use or self.input_name)
+
+    def evaluate_test(self) -> Dict:
+        """best.pt on the test split, once, after training; written to ``test_metrics.json``."""
+        best_path = self.out / "best.pt"
+        if not best_path.exists():
+            return {}
+        model = build_model(self.cfg.model.name, ops=self.cfg.ops, **self.model_args)
+        load_model_state(model, load_checkpoint(best_path), best_path)
+        test_set = open_test_set(self.cfg)
+        batches = iterate(test_set, self._eval_batches(test_set))
+        metrics = evaluate(model.to(self.device), batches, self.device, self.num_classes, self.input_name)
+        result = {"split": self.cfg.data.test_split, "input": self.input_name, "checkpoint": "best.pt",
+                  "best_epoch": self.best.get("epoch"), "selected_on": self.selection_label(),
+                  **{k: metrics[k] for k in ("top1", "top5", "loss") if k in metrics}}
+        atomic_write_json(self.out / "test_metrics.json", result)
+        return result
+
+    def selection_label(self) -> str:
+        if self.cfg.data.select_on_test:
+            return f"test split {self.cfg.data.test_split!r} ({SELECT_ON_TEST_LABEL})"
+        return f"validation split {self.cfg.data.val_split!r}"
 
     def fit(self) -> Dict:
         cfg = self.cfg
@@ -200,6 +272,7 @@ class Trainer:
         if show:
             print(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
                   f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}")
+            print(f"[{cfg.name}] best.pt is selected on the {self.selection_label()}")
         stopped = False
         try:
             while self.epoch < cfg.optim.epochs and not stopped:
@@ -208,7 +281,12 @@ class Trainer:
             logger.close()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
-        return {"best": self.best, "history": self.history, "stopped": stopped, "output_dir": str(self.out)}
+        test = self.evaluate_test() if not stopped and self.dist.is_main else {}
+        if test and show:
+            print(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% ({test['split']}, best.pt of epoch "
+                  f"{test['best_epoch']}, selected on the {test['selected_on']})")
+        return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
+                "stopped": stopped, "output_dir": str(self.out)}
 
     def _run_epoch(self, logger: RunLogger, show: bool) -> bool:
         cfg = self.cfg
@@ -254,16 +332,20 @@ class Trainer:
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
         if is_eval_epoch and self.dist.is_main:
             metrics = self.evaluate()
-            row.update({"val_top1": metrics["top1"], "val_top5": metrics["top5"], "val_loss": metrics["loss"]})
+            prefix = self.selection  # NB: 'test_' columns only under data.select_on_test (reference)
+            row.update({f"{prefix}_top1": metrics["top1"], f"{prefix}_top5": metrics["top5"],
+                        f"{prefix}_loss": metrics["loss"]})
             if metrics["top1"] >= self.best.get("top1", -1.0):
-                self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch}
+                self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch,
+                             "split": self.selection}
                 self.history.append(row)
                 self._save("best.pt")
             else:
                 self.history.append(row)
             if show:
                 print(f"[{cfg.name}] epoch {self.epoch}: train loss {row.get('train_loss', float('nan')):.3f} "
-                      f"acc {100 * row.get('train_acc', 0):.1f}% | val ({self.input_name}) {format_metrics(metrics)}")
+                      f"acc {100 * row.get('train_acc', 0):.1f}% | {self.selection} ({self.input_name}) "
+                      f"{format_metrics(metrics)}")
         else:
             self.history.append(row)
         logger.log(row, self.step)
@@ -272,5 +354,6 @@ class Trainer:
 
 
 def train(cfg: ExperimentConfig, resume: bool = False, datasets=None) -> Dict:
-    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}."""
+    """Run ``cfg`` to the end (or ``max_steps``); returns {'best' (on the selection split), 'test' (best.pt on
+    the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}."""
     return Trainer(cfg, resume=resume, datasets=datasets).fit()
