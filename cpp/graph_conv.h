@@ -54,6 +54,11 @@ struct GraphConvNeeds {
 GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
                                 const c10::optional<at::Tensor>& edge_importance);
 
+// What every path's backward starts with: check_graph_conv_backward_inputs, then graph_conv_needs.
+GraphConvNeeds checked_graph_conv_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& weight,
+                                           const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
+                                           std::array<bool, 5> output_mask);
+
 // A backward's outputs from what every path computes: dL/dA_eff split into dL/dA and
 // dL/dedge_importance, the bias gradient summed from `grad`; unrequested gradients come back empty.
 GraphConvGrads assemble_graph_conv_grads(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& A,

@@ -119,11 +119,10 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
                                        const c10::optional<at::Tensor>& edge_importance,
                                        std::array<bool, 5> output_mask) {
   constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
   checks::check_device(op, "x", x, c10::kCPU);
   const int64_t N = x.size(0), C_in = x.size(1), T = x.size(2), V = x.size(3);
   const int64_t K = weight.size(0), C_out = weight.size(1);
-  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
 
   at::Tensor grad_x = needs.x ? at::empty({N, C_in, T, V}, x.options()) : not_computed(x);
   at::Tensor grad_w = needs.weight ? at::zeros({K, C_out, C_in}, x.options()) : not_computed(x);

@@ -90,14 +90,13 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
                                         const c10::optional<at::Tensor>& edge_importance,
                                         std::array<bool, 5> output_mask) {
   constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
   checks::check_device(op, "x", x, c10::kCUDA);
   const c10::cuda::CUDAGuard device_guard(x.device());
   const int path = op_path(OpPath::GraphConvCuda);
   if (path == kGraphConvCudaGemm) return graph_conv_gemm_backward(grad, x, weight, A, edge_importance, output_mask);
   if (path == kGraphConvCudaConv2d) return graph_conv_conv2d_backward(grad, x, weight, A, edge_importance, output_mask);
   const GraphConvShape shape = graph_conv_shape(x, weight);
-  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
   const at::ScalarType acc_type = accumulate_type(x);
 
   at::Tensor grad_x = needs.x ? at::zeros_like(x, at::MemoryFormat::Contiguous) : not_computed(x);

@@ -15,6 +15,9 @@ namespace skdcore {
 struct GraphConvShape {
   int64_t N, C_in, C_out, T, V, K;
 
+  // Rows of x viewed as an (N * C_in * T, V) matrix (the graph contraction's left operand).
+  SKD_HOST_DEVICE int64_t x_rows() const { return N * C_in * T; }
+
   // grad_x as a forward: weight^T (K, C_in, C_out), a_eff^T, channels swapped.
   SKD_HOST_DEVICE GraphConvShape transposed() const { return {N, C_out, C_in, T, V, K}; }
 
