@@ -62,9 +62,9 @@ def _eval(args) -> int:
 
 
 def _bench(args) -> int:
-    from .train.bench_step import run_bench_cli
+    from .commands import bench
 
-    return run_bench_cli(args)
+    return bench.run(args)
 
 
 def _demo(args) -> int:
@@ -123,13 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_eval)
 
     bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
-    bench.add_argument("--frames", type=int, nargs="+", default=[100], help="clip lengths T (e.g. 100 300)")
-    bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--model", default="shift_gcn")
-    bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--quick", action="store_true", help="tiny model and shapes (smoke run)")
-    bench.add_argument("--all", action="store_true", help="run every benchmarks/bench_*.py instead")
-    bench.add_argument("--benchmarks", default="benchmarks", help="benchmark folder for --all")
+    from .commands.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
     bench.set_defaults(func=_bench)
 
     demo = commands.add_parser("demo", help="teacher, LQ baseline and SKD student on the embedded synthetic data")

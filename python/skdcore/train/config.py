@@ -21,6 +21,8 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from .losses import LOSS_NAMES, LOSS_WEIGHTS
+
 MODES = ("teacher", "baseline", "distill")
 OPS = ("fused", "reference")
 OPTIMIZERS = ("sgd", "adamw")
@@ -83,14 +85,14 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
-    # Weights of the four SKD losses (reference: 1 each). Used in distill mode only.
-    ce: float = 1.0
-    kl: float = 1.0
-    mse: float = 1.0
-    graph_matching: float = 1.0
+    # Weights of the four SKD losses (defaults: losses.LOSS_WEIGHTS). Used in distill mode only.
+    ce: float = LOSS_WEIGHTS["ce"]
+    kl: float = LOSS_WEIGHTS["kl"]
+    mse: float = LOSS_WEIGHTS["mse"]
+    graph_matching: float = LOSS_WEIGHTS["graph_matching"]
     temperature: Optional[float] = None  # KL temperature; None = the reference (no temperature)
     gradient_revision: bool = True
-    revision_scheme: str = "fast"  # fast: MultiLossBackward's fast path; reference: 4 backward passes
+    revision_scheme: str = "fast"  # fast: RevisedBackward's fast path; reference: 4 backward passes
 
 
 @dataclass
@@ -129,9 +131,8 @@ class ExperimentConfig:
             errors.append(f"device: {self.device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
         for key in ("data.batch_size", "data.eval_batch_size", "optim.epochs", "log.eval_every"):
             _at_least(key, _get(self, key), 1, errors)
-        for key in ("max_steps", "log.checkpoint_every_steps", "loss.ce", "loss.kl", "loss.mse",
-                    "loss.graph_matching", "optim.momentum", "optim.weight_decay", "optim.warmup_epochs",
-                    "optim.gamma"):
+        for key in ("max_steps", "log.checkpoint_every_steps", *(f"loss.{k}" for k in LOSS_NAMES),
+                    "optim.momentum", "optim.weight_decay", "optim.warmup_epochs", "optim.gamma"):
             _at_least(key, _get(self, key), 0, errors)
         if self.loss.temperature is not None and self.loss.temperature <= 0:
             errors.append(f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}")

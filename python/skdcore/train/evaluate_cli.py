@@ -3,21 +3,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..devices import resolve_device
 from ..layouts import layout_data
 from .batches import epoch_batches, iterate
 from .checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
 from .metrics import evaluate, format_metrics, per_class_table
-from .ops_select import select_ops
-from .trainer import resolve_device
 
 
 def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = False):
     """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one;
     ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
     ckpt = load_checkpoint(path, trust=trust)
-    select_ops(ops, ckpt["model_name"])
     overrides = {} if layout is None else {"layout": layout_data(layout)}
-    model = model_from_checkpoint(ckpt, path, **overrides)
+    model = model_from_checkpoint(ckpt, path, ops=ops, **overrides)
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 

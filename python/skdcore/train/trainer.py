@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from ..atomic_io import atomic_write_json, remove_stale_temp_files
-from ..models import build_model
+from ..devices import resolve_device
+from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
 from ..layouts import get_layout, layout_data
 from .checkpoint import (
@@ -39,10 +40,11 @@ from .checkpoint import (
 )
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
-from .losses import cross_entropy, skd_losses
+from .losses import LOSS_NAMES, cross_entropy, skd_losses
 from .metrics import evaluate, format_metrics
-from .ops_select import RevisedBackward, select_ops
+from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
+from .revision import RevisedBackward
 from .run_log import RunLogger
 
 
@@ -55,12 +57,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def open_datasets(cfg: ExperimentConfig):
@@ -118,21 +114,16 @@ def data_layout(cfg: ExperimentConfig, dataset) -> dict:
 
 
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says (classes, channels, persons, joints, layout).
+    """cfg.model.args completed with what the data says: the classes, and what the model class reads
+    from the clip shape and the layout (channels, persons, joints, graph).
 
     The layout is stored as a plain dict, so checkpoints and configs rebuild the same graph."""
     args = dict(cfg.model.args)
-    _, channels, _, joints, persons = (len(dataset.data),) + tuple(dataset.data.shape[1:])
-    args.setdefault("num_class", dataset.num_classes)
-    args.setdefault("in_channels", channels // 2)
-    args.setdefault("num_person", persons)
-    if "layout" in args:
-        args["layout"] = layout_data(args["layout"])
-    else:
-        args["layout"] = data_layout(cfg, dataset)
-    if cfg.model.name == "shift_gcn":
-        args.setdefault("num_joints", joints)
-    return args
+    N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
+    clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
+    layout = layout_data(args.pop("layout")) if "layout" in args else data_layout(cfg, dataset)
+    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
+    return {"num_class": dataset.num_classes, **from_data, **args}
 
 
 class Trainer:
@@ -155,7 +146,7 @@ class Trainer:
             self.teacher = self._load_teacher()
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
-        self.model = build_model(cfg.model.name, **self.model_args).to(self.device)
+        self.model = build_model(cfg.model.name, ops=cfg.ops, **self.model_args).to(self.device)
 
         self.input_name = "hq" if cfg.mode == "teacher" else "lq"
         self.steps_per_epoch = len(self._batches(0))
@@ -165,8 +156,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
         self.revised_backward = None
         if cfg.mode == "distill" and cfg.loss.gradient_revision:
-            names = ["ce"] + [k for k in ("kl", "mse", "graph_matching") if getattr(cfg.loss, k) > 0]
-            self.revised_backward = RevisedBackward(self.model, names, self.ops.revision)
+            self.revised_backward = RevisedBackward(self.model.parameters(), scheme=self.ops.revision)
 
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
@@ -181,7 +171,7 @@ class Trainer:
         if not path:
             raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
-        teacher = model_from_checkpoint(ckpt, path)
+        teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -233,7 +223,7 @@ class Trainer:
             with torch.no_grad():
                 teacher_logits, teacher_features = self.teacher(hq)
             logits, features = self.model(lq)
-            weights = {k: getattr(self.cfg.loss, k) for k in ("ce", "kl", "mse", "graph_matching")}
+            weights = {k: getattr(self.cfg.loss, k) for k in LOSS_NAMES}
             losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
                                 self.ops.graph_matching, self.cfg.loss.temperature)
             if self.revised_backward is not None:
@@ -266,7 +256,7 @@ class Trainer:
         best_path = self.out / "best.pt"
         if not best_path.exists():
             return {}
-        model = build_model(self.cfg.model.name, **self.model_args)
+        model = build_model(self.cfg.model.name, ops=self.cfg.ops, **self.model_args)
         load_model_state(model, load_checkpoint(best_path, trust=self.trust_checkpoint), best_path)
         test_set = open_test_set(self.cfg)
         batches = iterate(test_set, self._eval_batches(test_set))
