@@ -1,5 +1,6 @@
 """Atomic writes leave the old file or the new one, never a torn one; temp files of interrupted
 writes are removed by the next run (only when their writer is gone)."""
+
 import os
 import subprocess
 import sys
@@ -46,8 +47,11 @@ def test_failed_write_keeps_the_old_file_and_no_temp(tmp_path):
 
 def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
     dead, alive = _dead_pid(), os.getpid()
-    stale = [tmp_path / f".last.pt.tmp{dead}", tmp_path / f"progress.json.tmp{dead}",
-             tmp_path / f"labels.npy.tmp{dead}.npy"]
+    stale = [
+        tmp_path / f".last.pt.tmp{dead}",
+        tmp_path / f"progress.json.tmp{dead}",
+        tmp_path / f"labels.npy.tmp{dead}.npy",
+    ]
     kept = [tmp_path / f".best.pt.tmp{alive}", tmp_path / "notes.tmp", tmp_path / "data.npy.partial"]
     for p in stale + kept:
         p.write_text("x")

@@ -5,6 +5,7 @@ kill, a full disk) leaves only its temp file, ``.<name>.tmp<pid>``; :func:`remov
 deletes those whose writing process is gone, and every long-running command calls it on its
 output folder when it starts.
 """
+
 from __future__ import annotations
 
 import contextlib

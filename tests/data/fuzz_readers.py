@@ -16,6 +16,7 @@ counts, deep nesting, and (pickles) payloads that try to run code.
 
     python tests/data/fuzz_readers.py [ntu kinetics pyskl penn] [--count 300] [--seed 0]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,12 @@ from data_formats import ntu_body, write_kinetics_json, write_ntu_skeleton, writ
 
 READERS = ("ntu", "kinetics", "pyskl", "penn")
 MARKER = "EXECUTED"
-FILE_NAMES = {"ntu": "S001C001P001R001A001.skeleton", "kinetics": "clip.json", "pyskl": "ann.pkl", "penn": "0001.mat"}
+FILE_NAMES = {
+    "ntu": "S001C001P001R001A001.skeleton",
+    "kinetics": "clip.json",
+    "pyskl": "ann.pkl",
+    "penn": "0001.mat",
+}
 
 
 # --------------------------------------------------------------------------- byte-level mutations
@@ -49,7 +55,7 @@ def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
     kind = rng.choice(["truncate", "flip", "flip", "random_bytes", "insert", "delete", "duplicate", "fill"])
     n = len(data)
     if kind == "truncate":
-        return bytes(data[:rng.randrange(n)])
+        return bytes(data[: rng.randrange(n)])
     if kind == "flip":
         for _ in range(rng.randint(1, 8)):
             data[rng.randrange(n)] ^= 1 << rng.randrange(8)
@@ -61,25 +67,42 @@ def mutate_bytes(rng: random.Random, data: bytes) -> bytes:
         data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
     elif kind == "delete":
         pos = rng.randrange(n)
-        del data[pos:pos + rng.randint(1, 64)]
+        del data[pos : pos + rng.randint(1, 64)]
     elif kind == "duplicate":
         pos = rng.randrange(n)
-        data[pos:pos] = data[pos:pos + rng.randint(1, 256)]
+        data[pos:pos] = data[pos : pos + rng.randint(1, 256)]
     else:
         pos = rng.randrange(n)
-        data[pos:pos + rng.randint(1, 32)] = bytes([rng.choice((0, 0xFF))]) * rng.randint(1, 32)
+        data[pos : pos + rng.randint(1, 32)] = bytes([rng.choice((0, 0xFF))]) * rng.randint(1, 32)
     return bytes(data)
 
 
 # --------------------------------------------------------------------------- NTU .skeleton
 def ntu_valid(tmp: Path) -> bytes:
     rng = np.random.default_rng(0)
-    path = write_ntu_skeleton(tmp / FILE_NAMES["ntu"], {"7": (np.arange(6), ntu_body(rng, 6)),
-                                                        "8": (np.arange(2, 6), ntu_body(rng, 4, offset=(1, 0, 3)))}, 6)
+    path = write_ntu_skeleton(
+        tmp / FILE_NAMES["ntu"],
+        {"7": (np.arange(6), ntu_body(rng, 6)), "8": (np.arange(2, 6), ntu_body(rng, 4, offset=(1, 0, 3)))},
+        6,
+    )
     return path.read_bytes()
 
 
-NTU_TOKENS = ["1000000000000", "-1", "0", "nan", "inf", "-inf", "1e309", "abc", "", "2.5", "9" * 40, "0x10", "25 25"]
+NTU_TOKENS = [
+    "1000000000000",
+    "-1",
+    "0",
+    "nan",
+    "inf",
+    "-inf",
+    "1e309",
+    "abc",
+    "",
+    "2.5",
+    "9" * 40,
+    "0x10",
+    "25 25",
+]
 
 
 def ntu_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
@@ -108,7 +131,11 @@ def ntu_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
         counts = [i for i, line in enumerate(lines) if len(line.split()) == 1]
         lines[rng.choice(counts)] = rng.choice(["1000000000000", "100000000", "2147483648", "-5", "1000000"])
     elif kind == "encoding":
-        return valid[:rng.randrange(len(valid))] + bytes([0xFF, 0xFE, 0x80]) + valid[rng.randrange(len(valid)):]
+        return (
+            valid[: rng.randrange(len(valid))]
+            + bytes([0xFF, 0xFE, 0x80])
+            + valid[rng.randrange(len(valid)) :]
+        )
     else:
         return valid[:20] + b"1" * rng.choice([10_000, 1_000_000]) + valid[20:]
     return ("\n".join(lines) + "\n").encode()
@@ -121,8 +148,26 @@ def kinetics_valid(tmp: Path) -> bytes:
     return write_kinetics_json(tmp / FILE_NAMES["kinetics"], poses, scores, label_index=3).read_bytes()
 
 
-JSON_CONFUSERS = [None, "x", 1e308, -1, 0, 10**12, 2**70, [], {}, [[1]], True, 1.5, float("nan"), float("inf"),
-                  [None] * 36, ["0.5"] * 36, [[0.5]] * 36, {"pose": 1}]
+JSON_CONFUSERS = [
+    None,
+    "x",
+    1e308,
+    -1,
+    0,
+    10**12,
+    2**70,
+    [],
+    {},
+    [[1]],
+    True,
+    1.5,
+    float("nan"),
+    float("inf"),
+    [None] * 36,
+    ["0.5"] * 36,
+    [[0.5]] * 36,
+    {"pose": 1},
+]
 
 
 def _paths(value, prefix=()):
@@ -166,7 +211,9 @@ def kinetics_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
         tree = _delete(tree, rng.choice([p for p in paths if p]))
     elif kind == "deep":
         depth = rng.choice([1000, 100_000])
-        nested = "[" * depth + "1" + "]" * depth if rng.random() < 0.5 else '{"a":' * depth + "1" + "}" * depth
+        nested = (
+            "[" * depth + "1" + "]" * depth if rng.random() < 0.5 else '{"a":' * depth + "1" + "}" * depth
+        )
         text = json.dumps(_replace(tree, rng.choice(paths), "@@"))
         return text.replace('"@@"', nested).encode()
     else:  # huge frame index / many frames declared
@@ -178,9 +225,17 @@ def kinetics_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
 # --------------------------------------------------------------------------- PYSKL pickle
 def pyskl_valid_object() -> dict:
     rng = np.random.default_rng(2)
-    anns = [{"frame_dir": f"v{i}", "label": i, "total_frames": 6, "img_shape": (480, 640),
-             "keypoint": rng.uniform(0, 100, (2, 6, 17, 2)).astype(np.float32),
-             "keypoint_score": rng.uniform(0, 1, (2, 6, 17)).astype(np.float32)} for i in range(3)]
+    anns = [
+        {
+            "frame_dir": f"v{i}",
+            "label": i,
+            "total_frames": 6,
+            "img_shape": (480, 640),
+            "keypoint": rng.uniform(0, 100, (2, 6, 17, 2)).astype(np.float32),
+            "keypoint_score": rng.uniform(0, 1, (2, 6, 17)).astype(np.float32),
+        }
+        for i in range(3)
+    ]
     return {"split": {"xsub_train": ["v0", "v1"], "xsub_val": ["v2"]}, "annotations": anns}
 
 
@@ -200,48 +255,86 @@ class _Reduce:
 
 def _malicious(rng: random.Random, marker: str) -> object:
     code = f"open({marker!r}, 'w').close()"
-    return rng.choice([
-        _Reduce(open, (marker, "w")),
-        _Reduce(eval, (code,)),
-        _Reduce(exec, (code,)),
-        _Reduce(os.system, (f"touch {marker}",)),
-        _Reduce(getattr, (Path(marker), "touch")),
-    ])
+    return rng.choice(
+        [
+            _Reduce(open, (marker, "w")),
+            _Reduce(eval, (code,)),
+            _Reduce(exec, (code,)),
+            _Reduce(os.system, (f"touch {marker}",)),
+            _Reduce(getattr, (Path(marker), "touch")),
+        ]
+    )
 
 
 def _huge_opcodes(rng: random.Random) -> bytes:
     """Raw pickles whose opcodes declare 10^12 bytes (or more) of data."""
     big = struct.pack("<Q", 10**12)
-    return rng.choice([
-        b"\x80\x04\x8e" + big + b"abc.",                      # BINBYTES8
-        b"\x80\x04\x8d" + big + b"abc.",                      # BINUNICODE8
-        b"\x80\x04\x95" + big + b"}.",                        # FRAME
-        b"\x80\x02\x8b" + struct.pack("<i", 2**31 - 1) + b"\x01.",  # LONG4
-        b"\x80\x04\x96" + big + b".",                         # BYTEARRAY8
-        b"\x80\x02T" + struct.pack("<i", 2**31 - 1) + b"x.",  # BINSTRING
-    ])
+    return rng.choice(
+        [
+            b"\x80\x04\x8e" + big + b"abc.",  # BINBYTES8
+            b"\x80\x04\x8d" + big + b"abc.",  # BINUNICODE8
+            b"\x80\x04\x95" + big + b"}.",  # FRAME
+            b"\x80\x02\x8b" + struct.pack("<i", 2**31 - 1) + b"\x01.",  # LONG4
+            b"\x80\x04\x96" + big + b".",  # BYTEARRAY8
+            b"\x80\x02T" + struct.pack("<i", 2**31 - 1) + b"x.",  # BINSTRING
+        ]
+    )
 
 
 def _numpy_confusers(rng: random.Random):
     from numpy._core.multiarray import _reconstruct  # the global numpy's own pickles use
 
-    return rng.choice([
-        np.zeros((2, 0, 17, 2), np.float32), np.zeros((1, 2, 17, 2), dtype=object), np.full((2, 6, 17, 2), np.nan),
-        np.zeros((2, 6, 17, 2), np.complex64), np.ones(5, bool), np.array(["a", "b"]), np.zeros((2, 6, 17, 2), "M8[s]"),
-        np.zeros((2, 6, 17, 7), np.float32), np.zeros((2, 6, 25, 3), np.float16), np.float64(np.inf),
-        np.zeros((1,) * 32), np.zeros((2, 6, 17, 2), np.float32)[:, ::2],
-        _Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, (10**6, 10**6), np.dtype("float32"), False, b"")),
-        _Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, (2, 6, 17, 2), np.dtype("float32"), False, b"\0" * 16)),
-        [[[[0.0, 0.0]] * 17] * 100_000] * 100_000,  # 3.4e11 numbers from ~1 MB: memo references
-    ])
+    return rng.choice(
+        [
+            np.zeros((2, 0, 17, 2), np.float32),
+            np.zeros((1, 2, 17, 2), dtype=object),
+            np.full((2, 6, 17, 2), np.nan),
+            np.zeros((2, 6, 17, 2), np.complex64),
+            np.ones(5, bool),
+            np.array(["a", "b"]),
+            np.zeros((2, 6, 17, 2), "M8[s]"),
+            np.zeros((2, 6, 17, 7), np.float32),
+            np.zeros((2, 6, 25, 3), np.float16),
+            np.float64(np.inf),
+            np.zeros((1,) * 32),
+            np.zeros((2, 6, 17, 2), np.float32)[:, ::2],
+            _Reduce(
+                _reconstruct, (np.ndarray, (0,), b"b"), (1, (10**6, 10**6), np.dtype("float32"), False, b"")
+            ),
+            _Reduce(
+                _reconstruct,
+                (np.ndarray, (0,), b"b"),
+                (1, (2, 6, 17, 2), np.dtype("float32"), False, b"\0" * 16),
+            ),
+            [[[[0.0, 0.0]] * 17] * 100_000] * 100_000,  # 3.4e11 numbers from ~1 MB: memo references
+        ]
+    )
 
 
-PICKLE_CONFUSERS = [None, "x", 1e308, -1, 10**12, 2**100, [], {}, [[1.0]], (1, 2), {"a"}, b"bytes", 1 + 2j,
-                    float("nan"), True, [None] * 3]
+PICKLE_CONFUSERS = [
+    None,
+    "x",
+    1e308,
+    -1,
+    10**12,
+    2**100,
+    [],
+    {},
+    [[1.0]],
+    (1, 2),
+    {"a"},
+    b"bytes",
+    1 + 2j,
+    float("nan"),
+    True,
+    [None] * 3,
+]
 
 
 def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
-    kind = rng.choice(["bytes", "bytes", "field", "field", "numpy", "numpy", "delete", "malicious", "opcodes", "deep"])
+    kind = rng.choice(
+        ["bytes", "bytes", "field", "field", "numpy", "numpy", "delete", "malicious", "opcodes", "deep"]
+    )
     if kind == "bytes":
         return mutate_bytes(rng, valid)
     if kind == "opcodes":
@@ -272,19 +365,43 @@ def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
 # --------------------------------------------------------------------------- Penn .mat
 PENN_FIELD_CONFUSERS = {
     "action": [5, np.array(["squat", "x"], dtype=object), "", "squat\0", np.zeros((3, 3)), {"a": 1}],
-    "x": ["text", np.zeros((5, 13, 2)), np.full((5, 13), np.nan), np.zeros((0, 13)), np.zeros((5, 12)),
-          np.array([[1 + 2j] * 13] * 5), {"a": np.zeros(3)}, np.zeros((5, 13), dtype=np.int8), np.array([], dtype=object)],
+    "x": [
+        "text",
+        np.zeros((5, 13, 2)),
+        np.full((5, 13), np.nan),
+        np.zeros((0, 13)),
+        np.zeros((5, 12)),
+        np.array([[1 + 2j] * 13] * 5),
+        {"a": np.zeros(3)},
+        np.zeros((5, 13), dtype=np.int8),
+        np.array([], dtype=object),
+    ],
     "visibility": [np.zeros((5, 13)), np.full((5, 13), np.inf), "yes", np.zeros((4, 13))],
     "train": ["yes", np.array([[1, 2]]), np.zeros((0,)), np.nan, 10**12, {"x": 1}],
-    "dimensions": [np.array([0, 0, 5]), np.array([-1, 640, 5]), np.array([np.inf, 640, 5]), np.array([1e-300, 1e-300, 5]),
-                   np.array([480]), "480x640", np.array([np.nan, np.nan, 5]), np.array([480, 0, 5])],
+    "dimensions": [
+        np.array([0, 0, 5]),
+        np.array([-1, 640, 5]),
+        np.array([np.inf, 640, 5]),
+        np.array([1e-300, 1e-300, 5]),
+        np.array([480]),
+        "480x640",
+        np.array([np.nan, np.nan, 5]),
+        np.array([480, 0, 5]),
+    ],
 }
 
 
 def _penn_arrays():
     rng = np.random.default_rng(3)
-    return {"action": "squat", "x": rng.uniform(0, 640, (5, 13)), "y": rng.uniform(0, 480, (5, 13)),
-            "visibility": np.ones((5, 13)), "train": 1, "nframes": 5, "dimensions": np.array([480, 640, 5])}
+    return {
+        "action": "squat",
+        "x": rng.uniform(0, 640, (5, 13)),
+        "y": rng.uniform(0, 480, (5, 13)),
+        "visibility": np.ones((5, 13)),
+        "train": 1,
+        "nframes": 5,
+        "dimensions": np.array([480, 640, 5]),
+    }
 
 
 def _savemat(fields: dict, compress: bool = False) -> bytes:
@@ -324,8 +441,12 @@ def penn_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
         return mutate_bytes(rng, valid)
 
 
-MUTATORS = {"ntu": (ntu_valid, ntu_case), "kinetics": (kinetics_valid, kinetics_case),
-            "pyskl": (pyskl_valid, pyskl_case), "penn": (penn_valid, penn_case)}
+MUTATORS = {
+    "ntu": (ntu_valid, ntu_case),
+    "kinetics": (kinetics_valid, kinetics_case),
+    "pyskl": (pyskl_valid, pyskl_case),
+    "penn": (penn_valid, penn_case),
+}
 
 
 def write_cases(reader: str, count: int, seed: int, root: Path) -> list[Path]:
@@ -384,14 +505,18 @@ def child_main(reader: str, folders: list[str]) -> None:
         print(json.dumps({"case": folder, "outcome": read_case(reader, Path(folder))}), flush=True)
 
 
-# --------------------------------------------------------------------------- the parent: restart on crash/hang
+# ------------------------------------------------------------------------ the parent: restart on crash/hang
 def classify_cases(reader: str, cases: list[Path], case_timeout: float = 60.0, env=None) -> dict:
     """{case folder: outcome}; a child that dies or stalls is recorded and restarted after that case."""
     results: dict = {}
     pending = [str(c) for c in cases]
     while pending:
-        child = subprocess.Popen([sys.executable, __file__, "--child", reader, *pending], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, env=env)
+        child = subprocess.Popen(
+            [sys.executable, __file__, "--child", reader, *pending],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         buffer, deadline = b"", time.monotonic() + case_timeout + 30  # + interpreter start-up
         while True:
             ready, _, _ = select.select([child.stdout], [], [], max(0.0, deadline - time.monotonic()))
@@ -436,7 +561,9 @@ def main(argv=None) -> int:
     for reader in args.readers:
         start = time.perf_counter()
         counts = run_fuzz(reader, args.count, args.seed)
-        print(f"{reader:>8}: {dict(sorted(counts.items()))}  ({time.perf_counter() - start:.1f} s)", flush=True)
+        print(
+            f"{reader:>8}: {dict(sorted(counts.items()))}  ({time.perf_counter() - start:.1f} s)", flush=True
+        )
     return 0
 
 

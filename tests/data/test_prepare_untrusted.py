@@ -1,10 +1,12 @@
 """`skd prepare` over folders holding damaged files: it finishes, skips and lists them with reasons,
 writes no non-finite clip; --strict stops at the first."""
+
 import json
 
 import numpy as np
 import pytest
 from data_formats import write_kinetics_json, write_penn_mat
+
 from skdcore.cli import main
 from skdcore.data import ReaderError, SkeletonSource, prepare_dataset
 from skdcore.layouts import get_layout
@@ -14,7 +16,9 @@ def _kinetics_folder(root):
     root.mkdir()
     rng = np.random.default_rng(0)
     for name in ("a", "b", "c", "d"):
-        write_kinetics_json(root / f"{name}.json", rng.uniform(0.1, 0.9, (6, 1, 18, 2)), np.ones((6, 1, 18)), 2)
+        write_kinetics_json(
+            root / f"{name}.json", rng.uniform(0.1, 0.9, (6, 1, 18, 2)), np.ones((6, 1, 18)), 2
+        )
     (root / "torn.json").write_text((root / "a.json").read_text()[:100])
     (root / "deep.json").write_text('{"data": ' + "[" * 5000 + "]" * 5000 + "}")
     (root / "typed.json").write_text(json.dumps({"data": [{"frame_index": "one"}], "label_index": 1}))
@@ -24,7 +28,10 @@ def _kinetics_folder(root):
 def test_prepare_skips_lists_and_summarises_damaged_files(tmp_path, capsys):
     raw = _kinetics_folder(tmp_path / "raw")
     out = tmp_path / "out"
-    assert main(["prepare", "--source", "kinetics", "--input", str(raw), "--out", str(out), "--num-frames", "8"]) == 0
+    assert (
+        main(["prepare", "--source", "kinetics", "--input", str(raw), "--out", str(out), "--num-frames", "8"])
+        == 0
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["valid"] == 4 and manifest["counts"]["skipped"] == 3
     reasons = {e["key"]: e["error"] for e in manifest["skipped"]}
@@ -43,9 +50,24 @@ def test_prepare_skips_lists_and_summarises_damaged_files(tmp_path, capsys):
 def test_strict_makes_the_first_damaged_file_fatal(tmp_path, capsys):
     raw = _kinetics_folder(tmp_path / "raw")
     with pytest.raises(ReaderError, match="deep.json: JSON nested"):
-        prepare_dataset(tmp_path / "out", "kinetics", {"root": str(raw)}, num_frames=8, progress=False, strict=True)
-    assert main(["prepare", "--source", "kinetics", "--input", str(raw), "--out", str(tmp_path / "out2"),
-                 "--strict"]) == 2
+        prepare_dataset(
+            tmp_path / "out", "kinetics", {"root": str(raw)}, num_frames=8, progress=False, strict=True
+        )
+    assert (
+        main(
+            [
+                "prepare",
+                "--source",
+                "kinetics",
+                "--input",
+                str(raw),
+                "--out",
+                str(tmp_path / "out2"),
+                "--strict",
+            ]
+        )
+        == 2
+    )
     assert "deep.json: JSON nested" in capsys.readouterr().err
 
 
@@ -54,7 +76,9 @@ def test_penn_zero_dimensions_clip_is_skipped_not_written(tmp_path):
     raw.mkdir()
     x = np.full((5, 13), 100.0)
     write_penn_mat(raw / "0001.mat", x, x, np.ones((5, 13)))
-    write_penn_mat(raw / "0002.mat", x, x, np.ones((5, 13)), dims=(0, 0))  # used to divide by zero into data.npy
+    write_penn_mat(
+        raw / "0002.mat", x, x, np.ones((5, 13)), dims=(0, 0)
+    )  # used to divide by zero into data.npy
     manifest = prepare_dataset(tmp_path / "out", "penn", {"root": str(raw)}, num_frames=8, progress=False)
     assert manifest["counts"]["valid"] == 1 and [e["key"] for e in manifest["skipped"]] == ["0002"]
     assert np.all(np.isfinite(np.load(tmp_path / "out" / "data.npy")))
@@ -81,7 +105,13 @@ class _NaNSource(SkeletonSource):
 
 
 def test_non_finite_clips_are_never_written(tmp_path):
-    manifest = prepare_dataset(tmp_path / "out", _NaNSource(), lq={"name": "compose", "steps": []}, num_frames=4,
-                               normalise=False, progress=False)
+    manifest = prepare_dataset(
+        tmp_path / "out",
+        _NaNSource(),
+        lq={"name": "compose", "steps": []},
+        num_frames=4,
+        normalise=False,
+        progress=False,
+    )
     assert [(e["key"], "contains NaN or Inf" in e["error"]) for e in manifest["skipped"]] == [("bad", True)]
     assert np.all(np.isfinite(np.load(tmp_path / "out" / "data.npy")))

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from skdcore.data.skeleton_tree import parents, topological_order
 
 

@@ -2,6 +2,7 @@
 makes that sample's loss NaN and its gradient NaN (never a finite loss hiding a NaN gradient, which
 would defeat the trainer's non-finite check); the other samples stay finite. Fused and matrix-product
 paths, CPU and CUDA (the CUDA kernels also in tests/cuda_emulation)."""
+
 import pytest
 import torch
 
@@ -28,7 +29,9 @@ def _fused(student, teacher):
 
 def _gemm(student, teacher):
     out, stats = torch.ops.skdcore._graph_matching_gemm_forward(student, teacher, *OPTIONS, 1)
-    grad = torch.ops.skdcore._graph_matching_gemm_backward(torch.ones_like(out), student, teacher, stats, *OPTIONS, 1)
+    grad = torch.ops.skdcore._graph_matching_gemm_backward(
+        torch.ones_like(out), student, teacher, stats, *OPTIONS, 1
+    )
     return out, grad
 
 

@@ -1,5 +1,6 @@
 """Checkpoints hold no pickled code: skdcore's own open with torch.load(weights_only=True); a checkpoint
 that needs weights_only=False is refused (naming --trust-checkpoint) and its payload never runs."""
+
 import os
 
 import numpy as np
@@ -40,8 +41,11 @@ def test_own_checkpoints_open_with_plain_torch_load(tiny_teacher):
 def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path, where):
     marker = tmp_path / "EXECUTED"
     path = _malicious_checkpoint(tmp_path / "evil.pt", marker, where)
-    with pytest.raises(CheckpointError, match=r"evil.pt holds pickled Python objects \(it needs io.open\).*"
-                                              r"--trust-checkpoint"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"evil.pt holds pickled Python objects \(it needs io.open\).*"
+        r"--trust-checkpoint",
+    ):
         load_checkpoint(path)
     assert not marker.exists()
 
@@ -57,19 +61,39 @@ def test_malicious_checkpoint_through_the_cli(tmp_path, capsys):
 def test_older_pickled_checkpoint_needs_trust(tmp_path):
     """Format 1 stored numpy's RNG tuple (a numpy array): refused by default, loaded with trust=True."""
     path = tmp_path / "old.pt"
-    torch.save({"format": "skdcore-checkpoint-1", "model_name": "shift_gcn", "model_args": {}, "model": {},
-                "rng": {"numpy": np.random.get_state()}}, path)
+    torch.save(
+        {
+            "format": "skdcore-checkpoint-1",
+            "model_name": "shift_gcn",
+            "model_args": {},
+            "model": {},
+            "rng": {"numpy": np.random.get_state()},
+        },
+        path,
+    )
     with pytest.raises(CheckpointError, match=r"numpy.*--trust-checkpoint \(Python: trust=True\)"):
         load_checkpoint(path)
     assert load_checkpoint(path, trust=True)["rng"]["numpy"][0] == "MT19937"
 
 
-@pytest.mark.parametrize("ckpt, match", [
-    ({"format": FORMAT, "model_args": {}, "model": {}}, "field 'model_name' is missing, expected a string"),
-    ({"format": FORMAT, "model_name": "shift_gcn", "model_args": [], "model": {}}, "field 'model_args' is a list"),
-    ({"format": FORMAT, "model_name": "shift_gcn", "model_args": {}}, "field 'model' is missing"),
-    ({"format": FORMAT, "model_name": "shift_gcn", "model_args": {}, "model": {"w": 3}}, "field .model. holds non-tensor entries"),
-])
+@pytest.mark.parametrize(
+    "ckpt, match",
+    [
+        (
+            {"format": FORMAT, "model_args": {}, "model": {}},
+            "field 'model_name' is missing, expected a string",
+        ),
+        (
+            {"format": FORMAT, "model_name": "shift_gcn", "model_args": [], "model": {}},
+            "field 'model_args' is a list",
+        ),
+        ({"format": FORMAT, "model_name": "shift_gcn", "model_args": {}}, "field 'model' is missing"),
+        (
+            {"format": FORMAT, "model_name": "shift_gcn", "model_args": {}, "model": {"w": 3}},
+            "field .model. holds non-tensor entries",
+        ),
+    ],
+)
 def test_incomplete_checkpoint_is_a_checkpoint_error(tmp_path, ckpt, match):
     torch.save(ckpt, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match="bad.pt: " + match):
@@ -109,9 +133,13 @@ def test_plain_data_converts_or_names_the_key():
 
 def test_unknown_model_or_bad_model_args_are_checkpoint_errors(tmp_path, capsys):
     torch.save({"format": FORMAT, "model_name": "resnet", "model_args": {}, "model": {}}, tmp_path / "m.pt")
-    with pytest.raises(CheckpointError, match=r"m.pt: field 'model_name' is 'resnet', not a model of this skdcore"):
+    with pytest.raises(
+        CheckpointError, match=r"m.pt: field 'model_name' is 'resnet', not a model of this skdcore"
+    ):
         load_checkpoint(tmp_path / "m.pt")
-    torch.save({"format": FORMAT, "model_name": "shift_gcn", "model_args": {"bogus": 1}, "model": {}},
-               tmp_path / "a.pt")
+    torch.save(
+        {"format": FORMAT, "model_name": "shift_gcn", "model_args": {"bogus": 1}, "model": {}},
+        tmp_path / "a.pt",
+    )
     assert main(["eval", "--checkpoint", str(tmp_path / "a.pt")]) == 2
     assert "a.pt: cannot build its model 'shift_gcn' from the recorded model_args" in capsys.readouterr().err

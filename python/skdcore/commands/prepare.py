@@ -116,8 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="stop at the first malformed input file (default: skip it, count it and list it "
                              "with its reason in manifest.json)")
     parser.add_argument("--trust-pickle", action="store_true",
-                        help="PYSKL: load the pickle with plain pickle, which can run code from the file; by "
-                             "default only builtin containers and numpy arrays are allowed (README: Untrusted files)")
+                        help="PYSKL: load the pickle with plain pickle, which can run code from the file; "
+                             "by default only builtin containers and numpy arrays are allowed (README: "
+                             "Untrusted files)")
     return parser
 
 

@@ -4,6 +4,7 @@ A layout only stores undirected edges; many operations need a parent per joint
 (bones stream, forward kinematics, filling dropped joints).  The tree is rooted at a
 chosen joint and built breadth-first over the layout's edges.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,5 +68,5 @@ def hop_matrix(layout: str | Layout) -> np.ndarray:
     for a, b in layout.edges:
         dist[a, b] = dist[b, a] = 1
     for k in range(V):  # Floyd-Warshall; V <= a few dozen
-        dist = np.minimum(dist, dist[:, k:k + 1] + dist[k:k + 1, :])
+        dist = np.minimum(dist, dist[:, k : k + 1] + dist[k : k + 1, :])
     return dist

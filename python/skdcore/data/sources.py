@@ -5,6 +5,7 @@ label) and knows its splits. The base class, ReaderError and the registry live i
 :mod:`skdcore.data.readers.base` (the readers import only that); this module is the one
 place that knows every source.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,14 @@ import json
 from .readers import SyntheticSource  # noqa: F401  (importing the package registers every source)
 from .readers.base import SOURCES, ReaderError, SkeletonSource, register_source
 
-__all__ = ["ReaderError", "SkeletonSource", "SyntheticSource", "make_source", "register_source", "stable_json"]
+__all__ = [
+    "ReaderError",
+    "SkeletonSource",
+    "SyntheticSource",
+    "make_source",
+    "register_source",
+    "stable_json",
+]
 
 
 def make_source(name: str, **options) -> SkeletonSource:

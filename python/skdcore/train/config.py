@@ -63,7 +63,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "shift_gcn"  # a name of skdcore.models.MODELS
-    args: dict = field(default_factory=dict)  # keyword arguments of the model class (num_class, channels, ...)
+    args: dict = field(default_factory=dict)  # keyword arguments of the model class (num_class, channels..)
     adaption: bool = True  # the student's 1x1 adaption conv (distill mode only)
 
 
@@ -128,22 +128,28 @@ class ExperimentConfig:
         for key, choices in {**CHOICES, "model.name": tuple(sorted(MODELS))}.items():
             _choice(key, _get(self, key), choices, errors)
         if not DEVICE_PATTERN.match(str(self.device)):
-            errors.append(f"device: {self.device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+            errors.append(
+                f"device: {self.device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+            )
         for key in ("data.batch_size", "data.eval_batch_size", "optim.epochs", "log.eval_every"):
             _at_least(key, _get(self, key), 1, errors)
         for key in ("max_steps", "log.checkpoint_every_steps", *(f"loss.{k}" for k in LOSS_NAMES),
                     "optim.momentum", "optim.weight_decay", "optim.warmup_epochs", "optim.gamma"):
             _at_least(key, _get(self, key), 0, errors)
         if self.loss.temperature is not None and self.loss.temperature <= 0:
-            errors.append(f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}")
+            errors.append(
+                f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}"
+            )
         if self.optim.lr <= 0:
             errors.append(f"optim.lr must be > 0, got {self.optim.lr!r}")
         if not 0 <= self.optim.min_lr <= self.optim.lr:
             errors.append(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], got {self.optim.min_lr!r}")
         data = self.data
         if not data.select_on_test and data.val_split is not None and data.val_split == data.test_split:
-            errors.append(f"data.val_split and data.test_split are both {data.test_split!r}; selecting on the test "
-                          f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
+            errors.append(
+                f"data.val_split and data.test_split are both {data.test_split!r}; selecting on the test "
+                f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})"
+            )
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
@@ -196,7 +202,8 @@ def _type_name(annotation) -> str:
         names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
         return " or ".join(names) + (" or null" if type(None) in typing.get_args(annotation) else "")
     if origin in (list, tuple) and typing.get_args(annotation):
-        return f"a list of {_type_name(typing.get_args(annotation)[0]).removeprefix('a ').removeprefix('an ')}s"
+        item = _type_name(typing.get_args(annotation)[0]).removeprefix("a ").removeprefix("an ")
+        return f"a list of {item}s"
     return _TYPE_NAMES.get(origin or annotation, getattr(annotation, "__name__", str(annotation)))
 
 
@@ -264,22 +271,25 @@ def _from_dict(cls, values: dict, prefix: str = "", errors: Optional[list] = Non
     top = errors is None
     errors = [] if top else errors
     if not isinstance(values, dict):
+        hint = " (a YAML list at the top of the file?)" if not prefix else ""
         errors.append(f"{prefix.rstrip('.') or 'the config'} must be a mapping of keys to values, got "
-                      f"{type(values).__name__}" + (" (a YAML list at the top of the file?)" if not prefix else ""))
+                      f"{type(values).__name__}{hint}")
         _raise(errors)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in fields:
-            hint = difflib.get_close_matches(str(key), fields, n=1)
-            errors.append(f"unknown config key '{prefix}{key}'" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                          + f"; valid keys of {prefix.rstrip('.') or 'the top level'}: {sorted(fields)}")
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(f"unknown config key '{prefix}{key}'{guess}; valid keys of "
+                          f"{prefix.rstrip('.') or 'the top level'}: {sorted(fields)}")
             continue
         factory = fields[key].default_factory
         if isinstance(factory, type) and dataclasses.is_dataclass(factory):  # a nested section
             if value is not None and not isinstance(value, dict):
-                errors.append(f"{prefix}{key} must be a section (a mapping of keys to values), got {_describe(value)}")
+                errors.append(f"{prefix}{key} must be a section (a mapping of keys to values), got "
+                              f"{_describe(value)}")
                 continue
             kwargs[key] = _from_dict(factory, value or {}, f"{prefix}{key}.", errors)
         else:
@@ -302,7 +312,7 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
 
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] = None,
                 values: Optional[dict] = None) -> ExperimentConfig:
-    """Load a YAML experiment config (or start from defaults / ``values``) and apply ``a.b=value`` overrides."""
+    """Load a YAML experiment config (or start from defaults / ``values``), apply ``a.b=value`` overrides."""
     data: dict = {}
     if path is not None:
         path = Path(path)
@@ -314,7 +324,8 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] =
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
         data = {} if data is None else data
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the config must be a mapping of keys to values, got a {type(data).__name__} "
+            raise ConfigError(f"{path}: the config must be a mapping of keys to values, got a "
+                              f"{type(data).__name__} "
                               "(a YAML list at the top of the file?)")
     if values:
         data = _merge(data, values)

@@ -6,6 +6,7 @@ file and what is wrong, never as another exception type, a crash, a hang, code e
 non-finite clip. Every size a file declares (bytes, frames, bodies, persons, joints, nesting depth)
 is checked against :data:`LIMITS` before anything is allocated for it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -88,8 +89,13 @@ class SkeletonSource:
         keys_digest = hashlib.sha256("\n".join(self.keys).encode()).hexdigest()[:16]
         builtin = BUILTIN_LAYOUTS.get(self.layout.name)
         layout = self.layout.name if builtin == self.layout else self.layout.to_dict()
-        return {"name": self.name, "layout": layout, "num_samples": len(self.keys),
-                "keys_sha256_16": keys_digest, **self.options()}
+        return {
+            "name": self.name,
+            "layout": layout,
+            "num_samples": len(self.keys),
+            "keys_sha256_16": keys_digest,
+            **self.options(),
+        }
 
 
 SOURCES: dict = {}
@@ -105,8 +111,10 @@ def check_count(value: int, limit: int, what: str, where: str) -> int:
     if value < 0:
         raise ReaderError(f"{where}: {what} is negative ({value})")
     if value > limit:
-        raise ReaderError(f"{where}: {what} is {value}, more than the limit {limit}; the file is damaged or "
-                          "not a skeleton file of this format")
+        raise ReaderError(
+            f"{where}: {what} is {value}, more than the limit {limit}; the file is damaged or "
+            "not a skeleton file of this format"
+        )
     return value
 
 
@@ -144,7 +152,9 @@ def numeric_array(value, where: str, what: str, limits: ReadLimits = LIMITS) -> 
         if value.dtype.kind not in "biuf":
             raise ReaderError(f"{where}: {what} has dtype {value.dtype}; expected a real-valued array")
         if value.size > limits.clip_values:
-            raise ReaderError(f"{where}: {what} holds {value.size} values, more than the limit {limits.clip_values}")
+            raise ReaderError(
+                f"{where}: {what} holds {value.size} values, more than the limit {limits.clip_values}"
+            )
         return value
     if not isinstance(value, (list, tuple)):
         raise ReaderError(f"{where}: {what} is a {type(value).__name__}; expected an array of numbers")
@@ -155,8 +165,10 @@ def numeric_array(value, where: str, what: str, limits: ReadLimits = LIMITS) -> 
             raise ReaderError(f"{where}: {what} is not a rectangular array of numbers")
         total = sum(len(v) for v in level)
         if total > limits.list_values:
-            raise ReaderError(f"{where}: {what} holds {total} or more values as lists, more than the limit "
-                              f"{limits.list_values}; store it as a numpy array")
+            raise ReaderError(
+                f"{where}: {what} holds {total} or more values as lists, more than the limit "
+                f"{limits.list_values}; store it as a numpy array"
+            )
         level = [item for v in level for item in v]
     if not all(is_number(v) for v in level):
         raise ReaderError(f"{where}: {what} holds a value that is not a number")
@@ -172,7 +184,9 @@ def read_capped_bytes(path: Path, limit: int) -> bytes:
     try:
         size = path.stat().st_size
         if size > limit:
-            raise ReaderError(f"{path}: {size} bytes, more than the limit {limit} for one file of this format")
+            raise ReaderError(
+                f"{path}: {size} bytes, more than the limit {limit} for one file of this format"
+            )
         with open(path, "rb") as f:
             return f.read()
     except OSError as err:
@@ -207,8 +221,9 @@ MAX_LABEL = 1_000_000
 def check_label(value, where: str, what: str = "label") -> int:
     """A class label: an integer in [0, 10^6)."""
     if not (is_integer(value) and 0 <= value < MAX_LABEL):
-        raise ReaderError(f"{where}: {what} is {brief(value)}; expected an integer class index in "
-                          f"[0, {MAX_LABEL})")
+        raise ReaderError(
+            f"{where}: {what} is {brief(value)}; expected an integer class index in [0, {MAX_LABEL})"
+        )
     return int(value)
 
 

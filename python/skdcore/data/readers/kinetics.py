@@ -7,6 +7,7 @@ where the score is 0 (ST-GCN's feeder).  Per frame, persons are ranked by their 
 score and the top ``max_persons`` kept.  Frames whose index is beyond ``max_frames`` (or
 below 1) are ignored.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,23 +35,30 @@ NUM_JOINTS = 18
 def _numbers(value, count: int, where: str, what: str) -> list:
     if not isinstance(value, list) or len(value) != count or not all(is_number(v) for v in value):
         got = f"{len(value)} values" if isinstance(value, list) else f"a {type(value).__name__}"
-        raise ReaderError(f"{where}: '{what}' must be a list of {count} numbers (OpenPose 18 joints), got {got}")
+        raise ReaderError(
+            f"{where}: '{what}' must be a list of {count} numbers (OpenPose 18 joints), got {got}"
+        )
     return value
 
 
 def _frame_index(frame, k: int, path: Path) -> int:
     if not isinstance(frame, dict):
-        raise ReaderError(f"{path}: data[{k}] is a {type(frame).__name__}; every entry of 'data' must be an object "
-                          "with 'frame_index' and 'skeleton'")
+        raise ReaderError(
+            f"{path}: data[{k}] is a {type(frame).__name__}; every entry of 'data' must be an object "
+            "with 'frame_index' and 'skeleton'"
+        )
     index = frame.get("frame_index")
     if not is_integer(index):
-        raise ReaderError(f"{path}: data[{k}].frame_index is {brief(index)}; every entry of 'data' needs an "
-                          "integer 'frame_index'")
+        raise ReaderError(
+            f"{path}: data[{k}].frame_index is {brief(index)}; every entry of 'data' needs an "
+            "integer 'frame_index'"
+        )
     return int(index)
 
 
-def read_kinetics_json(path: str | Path, max_persons: int = 2, max_frames: int = 300,
-                       persons_in: int = 5) -> tuple[np.ndarray, int | None]:
+def read_kinetics_json(
+    path: str | Path, max_persons: int = 2, max_frames: int = 300, persons_in: int = 5
+) -> tuple[np.ndarray, int | None]:
     """((3, T, 18, max_persons) float32, label_index or None) of one clip file."""
     path = Path(path)
     clip = load_json(path)
@@ -70,7 +78,9 @@ def read_kinetics_json(path: str | Path, max_persons: int = 2, max_frames: int =
             continue
         skeleton = frame.get("skeleton", [])
         if not isinstance(skeleton, list):
-            raise ReaderError(f"{path}: data[{k}].skeleton is a {type(skeleton).__name__}; expected a list of persons")
+            raise ReaderError(
+                f"{path}: data[{k}].skeleton is a {type(skeleton).__name__}; expected a list of persons"
+            )
         for m, person in enumerate(skeleton[:persons_in]):
             where = f"{path}: data[{k}].skeleton[{m}]"
             if not isinstance(person, dict) or "pose" not in person or "score" not in person:
@@ -78,9 +88,9 @@ def read_kinetics_json(path: str | Path, max_persons: int = 2, max_frames: int =
             pose = _numbers(person["pose"], 2 * NUM_JOINTS, where, "pose")
             score = _numbers(person["score"], NUM_JOINTS, where, "score")
             values = finite_float32(pose + score, where, "pose/score")
-            raw[0, t, :, m] = values[0:2 * NUM_JOINTS:2]
-            raw[1, t, :, m] = values[1:2 * NUM_JOINTS:2]
-            raw[2, t, :, m] = values[2 * NUM_JOINTS:]
+            raw[0, t, :, m] = values[0 : 2 * NUM_JOINTS : 2]
+            raw[1, t, :, m] = values[1 : 2 * NUM_JOINTS : 2]
+            raw[2, t, :, m] = values[2 * NUM_JOINTS :]
     with np.errstate(over="ignore", invalid="ignore"):
         raw[0:2] -= 0.5
     raw[0:2][:, raw[2] == 0] = 0
@@ -100,8 +110,14 @@ class KineticsSource(SkeletonSource):
     name = "kinetics"
     num_coords = 2
 
-    def __init__(self, root: str | Path, label_file: str | Path | None = None, split: str = "train",
-                 max_persons: int = 2, max_frames: int = 300):
+    def __init__(
+        self,
+        root: str | Path,
+        label_file: str | Path | None = None,
+        split: str = "train",
+        max_persons: int = 2,
+        max_frames: int = 300,
+    ):
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"Kinetics root {self.root} is not a directory of .json files")
@@ -113,9 +129,13 @@ class KineticsSource(SkeletonSource):
         if label_file:
             self.index = load_json(Path(label_file))
             if not isinstance(self.index, dict) or not all(isinstance(v, dict) for v in self.index.values()):
-                raise ReaderError(f"label file {label_file}: expected an object {{clip id: {{'label_index': int, "
-                                  "'has_skeleton': bool}}}}")
-            files = [f for f in files if f.stem in self.index and self.index[f.stem].get("has_skeleton", True)]
+                raise ReaderError(
+                    f"label file {label_file}: expected an object {{clip id: {{'label_index': int, "
+                    "'has_skeleton': bool}}}}"
+                )
+            files = [
+                f for f in files if f.stem in self.index and self.index[f.stem].get("has_skeleton", True)
+            ]
         if not files:
             raise ValueError(f"no usable .json clips under {self.root}")
         self.files, self.keys = files, [f.stem for f in files]
@@ -125,8 +145,9 @@ class KineticsSource(SkeletonSource):
         x, label = read_kinetics_json(self.files[index], self.num_persons, self.max_frames)
         if self.index is not None:
             entry = self.index[self.keys[index]]
-            label = check_label(entry.get("label_index"), f"{self.label_file}: entry {self.keys[index]!r}",
-                                "'label_index'")
+            label = check_label(
+                entry.get("label_index"), f"{self.label_file}: entry {self.keys[index]!r}", "'label_index'"
+            )
         if label is None:
             raise ReaderError(f"{self.files[index]}: no 'label_index' field and no label file given")
         return x, label
@@ -135,8 +156,13 @@ class KineticsSource(SkeletonSource):
         return {self.split: np.arange(len(self.keys))}
 
     def options(self):
-        return {"root": str(self.root), "label_file": self.label_file, "split": self.split,
-                "max_persons": self.num_persons, "max_frames": self.max_frames}
+        return {
+            "root": str(self.root),
+            "label_file": self.label_file,
+            "split": self.split,
+            "max_persons": self.num_persons,
+            "max_frames": self.max_frames,
+        }
 
 
 register_source("kinetics", KineticsSource)

@@ -8,6 +8,7 @@ the next call starts a fresh child.
 
 This file is also the child's program: run as a script it imports only numpy and scipy.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -37,8 +38,13 @@ class MatParser:
 
     def _start(self) -> subprocess.Popen:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        return subprocess.Popen([sys.executable, "-s", __file__, str(CHILD_MEMORY_BYTES)], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        return subprocess.Popen(
+            [sys.executable, "-s", __file__, str(CHILD_MEMORY_BYTES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
 
     def close(self) -> None:
         if self.child is not None:
@@ -58,8 +64,10 @@ class MatParser:
             payload = self._read(struct.unpack("<Q", header)[0])
         except TimeoutError:
             self.close()
-            raise ReaderError(f"{path}: not a readable .mat file (scipy took longer than {self.timeout_s:g} s); "
-                              "the file is damaged") from None
+            raise ReaderError(
+                f"{path}: not a readable .mat file (scipy took longer than {self.timeout_s:g} s); "
+                "the file is damaged"
+            ) from None
         except (BrokenPipeError, EOFError):
             try:
                 code = self.child.wait(timeout=5)
@@ -67,8 +75,9 @@ class MatParser:
                 code = None
             self.close()
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-            raise ReaderError(f"{path}: not a readable .mat file (scipy crashed the parser: {how}); the file is "
-                              "damaged") from None
+            raise ReaderError(
+                f"{path}: not a readable .mat file (scipy crashed the parser: {how}); the file is damaged"
+            ) from None
         import numpy as np
 
         with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
@@ -108,7 +117,9 @@ def load_mat(path: str | Path, variable_names: list | None = None) -> tuple[dict
     except OSError as err:
         raise ReaderError(f"{path}: cannot read it ({err.strerror or err})") from None
     if size > LIMITS.text_file_bytes:
-        raise ReaderError(f"{path}: {size} bytes, more than the limit {LIMITS.text_file_bytes} for a .mat label file")
+        raise ReaderError(
+            f"{path}: {size} bytes, more than the limit {LIMITS.text_file_bytes} for a .mat label file"
+        )
     if _PARSER is None:
         _PARSER = MatParser()
         atexit.register(_PARSER.close)
@@ -146,9 +157,13 @@ def _answer(path: str, names) -> bytes:
                 continue
             meta["kinds"][key] = kind = _kind(value)
             if kind in ("numeric", "text") and value.nbytes > MAX_VARIABLE_BYTES:
-                raise MemoryError(f"variable {key!r} holds {value.nbytes} bytes, more than {MAX_VARIABLE_BYTES}")
+                raise MemoryError(
+                    f"variable {key!r} holds {value.nbytes} bytes, more than {MAX_VARIABLE_BYTES}"
+                )
             if kind in ("numeric", "text"):
-                arrays[f"v_{key}"] = value  # NB: prefixed: a variable named 'file' must not meet savez's argument
+                arrays[f"v_{key}"] = (
+                    value  # NB: prefixed: a variable named 'file' must not meet savez's argument
+                )
     except Exception as err:  # noqa: BLE001  (scipy raises many types for damaged files; all mean "damaged")
         meta = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
         arrays = {}
@@ -172,7 +187,9 @@ def _child_main(memory_bytes: int) -> None:
             import numpy as np
 
             buffer = io.BytesIO()
-            meta = json.dumps({"error": "MemoryError: the file declares more data than the parser may allocate"})
+            meta = json.dumps(
+                {"error": "MemoryError: the file declares more data than the parser may allocate"}
+            )
             np.savez(buffer, __meta__=np.frombuffer(meta.encode(), dtype=np.uint8))
             payload = buffer.getvalue()
         sys.stdout.buffer.write(struct.pack("<Q", len(payload)) + payload)

@@ -6,6 +6,7 @@ image width/height and shifted by -0.5 (like Kinetics), zeroed where not visible
 scipy parses the files in a child process (:mod:`.mat_worker`): a damaged file that
 crashes scipy is a ReaderError, not the end of the job.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,21 @@ from .base import LIMITS, ReaderError, SkeletonSource, check_clip, register_sour
 from .mat_worker import load_mat
 
 PENN_ACTIONS = (
-    "baseball_pitch", "baseball_swing", "bench_press", "bowl", "clean_and_jerk", "golf_swing", "jump_rope",
-    "jumping_jacks", "pullup", "pushup", "situp", "squat", "strum_guitar", "tennis_forehand", "tennis_serve",
+    "baseball_pitch",
+    "baseball_swing",
+    "bench_press",
+    "bowl",
+    "clean_and_jerk",
+    "golf_swing",
+    "jump_rope",
+    "jumping_jacks",
+    "pullup",
+    "pushup",
+    "situp",
+    "squat",
+    "strum_guitar",
+    "tennis_forehand",
+    "tennis_serve",
 )
 NUM_JOINTS = 13
 
@@ -36,7 +50,9 @@ def _field(arrays: dict, kinds: dict, name: str, path: Path, kind: str = "numeri
 
 def _train_flag(value: np.ndarray, path: Path) -> bool:
     if value.size != 1 or not np.isfinite(value.astype(np.float64)).all():
-        raise ReaderError(f"{path}: field 'train' must be one number (1 train, -1 test), got shape {value.shape}")
+        raise ReaderError(
+            f"{path}: field 'train' must be one number (1 train, -1 test), got shape {value.shape}"
+        )
     return float(value.reshape(())) == 1
 
 
@@ -55,17 +71,23 @@ def read_penn_mat(path: str | Path) -> tuple[np.ndarray, int, bool]:
         if arr.shape[0] == 0:
             raise ReaderError(f"{path}: field {name!r} is empty; the clip has no frames")
         if arr.shape[0] > LIMITS.frames:
-            raise ReaderError(f"{path}: field {name!r} has {arr.shape[0]} frames, more than the limit {LIMITS.frames}")
+            raise ReaderError(
+                f"{path}: field {name!r} has {arr.shape[0]} frames, more than the limit {LIMITS.frames}"
+            )
         if not np.all(np.isfinite(arr)):
             raise ReaderError(f"{path}: field {name!r} contains NaN or Inf")
     if not x.shape == y.shape == vis.shape:
-        raise ReaderError(f"{path}: fields x, y, visibility differ in shape: {x.shape}, {y.shape}, {vis.shape}")
+        raise ReaderError(
+            f"{path}: fields x, y, visibility differ in shape: {x.shape}, {y.shape}, {vis.shape}"
+        )
     train = _train_flag(_field(arrays, kinds, "train", path), path)
     if "dimensions" in kinds:
         dims = _field(arrays, kinds, "dimensions", path).astype(np.float64).ravel()
         if dims.size < 2 or not np.all(np.isfinite(dims[:2])) or not np.all(dims[:2] > 0):
-            raise ReaderError(f"{path}: field 'dimensions' must start with the image height and width (> 0), got "
-                              f"{dims[:3].tolist()}")
+            raise ReaderError(
+                f"{path}: field 'dimensions' must start with the image height and width (> 0), got "
+                f"{dims[:3].tolist()}"
+            )
         height, width = float(dims[0]), float(dims[1])
     else:
         height = width = 1.0

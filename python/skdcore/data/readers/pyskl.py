@@ -10,6 +10,7 @@ A pickle can run code when loaded, so the file is read with a restricted unpickl
 (:mod:`.safe_pickle`: builtin containers and numpy arrays only); ``trust_pickle=True``
 (``skd prepare --trust-pickle``) uses plain pickle for files from a source you trust.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from ...layouts import get_layout
-from .base import LIMITS, ReaderError, SkeletonSource, check_clip, check_label, finite_float32, numeric_array
-from .base import register_source
+from .base import (
+    LIMITS,
+    ReaderError,
+    SkeletonSource,
+    check_clip,
+    check_label,
+    finite_float32,
+    numeric_array,
+    register_source,
+)
 from .safe_pickle import load_pickle
 
 _LAYOUT_BY_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
@@ -32,8 +41,11 @@ def load_pyskl_annotations(path: str | Path, trust_pickle: bool = False) -> dict
         raise ReaderError(f"{path}: expected a dict with keys 'split' and 'annotations' (a list)")
     split = content.get("split") or {}
     if not isinstance(split, dict) or not all(
-            isinstance(name, str) and isinstance(members, (list, tuple)) and all(isinstance(m, str) for m in members)
-            for name, members in split.items()):
+        isinstance(name, str)
+        and isinstance(members, (list, tuple))
+        and all(isinstance(m, str) for m in members)
+        for name, members in split.items()
+    ):
         raise ReaderError(f"{path}: field 'split' must map split names to lists of frame_dir strings")
     return content
 
@@ -45,14 +57,19 @@ def _keypoint(ann: dict, where: str) -> np.ndarray:
     if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
         raise ReaderError(f"{where}: 'keypoint' must be (M, T, V, 2|3), got shape {kp.shape}")
     M, T, V, _ = kp.shape
-    for what, value, limit in (("persons M", M, LIMITS.persons), ("frames T", T, LIMITS.frames),
-                               ("joints V", V, LIMITS.joints)):
+    for what, value, limit in (
+        ("persons M", M, LIMITS.persons),
+        ("frames T", T, LIMITS.frames),
+        ("joints V", V, LIMITS.joints),
+    ):
         if value > limit:
             raise ReaderError(f"{where}: 'keypoint' has {value} {what}, more than the limit {limit}")
     return kp
 
 
-def annotation_to_clip(ann: dict, where: str, max_persons: int = 2, num_joints: int | None = None) -> np.ndarray:
+def annotation_to_clip(
+    ann: dict, where: str, max_persons: int = 2, num_joints: int | None = None
+) -> np.ndarray:
     """(3, T, V, max_persons) float32 from one annotation dict; ``where`` prefixes errors."""
     if not isinstance(ann, dict):
         raise ReaderError(f"{where}: the annotation is a {type(ann).__name__}, expected a dict")
@@ -91,8 +108,14 @@ class PysklSource(SkeletonSource):
 
     name = "pyskl"
 
-    def __init__(self, root: str | Path, split_prefix: str | None = None, max_persons: int = 2,
-                 layout: str | None = None, trust_pickle: bool = False):
+    def __init__(
+        self,
+        root: str | Path,
+        split_prefix: str | None = None,
+        max_persons: int = 2,
+        layout: str | None = None,
+        trust_pickle: bool = False,
+    ):
         self.path = Path(root)
         self.trust_pickle = bool(trust_pickle)
         content = load_pyskl_annotations(self.path, trust_pickle=self.trust_pickle)
@@ -104,8 +127,9 @@ class PysklSource(SkeletonSource):
             kp = _keypoint(first, f"{self.path}: annotations[0]") if isinstance(first, dict) else None
             V = kp.shape[2] if kp is not None else 0
             if V not in _LAYOUT_BY_JOINTS:
-                raise ReaderError(f"{self.path}: cannot guess the layout of {V} joints from annotations[0]; "
-                                  "pass layout=")
+                raise ReaderError(
+                    f"{self.path}: cannot guess the layout of {V} joints from annotations[0]; pass layout="
+                )
             layout = _LAYOUT_BY_JOINTS[V]
             self.num_coords = 3 if kp.shape[-1] == 3 else 2
         else:
@@ -113,8 +137,10 @@ class PysklSource(SkeletonSource):
             self.num_coords = 3 if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[-1] == 3 else 2
         self.layout = get_layout(layout)
         self.num_persons, self.split_prefix = int(max_persons), split_prefix
-        self.keys = [a["frame_dir"] if isinstance(a, dict) and isinstance(a.get("frame_dir"), str) else f"#{i}"
-                     for i, a in enumerate(self.annotations)]
+        self.keys = [
+            a["frame_dir"] if isinstance(a, dict) and isinstance(a.get("frame_dir"), str) else f"#{i}"
+            for i, a in enumerate(self.annotations)
+        ]
         self.split_dict = content.get("split") or {}
 
     def load(self, index):

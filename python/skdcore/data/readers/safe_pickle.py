@@ -7,6 +7,7 @@ are wrapped so they can only rebuild plain arrays (no subclass, no allocation fr
 Before unpickling, every length the opcodes declare is checked against the bytes actually present,
 so a file declaring 10^12 bytes is refused before anything is allocated.
 """
+
 from __future__ import annotations
 
 import io
@@ -28,8 +29,10 @@ class _NdarrayType:
 
 def _reconstruct(subtype, shape, dtype):
     if subtype is not _NdarrayType or tuple(shape) != (0,):
-        raise pickle.UnpicklingError("numpy _reconstruct is only allowed for an empty plain ndarray "
-                                     f"(got {subtype!r}, shape {shape!r})")
+        raise pickle.UnpicklingError(
+            "numpy _reconstruct is only allowed for an empty plain ndarray "
+            f"(got {subtype!r}, shape {shape!r})"
+        )
     return _numpy_core.multiarray._reconstruct(np.ndarray, (0,), dtype)
 
 
@@ -125,7 +128,9 @@ def check_declared_sizes(payload: bytes, path: Path) -> None:
         for _ in pickletools.genops(io.BytesIO(payload)):
             pass
     except (ValueError, KeyError, EOFError, OverflowError, MemoryError) as err:
-        raise ReaderError(f"{path}: not a readable pickle ({type(err).__name__}: {err}); truncated?") from None
+        raise ReaderError(
+            f"{path}: not a readable pickle ({type(err).__name__}: {err}); truncated?"
+        ) from None
 
 
 def load_pickle(path: str | Path, trust: bool = False, max_bytes: int = LIMITS.pickle_file_bytes):
@@ -141,9 +146,25 @@ def load_pickle(path: str | Path, trust: bool = False, max_bytes: int = LIMITS.p
     try:
         return unpickler.load()
     except RefusedGlobal as err:
-        raise ReaderError(f"{path}: the pickle asks for {err.global_name}, which a skeleton annotation file "
-                          "never needs; loading it could run code from the file, so it was refused. If you "
-                          "trust where the file comes from, pass --trust-pickle (Python: trust_pickle=True)") from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, KeyError, IndexError,
-            OverflowError, MemoryError, RecursionError, UnicodeDecodeError, ImportError) as err:
-        raise ReaderError(f"{path}: not a readable pickle ({type(err).__name__}: {err}); truncated?") from None
+        raise ReaderError(
+            f"{path}: the pickle asks for {err.global_name}, which a skeleton annotation file "
+            "never needs; loading it could run code from the file, so it was refused. If you "
+            "trust where the file comes from, pass --trust-pickle (Python: trust_pickle=True)"
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        MemoryError,
+        RecursionError,
+        UnicodeDecodeError,
+        ImportError,
+    ) as err:
+        raise ReaderError(
+            f"{path}: not a readable pickle ({type(err).__name__}: {err}); truncated?"
+        ) from None

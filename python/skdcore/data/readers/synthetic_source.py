@@ -1,4 +1,5 @@
 """The procedural NTU-25 action generator (:mod:`skdcore.data.synthetic`) as a prepare source."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +18,14 @@ class SyntheticSource(SkeletonSource):
 
     name = "synthetic"
 
-    def __init__(self, num_samples: int = 1600, clip_frames: int = 64, num_classes: int = len(ACTION_NAMES),
-                 seed: int = 0, **clip_options):
+    def __init__(
+        self,
+        num_samples: int = 1600,
+        clip_frames: int = 64,
+        num_classes: int = len(ACTION_NAMES),
+        seed: int = 0,
+        **clip_options,
+    ):
         if num_samples < 1:
             raise ValueError(f"synthetic source: num_samples must be >= 1, got {num_samples}")
         self.layout = get_layout("ntu25")
@@ -35,25 +42,39 @@ class SyntheticSource(SkeletonSource):
         return x, label
 
     def _clip(self, index: int):
-        return synthesize_clip(index, num_frames=self.clip_frames, num_classes=self.num_classes,
-                               seed=self.seed, **self.clip_options)
+        return synthesize_clip(
+            index,
+            num_frames=self.clip_frames,
+            num_classes=self.num_classes,
+            seed=self.seed,
+            **self.clip_options,
+        )
 
     def subjects(self) -> np.ndarray:
         if self._subjects is None:
             # the subject is the first draw of the clip's generator: cheap to recompute alone
             n_sub = int(self.clip_options.get("num_subjects", 20))
-            self._subjects = np.array([int(np.random.default_rng([self.seed, i]).integers(n_sub))
-                                       for i in range(self.num_samples)], dtype=np.int64)
+            self._subjects = np.array(
+                [int(np.random.default_rng([self.seed, i]).integers(n_sub)) for i in range(self.num_samples)],
+                dtype=np.int64,
+            )
         return self._subjects
 
     def splits(self):
         train = subject_split(self.subjects(), int(self.clip_options.get("num_subjects", 20)))
-        return {"train": np.flatnonzero(train), "test": np.flatnonzero(~train),
-                "all": np.arange(self.num_samples)}
+        return {
+            "train": np.flatnonzero(train),
+            "test": np.flatnonzero(~train),
+            "all": np.arange(self.num_samples),
+        }
 
     def options(self):
-        return {"clip_frames": self.clip_frames, "num_classes": self.num_classes, "seed": self.seed,
-                **{k: self.clip_options[k] for k in sorted(self.clip_options)}}
+        return {
+            "clip_frames": self.clip_frames,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+            **{k: self.clip_options[k] for k in sorted(self.clip_options)},
+        }
 
 
 register_source("synthetic", SyntheticSource)
