@@ -21,7 +21,6 @@ from pathlib import Path
 import torch
 
 from common import base_parser, machine_line, markdown_table
-
 from skdcore import export  # (imports skdcore: registers the ops)
 from skdcore.models import build_model
 
@@ -33,7 +32,7 @@ def build(name: str, fused: bool, quick: bool) -> torch.nn.Module:
     args = {"num_class": 60}
     if quick:
         args.update(channels=(16, 32), strides=(1, 2))
-    return build_model(name, **args, use_fused_ops=fused).eval()
+    return build_model(name, **args, ops="fused" if fused else "reference").eval()
 
 
 def variants(name: str, quick: bool, frames: int, folder: Path) -> dict:

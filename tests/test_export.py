@@ -7,8 +7,9 @@ import sys
 import warnings
 
 import pytest
-import skdcore  # noqa: F401  (registers the ops)
 import torch
+
+import skdcore  # noqa: F401  (registers the ops)
 from skdcore import export
 from skdcore.cli import main
 from skdcore.models import build_model
@@ -127,7 +128,7 @@ def test_shift_gcn_frames_must_be_a_multiple_of_its_temporal_stride():
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("grad", [True, False])
 def test_jit_trace_in_eval_mode(name, grad):
-    model = build_model(name, **MODELS[name], use_fused_ops=True).eval()
+    model = build_model(name, **MODELS[name], ops="fused").eval()
     clips = torch.randn(2, 3, 16, 25, 2)
     with torch.set_grad_enabled(grad), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from skdcore.cli import build_parser, main
 from skdcore.models import build_model
 from skdcore.train.checkpoint import save_checkpoint

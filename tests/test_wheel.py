@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from skdcore import _loader
 
 REPO = Path(__file__).resolve().parents[1]

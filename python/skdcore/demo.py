@@ -72,7 +72,7 @@ def _severity_accuracy(checkpoints: Dict[str, str], data_root: Path, severities,
     from .train.evaluate_cli import load_trained_model
     from .train.metrics import evaluate
 
-    from .train.trainer import resolve_device
+    from .devices import resolve_device
 
     device = resolve_device("auto")
     models = {name: load_trained_model(path, ops)[0].to(device) for name, path in checkpoints.items()}

@@ -104,12 +104,11 @@ class LogitsOnly(nn.Module):
 
 def load_trained_model(checkpoint: Union[str, Path]) -> tuple:
     """(model in eval mode with the compiled ops, checkpoint dict) from an skdcore training checkpoint."""
-    from .models import build_model
-    from .train.checkpoint import load_checkpoint, load_model_state
+    from .train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
     # The deployed model runs the compiled kernels; the references are for tests and the ONNX lowering.
-    model = build_model(ckpt["model_name"], **ckpt["model_args"], use_fused_ops=True)
+    model = model_from_checkpoint(ckpt, checkpoint, ops="fused")
     load_model_state(model, ckpt, checkpoint)
     return model.eval(), ckpt
 

@@ -23,17 +23,28 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from ..models import build_model
+from ..atomic_io import atomic_write_json, remove_stale_temp_files
+from ..devices import resolve_device
+from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
-from ..data.manifest import atomic_write_json
-from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
 from ..layouts import get_layout, layout_data
+from .checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+    model_from_checkpoint,
+    resume_state,
+    save_checkpoint,
+    set_rng_state,
+    unwrap,
+)
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
-from .losses import cross_entropy, skd_losses
+from .losses import LOSS_NAMES, cross_entropy, skd_losses
 from .metrics import evaluate, format_metrics
-from .ops_select import RevisedBackward, select_ops
+from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
+from .revision import RevisedBackward
 from .run_log import RunLogger
 
 
@@ -46,12 +57,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def open_datasets(cfg: ExperimentConfig):
@@ -109,26 +114,22 @@ def data_layout(cfg: ExperimentConfig, dataset) -> dict:
 
 
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says (classes, channels, persons, joints, layout).
+    """cfg.model.args completed with what the data says: the classes, and what the model class reads
+    from the clip shape and the layout (channels, persons, joints, graph).
 
     The layout is stored as a plain dict, so checkpoints and configs rebuild the same graph."""
     args = dict(cfg.model.args)
-    _, channels, _, joints, persons = (len(dataset.data),) + tuple(dataset.data.shape[1:])
-    args.setdefault("num_class", dataset.num_classes)
-    args.setdefault("in_channels", channels // 2)
-    args.setdefault("num_person", persons)
-    if "layout" in args:
-        args["layout"] = layout_data(args["layout"])
-    else:
-        args["layout"] = data_layout(cfg, dataset)
-    if cfg.model.name == "shift_gcn":
-        args.setdefault("num_joints", joints)
-    return args
+    N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
+    clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
+    layout = layout_data(args.pop("layout")) if "layout" in args else data_layout(cfg, dataset)
+    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
+    return {"num_class": dataset.num_classes, **from_data, **args}
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None):
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False):
         self.cfg = cfg
+        self.trust_checkpoint = trust_checkpoint  # load teacher / resume checkpoints with weights_only=False
         self.device = resolve_device(cfg.device)
         self.dist: DistInfo = init_from_env(self.device)
         seed_everything(cfg.seed, cfg.deterministic)
@@ -145,7 +146,7 @@ class Trainer:
             self.teacher = self._load_teacher()
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
-        self.model = build_model(cfg.model.name, **self.model_args).to(self.device)
+        self.model = build_model(cfg.model.name, ops=cfg.ops, **self.model_args).to(self.device)
 
         self.input_name = "hq" if cfg.mode == "teacher" else "lq"
         self.steps_per_epoch = len(self._batches(0))
@@ -155,12 +156,12 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
         self.revised_backward = None
         if cfg.mode == "distill" and cfg.loss.gradient_revision:
-            names = ["ce"] + [k for k in ("kl", "mse", "graph_matching") if getattr(cfg.loss, k) > 0]
-            self.revised_backward = RevisedBackward(self.model, names, self.ops.revision)
+            self.revised_backward = RevisedBackward(self.model.parameters(), scheme=self.ops.revision)
 
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
         self.history: list = []
+        self.epoch_sums: Dict = {}  # the running sums of the epoch in progress (checkpointed mid-epoch)
         if resume:
             self._resume(self.out / "last.pt")
 
@@ -169,8 +170,8 @@ class Trainer:
         path = self.cfg.teacher_checkpoint
         if not path:
             raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
-        ckpt = load_checkpoint(path)
-        teacher = build_model(ckpt["model_name"], **ckpt["model_args"])
+        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
+        teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -190,18 +191,16 @@ class Trainer:
     def _resume(self, path: Path) -> None:
         if not path.exists():
             raise CheckpointError(f"--resume: {path} not found; start without --resume or point output_dir at the run")
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
-        if ckpt.get("extra", {}).get("mode") not in (None, self.cfg.mode):
-            raise CheckpointError(f"{path} comes from a mode={ckpt['extra']['mode']!r} run, this run is mode={self.cfg.mode!r}")
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.epoch, self.step, self.step_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["step_in_epoch"]
-        self.best = ckpt.get("best", {})
-        self.history = ckpt.get("extra", {}).get("history", [])
-        from .checkpoint import set_rng_state
-
-        set_rng_state(ckpt["rng"])
+        state = resume_state(ckpt, path)
+        if state["mode"] not in (None, self.cfg.mode):
+            raise CheckpointError(f"{path} comes from a mode={state['mode']!r} run, this run is mode={self.cfg.mode!r}")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
+        self.best, self.history, self.epoch_sums = state["best"], state["history"], state["epoch_sums"]
+        set_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
         if not self.dist.is_main:
@@ -209,7 +208,8 @@ class Trainer:
         save_checkpoint(self.out / name, model=self.model, model_name=self.cfg.model.name, model_args=self.model_args,
                         optimizer=self.optimizer, scheduler=self.scheduler, epoch=self.epoch, step=self.step,
                         step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
-                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used})
+                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used},
+                        epoch_sums=self.epoch_sums)
 
     # -- one step ------------------------------------------------------------------------------
     def train_step(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> Dict[str, float]:
@@ -223,7 +223,7 @@ class Trainer:
             with torch.no_grad():
                 teacher_logits, teacher_features = self.teacher(hq)
             logits, features = self.model(lq)
-            weights = {k: getattr(self.cfg.loss, k) for k in ("ce", "kl", "mse", "graph_matching")}
+            weights = {k: getattr(self.cfg.loss, k) for k in LOSS_NAMES}
             losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
                                 self.ops.graph_matching, self.cfg.loss.temperature)
             if self.revised_backward is not None:
@@ -256,8 +256,8 @@ class Trainer:
         best_path = self.out / "best.pt"
         if not best_path.exists():
             return {}
-        model = build_model(self.cfg.model.name, **self.model_args)
-        load_model_state(model, load_checkpoint(best_path), best_path)
+        model = build_model(self.cfg.model.name, ops=self.cfg.ops, **self.model_args)
+        load_model_state(model, load_checkpoint(best_path, trust=self.trust_checkpoint), best_path)
         test_set = open_test_set(self.cfg)
         batches = iterate(test_set, self._eval_batches(test_set))
         metrics = evaluate(model.to(self.device), batches, self.device, self.num_classes, self.input_name)
@@ -276,6 +276,7 @@ class Trainer:
         cfg = self.cfg
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.out)  # of checkpoints interrupted mid-write
             save_config(cfg, self.out / "config.yaml")
         logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main)
         show = cfg.log.progress and self.dist.is_main
@@ -303,15 +304,16 @@ class Trainer:
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
         batches = self._batches(self.epoch)
-        sums: Dict[str, float] = {}
-        start_time = time.perf_counter()
+        carried = self.epoch_sums if self.step_in_epoch else {}  # a resume mid-epoch continues its sums
+        sums: Dict[str, float] = dict(carried.get("sums", {}))
+        start_time = time.perf_counter() - float(carried.get("time_s", 0.0))
         bar = None
         if show:
             from tqdm import tqdm
 
             bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"{cfg.name} epoch {self.epoch + 1}/"
                        f"{cfg.optim.epochs}", leave=False, dynamic_ncols=True)
-        done = 0
+        done = int(carried.get("steps", 0))
         for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
             values = self.train_step(hq, lq, labels)
             if not math.isfinite(values["loss"]):
@@ -325,6 +327,7 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{values['loss']:.3f}")
+            self.epoch_sums = {"sums": dict(sums), "steps": done, "time_s": time.perf_counter() - start_time}
             if cfg.max_steps and self.step >= cfg.max_steps:
                 self._save("last.pt")
                 if bar is not None:
@@ -339,6 +342,7 @@ class Trainer:
         row.update({f"train_{k}": v / max(done, 1) for k, v in sums.items()})
         self.epoch += 1
         self.step_in_epoch = 0
+        self.epoch_sums = {}
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
         if is_eval_epoch and self.dist.is_main:
             metrics = self.evaluate()
@@ -363,7 +367,10 @@ class Trainer:
         return False
 
 
-def train(cfg: ExperimentConfig, resume: bool = False, datasets=None) -> Dict:
+def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False) -> Dict:
     """Run ``cfg`` to the end (or ``max_steps``); returns {'best' (on the selection split), 'test' (best.pt on
-    the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}."""
-    return Trainer(cfg, resume=resume, datasets=datasets).fit()
+    the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}.
+
+    ``trust_checkpoint``: load the teacher / resume checkpoint even if it holds pickled objects.
+    """
+    return Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint).fit()
