@@ -102,11 +102,12 @@ class LogitsOnly(nn.Module):
         return self.model(clips)[0]
 
 
-def load_trained_model(checkpoint: Union[str, Path]) -> tuple:
-    """(model in eval mode with the compiled ops, checkpoint dict) from an skdcore training checkpoint."""
+def load_trained_model(checkpoint: Union[str, Path], trust: bool = False) -> tuple:
+    """(model in eval mode with the compiled ops, checkpoint dict) from an skdcore training checkpoint
+    (``trust``: allow pickled objects, see :func:`skdcore.train.checkpoint.load_checkpoint`)."""
     from .train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
 
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint, trust=trust)
     # The deployed model runs the compiled kernels; the references are for tests and the ONNX lowering.
     model = model_from_checkpoint(ckpt, checkpoint, ops="fused")
     load_model_state(model, ckpt, checkpoint)
@@ -367,11 +368,12 @@ def export_checkpoint(
     dynamic: bool = True,
     opset: int = DEFAULT_OPSET,
     check: bool = True,
+    trust: bool = False,
 ) -> ExportResult:
     """Export the model of an skdcore training checkpoint; ``out`` defaults to CHECKPOINT with the
     format's suffix (``best.pt`` -> ``best.pt2`` / ``best.onnx``)."""
     if format not in FORMATS:
         raise ValueError(f"export: format must be one of {list(FORMATS)}, got {format!r}")
-    model, ckpt = load_trained_model(checkpoint)
+    model, ckpt = load_trained_model(checkpoint, trust)
     out = Path(out) if out is not None else Path(checkpoint).with_suffix(f".{format}")
     return export_model(model, ckpt, format, out, frames, dynamic, opset, check)

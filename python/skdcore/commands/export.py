@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--static", action="store_true", help="fixed input shape (no dynamic batch / frames)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
+    parser.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load a checkpoint that holds pickled Python objects (weights_only=False): this can run code "
+        "from the file, so only for files from a source you trust",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             dynamic=not args.static,
             opset=args.opset,
             check=not args.no_check,
+            trust=args.trust_checkpoint,
         )
     except ExportError as error:
         print(f"skd export: error: {error}", file=sys.stderr)
