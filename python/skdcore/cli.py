@@ -32,7 +32,7 @@ def _train(args, mode=None) -> int:
     cfg = _config(args, mode)
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
-    result = train(cfg, resume=args.resume)
+    result = train(cfg, resume=args.resume, force=args.force)
     best = result["best"]
     if best:
         print(f"[{cfg.name}] best top1 {100 * best['top1']:.2f}% (epoch {best['epoch']}); checkpoints in {cfg.output_dir}")
@@ -83,6 +83,8 @@ def _prepare(args) -> int:
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
+    parser.add_argument("--force", action="store_true",
+                        help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) and start again")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
@@ -146,10 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .train import CheckpointError, ConfigError
+    from .train.run_dir import RunExistsError
 
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError) as error:
+    except (ConfigError, CheckpointError, RunExistsError) as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -9,7 +9,9 @@ the step takes:
             plain summation or by gradient revision (``loss.gradient_revision``).
 
 Checkpoints (``<output_dir>/last.pt``, ``best.pt``) hold everything needed for an exact resume:
-model, optimizer, scheduler, RNG state and the position inside the epoch.
+model, optimizer, scheduler, RNG state and the position inside the epoch. The run directory also
+keeps ``config.yaml``, ``train.log``, ``log.csv`` and ``results.json``; an existing run is never
+overwritten (``run_dir.py``: ``--resume`` or ``--force``).
 """
 from __future__ import annotations
 
@@ -27,12 +29,15 @@ from ..models import build_model
 from .batches import epoch_batches, iterate
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
 from .config import ExperimentConfig, save_config
-from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
+from .distributed import (DistInfo, average_gradients, average_over_ranks, barrier, broadcast_buffers,
+                          gather_predictions, init_from_env, rank_device)
 from .losses import cross_entropy, skd_losses
-from .metrics import evaluate, format_metrics
+from .metrics import classification_metrics, format_metrics, predict
 from .ops_select import RevisedBackward, select_ops
 from .optim import build_optimizer, build_scheduler
+from .run_dir import check_run_dir, move_run_aside
 from .run_log import RunLogger
+from .sync_batchnorm import convert_sync_batchnorm
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -82,12 +87,16 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None):
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, force: bool = False):
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.dist: DistInfo = init_from_env(self.device)
+        self.device = rank_device(self.device, self.dist)
         seed_everything(cfg.seed, cfg.deterministic)
         self.out = Path(cfg.output_dir)
+        check_run_dir(self.out, resume, force)
+        self.moved_aside = move_run_aside(self.out) if force and self.dist.is_main else None
+        barrier(self.dist)
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
         self.train_set, self.test_set = datasets if datasets is not None else open_datasets(cfg)
         self.num_classes = self.train_set.num_classes
@@ -99,6 +108,8 @@ class Trainer:
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
         self.model = build_model(cfg.model.name, **self.model_args).to(self.device)
+        if cfg.model.sync_bn and self.dist.enabled:
+            self.model = convert_sync_batchnorm(self.model)
 
         self.input_name = "hq" if cfg.mode == "teacher" else "lq"
         self.steps_per_epoch = len(self._batches(0))
@@ -136,7 +147,9 @@ class Trainer:
                              rank=self.dist.rank, world_size=self.dist.world_size)
 
     def _test_batches(self):
-        return epoch_batches(len(self.test_set), self.cfg.data.eval_batch_size, 0, 0, shuffle=False, drop_last=False)
+        """This rank's share of the test batches (all of them in a single process)."""
+        return epoch_batches(len(self.test_set), self.cfg.data.eval_batch_size, 0, 0, shuffle=False, drop_last=False,
+                             rank=self.dist.rank, world_size=self.dist.world_size)
 
     def _resume(self, path: Path) -> None:
         if not path.exists():
@@ -197,42 +210,61 @@ class Trainer:
 
     # -- the run -------------------------------------------------------------------------------
     def evaluate(self, use: Optional[str] = None) -> Dict:
-        return evaluate(unwrap(self.model), iterate(self.test_set, self._test_batches()), self.device,
-                        self.num_classes, use or self.input_name)
+        """Metrics on the test split; under torchrun every rank predicts its shard, all ranks get the metrics."""
+        logits, labels = predict(unwrap(self.model), iterate(self.test_set, self._test_batches()), self.device,
+                                 use or self.input_name)
+        logits, labels = gather_predictions(logits, labels, self.dist)
+        metrics = classification_metrics(logits, labels, self.num_classes)
+        metrics["loss"] = float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel() else float("nan")
+        return metrics
 
     def fit(self) -> Dict:
         cfg = self.cfg
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.yaml")
-        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main)
-        show = cfg.log.progress and self.dist.is_main
-        if show:
-            print(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
-                  f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}")
+        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main, every_steps=cfg.log.every_steps,
+                           progress=cfg.log.progress)
+        if self.moved_aside is not None:
+            logger.message(f"[{cfg.name}] --force: the earlier run in {self.out} was moved to {self.moved_aside}")
+        logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
+                       f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
+                       f"{self.dist.world_size} process(es), global batch "
+                       f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else ""))
         stopped = False
         try:
             while self.epoch < cfg.optim.epochs and not stopped:
-                stopped = self._run_epoch(logger, show)
+                stopped = self._run_epoch(logger)
+            if self.dist.is_main:
+                self._write_results(stopped)
         finally:
             logger.close()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
         return {"best": self.best, "history": self.history, "stopped": stopped, "output_dir": str(self.out)}
 
-    def _run_epoch(self, logger: RunLogger, show: bool) -> bool:
+    def _write_results(self, stopped: bool) -> None:
+        """results.json: what the run reached, readable without torch."""
+        import json
+
+        from .checkpoint import atomic_write_text
+
+        last = next((row for row in reversed(self.history) if "val_top1" in row), {})
+        results = {"name": self.cfg.name, "mode": self.cfg.mode, "model": self.cfg.model.name,
+                   "epochs_done": self.epoch, "steps": self.step, "stopped_early": stopped, "best": self.best,
+                   "last_eval": {k: v for k, v in last.items() if k.startswith("val_") or k == "epoch"},
+                   "world_size": self.dist.world_size, "checkpoints": {"best": "best.pt", "last": "last.pt"}}
+        atomic_write_text(self.out / "results.json", json.dumps(results, indent=2) + "\n")
+
+    def _run_epoch(self, logger: RunLogger) -> bool:
         cfg = self.cfg
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
         batches = self._batches(self.epoch)
         sums: Dict[str, float] = {}
         start_time = time.perf_counter()
-        bar = None
-        if show:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"{cfg.name} epoch {self.epoch + 1}/"
-                       f"{cfg.optim.epochs}", leave=False, dynamic_ncols=True)
+        description = f"{cfg.name} epoch {self.epoch + 1}/{cfg.optim.epochs}"
+        logger.begin_epoch(len(batches), self.step_in_epoch, description)
         done = 0
         for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
             values = self.train_step(hq, lq, labels)
@@ -244,43 +276,47 @@ class Trainer:
             done += 1
             self.step += 1
             self.step_in_epoch += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{values['loss']:.3f}")
+            logger.log_step(self.step, self.step_in_epoch, len(batches), values, self.optimizer.param_groups[0]["lr"])
             if cfg.max_steps and self.step >= cfg.max_steps:
                 self._save("last.pt")
-                if bar is not None:
-                    bar.close()
+                logger.end_epoch()
                 return True
             if cfg.log.checkpoint_every_steps and self.step % cfg.log.checkpoint_every_steps == 0:
                 self._save("last.pt")
-        if bar is not None:
-            bar.close()
+        logger.end_epoch()
         row = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                "time_s": round(time.perf_counter() - start_time, 2)}
-        row.update({f"train_{k}": v / max(done, 1) for k, v in sums.items()})
+        # NB: averaged over every rank's batches, not rank 0's only
+        row.update({f"train_{k}": v for k, v in average_over_ranks({k: v / max(done, 1) for k, v in sums.items()},
+                                                                    self.dist).items()})
         self.epoch += 1
         self.step_in_epoch = 0
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
-        if is_eval_epoch and self.dist.is_main:
-            metrics = self.evaluate()
+        summary = (f"[{cfg.name}] epoch {self.epoch}/{cfg.optim.epochs}: train loss {row.get('train_loss', float('nan')):.3f} "
+                   f"acc {100 * row.get('train_acc', 0):.1f}% ({row['time_s']:.0f} s)")
+        if is_eval_epoch:
+            metrics = self.evaluate()  # every rank: sharded, gathered
             row.update({"val_top1": metrics["top1"], "val_top5": metrics["top5"], "val_loss": metrics["loss"]})
+            summary += f" | val ({self.input_name}) {format_metrics(metrics)}"
             if metrics["top1"] >= self.best.get("top1", -1.0):
                 self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch}
+                summary += " best"
                 self.history.append(row)
                 self._save("best.pt")
             else:
                 self.history.append(row)
-            if show:
-                print(f"[{cfg.name}] epoch {self.epoch}: train loss {row.get('train_loss', float('nan')):.3f} "
-                      f"acc {100 * row.get('train_acc', 0):.1f}% | val ({self.input_name}) {format_metrics(metrics)}")
         else:
             self.history.append(row)
+        logger.message(summary)
         logger.log(row, self.step)
         self._save("last.pt")
         return False
 
 
-def train(cfg: ExperimentConfig, resume: bool = False, datasets=None) -> Dict:
-    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}."""
-    return Trainer(cfg, resume=resume, datasets=datasets).fit()
+def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, force: bool = False) -> Dict:
+    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}.
+
+    An ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
+    ``force`` (move it aside to ``<dir>.old-<time>`` first).
+    """
+    return Trainer(cfg, resume=resume, datasets=datasets, force=force).fit()
