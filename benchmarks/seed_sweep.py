@@ -84,7 +84,7 @@ def train_or_resume(cfg) -> dict:
 
 def evaluate_run(checkpoint: Path, data_root: Path, ops: str, test_set=None) -> dict:
     from skdcore.demo import _severity_accuracy
-    from skdcore.train.evaluate_cli import evaluate_checkpoint
+    from skdcore.evaluation.checkpoints import evaluate_checkpoint
 
     stored, test_set = evaluate_checkpoint(checkpoint, use="lq", ops=ops, dataset=test_set)
     heavy = _severity_accuracy({"run": str(checkpoint)}, data_root, (HEAVY_P,), ops)["run"][0]
@@ -131,7 +131,7 @@ def format_report(runs: dict, seeds, summary: dict) -> str:
 
 
 def plot_pairs(runs: dict, seeds, path: Path):
-    from skdcore.train.plots import _pyplot, _save
+    from skdcore.reports.plots import _pyplot, _save
 
     plt = _pyplot()
     if plt is None:

@@ -1,4 +1,4 @@
-"""The `skd` command line: train | distill | eval | bench | demo | ablation | prepare | info."""
+"""The `skd` command line: train | distill | eval | robustness | plot | bench | demo | ablation | prepare | info."""
 from __future__ import annotations
 
 import argparse
@@ -45,10 +45,27 @@ def _distill(args) -> int:
     return _train(args, mode="distill")
 
 
-def _eval(args) -> int:
-    from .train.evaluate_cli import run_eval
+def _command(module_name: str):
+    """The run() of skdcore.commands.<module_name>; user errors (ValueError, missing files) exit 2."""
+    def run(args) -> int:
+        import importlib
 
-    return run_eval(args)
+        module = importlib.import_module(f".commands.{module_name}", __package__)
+        try:
+            return module.run(args)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"skd {args.command}: error: {error}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _add_command(commands, name: str, help: str, module_name: str = None) -> None:
+    import importlib
+
+    parser = commands.add_parser(name, help=help)
+    importlib.import_module(f".commands.{module_name or name}", __package__).add_arguments(parser)
+    parser.set_defaults(func=_command(module_name or name))
 
 
 def _bench(args) -> int:
@@ -105,14 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(distill, teacher=True)
     distill.set_defaults(func=_distill)
 
-    ev = commands.add_parser("eval", help="evaluate a checkpoint: top-1/top-5, per-class accuracy")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--data", help="prepared data directory (default: the one the checkpoint was trained on)")
-    ev.add_argument("--split", help="split name (default: the run's test split)")
-    ev.add_argument("--input", choices=["lq", "hq", "both"], default="both", help="which skeletons to feed")
-    ev.add_argument("--per-class", action="store_true", help="print per-class accuracy")
-    ev.add_argument("--ops", choices=["fused", "reference"], default="fused")
-    ev.set_defaults(func=_eval)
+    _add_command(commands, "eval", "evaluate checkpoints side by side: top-1/top-5, mean class and per-class "
+                 "accuracy, confusion matrices (--out), robustness curves (--robustness)")
+    _add_command(commands, "robustness", "accuracy of checkpoints under every LQ corruption over a severity grid")
+    _add_command(commands, "plot", "training curves (and confusion matrices) of any run directories")
 
     bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
     bench.add_argument("--frames", type=int, nargs="+", default=[100], help="clip lengths T (e.g. 100 300)")

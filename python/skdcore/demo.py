@@ -68,8 +68,8 @@ def _severity_accuracy(checkpoints: Dict[str, str], data_root: Path, severities,
     """Top-1 of each checkpoint on the test split with LQ regenerated at each occlusion level."""
     from .data import PairedSkeletonDataset
     from .train.batches import epoch_batches, iterate
-    from .train.evaluate_cli import load_trained_model
-    from .train.metrics import evaluate
+    from .evaluation.checkpoints import load_trained_model
+    from .evaluation.metrics import evaluate
 
     from .train.trainer import resolve_device
 
@@ -117,8 +117,8 @@ def choose_threads() -> int:
 def run_demo(args=None) -> int:
     from .data import prepare_dataset
     from .train import config_from_dict, train
-    from .train.evaluate_cli import evaluate_checkpoint
-    from .train.plots import plot_confusion, plot_severity, plot_training_curves
+    from .evaluation.checkpoints import evaluate_checkpoint
+    from .reports.plots import plot_confusion, plot_severity, plot_training_curves
 
     start = time.perf_counter()
     out = Path(getattr(args, "out", None) or "runs/demo")
@@ -191,7 +191,7 @@ def run_ablation(out: Path, quick: bool = False, ops: str = "fused", rows=ABLATI
     """Student runs adding one SKD component at a time; needs the demo's data and teacher."""
     from .data import prepare_dataset
     from .train import config_from_dict, train
-    from .train.evaluate_cli import evaluate_checkpoint
+    from .evaluation.checkpoints import evaluate_checkpoint
 
     out = Path(out)
     teacher_cfg = config_from_dict(demo_config("teacher", out, quick, ops))

@@ -32,7 +32,7 @@ from .config import ExperimentConfig, save_config
 from .distributed import (DistInfo, average_gradients, average_over_ranks, barrier, broadcast_buffers,
                           gather_predictions, init_from_env, rank_device)
 from .losses import cross_entropy, skd_losses
-from .metrics import classification_metrics, format_metrics, predict
+from ..evaluation.metrics import classification_metrics, format_metrics, predict
 from .ops_select import RevisedBackward, select_ops
 from .optim import build_optimizer, build_scheduler
 from .run_dir import check_run_dir, move_run_aside

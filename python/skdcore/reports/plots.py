@@ -1,4 +1,5 @@
-"""PNG plots of a demo / experiment: training curves, accuracy vs LQ severity, confusion matrix.
+"""PNG plots of runs and evaluations: training curves, accuracy vs LQ severity (robustness curves),
+confusion matrices. Used by `skd plot`, `skd eval --out` and `skd demo`.
 
 matplotlib is an optional dependency (``skdcore[plots]``); without it the plots are skipped with a
 note, never an error.
@@ -95,4 +96,64 @@ def plot_confusion(confusion: np.ndarray, names: Optional[Sequence[str]], path: 
     fig.tight_layout()
     path = _save(fig, Path(path))
     plt.close(fig)
+    return path
+
+
+def plot_robustness(result: Dict, out_dir: Path, metric: str = "top1", train_severity: Optional[Dict] = None) -> List[Path]:
+    """One PNG per corruption (``robustness_<corruption>.png``, a curve per model) and an overview
+    of all corruptions side by side (``robustness_all.png``); ``result`` from ``robustness_grid``."""
+    plt = _pyplot()
+    if plt is None:
+        return []
+    from ..evaluation.corruptions import SEVERITY_LABEL
+    from ..evaluation.robustness import curves
+
+    by_corruption = curves(result, metric)
+    out_dir = Path(out_dir)
+    paths = []
+
+    def draw(ax, name):
+        for model, values in by_corruption[name].items():
+            ax.plot(result["grid"][name], [100 * v for v in values], marker="o", label=model)
+        if train_severity and name in train_severity:
+            ax.axvline(train_severity[name], color="grey", linestyle="--", linewidth=1, label="training LQ level")
+        ax.set(xlabel=SEVERITY_LABEL.get(name, "severity"), ylabel=f"{metric} %", title=name, ylim=(0, 101))
+        ax.grid(alpha=0.3)
+
+    for name in by_corruption:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        draw(ax, name)
+        ax.legend()
+        fig.tight_layout()
+        paths.append(_save(fig, out_dir / f"robustness_{name}.png"))
+        plt.close(fig)
+    names = list(by_corruption)
+    cols = min(3, len(names))
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        draw(ax, name)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(f"{metric} under each LQ corruption ({result['num_samples']} clips, seed {result['seed']})")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "robustness_all.png"))
+    plt.close(fig)
+    return paths
+
+
+def write_confusion_csv(confusion: np.ndarray, names: Optional[Sequence[str]], path: Path) -> Path:
+    """Confusion counts as CSV: rows true class, columns predicted class, names in the header."""
+    import csv
+
+    n = len(confusion)
+    labels = list(names) if names is not None else [str(i) for i in range(n)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["true/predicted"] + labels)
+        for label, row in zip(labels, np.asarray(confusion)):
+            writer.writerow([label] + [int(v) for v in row])
     return path
