@@ -56,24 +56,6 @@ def plot_training_curves(histories: Dict[str, List[dict]], path: Path) -> Option
     return path
 
 
-def plot_severity(severities: Sequence[float], accuracies: Dict[str, Sequence[float]], path: Path,
-                  train_severity: Optional[float] = None) -> Optional[Path]:
-    plt = _pyplot()
-    if plt is None:
-        return None
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, acc in accuracies.items():
-        ax.plot(severities, [100 * a for a in acc], marker="o", label=name)
-    if train_severity is not None:
-        ax.axvline(train_severity, color="grey", linestyle="--", linewidth=1, label="training LQ level")
-    ax.set(xlabel="occlusion probability p (SKD LQ generator)", ylabel="top-1 %", title="accuracy vs LQ severity")
-    ax.legend()
-    fig.tight_layout()
-    path = _save(fig, Path(path))
-    plt.close(fig)
-    return path
-
-
 def plot_confusion(confusion: np.ndarray, names: Optional[Sequence[str]], path: Path, title: str) -> Optional[Path]:
     plt = _pyplot()
     if plt is None:
