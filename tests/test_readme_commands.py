@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def readme_commands() -> list:
-    """Argument lists of the `skd` commands in README.md's bash blocks (also `torchrun ... -m skdcore.cli`)."""
+    """Argument lists of the `skd` commands in README.md's bash blocks (and `torchrun -m skdcore.cli`)."""
     text = (ROOT / "README.md").read_text()
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):

@@ -1,4 +1,4 @@
-"""`skd eval` (several checkpoints, --out), `skd robustness` / `skd eval --robustness`, `skd plot`, on tiny runs."""
+"""`skd eval` (several checkpoints, --out), `skd robustness` / `eval --robustness`, `skd plot`, tiny runs."""
 import csv
 import json
 
@@ -12,9 +12,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_eval_several_checkpoints_side_by_side_with_files(tiny_runs, tmp_path, capsys):
     teacher, baseline = tiny_runs["teacher"] / "best.pt", tiny_runs["baseline"] / "best.pt"
-    assert main(["eval", "--checkpoint", str(teacher), str(baseline), "--per-class", "--out", str(tmp_path)]) == 0
+    argv = ["eval", "--checkpoint", str(teacher), str(baseline), "--per-class", "--out", str(tmp_path)]
+    assert main(argv) == 0
     printed = capsys.readouterr().out
-    for key in ("tiny_teacher on LQ", "tiny_baseline on LQ", "tiny_teacher on HQ", "mean class", "wave_right"):
+    for key in ("tiny_teacher on LQ", "tiny_baseline on LQ", "tiny_teacher on HQ", "mean class",
+                "wave_right"):
         assert key in printed
     report = json.loads((tmp_path / "eval.json").read_text())
     assert set(report["results"]) == {"tiny_teacher on LQ", "tiny_baseline on LQ", "tiny_teacher on HQ",
@@ -30,14 +32,16 @@ def test_eval_several_checkpoints_side_by_side_with_files(tiny_runs, tmp_path, c
         slug = key.replace(" on ", "_").lower()
         with open(tmp_path / f"confusion_{slug}.csv") as f:
             rows = list(csv.reader(f))
-        assert rows[0][1:] == report["label_names"] and [int(v) for v in rows[1][1:]] == result["confusion"][0]
+        assert rows[0][1:] == report["label_names"]
+        assert [int(v) for v in rows[1][1:]] == result["confusion"][0]
         assert (tmp_path / f"confusion_{slug}.png").stat().st_size > 1000
 
 
 def test_robustness_table_plots_and_seeded(tiny_runs, tmp_path, capsys):
     teacher, baseline = tiny_runs["teacher"] / "best.pt", tiny_runs["baseline"] / "best.pt"
     args = ["robustness", "--checkpoint", str(teacher), str(baseline), "--names", "teacher", "baseline",
-            "--corruptions", "occlusion", "joint_dropout", "--severities", "occlusion=0,0.5,0.9", "--seed", "3"]
+            "--corruptions", "occlusion", "joint_dropout", "--severities", "occlusion=0,0.5,0.9",
+            "--seed", "3"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
     assert "occlusion (top1 %)" in capsys.readouterr().out
     with open(tmp_path / "a" / "robustness.csv") as f:
@@ -59,7 +63,8 @@ def test_eval_errors_exit_2(tiny_runs, tmp_path, capsys):
     teacher = str(tiny_runs["teacher"] / "best.pt")
     assert main(["eval", "--checkpoint", teacher, "--robustness"]) == 2
     assert "add --out DIR" in capsys.readouterr().err
-    assert main(["robustness", "--checkpoint", teacher, "--out", str(tmp_path), "--severities", "occlusion=a"]) == 2
+    bad = ["robustness", "--checkpoint", teacher, "--out", str(tmp_path), "--severities", "occlusion=a"]
+    assert main(bad) == 2
     assert "NAME=S1,S2" in capsys.readouterr().err
 
 

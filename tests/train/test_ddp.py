@@ -39,8 +39,8 @@ def test_sync_bn_two_processes_match_one_process_on_the_same_global_batch(tiny_d
                       model={**model, "sync_bn": True})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           worker, json.dumps(two), str(tmp_path)], capture_output=True, text=True, env=env,
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", worker, json.dumps(two), str(tmp_path)], capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = torch.load(tmp_path / "rank0.pt")
@@ -50,7 +50,8 @@ def test_sync_bn_two_processes_match_one_process_on_the_same_global_batch(tiny_d
                                                   data__batch_size=8, model=model)))
     single.fit()
     reference = single.model.state_dict()
-    initial = Trainer(config_from_dict(tiny_config(tiny_data, tmp_path / "init", "teacher", model=model))).model.state_dict()
+    fresh = Trainer(config_from_dict(tiny_config(tiny_data, tmp_path / "init", "teacher", model=model)))
+    initial = fresh.model.state_dict()
     moved = 0
     for key, value in reference.items():
         torch.testing.assert_close(ranks["weights"][key], value, rtol=1e-4, atol=1e-5, msg=key)

@@ -1,4 +1,4 @@
-"""Run directories never lose a result; logs are plain text off a terminal; one CSV per run; TensorBoard tags."""
+"""Run directories never lose a result; plain-text logs off a terminal; one CSV per run; TensorBoard tags."""
 import csv
 import json
 
@@ -94,8 +94,9 @@ def test_tensorboard_namespaced_per_step_tags(tiny_data, tiny_teacher, tmp_path)
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "distill", teacher_checkpoint=str(tiny_teacher),
-                                       optim__epochs=1, log={"progress": False, "tensorboard": "on"}))
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "distill",
+                                       teacher_checkpoint=str(tiny_teacher), optim__epochs=1,
+                                       log={"progress": False, "tensorboard": "on"}))
     train(cfg)
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
     events.Reload()

@@ -1,1 +1,4 @@
-"""`skd` sub-commands kept out of the training package: each has add_arguments(parser) and run(args) -> int."""
+"""`skd` sub-commands kept out of the training package.
+
+Each module has add_arguments(parser) and run(args) -> int.
+"""

@@ -15,13 +15,14 @@ import numpy as np
 
 def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, nargs="+", metavar="PT",
-                        help="one or more checkpoints (e.g. runs/demo/runs/*/best.pt), evaluated side by side")
-    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: each run's name)")
-    parser.add_argument("--data", help="prepared data directory (default: the one the first checkpoint was trained on)")
+                        help="one or more checkpoints, evaluated side by side")
+    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: run names)")
+    parser.add_argument("--data", help="prepared data directory (default: the first checkpoint's)")
     parser.add_argument("--split", help="split name (default: the run's test split)")
-    parser.add_argument("--input", choices=["lq", "hq", "both"], default="both", help="which skeletons to feed")
+    parser.add_argument("--input", choices=["lq", "hq", "both"], default="both",
+                        help="which skeletons to feed")
     parser.add_argument("--per-class", action="store_true", help="print the per-class accuracy table")
-    parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV + PNG) here")
+    parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV, PNG)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
     parser.add_argument("--robustness", action="store_true",
@@ -73,7 +74,8 @@ def run(args) -> int:
     for use in uses:
         cached = list(iterate(dataset, batches))  # NB: read once, fed to every model
         for name, (model, _, _) in models.items():
-            results[f"{name} on {use.upper()}"] = evaluate(model.to(device), cached, device, dataset.num_classes, use)
+            metrics = evaluate(model.to(device), cached, device, dataset.num_classes, use)
+            results[f"{name} on {use.upper()}"] = metrics
     width = max(len(k) for k in results)
     print(f"{dataset.root} split {args.split or 'test'}: {len(dataset)} clips, {dataset.num_classes} classes")
     for key, metrics in results.items():
@@ -85,7 +87,8 @@ def run(args) -> int:
     if args.robustness:
         from .robustness import run_grid
 
-        run_grid(args, {name: model for name, (model, _, _) in models.items()}, dataset, Path(args.out), device)
+        plain = {name: model for name, (model, _, _) in models.items()}
+        run_grid(args, plain, dataset, Path(args.out), device)
     return 0
 
 

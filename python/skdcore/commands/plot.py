@@ -9,7 +9,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (each with a log.csv)")
     parser.add_argument("--out", default="plots", metavar="DIR", help="folder for the PNGs (default: plots/)")
     parser.add_argument("--confusion", action="store_true",
-                        help="also evaluate each run's best.pt on its test split and plot its confusion matrix")
+                        help="also evaluate each run's best.pt on its test split: confusion matrices")
 
 
 def run(args) -> int:
@@ -23,7 +23,8 @@ def run(args) -> int:
     for run_dir in map(Path, args.runs):
         log = run_dir / "log.csv"
         if not log.exists():
-            raise ValueError(f"{run_dir} has no log.csv; pass run directories written by `skd train` / `skd distill`")
+            raise ValueError(f"{run_dir} has no log.csv; pass run directories written by `skd train` or "
+                             "`skd distill`")
         name = run_dir.name
         base, suffix = name, 2
         while name in histories:
@@ -35,8 +36,8 @@ def run(args) -> int:
 
         for name, run_dir in zip(histories, map(Path, args.runs)):
             metrics, dataset = evaluate_checkpoint(run_dir / "best.pt", use=_input_of(run_dir))
-            written.append(plot_confusion(metrics["confusion"], dataset.label_names, out / f"confusion_{name}.png",
-                                          f"{name} (best.pt, test)"))
+            written.append(plot_confusion(metrics["confusion"], dataset.label_names,
+                                          out / f"confusion_{name}.png", f"{name} (best.pt, test)"))
             write_confusion_csv(metrics["confusion"], dataset.label_names, out / f"confusion_{name}.csv")
     for path in written:
         print(path)

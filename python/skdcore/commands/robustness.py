@@ -20,14 +20,15 @@ def add_grid_arguments(parser) -> None:
     parser.add_argument("--severities", action="append", metavar="NAME=S1,S2,...",
                         help="severity grid of one corruption, e.g. --severities occlusion=0,0.3,0.6,0.9 "
                              "(default: 6 levels each, see skdcore.evaluation.corruptions.DEFAULT_GRID)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the corruptions (same clips for every model)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the corruptions (the same clips for every model)")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--checkpoint", required=True, nargs="+", metavar="PT",
                         help="one or more checkpoints, e.g. teacher, baseline and SKD best.pt")
-    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: each run's name)")
-    parser.add_argument("--data", help="prepared data directory (default: the one the first checkpoint was trained on)")
+    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: run names)")
+    parser.add_argument("--data", help="prepared data directory (default: the first checkpoint's)")
     parser.add_argument("--split", help="split name (default: the run's test split)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
     parser.add_argument("--batch-size", type=int, default=256)
@@ -52,15 +53,16 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
     from ..evaluation.robustness import format_table, robustness_grid
     from ..reports.plots import plot_robustness
 
-    result = robustness_grid(models, dataset, args.corruptions, parse_severities(args.severities), seed=args.seed,
-                             batch_size=args.batch_size, device=device)
+    result = robustness_grid(models, dataset, args.corruptions, parse_severities(args.severities),
+                             seed=args.seed, batch_size=args.batch_size, device=device)
     write_tables(result, out)
     plots = plot_robustness(result, out)
     print(format_table(result))
     seconds = result["seconds"]
     print(f"robustness: {len(result['models'])} model(s) x {len(result['grid'])} corruptions x "
           f"{sum(len(v) for v in result['grid'].values())} conditions on {result['num_samples']} clips in "
-          f"{seconds['total']:.1f} s (corrupting {seconds['corrupt']:.1f} s, evaluating {seconds['evaluate']:.1f} s)")
+          f"{seconds['total']:.1f} s (corrupting {seconds['corrupt']:.1f} s, "
+          f"evaluating {seconds['evaluate']:.1f} s)")
     print(f"wrote {out / 'robustness.csv'}, robustness.json" + (f" and {len(plots)} PNGs" if plots else
                                                                  " (no PNGs: pip install 'skdcore[plots]')"))
     return result

@@ -5,14 +5,14 @@ returns new corrupted clips; severity 0 returns the clips unchanged. They are th
 the generators of :mod:`skdcore.data.lq` (the SKD occlusion + imputation runs in ONE call of the
 compiled kernel ``skdcore._prep.skd_occlude_impute`` for the whole batch):
 
-| name               | severity                                   | what                                         |
-|--------------------|--------------------------------------------|----------------------------------------------|
-| occlusion          | p, probability per (frame, joint, person)  | SKD reference LQ: occlusion, window-3 mean imputation, rest 0 |
-| jitter             | sigma, data units (metres for NTU)         | Gaussian noise on present joints             |
-| frame_drop         | p, probability per frame                   | dropped frames refilled by linear interpolation |
-| quantise           | step, data units                           | coordinates rounded to multiples of step     |
-| joint_dropout      | p, probability per (clip, joint)           | a joint missing for the whole clip (zeros)   |
-| confidence_noise   | sigma, data units                          | noise with std sigma * (1 - confidence)      |
+| name             | severity                                  | what                                     |
+|------------------|-------------------------------------------|------------------------------------------|
+| occlusion        | p, probability per (frame, joint, person) | SKD reference LQ (window-3 imputation)   |
+| jitter           | sigma, data units (metres for NTU)        | Gaussian noise on present joints         |
+| frame_drop       | p, probability per frame                  | dropped frames refilled linearly         |
+| quantise         | step, data units                          | coordinates rounded to multiples of step |
+| joint_dropout    | p, probability per (clip, joint)          | a joint missing for the whole clip (0)   |
+| confidence_noise | sigma, data units                         | noise with std sigma * (1 - confidence)  |
 
 Absent joints (all channels exactly 0: padding, missing persons) stay 0 under every corruption but
 occlusion, whose imputation fills zeros within 3 frames of real values, as SKD's reference does.

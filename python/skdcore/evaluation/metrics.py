@@ -60,7 +60,9 @@ def predict(model: torch.nn.Module, batches, device: torch.device, use: str = "l
 def evaluate(model, batches, device, num_classes: int, use: str = "lq") -> Dict:
     logits, labels = predict(model, batches, device, use)
     metrics = classification_metrics(logits, labels, num_classes)
-    metrics["loss"] = float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel() else float("nan")
+    has_samples = labels.numel() > 0
+    loss = torch.nn.functional.cross_entropy(logits, labels) if has_samples else float("nan")
+    metrics["loss"] = float(loss)
     return metrics
 
 

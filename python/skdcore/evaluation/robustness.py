@@ -86,7 +86,8 @@ def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Op
     for name in corruptions:
         for k, severity in enumerate(grid[name]):
             for model_name in models:
-                m = classification_metrics(torch.cat(logits[(model_name, name, k)]), labels, dataset.num_classes)
+                predicted = torch.cat(logits[(model_name, name, k)])
+                m = classification_metrics(predicted, labels, dataset.num_classes)
                 rows.append({"model": model_name, "corruption": name, "severity": severity, "top1": m["top1"],
                              "top5": m["top5"], "mean_class_acc": m["mean_class_acc"], "num_samples": n})
     seconds = time.perf_counter() - start

@@ -56,7 +56,8 @@ def plot_training_curves(histories: Dict[str, List[dict]], path: Path) -> Option
     return path
 
 
-def plot_confusion(confusion: np.ndarray, names: Optional[Sequence[str]], path: Path, title: str) -> Optional[Path]:
+def plot_confusion(confusion: np.ndarray, names: Optional[Sequence[str]], path: Path,
+                   title: str) -> Optional[Path]:
     plt = _pyplot()
     if plt is None:
         return None
@@ -81,7 +82,8 @@ def plot_confusion(confusion: np.ndarray, names: Optional[Sequence[str]], path: 
     return path
 
 
-def plot_robustness(result: Dict, out_dir: Path, metric: str = "top1", train_severity: Optional[Dict] = None) -> List[Path]:
+def plot_robustness(result: Dict, out_dir: Path, metric: str = "top1",
+                    train_severity: Optional[Dict] = None) -> List[Path]:
     """One PNG per corruption (``robustness_<corruption>.png``, a curve per model) and an overview
     of all corruptions side by side (``robustness_all.png``); ``result`` from ``robustness_grid``."""
     plt = _pyplot()
@@ -98,7 +100,8 @@ def plot_robustness(result: Dict, out_dir: Path, metric: str = "top1", train_sev
         for model, values in by_corruption[name].items():
             ax.plot(result["grid"][name], [100 * v for v in values], marker="o", label=model)
         if train_severity and name in train_severity:
-            ax.axvline(train_severity[name], color="grey", linestyle="--", linewidth=1, label="training LQ level")
+            ax.axvline(train_severity[name], color="grey", linestyle="--", linewidth=1,
+                       label="training LQ level")
         ax.set(xlabel=SEVERITY_LABEL.get(name, "severity"), ylabel=f"{metric} %", title=name, ylim=(0, 101))
         ax.grid(alpha=0.3)
 

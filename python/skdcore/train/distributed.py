@@ -119,6 +119,7 @@ def rank_device(device: torch.device, info: DistInfo) -> torch.device:
     """Under torchrun each rank drives its own GPU (LOCAL_RANK); CPU ranks share the CPU."""
     if device.type != "cuda" or not info.enabled:
         return device
-    local = torch.device("cuda", int(os.environ.get("LOCAL_RANK", info.rank % max(torch.cuda.device_count(), 1))))
+    index = int(os.environ.get("LOCAL_RANK", info.rank % max(torch.cuda.device_count(), 1)))
+    local = torch.device("cuda", index)
     torch.cuda.set_device(local)
     return local

@@ -31,9 +31,9 @@ def check_run_dir(out: Path, resume: bool = False, force: bool = False) -> None:
                          "--force moves it aside and starts again")
     found = existing_run_files(out)
     if found and not resume and not force:
-        raise RunExistsError(f"output_dir {out} already holds a run ({', '.join(found)}); continue it with --resume, "
-                             "move it aside with --force (kept as <dir>.old-<time>), or choose another "
-                             "--output-dir")
+        raise RunExistsError(f"output_dir {out} already holds a run ({', '.join(found)}); continue it with "
+                             "--resume, move it aside with --force (kept as <dir>.old-<time>), or choose "
+                             "another --output-dir")
 
 
 def move_run_aside(out: Path) -> Optional[Path]:

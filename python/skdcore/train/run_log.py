@@ -30,8 +30,8 @@ def open_tensorboard(out_dir: Path, tensorboard: str):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        note = ("log.tensorboard: on, but the tensorboard package is not installed; training continues without "
-                "TensorBoard; pip install 'skdcore[tb]' (or set log.tensorboard: off)")
+        note = ("log.tensorboard: on, but the tensorboard package is not installed; training continues "
+                "without TensorBoard; pip install 'skdcore[tb]' (or set log.tensorboard: off)")
         if tensorboard == "on":
             warnings.warn(note, RuntimeWarning, stacklevel=3)
             return None, "warning: " + note
@@ -81,7 +81,8 @@ class RunLogger:
             self._bar = tqdm(total=total, initial=initial, desc=description, leave=False, dynamic_ncols=True,
                              file=self.stream)
 
-    def log_step(self, step: int, step_in_epoch: int, total: int, values: Dict[str, float], lr: float) -> None:
+    def log_step(self, step: int, step_in_epoch: int, total: int, values: Dict[str, float],
+                 lr: float) -> None:
         """``values``: this step's losses, accuracy and revision statistics (rank 0's batch)."""
         if not self.enabled:
             return

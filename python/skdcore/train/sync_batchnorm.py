@@ -54,7 +54,8 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
                                     module.track_running_stats)
         converted.load_state_dict(module.state_dict())
         converted.train(module.training)
-        return converted.to(next(iter(module.state_dict().values())).device) if module.state_dict() else converted
+        state = list(module.state_dict().values())
+        return converted.to(state[0].device) if state else converted
     for name, child in module.named_children():
         module.add_module(name, convert_sync_batchnorm(child))
     return module
