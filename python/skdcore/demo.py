@@ -24,13 +24,15 @@ from typing import Dict
 DEMO_DATA = {
     "source": "synthetic",
     # One person per clip (the generator's optional idle bystander is dropped): halves the cost on 2 cores.
-    # difficulty 2 / noise 0.03: at the generator's defaults a small GCN reaches 100% on HQ *and* on LQ
-    # (measured: LQ baseline 99.6% even at occlusion p=0.8), which leaves nothing for distillation to
-    # show; more intra-class variation makes the task unsaturated. The LQ stays SKD's reference
-    # occlusion (p=0.6, window 3).
-    "source_options": {"num_samples": 1000, "clip_frames": 32, "num_classes": 14, "seed": 0, "num_persons": 1,
+    # difficulty 2 / noise 0.03: at the generator's defaults a small GCN reaches 100% on HQ *and* on LQ.
+    # All 17 classes (the last 3 are fine-grained twins whose difference is a small fast motion that
+    # occlusion + imputation blurs) and occlusion p=0.9 (SKD's procedure, heavier than its 0.6): measured
+    # on the 285 test clips (2026-11-29): 14 classes at p=0.6: teacher 99+ / baseline 98.2 / SKD 99.6
+    # (saturated); 17 classes at p=0.6: 89.1 / 86.0 / 88.4; 14 at p=0.9: 99.6 / 90.9 / 94.4; 17 at p=0.9:
+    # 89.1 / 76.1 / 79.6 (teacher on HQ / baseline on LQ / SKD on LQ): the only one with a 10+ point gap.
+    "source_options": {"num_samples": 1000, "clip_frames": 32, "num_classes": 17, "seed": 0, "num_persons": 1,
                        "difficulty": 2.0, "noise_std": 0.03},
-    "lq": {"name": "skd_occlusion", "p": 0.6, "window": 3},
+    "lq": {"name": "skd_occlusion", "p": 0.9, "window": 3},
     "seed": 0,
     "num_frames": None,
 }

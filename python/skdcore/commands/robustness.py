@@ -50,9 +50,12 @@ def parse_severities(items) -> dict:
 
 
 def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
+    from ..demo import choose_threads
     from ..evaluation.robustness import format_table, robustness_grid
     from ..reports.plots import plot_robustness
 
+    if device.type == "cpu":
+        choose_threads()  # NB: one thread on a busy machine: spin-waiting OpenMP threads cost ~10x there
     result = robustness_grid(models, dataset, args.corruptions, parse_severities(args.severities),
                              seed=args.seed, batch_size=args.batch_size, device=device)
     write_tables(result, out)
@@ -62,7 +65,7 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
     print(f"robustness: {len(result['models'])} model(s) x {len(result['grid'])} corruptions x "
           f"{sum(len(v) for v in result['grid'].values())} conditions on {result['num_samples']} clips in "
           f"{seconds['total']:.1f} s (corrupting {seconds['corrupt']:.1f} s, "
-          f"evaluating {seconds['evaluate']:.1f} s)")
+          f"evaluating {seconds['evaluate']:.1f} s; {seconds['cpu']:.1f} s CPU, {seconds['threads']} thread(s))")
     print(f"wrote {out / 'robustness.csv'}, robustness.json" + (f" and {len(plots)} PNGs" if plots else
                                                                  " (no PNGs: pip install 'skdcore[plots]')"))
     return result

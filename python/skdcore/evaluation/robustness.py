@@ -62,7 +62,7 @@ def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Op
     labels = torch.from_numpy(np.asarray(dataset.labels[dataset.indices], dtype=np.int64))
     n = len(labels)
     logits = {(m, c, k): [] for m in models for c in corruptions for k in range(len(grid[c]))}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     corrupt_seconds = 0.0
     for chunk_start in range(0, n, chunk_size):
         clean = hq_clips(dataset, np.arange(chunk_start, min(n, chunk_start + chunk_size)))
@@ -93,7 +93,8 @@ def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Op
     seconds = time.perf_counter() - start
     return {"rows": rows, "grid": {c: list(v) for c, v in grid.items()}, "seed": seed, "num_samples": n,
             "models": list(models), "score_channel": score_channel,
-            "seconds": {"total": seconds, "corrupt": corrupt_seconds, "evaluate": seconds - corrupt_seconds}}
+            "seconds": {"total": seconds, "corrupt": corrupt_seconds, "evaluate": seconds - corrupt_seconds,
+                        "cpu": time.process_time() - cpu_start, "threads": torch.get_num_threads()}}
 
 
 def curves(result: Dict, metric: str = "top1") -> Dict[str, Dict[str, list]]:
