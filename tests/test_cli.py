@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli") / "data"
     assert main(["prepare", "--out", str(root), "--num-samples", "64", "--clip-frames", "16", "--num-classes", "4",
-                 "--num-frames", "0"]) == 0
+                 "--num-frames", "0", "--val-fraction", "0.2"]) == 0
     assert (root / "manifest.json").exists()
     return root
 

@@ -23,6 +23,8 @@ def _config(args, mode=None):
         overrides.append(f"teacher_checkpoint={args.teacher}")
     if getattr(args, "output_dir", None):
         overrides.append(f"output_dir={args.output_dir}")
+    if getattr(args, "layout", None):
+        overrides.append(f"data.layout={args.layout}")
     return load_config(args.config, overrides)
 
 
@@ -33,9 +35,10 @@ def _train(args, mode=None) -> int:
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
     result = train(cfg, resume=args.resume, force=args.force)
-    best = result["best"]
+    best = result["best"]  # NB: the trainer itself has printed (and logged) the test split's result
     if best:
-        print(f"[{cfg.name}] best top1 {100 * best['top1']:.2f}% (epoch {best['epoch']}); checkpoints in {cfg.output_dir}")
+        print(f"[{cfg.name}] best.pt: epoch {best['epoch']}, top1 {100 * best['top1']:.2f}% on the "
+              f"{result['selection']}; checkpoints in {cfg.output_dir}")
     if result["stopped"]:
         print(f"[{cfg.name}] stopped after max_steps={cfg.max_steps}; continue with --resume")
     return 0
@@ -86,17 +89,6 @@ def _ablation(args) -> int:
     return run_ablation_cli(args)
 
 
-def _prepare(args) -> int:
-    from .data.prepare import run_prepare
-
-    try:
-        run_prepare(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
-        print(f"skd prepare: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
@@ -105,6 +97,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
+    parser.add_argument("--layout", help="the data's skeleton layout (built-in name or layout.yaml); "
+                                         "default: the one stored by prepare (overrides data.layout)")
     if teacher:
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
 
@@ -150,11 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     ablation.add_argument("--ops", choices=["fused", "reference"], default="fused")
     ablation.set_defaults(func=_ablation)
 
-    prepare = commands.add_parser("prepare", help="raw dataset -> memory-mapped HQ+LQ arrays + manifest")
-    from .data.prepare import add_prepare_arguments
+    from .commands import prepare as prepare_command
 
-    add_prepare_arguments(prepare)
-    prepare.set_defaults(func=_prepare)
+    prepare = commands.add_parser("prepare", help="raw dataset or your own arrays -> HQ+LQ arrays + manifest")
+    prepare_command.add_arguments(prepare)
+    prepare.set_defaults(func=prepare_command.run)
     return parser
 
 

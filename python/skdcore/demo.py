@@ -35,6 +35,7 @@ DEMO_DATA = {
     "lq": {"name": "skd_occlusion", "p": 0.9, "window": 3},
     "seed": 0,
     "num_frames": None,
+    "val_fraction": 0.1,  # subjects held out of train as split 'val': it selects best.pt, test is read once
 }
 DEMO_MODEL = {"name": "shift_gcn", "args": {"channels": [24, 48, 48], "strides": [1, 2, 2]}}
 DEMO_OPTIM = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0001,

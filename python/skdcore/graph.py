@@ -13,7 +13,7 @@ These arrays are unnormalised 0/1; normalise with :func:`skdcore.normalize_adjac
 """
 from __future__ import annotations
 
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -36,9 +36,11 @@ def _directed(layout: Layout):
     return inward, outward, same
 
 
-def partitions(layout: Union[str, Layout], strategy: str = "spatial") -> np.ndarray:
-    """Unnormalised (K, V, V) float32 partitions of ``layout``."""
+def partitions(layout: Union[str, Layout, dict], strategy: Optional[str] = None) -> np.ndarray:
+    """Unnormalised (K, V, V) float32 partitions of ``layout``; ``strategy`` None: the layout's
+    own ``strategy``, else 'spatial'."""
     layout = get_layout(layout)
+    strategy = strategy or layout.strategy or "spatial"
     V = layout.num_joints
     inward, outward, same = _directed(layout)
     if strategy == "uniform":
@@ -68,6 +70,6 @@ def normalize_in_degree_numpy(A: np.ndarray) -> np.ndarray:
     return (A * inverse).astype(A.dtype)
 
 
-def partition_matrices(layout: Union[str, Layout], strategy: str = "spatial") -> np.ndarray:
+def partition_matrices(layout: Union[str, Layout, dict], strategy: Optional[str] = None) -> np.ndarray:
     """Normalised (K, V, V) float32 partitions, ready for a graph convolution."""
     return normalize_in_degree_numpy(partitions(layout, strategy))

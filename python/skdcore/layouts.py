@@ -8,15 +8,32 @@ Edges are undirected pairs of 0-based joint indices. ``center`` is the joint the
 spatial partition measures hop distances from (and data normalisation centres on).
 ``roles`` optionally names joints that pre-normalisation needs (spine base/top,
 left/right shoulder); layouts without them simply skip rotation alignment.
+``strategy`` optionally fixes the graph partition ('spatial' or 'uniform') models build.
+
+Layouts round-trip through plain data: :meth:`Layout.to_dict`, :func:`layout_from_dict`,
+:func:`load_layout` / :func:`save_layout` (YAML or JSON), e.g. ``layout.yaml``::
+
+    name: upper8
+    joint_names: [pelvis, spine, neck, head, left_shoulder, left_hand, right_shoulder, right_hand]
+    edges: [[pelvis, spine], [spine, neck], [neck, head], [neck, left_shoulder],
+            [left_shoulder, left_hand], [neck, right_shoulder], [right_shoulder, right_hand]]
+    center: neck
+
+:func:`get_layout` accepts a built-in name, a Layout, such a dict, or a path to such a file,
+so a layout stored in a manifest, a checkpoint or a config rebuilds the same graph.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 ROLE_NAMES = ("spine_base", "spine_top", "left_shoulder", "right_shoulder")
+PARTITION_STRATEGIES = ("spatial", "uniform")
+LAYOUT_KEYS = ("name", "joint_names", "edges", "center", "roles", "strategy")
 
 
 @dataclass(frozen=True)
@@ -26,6 +43,7 @@ class Layout:
     edges: tuple[tuple[int, int], ...]
     center: int
     roles: Mapping[str, int] = field(default_factory=dict)
+    strategy: Optional[str] = None  # graph partition models build; None: the model's default ('spatial')
 
     @property
     def num_joints(self) -> int:
@@ -36,6 +54,15 @@ class Layout:
             return self.joint_names.index(joint_name)
         except ValueError:
             raise KeyError(f"layout {self.name!r} has no joint {joint_name!r}; joints: {list(self.joint_names)}") from None
+
+    def to_dict(self) -> dict:
+        """Plain data (str, int, lists) that :func:`layout_from_dict` turns back into this layout."""
+        out = {"name": self.name, "joint_names": list(self.joint_names),
+               "edges": [[int(a), int(b)] for a, b in self.edges], "center": int(self.center),
+               "roles": {k: int(v) for k, v in self.roles.items()}}
+        if self.strategy is not None:
+            out["strategy"] = self.strategy
+        return out
 
     def hop_distance(self) -> np.ndarray:
         """(V,) hop count from ``center`` along the edges; unreachable joints get -1."""
@@ -63,12 +90,17 @@ def make_layout(
     edges: Sequence[Sequence[int]],
     center: Union[int, str],
     roles: Mapping[str, Union[int, str]] | None = None,
+    strategy: Optional[str] = None,
 ) -> Layout:
     """Build and validate a user-defined layout.
 
-    ``center`` and the values of ``roles`` may be joint indices or joint names.
+    ``center``, the joints of ``edges`` and the values of ``roles`` may be joint indices or
+    joint names. ``strategy``: partition models build ('spatial', 'uniform'; None = model default).
     Raises ValueError naming the offending argument.
     """
+    if strategy is not None and strategy not in PARTITION_STRATEGIES:
+        raise ValueError(f"layout {name!r}: strategy={strategy!r} is not valid; choose one of "
+                         f"{list(PARTITION_STRATEGIES)} or leave it out")
     names = tuple(str(n) for n in joint_names)
     if len(names) < 2:
         raise ValueError(f"layout {name!r}: joint_names needs at least 2 joints, got {len(names)}")
@@ -105,7 +137,7 @@ def make_layout(
         if role not in ROLE_NAMES:
             raise ValueError(f"layout {name!r}: unknown role {role!r}; known roles: {ROLE_NAMES}")
         clean_roles[role] = resolve(value, f"roles[{role!r}]")
-    layout = Layout(name, names, tuple(clean_edges), resolve(center, "center"), clean_roles)
+    layout = Layout(str(name), names, tuple(clean_edges), resolve(center, "center"), clean_roles, strategy)
     unreachable = [names[j] for j in np.flatnonzero(layout.hop_distance() < 0)]
     if unreachable:
         raise ValueError(
@@ -174,14 +206,82 @@ PENN13 = make_layout(
 BUILTIN_LAYOUTS = {layout.name: layout for layout in (NTU25, OPENPOSE18, COCO17, PENN13)}
 
 
-def get_layout(layout: Union[str, Layout]) -> Layout:
-    """A built-in layout by name ('ntu25', 'openpose18', 'coco17', 'penn13') or a Layout as is."""
+def layout_from_dict(values: Mapping[str, Any], where: str = "layout") -> Layout:
+    """A Layout from :meth:`Layout.to_dict`'s plain data (as read from YAML/JSON); ``where``
+    names the source (file, manifest) in error messages."""
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{where}: a layout must be a mapping with keys {list(LAYOUT_KEYS[:4])}, "
+                         f"got {type(values).__name__}")
+    unknown = sorted(set(values) - set(LAYOUT_KEYS))
+    if unknown:
+        raise ValueError(f"{where}: unknown layout keys {unknown}; valid keys: {list(LAYOUT_KEYS)}")
+    missing = [k for k in ("joint_names", "edges", "center") if k not in values]
+    if missing:
+        raise ValueError(f"{where}: layout needs {missing} (keys: name, joint_names, edges, center; "
+                         "optional roles, strategy)")
+    try:
+        return make_layout(values.get("name", "custom"), values["joint_names"], values["edges"],
+                           values["center"], values.get("roles") or None, values.get("strategy"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def load_layout(path: Union[str, Path]) -> Layout:
+    """A layout from a YAML (.yaml/.yml) or JSON (.json) file written by hand or :func:`save_layout`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"layout file {path} not found; write one like the example in skdcore.layouts")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            values = json.loads(text)
+        else:
+            import yaml
+
+            values = yaml.safe_load(text)
+    except Exception as error:  # a malformed file: say which and why
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        raise ValueError(f"layout file {path} is not valid {kind}: {error}") from None
+    return layout_from_dict(values, where=str(path))
+
+
+def save_layout(layout: Union[str, Layout, Mapping], path: Union[str, Path]) -> Path:
+    """Write ``layout`` as YAML (or JSON for a .json path); :func:`load_layout` reads it back."""
+    path = Path(path)
+    values = get_layout(layout).to_dict()
+    if path.suffix.lower() == ".json":
+        text = json.dumps(values, indent=2) + "\n"
+    else:
+        import yaml
+
+        text = yaml.safe_dump(values, sort_keys=False, default_flow_style=None)
+    path.write_text(text)
+    return path
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.lower().endswith((".yaml", ".yml", ".json")) or "/" in text or "\\" in text
+
+
+def get_layout(layout: Union[str, Path, Layout, Mapping]) -> Layout:
+    """A Layout from a built-in name ('ntu25', 'openpose18', 'coco17', 'penn13'), a Layout (as is),
+    its :meth:`Layout.to_dict` data, or a path to a YAML/JSON layout file."""
     if isinstance(layout, Layout):
         return layout
+    if isinstance(layout, Mapping):
+        return layout_from_dict(layout)
+    if isinstance(layout, Path) or (isinstance(layout, str) and _looks_like_path(layout)):
+        return load_layout(layout)
     try:
         return BUILTIN_LAYOUTS[str(layout).lower()]
     except KeyError:
         raise ValueError(
-            f"unknown layout {layout!r}; built-ins are {sorted(BUILTIN_LAYOUTS)}, "
-            "or build your own with skdcore.layouts.make_layout(name, joint_names, edges, center)"
+            f"unknown layout {layout!r}; built-ins are {sorted(BUILTIN_LAYOUTS)}; for your own skeleton pass "
+            "a layout.yaml path (keys name, joint_names, edges, center), its dict, or "
+            "skdcore.layouts.make_layout(name, joint_names, edges, center)"
         ) from None
+
+
+def layout_data(layout: Union[str, Path, Layout, Mapping]) -> dict:
+    """The full plain-data form of any accepted layout (what manifests and checkpoints store)."""
+    return get_layout(layout).to_dict()

@@ -10,13 +10,13 @@ from skdcore.data import (
     SyntheticSource,
     cut_or_pad,
     load_manifest,
-    main,
     make_loader,
     pre_normalise,
     prepare_dataset,
     sample_rng,
     verify_checksums,
 )
+from skdcore.commands.prepare import main
 from skdcore.data import prepare as prepare_module
 
 SMALL = {"num_samples": 40, "clip_frames": 24, "num_classes": 6}
@@ -110,7 +110,7 @@ def test_cli_main(tmp_path, capsys):
     assert "prepared" in capsys.readouterr().out
     assert load_manifest(out)["config"]["lq"]["name"] == "gaussian_jitter"
     assert main(args[:-1] + ["skd"]) == 2  # different config without --force
-    assert "different configuration" in capsys.readouterr().out
+    assert "different configuration" in capsys.readouterr().err
     assert main(args[:-1] + ["skd", "--force"]) == 0
 
 

@@ -23,7 +23,7 @@ def tiny_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("evaluation")
     root = base / "data"
     prepare_dataset(root, "synthetic", {"num_samples": 64, "clip_frames": 16, "num_classes": 4, "seed": 0},
-                    num_frames=None, progress=False)
+                    num_frames=None, val_fraction=0.2, progress=False)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -12,7 +12,7 @@ def tiny_data(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("data") / "tiny"
     prepare_dataset(root, "synthetic", {"num_samples": 96, "clip_frames": 16, "num_classes": 4, "seed": 0},
-                    num_frames=None, progress=False)
+                    num_frames=None, val_fraction=0.2, progress=False)
     return root
 
 

@@ -25,13 +25,13 @@ def test_two_process_training_keeps_ranks_identical(tiny_data, tiny_teacher, tmp
     for key in r0["weights"]:
         torch.testing.assert_close(r0["weights"][key], r1["weights"][key], rtol=0, atol=0, msg=key)
     assert (tmp_path / "run" / "last.pt").exists()
-    # evaluation split over the 2 ranks and gathered == one process evaluating every clip
+    # evaluation (of the selection split) shared by the 2 ranks and gathered == one process evaluating every clip
     from skdcore.train import Trainer, config_from_dict
 
     single = Trainer(config_from_dict({**cfg, "output_dir": str(tmp_path / "single")}))
     single.model.load_state_dict(r0["weights"])
     expected = single.evaluate()
-    assert r0["eval"]["num_samples"] == r1["eval"]["num_samples"] == len(single.test_set)
+    assert r0["eval"]["num_samples"] == r1["eval"]["num_samples"] == len(single.val_set)
     assert (r0["confusion"].numpy() == expected["confusion"]).all()
     assert r0["eval"]["loss"] == pytest.approx(expected["loss"], rel=1e-5)
 

@@ -1,4 +1,1 @@
-"""`skd` sub-commands kept out of the training package.
-
-Each module has add_arguments(parser) and run(args) -> int.
-"""
+"""The code of `skd` sub-commands, one module each (``add_arguments(parser)``, ``run(args) -> int``)."""

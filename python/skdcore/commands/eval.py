@@ -25,6 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV, PNG)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    parser.add_argument("--layout", help="skeleton layout to build the models with (default: each checkpoint's)")
     parser.add_argument("--robustness", action="store_true",
                         help="also compute robustness curves (see `skd robustness --help`; needs --out)")
     from .robustness import add_grid_arguments
@@ -32,7 +33,7 @@ def add_arguments(parser) -> None:
     add_grid_arguments(parser)
 
 
-def load_models(paths, names=None, ops: str = "fused"):
+def load_models(paths, names=None, ops: str = "fused", layout=None):
     """{display name: (model, checkpoint dict, path)} in the given order; names made unique."""
     from ..evaluation.checkpoints import load_trained_model, run_name
 
@@ -40,7 +41,7 @@ def load_models(paths, names=None, ops: str = "fused"):
         raise ValueError(f"--names: {len(names)} names for {len(paths)} checkpoints; give one per checkpoint")
     models = {}
     for i, path in enumerate(paths):
-        model, ckpt = load_trained_model(path, ops)
+        model, ckpt = load_trained_model(path, ops, layout)
         name = names[i] if names else run_name(path, ckpt)
         base, suffix = name, 2
         while name in models:
@@ -63,7 +64,7 @@ def run(args) -> int:
 
     if args.robustness and not args.out:
         raise ValueError("--robustness writes a table and plots: add --out DIR")
-    models = load_models(args.checkpoint, args.names, args.ops)
+    models = load_models(args.checkpoint, args.names, args.ops, args.layout)
     first_model, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
     _check_same_classes(models, dataset)

@@ -33,6 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    parser.add_argument("--layout", help="skeleton layout to build the models with (default: each checkpoint's)")
     add_grid_arguments(parser)
 
 
@@ -87,7 +88,7 @@ def run(args) -> int:
     from ..evaluation.checkpoints import default_device, open_eval_dataset
     from .eval import _check_same_classes, load_models
 
-    models = load_models(args.checkpoint, args.names, args.ops)
+    models = load_models(args.checkpoint, args.names, args.ops, args.layout)
     _, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
     _check_same_classes(models, dataset)

@@ -8,6 +8,9 @@ Typical use::
                     num_frames=None)
     train = PairedSkeletonDataset("runs/data/synthetic", split="train")
     for hq, lq, label in make_loader(train, batch_size=16): ...
+
+Your own skeletons: ``prepare_dataset(out, ArraySource(X, y, layout="layout.yaml"), val_fraction=0.1)``
+(README "Your own skeleton data").
 """
 from .dataset import PairedSkeletonDataset, make_loader
 from .lq import (
@@ -25,14 +28,10 @@ from .lq import (
     impute_window_mean_reference,
     sample_rng,
 )
-from .prepare import (
-    add_prepare_arguments,
-    load_manifest,
-    main,
-    prepare_dataset,
-    run_prepare,
-    verify_checksums,
-)
+from .holdout import hold_out
+from .manifest import load_manifest, manifest_layout, verify_checksums
+from .prepare import prepare_dataset
+from .readers.arrays import ArraySource
 from .sources import ReaderError, SkeletonSource, SyntheticSource, make_source
 from .synthetic import ACTION_NAMES, SyntheticClips, make_synthetic_dataset, subject_split, synthesize_clip
 from .transforms import (
@@ -46,11 +45,12 @@ from .transforms import (
 )
 
 __all__ = [
-    "ACTION_NAMES", "Compose", "ConfidenceNoise", "FrameDrop", "GaussianJitter", "JointSubset",
+    "ACTION_NAMES", "ArraySource", "hold_out", "manifest_layout",
+    "Compose", "ConfidenceNoise", "FrameDrop", "GaussianJitter", "JointSubset",
     "PairedSkeletonDataset", "Quantise", "ReaderError", "SKDOcclusion", "SkeletonSource", "SyntheticClips",
-    "SyntheticSource", "add_prepare_arguments", "align_rotation", "bones", "build_lq", "center_on_joint",
-    "cut_or_pad", "impute_clip", "impute_window_mean", "impute_window_mean_reference", "load_manifest", "main",
+    "SyntheticSource", "align_rotation", "bones", "build_lq", "center_on_joint",
+    "cut_or_pad", "impute_clip", "impute_window_mean", "impute_window_mean_reference", "load_manifest",
     "make_loader", "make_source", "make_synthetic_dataset", "motion", "pad_or_loop", "pre_normalise",
-    "prepare_dataset", "resample_uniform", "run_prepare", "sample_rng", "subject_split", "synthesize_clip",
+    "prepare_dataset", "resample_uniform", "sample_rng", "subject_split", "synthesize_clip",
     "verify_checksums",
 ]

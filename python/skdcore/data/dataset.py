@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .lq import build_lq, sample_rng
-from .prepare import load_manifest
+from .manifest import load_manifest, manifest_layout
 
 
 class PairedSkeletonDataset(torch.utils.data.Dataset):
@@ -77,6 +77,11 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
     @property
     def num_classes(self) -> int:
         return int(self.manifest["num_classes"])
+
+    @property
+    def layout(self):
+        """The :class:`skdcore.layouts.Layout` the data was prepared with (from the manifest)."""
+        return manifest_layout(self.manifest, where=str(self.root / "manifest.json"))
 
     @property
     def label_names(self):

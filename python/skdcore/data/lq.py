@@ -16,11 +16,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..layouts import Layout, get_layout
+from ..layouts import BUILTIN_LAYOUTS, Layout, get_layout
 from .skeleton_tree import hop_matrix
 
 
-def _check_clip(x: np.ndarray, what: str = "x") -> np.ndarray:
+def check_clip(x: np.ndarray, what: str = "x") -> np.ndarray:
+    """``x`` as an array, raising ValueError unless it is one clip (C, T, V, M)."""
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"{what} must be one clip shaped (C, T, V, M), got shape {x.shape}; "
@@ -72,6 +73,8 @@ def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
     """Same as :func:`impute_window_mean_reference` (time = last axis), computed by the C++
     kernel ``skdcore._prep`` when built, by the numpy reference otherwise."""
     x = np.asarray(x)
+    if int(window) < 0:
+        raise ValueError(f"impute_window_mean: window must be >= 0, got {window}")
     kernel = _compiled_kernel()
     if kernel is None or x.dtype not in (np.float32, np.float64) or x.ndim == 0:
         return impute_window_mean_reference(x, window)
@@ -112,7 +115,7 @@ class SKDOcclusion:
         return rng.random((T, V, M)) < self.p
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        x = _check_clip(x)
+        x = check_clip(x)
         mask = self.occlusion_mask(x.shape, rng)
         fused = _compiled_kernel("skd_occlude_impute")
         if fused is not None and x.dtype in (np.float32, np.float64):
@@ -135,7 +138,7 @@ class SKDOcclusion:
 def cut_or_pad(x: np.ndarray, num_frames: int = 100) -> np.ndarray:
     """Reference temporal cut: T > num_frames -> frames int(a*T/num_frames), a=0..num_frames-1;
     otherwise keep all frames and zero-pad at the end.  ``x`` is (C, T, V, M)."""
-    x = _check_clip(x)
+    x = check_clip(x)
     T = x.shape[1]
     if T > num_frames:
         idx = (np.arange(num_frames) * T / num_frames).astype(np.int64)
@@ -164,7 +167,7 @@ class GaussianJitter:
         self.channels = None if channels is None else tuple(int(c) for c in channels)
 
     def __call__(self, x, rng):
-        x = _check_clip(x)
+        x = check_clip(x)
         noise = self.sigma * rng.standard_normal(x.shape)
         if self.channels is not None:
             keep = np.zeros(x.shape[0], dtype=bool)
@@ -186,7 +189,7 @@ class FrameDrop:
         self.p = float(p)
 
     def __call__(self, x, rng):
-        x = _check_clip(x)
+        x = check_clip(x)
         T = x.shape[1]
         kept = rng.random(T) >= self.p
         if kept.sum() == 0:
@@ -222,7 +225,7 @@ class Quantise:
         self.channels = None if channels is None else tuple(int(c) for c in channels)
 
     def __call__(self, x, rng):
-        x = _check_clip(x)
+        x = check_clip(x)
         out = x.copy()
         chans = slice(None) if self.channels is None else list(self.channels)
         out[chans] = np.round(x[chans] / self.step) * self.step
@@ -249,14 +252,17 @@ class JointSubset:
         self.source = np.asarray(self.keep)[np.argmin(hops, axis=1)]  # (V,) kept joint to copy
 
     def __call__(self, x, rng):
-        x = _check_clip(x)
+        x = check_clip(x)
         if x.shape[2] != self.layout.num_joints:
             raise ValueError(f"JointSubset for layout {self.layout.name!r} expects V="
                              f"{self.layout.num_joints}, got x with V={x.shape[2]}")
         return x[:, :, self.source].copy()
 
     def config(self):
-        return {"name": "joint_subset", "layout": self.layout.name, "keep": list(self.keep)}
+        # NB: a custom layout is stored whole, so the config rebuilds this generator anywhere
+        builtin = BUILTIN_LAYOUTS.get(self.layout.name) == self.layout
+        return {"name": "joint_subset", "layout": self.layout.name if builtin else self.layout.to_dict(),
+                "keep": list(self.keep)}
 
 
 class ConfidenceNoise:
@@ -269,7 +275,7 @@ class ConfidenceNoise:
         self.sigma, self.score_channel = float(sigma), int(score_channel)
 
     def __call__(self, x, rng):
-        x = _check_clip(x)
+        x = check_clip(x)
         if x.shape[0] <= self.score_channel:
             raise ValueError(f"ConfidenceNoise needs a score channel {self.score_channel}, x has "
                              f"C={x.shape[0]}; use GaussianJitter for data without confidences")

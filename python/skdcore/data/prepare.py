@@ -1,4 +1,5 @@
-"""``skd prepare``: a source -> memory-mapped HQ+LQ arrays + labels + splits + manifest.
+"""``prepare_dataset``: a source -> memory-mapped HQ+LQ arrays + labels + splits + manifest
+(the ``skd prepare`` command is :mod:`skdcore.commands.prepare`).
 
 On-disk format (one directory):
 
@@ -7,8 +8,9 @@ On-disk format (one directory):
 - ``labels.npy``    (N,) int64; -1 marks a sample skipped because its file was malformed
 - ``split_<name>.npy`` int64 sample indices (skipped samples excluded)
 - ``samples.txt``   one sample key (file name) per line
-- ``manifest.json`` format version, source, parameters, seed, counts, skipped files and
-                    sha256 of every file above
+- ``manifest.json`` format version, source, parameters, seed, the full layout dict, the
+                    frame and normalisation policies, held-out splits, counts, skipped
+                    files and sha256 of every file above (:mod:`.manifest`)
 
 Every clip is processed independently with the generator ``sample_rng(seed, i)``, so the
 output does not depend on chunking, worker count or interruptions.  The arrays are
@@ -18,54 +20,34 @@ stopped.  Final files appear by rename only when everything is done.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import logging
 import os
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from .holdout import hold_out
 from .lq import build_lq, cut_or_pad, sample_rng
+from .manifest import (
+    MANIFEST_NAME,
+    PROGRESS_NAME,
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json_or_none,
+    sha256_file,
+    write_manifest,
+)
 from .sources import ReaderError, SkeletonSource, make_source, stable_json
-from .synthetic import ACTION_NAMES
 from .transforms import pre_normalise
 
 FORMAT_VERSION = 1
+REFERENCE_NUM_FRAMES = 100  # the SKD reference's stored clip length
 log = logging.getLogger("skdcore.data.prepare")
 
 _FINAL_FILES = ("data.npy", "labels.npy", "samples.txt")
-
-
-# --------------------------------------------------------------------------- atomic helpers
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, value) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
-
-
-def sha256_file(path: Path, block: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- per-chunk work
@@ -102,6 +84,61 @@ def _process_chunk(job):
     return start, block, labels, errors
 
 
+# --------------------------------------------------------------------------- policies
+def frame_policy(src: SkeletonSource, num_frames: int | None) -> dict:
+    """How clip lengths become the stored T, as plain data for the manifest and the console.
+
+    ``num_frames`` None keeps every clip's own frames (stored T = the longest clip, shorter clips
+    zero-padded at the end); only sources that know their clip lengths allow it, except the file
+    readers, which fall back to the reference's 100 frames and say so.
+    """
+    lengths = src.clip_lengths()
+    if num_frames is None and lengths is None:
+        text = (f"clip lengths unknown before reading: every clip cut/padded to the reference's "
+                f"{REFERENCE_NUM_FRAMES} frames (longer: uniform subsampling; shorter: zero-padded at the "
+                "end); pass --num-frames to choose")
+        return {"policy": "cut_or_pad", "num_frames": REFERENCE_NUM_FRAMES, "lengths": "unknown",
+                "description": text}
+    if num_frames is not None and int(num_frames) < 1:
+        raise ValueError(f"num_frames must be >= 1 or None (keep each clip's frames), got {num_frames}")
+    stats = {}
+    if lengths is not None:
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if lengths.size == 0:
+            raise ValueError(f"source {src.name!r} has no clips")
+        stats = {"min_length": int(lengths.min()), "max_length": int(lengths.max())}
+    if num_frames is None:
+        T = stats["max_length"]
+        padded = int((lengths < T).sum())
+        text = (f"keep each clip's frames ({stats['min_length']}..{T}); stored T={T}"
+                + (f", {padded} shorter clips zero-padded at the end" if padded else ", no padding"))
+        return {"policy": "keep", "num_frames": T, **stats, "padded": padded, "cut": 0, "description": text}
+    T = int(num_frames)
+    policy = {"policy": "cut_or_pad", "num_frames": T, **stats}
+    if lengths is not None:
+        policy["cut"], policy["padded"] = int((lengths > T).sum()), int((lengths < T).sum())
+        extra = f": {policy['cut']} clips subsampled, {policy['padded']} zero-padded"
+    else:
+        extra = ""
+    policy["description"] = (f"every clip cut/padded to {T} frames (longer: uniform subsampling; shorter: "
+                             f"zero-padded at the end){extra}")
+    return policy
+
+
+def normalisation_policy(src: SkeletonSource, normalise: bool) -> dict:
+    """What ``normalise`` does to this source's clips, as plain data for the manifest and the console."""
+    if not normalise:
+        return {"normalise": False, "description": "none: coordinates stored as given"}
+    layout = src.layout
+    roles = ("spine_base", "spine_top", "left_shoulder", "right_shoulder")
+    rotates = src.num_coords >= 3 and all(r in layout.roles for r in roles)
+    text = f"centre on joint {layout.joint_names[layout.center]!r} of person 0 per frame"
+    text += (" + rotation alignment (spine along z, shoulders along x)" if rotates
+             else " (no rotation: needs 3-D data and roles spine_base, spine_top, left/right_shoulder)")
+    return {"normalise": True, "center_joint": layout.joint_names[layout.center], "rotation": rotates,
+            "description": text}
+
+
 # --------------------------------------------------------------------------- main entry
 def prepare_dataset(
     out_dir: str | Path,
@@ -110,8 +147,11 @@ def prepare_dataset(
     *,
     lq=None,
     seed: int = 0,
-    num_frames: int | None = 100,
-    normalise: bool = True,
+    num_frames: int | None = None,
+    normalise: bool | None = None,
+    val_fraction: float = 0.0,
+    test_fraction: float = 0.0,
+    holdout_from: str | None = None,
     chunk_size: int = 128,
     workers: int = 0,
     force: bool = False,
@@ -120,38 +160,51 @@ def prepare_dataset(
     """Write the prepared dataset to ``out_dir`` and return its manifest.
 
     Args:
-        source: a source name ('synthetic', 'ntu', 'kinetics', 'pyskl', 'penn') with
-            ``source_options``, or a :class:`SkeletonSource` instance.
+        source: a source name ('synthetic', 'arrays', 'ntu', 'kinetics', 'pyskl', 'penn') with
+            ``source_options``, or a :class:`SkeletonSource` instance (e.g. an ArraySource).
         lq: LQ generator config (see :func:`skdcore.data.lq.build_lq`); None = SKD reference
             occlusion p=0.6, window 3.
-        seed: seeds every sample's LQ generator (with the sample index).
-        num_frames: stored length T (cut/pad as the reference); None keeps the source's
-            clip length (synthetic only, whose clips all have the same length).
-        normalise: centre on ``layout.center`` + rotation alignment before LQ generation.
+        seed: seeds every sample's LQ generator (with the sample index) and the held-out splits.
+        num_frames: stored length T (cut/pad as the reference). None keeps every clip's frames
+            (stored T = the longest clip) for sources that know their lengths; the file readers
+            then use the reference's 100. The policy is in ``manifest['frames']``.
+        normalise: centre on ``layout.center`` + rotation alignment before LQ generation; None =
+            the source's default (on for the dataset readers and synthetic data, off for arrays).
+            The policy is in ``manifest['normalisation']``.
+        test_fraction: hold this fraction of the train split out as a 'test' split, for sources that
+            have none (arrays without split names): by subject when the source knows subjects,
+            else stratified by class; seeded.
+        val_fraction: then hold this fraction of what is left out as a 'val' split (model selection).
+        holdout_from: the split the held-out samples come from (default 'train', or the only '*_train').
         workers: >0 uses that many processes.
         force: overwrite a directory holding a different configuration.
     """
     out = Path(out_dir)
     src = make_source(source, **(source_options or {})) if isinstance(source, str) else source
     lq_generator = build_lq(lq)
-    if num_frames is None:
-        num_frames = getattr(src, "clip_frames", None)
-        if num_frames is None:
-            raise ValueError(f"num_frames=None only works for fixed-length sources; source {src.name!r} "
-                             "needs an explicit num_frames (the reference uses 100)")
-    if num_frames < 1 or chunk_size < 1 or workers < 0:
-        raise ValueError(f"need num_frames >= 1, chunk_size >= 1, workers >= 0; got {num_frames}, {chunk_size}, {workers}")
+    frames = frame_policy(src, num_frames)
+    num_frames = frames["num_frames"]
+    normalise = src.default_normalise if normalise is None else bool(normalise)
+    if chunk_size < 1 or workers < 0:
+        raise ValueError(f"need chunk_size >= 1, workers >= 0; got {chunk_size}, {workers}")
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= float(value) < 1.0:
+            raise ValueError(f"{name} must be in [0, 1), got {value} (0.1 holds out 10% of the train split)")
     N, C, V, M = len(src), src.num_channels, src.layout.num_joints, src.num_persons
     shape = (2 * C, int(num_frames), V, M)
     config = {
         "format_version": FORMAT_VERSION, "source": src.config(), "lq": lq_generator.config(), "seed": int(seed),
         "num_frames": int(num_frames), "normalise": bool(normalise),
     }
+    # NB: test first, then val out of what is left for training
+    holdouts = {k: float(v) for k, v in (("test", test_fraction), ("val", val_fraction)) if v}
+    if holdouts:  # NB: only then, so configurations prepared before hold-outs existed keep their hash
+        config["holdout"] = {"fractions": holdouts, "from": holdout_from}
     config_hash = hashlib.sha256(stable_json(config).encode()).hexdigest()
 
     out.mkdir(parents=True, exist_ok=True)
-    manifest_path, progress_path = out / "manifest.json", out / "progress.json"
-    existing = _read_json(manifest_path) or _read_json(progress_path)
+    manifest_path, progress_path = out / MANIFEST_NAME, out / PROGRESS_NAME
+    existing = read_json_or_none(manifest_path) or read_json_or_none(progress_path)
     if existing is not None and existing.get("config_hash") != config_hash:
         if not force:
             raise FileExistsError(
@@ -163,7 +216,7 @@ def prepare_dataset(
         return existing
 
     data_tmp, labels_tmp = out / "data.npy.partial", out / "labels.npy.partial"
-    state = _read_json(progress_path)
+    state = read_json_or_none(progress_path)
     if state is None or not data_tmp.exists() or not labels_tmp.exists():
         state = {"config_hash": config_hash, "config": config, "chunk_size": int(chunk_size), "done_chunks": [], "errors": []}
         np.lib.format.open_memmap(data_tmp, mode="w+", dtype=np.float32, shape=(N,) + shape).flush()
@@ -198,13 +251,55 @@ def prepare_dataset(
         if bar is not None:
             bar.close()
         del data
-        # labels still needed below
-    return _finalise(out, src, labels, state, config, config_hash, N, shape)
+    policies = {"frames": frames, "normalisation": normalisation_policy(src, normalise)}
+    return _finalise(out, src, labels, state, config, config_hash, N, shape, policies)
 
 
-def _finalise(out: Path, src, labels, state, config, config_hash, N, shape) -> dict:
+def _split_indices(src: SkeletonSource, labels: np.ndarray, config: dict) -> tuple[dict, dict]:
+    """The source's splits without skipped samples, then the requested hold-outs carved out of
+    the train split: ({name: indices}, {held-out name: how it was made})."""
+    valid = labels >= 0
+    splits = {}
+    for name, idx in src.splits().items():
+        idx = np.asarray(idx, dtype=np.int64)
+        splits[name] = idx[valid[idx]]
+    holdout = config.get("holdout")
+    if not holdout:
+        return splits, {}
+    origin = holdout["from"] or _default_train_split(splits)
+    if origin not in splits:
+        raise ValueError(f"holdout_from={origin!r} is not a split of this source; splits: {sorted(splits)}")
+    subjects = src.subjects()
+    made = {}
+    for kind, fraction in holdout["fractions"].items():
+        name = kind if origin == "train" else f"{origin}_{kind}"
+        if name in splits and name != origin:
+            raise ValueError(f"the source already has a split {name!r}; drop --{kind}-fraction or use it")
+        seed = config["seed"]
+        rest, held, by = hold_out(splits[origin], labels, subjects, fraction, seed=seed)
+        if held.size == 0 or rest.size == 0:
+            raise ValueError(f"--{kind}-fraction {fraction} of split {origin!r} ({splits[origin].size} "
+                             f"clips) leaves {held.size} held out and {rest.size} kept; choose a fraction with "
+                             "clips on both sides (and --force to rerun into the same directory)")
+        splits[origin], splits[name] = rest, held
+        made[name] = {"from": origin, "fraction": fraction, "by": by, "seed": seed, "count": int(held.size)}
+    return splits, made
+
+
+def _default_train_split(splits: dict) -> str:
+    if "train" in splits:
+        return "train"
+    candidates = [n for n in splits if n.endswith("_train")]
+    if len(candidates) == 1:
+        return candidates[0]
+    raise ValueError(f"cannot tell which split to hold samples out from (splits: {sorted(splits)}); "
+                     "pass holdout_from / --holdout-from")
+
+
+def _finalise(out: Path, src, labels, state, config, config_hash, N, shape, policies) -> dict:
     labels_arr = np.array(labels)
     del labels
+    splits, holdouts = _split_indices(src, labels_arr, config)  # NB: before renames: fail early
     os.replace(out / "data.npy.partial", out / "data.npy")
     atomic_save_npy(out / "labels.npy", labels_arr)
     os.remove(out / "labels.npy.partial")
@@ -212,23 +307,23 @@ def _finalise(out: Path, src, labels, state, config, config_hash, N, shape) -> d
     valid = labels_arr >= 0
     split_counts = {}
     files = list(_FINAL_FILES)
-    for name, idx in src.splits().items():
-        idx = np.asarray(idx, dtype=np.int64)
-        idx = idx[valid[idx]]
+    for name, idx in splits.items():
         atomic_save_npy(out / f"split_{name}.npy", idx)
         split_counts[name] = int(idx.size)
         files.append(f"split_{name}.npy")
     manifest = {
         "config_hash": config_hash, "config": config, "format_version": FORMAT_VERSION,
         "shape": [N, *shape], "channels": {"lq": [0, shape[0] // 2], "hq": [shape[0] // 2, shape[0]]},
-        "layout": src.layout.name, "label_names": list(src.label_names) if src.label_names else None,
+        "layout": src.layout.to_dict(), "label_names": list(src.label_names) if src.label_names else None,
         "num_classes": src.num_classes or (len(src.label_names) if src.label_names else int(labels_arr.max(initial=-1)) + 1),
+        "num_coords": int(src.num_coords),
         "counts": {"samples": N, "valid": int(valid.sum()), "skipped": int((~valid).sum()), "splits": split_counts},
+        "holdouts": holdouts, **policies,
         "skipped": state["errors"],
         "sha256": {f: sha256_file(out / f) for f in files},
     }
-    atomic_write_json(out / "manifest.json", manifest)
-    os.remove(out / "progress.json")
+    write_manifest(out, manifest)
+    os.remove(out / PROGRESS_NAME)
     return manifest
 
 
@@ -268,129 +363,12 @@ def _progress_bar(total, initial, enabled, out):
     return tqdm(total=total, initial=initial, unit="clip", desc=f"prepare {out.name}")
 
 
-def _read_json(path: Path):
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise RuntimeError(f"{path} is corrupt ({err}); delete it or rerun with force=True") from None
-
-
 def _clear(out: Path) -> None:
     """Remove the files a previous prepare wrote (only ours, never the whole directory)."""
     for p in out.iterdir():
-        if p.name in _FINAL_FILES or p.name in ("manifest.json", "progress.json") or \
+        if p.name in _FINAL_FILES or p.name in (MANIFEST_NAME, PROGRESS_NAME) or \
                 (p.name.startswith("split_") and p.suffix == ".npy") or ".partial" in p.name or ".tmp" in p.name:
             if p.is_dir():
                 shutil.rmtree(p)
             else:
                 p.unlink()
-
-
-def load_manifest(root: str | Path) -> dict:
-    path = Path(root) / "manifest.json"
-    if not path.exists():
-        hint = " (an unfinished prepare: rerun the same command to resume)" if (Path(root) / "progress.json").exists() else ""
-        raise FileNotFoundError(f"{path} not found{hint}; create the dataset with skd prepare / prepare_dataset()")
-    return json.loads(path.read_text())
-
-
-def verify_checksums(root: str | Path) -> None:
-    """Raise ValueError naming the first file whose sha256 differs from the manifest."""
-    root = Path(root)
-    for name, expected in load_manifest(root)["sha256"].items():
-        actual = sha256_file(root / name)
-        if actual != expected:
-            raise ValueError(f"{root / name}: sha256 {actual[:12]}... differs from manifest {expected[:12]}...; "
-                             "the file changed or is truncated, rerun prepare with --force")
-
-
-# --------------------------------------------------------------------------- CLI
-LQ_PRESETS = {
-    "skd": None,
-    "jitter": {"name": "gaussian_jitter", "sigma": 0.02},
-    "frame_drop": {"name": "frame_drop", "p": 0.5},
-    "quantise": {"name": "quantise", "step": 0.05},
-    "none": {"name": "compose", "steps": []},
-}
-
-
-def add_prepare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--source", default="synthetic", choices=["synthetic", "ntu", "kinetics", "pyskl", "penn"],
-                        help="where clips come from (default: the embedded synthetic generator)")
-    parser.add_argument("--input", help="raw data: NTU .skeleton folder, Kinetics JSON folder, PYSKL .pkl, Penn labels folder")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument("--benchmark", help="NTU: xsub / xview (NTU60) / xset (NTU120); PYSKL: split prefix")
-    parser.add_argument("--label-file", help="Kinetics: label index JSON")
-    parser.add_argument("--missing-list", help="NTU: text file of sample names to skip")
-    parser.add_argument("--num-samples", type=int, default=1600, help="synthetic: number of clips")
-    parser.add_argument("--clip-frames", type=int, default=64, help="synthetic: frames per clip")
-    parser.add_argument("--num-classes", type=int, default=len(ACTION_NAMES),
-                        help=f"synthetic: number of classes (<= {len(ACTION_NAMES)})")
-    parser.add_argument("--num-frames", type=int, default=100, help="stored frames T (0 keeps the synthetic clip length)")
-    parser.add_argument("--lq", default="skd", help=f"LQ preset {sorted(LQ_PRESETS)} or a JSON config")
-    parser.add_argument("--p", type=float, default=0.6, help="occlusion probability of the 'skd' preset")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-normalise", action="store_true", help="skip centring and rotation alignment")
-    parser.add_argument("--chunk-size", type=int, default=128)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="overwrite a different existing configuration")
-    return parser
-
-
-def _lq_from_args(args):
-    if args.lq == "skd":
-        return {"name": "skd_occlusion", "p": args.p, "window": 3}
-    if args.lq in LQ_PRESETS:
-        return LQ_PRESETS[args.lq]
-    try:
-        return json.loads(args.lq)
-    except json.JSONDecodeError:
-        raise SystemExit(f"--lq: {args.lq!r} is neither a preset {sorted(LQ_PRESETS)} nor valid JSON") from None
-
-
-def _source_options(args) -> dict:
-    if args.source == "synthetic":
-        return {"num_samples": args.num_samples, "clip_frames": args.clip_frames,
-                "num_classes": args.num_classes, "seed": args.seed}
-    if not args.input:
-        raise SystemExit(f"--source {args.source} needs --input PATH")
-    opts = {"root": args.input}
-    if args.source == "ntu":
-        opts["benchmarks"] = [args.benchmark] if args.benchmark else None
-        opts["missing_list"] = args.missing_list
-    elif args.source == "kinetics":
-        opts["label_file"] = args.label_file
-    elif args.source == "pyskl" and args.benchmark:
-        opts["split_prefix"] = args.benchmark
-    return opts
-
-
-def run_prepare(args) -> dict:
-    num_frames = None if args.num_frames == 0 else args.num_frames
-    manifest = prepare_dataset(
-        args.out, args.source, _source_options(args), lq=_lq_from_args(args), seed=args.seed,
-        num_frames=num_frames, normalise=not args.no_normalise, chunk_size=args.chunk_size,
-        workers=args.workers, force=args.force,
-    )
-    counts = manifest["counts"]
-    print(f"prepared {args.out}: {counts['valid']} clips ({counts['skipped']} skipped), splits {counts['splits']}, "
-          f"array {manifest['shape']}")
-    return manifest
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_prepare_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0]))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    try:
-        run_prepare(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as err:
-        print(f"skd prepare: error: {err}")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

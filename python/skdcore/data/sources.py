@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from ..layouts import Layout, get_layout
+from ..layouts import BUILTIN_LAYOUTS, Layout, get_layout
 from .synthetic import ACTION_NAMES, subject_split, synthesize_clip
 
 
@@ -29,6 +29,7 @@ class SkeletonSource:
     num_persons = 2
     num_classes: int | None = None
     label_names: tuple | None = None
+    default_normalise = True  # centre + rotate unless asked otherwise (the dataset readers' convention)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -43,9 +44,20 @@ class SkeletonSource:
     def options(self) -> dict:
         raise NotImplementedError
 
+    def clip_lengths(self) -> np.ndarray | None:
+        """(N,) frames per clip when known without reading the files, else None."""
+        frames = getattr(self, "clip_frames", None)
+        return None if frames is None else np.full(len(self), int(frames), dtype=np.int64)
+
+    def subjects(self) -> np.ndarray | None:
+        """(N,) subject ids when known (validation splits are then held out by subject), else None."""
+        return None
+
     def config(self) -> dict:
         keys_digest = hashlib.sha256("\n".join(self.keys).encode()).hexdigest()[:16]
-        return {"name": self.name, "layout": self.layout.name, "num_samples": len(self.keys),
+        builtin = BUILTIN_LAYOUTS.get(self.layout.name)
+        layout = self.layout.name if builtin == self.layout else self.layout.to_dict()
+        return {"name": self.name, "layout": layout, "num_samples": len(self.keys),
                 "keys_sha256_16": keys_digest, **self.options()}
 
 
@@ -104,7 +116,7 @@ def register_source(name: str, cls) -> None:
 
 
 def make_source(name: str, **options) -> SkeletonSource:
-    """A source by name: 'synthetic', 'ntu', 'kinetics', 'pyskl', 'penn'."""
+    """A source by name: 'synthetic', 'arrays', 'ntu', 'kinetics', 'pyskl', 'penn'."""
     from . import readers  # noqa: F401  (registers the file readers)
 
     if name not in _SOURCES:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..layouts import Layout, get_layout
-from .lq import _check_clip, resample_at
+from .lq import check_clip, resample_at
 from .skeleton_tree import parents
 
 
@@ -43,7 +43,7 @@ def center_on_joint(
     joint of every person, per frame; frames where person 0 lacks that joint stay as they
     are.  ``num_coords`` channels are coordinates (default min(3, C); pass 2 for
     (x, y, score) data so scores are kept)."""
-    x = _check_clip(x)
+    x = check_clip(x)
     layout = get_layout(layout)
     j = layout.center if joint is None else (layout.index(joint) if isinstance(joint, str) else int(joint))
     coords = min(3, x.shape[0]) if num_coords is None else int(num_coords)
@@ -74,7 +74,7 @@ def align_rotation(x: np.ndarray, layout: str | Layout, num_coords: int | None =
     The reference frame is person 0's first frame with all four role joints present.
     Layouts without the roles, 2D data, or clips without such a frame are returned unchanged.
     """
-    x = _check_clip(x)
+    x = check_clip(x)
     layout = get_layout(layout)
     needed = ("spine_base", "spine_top", "left_shoulder", "right_shoulder")
     coords = min(3, x.shape[0]) if num_coords is None else int(num_coords)
@@ -107,7 +107,7 @@ def valid_length(x: np.ndarray) -> int:
 
 def resample_uniform(x: np.ndarray, num_frames: int) -> np.ndarray:
     """Linear resampling of the valid frames (trailing zero frames dropped) to ``num_frames``."""
-    x = _check_clip(x)
+    x = check_clip(x)
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     T = valid_length(x)
@@ -122,7 +122,7 @@ def resample_uniform(x: np.ndarray, num_frames: int) -> np.ndarray:
 def pad_or_loop(x: np.ndarray, num_frames: int, mode: str = "zero") -> np.ndarray:
     """Cut or extend the valid frames to ``num_frames``: ``mode`` 'zero' pads with zeros,
     'loop' repeats the clip from its start, 'edge' repeats the last frame."""
-    x = _check_clip(x)
+    x = check_clip(x)
     if mode not in ("zero", "loop", "edge"):
         raise ValueError(f"pad_or_loop: mode must be 'zero', 'loop' or 'edge', got {mode!r}")
     T = valid_length(x)
@@ -143,7 +143,7 @@ def pad_or_loop(x: np.ndarray, num_frames: int, mode: str = "zero") -> np.ndarra
 def bones(x: np.ndarray, layout: str | Layout, num_coords: int | None = None) -> np.ndarray:
     """Bone stream: joint minus its parent (tree rooted at ``layout.center``); the root is 0.
     Only the ``num_coords`` coordinate channels change (default min(3, C)); scores are kept."""
-    x = _check_clip(x)
+    x = check_clip(x)
     layout = get_layout(layout)
     if x.shape[2] != layout.num_joints:
         raise ValueError(f"bones: layout {layout.name!r} has {layout.num_joints} joints, x has V={x.shape[2]}")
@@ -158,7 +158,7 @@ def bones(x: np.ndarray, layout: str | Layout, num_coords: int | None = None) ->
 
 def motion(x: np.ndarray) -> np.ndarray:
     """Motion stream: x[t+1] - x[t] where the person is present in both frames, 0 at the last frame."""
-    x = _check_clip(x)
+    x = check_clip(x)
     out = np.zeros_like(x)
     present = _present_person(x)[:, None, :]  # (T, 1, M)
     both = present[1:] & present[:-1]

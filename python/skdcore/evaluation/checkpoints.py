@@ -5,6 +5,7 @@ from pathlib import Path
 
 import torch
 
+from ..layouts import layout_data
 from ..models import build_model
 from ..train.batches import epoch_batches, iterate
 from ..train.checkpoint import load_checkpoint, load_model_state
@@ -18,11 +19,14 @@ def default_device() -> torch.device:
     return resolve_device("auto")
 
 
-def load_trained_model(path, ops: str = "fused"):
-    """(model in eval mode, checkpoint dict) from an skdcore checkpoint."""
+def load_trained_model(path, ops: str = "fused", layout=None):
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one."""
     ckpt = load_checkpoint(path)
     select_ops(ops, ckpt["model_name"])
-    model = build_model(ckpt["model_name"], **ckpt["model_args"])
+    args = dict(ckpt["model_args"])
+    if layout is not None:
+        args["layout"] = layout_data(layout)
+    model = build_model(ckpt["model_name"], **args)
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 
@@ -40,13 +44,17 @@ def open_eval_dataset(ckpt: dict, path, data_root=None, split=None, lq: str = "f
     root = data_root or run_data.get("root")
     if root is None:
         raise ValueError(f"{path} records no data root; pass --data DIR (a folder written by `skd prepare`)")
+    if data_root is None and not (Path(root) / "manifest.json").exists():
+        raise ValueError(f"{path} was trained on {root}, which holds no prepared dataset now (moved or "
+                         "deleted?); pass --data DIR with the prepared data directory")
     split = split or run_data.get("test_split", "test")
     return PairedSkeletonDataset(root, split=split, lq=lq, **options)
 
 
-def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None):
+def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None,
+                        layout=None):
     """(metrics, dataset) of the checkpoint at ``path`` on its (or the given) test split."""
-    model, ckpt = load_trained_model(path, ops)
+    model, ckpt = load_trained_model(path, ops, layout)
     if dataset is None:
         dataset = open_eval_dataset(ckpt, path, data_root, split)
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)

@@ -90,7 +90,7 @@ class STGCN(SkeletonModel):
             raise ValueError("STGCN: channels and strides need one entry per block (same non-zero length), "
                              f"got {len(channels)} channels and {len(strides)} strides")
         if A is None:
-            A = torch.from_numpy(partition_matrices(get_layout(layout), "spatial"))
+            A = torch.from_numpy(partition_matrices(get_layout(layout)))
         A = torch.as_tensor(A, dtype=torch.float32)
         super().__init__(num_class, A.shape[-1], num_person, in_channels, channels[-1], adaption_channels)
         self.channels, self.strides = channels, strides

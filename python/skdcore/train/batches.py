@@ -4,23 +4,36 @@ torch.distributed each rank takes its slice of every global batch (rank-major, l
 """
 from __future__ import annotations
 
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 
+MIN_TRAIN_BATCH = 2  # BatchNorm in training mode needs more than one sample
+
+
 def epoch_batches(num_samples: int, batch_size: int, seed: int, epoch: int, shuffle: bool = True,
-                  rank: int = 0, world_size: int = 1, drop_last: bool = True) -> List[np.ndarray]:
-    """Index arrays of this rank's batches for ``epoch``; global batch = batch_size * world_size."""
+                  rank: int = 0, world_size: int = 1, drop_last: Optional[bool] = None) -> List[np.ndarray]:
+    """Index arrays of this rank's batches for ``epoch``; global batch = batch_size * world_size.
+
+    ``drop_last``: True drops an incomplete last batch, False keeps it, None (default) keeps it
+    unless some rank's share of it has fewer than 2 samples (BatchNorm needs > 1; under
+    torch.distributed every rank must take the same number of steps).
+    """
     if shuffle:
         generator = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
         order = torch.randperm(num_samples, generator=generator).numpy()
     else:
         order = np.arange(num_samples)
     global_batch = batch_size * world_size
-    # Drop an incomplete last batch in training (BatchNorm on a batch of 1 fails) unless it is the only one.
-    stop = (num_samples // global_batch) * global_batch if drop_last and num_samples >= global_batch else num_samples
+    full = (num_samples // global_batch) * global_batch
+    if drop_last is None:
+        rest = num_samples - full
+        smallest_share = min(max(0, min(batch_size, rest - r * batch_size)) for r in range(world_size))
+        drop_last = rest > 0 and smallest_share < MIN_TRAIN_BATCH
+    # NB: a split smaller than one batch keeps its only batch
+    stop = full if drop_last and num_samples >= global_batch else num_samples
     batches = []
     for start in range(0, stop, global_batch):
         chunk = order[start:start + global_batch]

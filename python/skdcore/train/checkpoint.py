@@ -11,18 +11,13 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from ..data.manifest import atomic_write_text  # noqa: F401  (re-exported: one atomic writer)
+
 FORMAT = "skdcore-checkpoint-1"
 
 
 class CheckpointError(ValueError):
     """The checkpoint cannot be used with this model / run; the message says why and what to do."""
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def atomic_torch_save(obj, path: Union[str, Path]) -> None:

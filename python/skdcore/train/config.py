@@ -21,6 +21,8 @@ OPTIMIZERS = ("sgd", "adamw")
 LQ_MODES = ("fixed", "random")
 REVISION_SCHEMES = ("fast", "reference")
 TENSORBOARD = ("auto", "on", "off")
+SCHEDULES = ("step", "cosine")
+SELECT_ON_TEST_LABEL = "reference behaviour: model selection on the test split"
 
 
 class ConfigError(ValueError):
@@ -31,12 +33,18 @@ class ConfigError(ValueError):
 class DataConfig:
     root: str = "runs/data/synthetic"  # directory written by `skd prepare`
     train_split: str = "train"
-    test_split: str = "test"
+    test_split: str = "test"  # evaluated once at the end of training, never read for model selection
+    val_split: Optional[str] = "val"  # selects best.pt; made by `skd prepare --val-fraction 0.1`
+    # true: select best.pt on test_split every epoch, as the SKD reference code does (reproducing its numbers)
+    select_on_test: bool = False
     lq: str = "fixed"  # fixed: stored LQ; random: fresh occlusion per epoch
     batch_size: int = 8
     eval_batch_size: int = 64
+    drop_last: Optional[bool] = None  # None: keep an incomplete last batch unless < 2 samples (BatchNorm)
+    # the data's skeleton layout for the model (built-in name, layout.yaml path or dict); None: the manifest's
+    layout: Optional[Union[str, dict]] = None
     # If set, `prepare_dataset(root, **prepare)` runs first when root is not prepared yet
-    # (keys: source, source_options, lq, seed, num_frames, normalise).
+    # (keys: source, source_options, lq, seed, num_frames, normalise, val_fraction, test_fraction).
     prepare: Optional[dict] = None
 
 
@@ -60,6 +68,8 @@ class OptimConfig:
     milestones: list = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from lr/warmup_steps, counted in epochs (may be fractional)
+    schedule: str = "step"  # step: lr *= gamma at milestones; cosine: decay to min_lr after the warm-up
+    min_lr: float = 0.0  # cosine only: the lr at the last step
 
 
 @dataclass
@@ -104,6 +114,7 @@ class ExperimentConfig:
         _choice("mode", self.mode, MODES)
         _choice("ops", self.ops, OPS)
         _choice("optim.name", self.optim.name, OPTIMIZERS)
+        _choice("optim.schedule", self.optim.schedule, SCHEDULES)
         _choice("data.lq", self.data.lq, LQ_MODES)
         _choice("loss.revision_scheme", self.loss.revision_scheme, REVISION_SCHEMES)
         _choice("log.tensorboard", self.log.tensorboard, TENSORBOARD)
@@ -122,6 +133,14 @@ class ExperimentConfig:
         if self.optim.lr <= 0 or self.optim.warmup_epochs < 0:
             raise ConfigError(f"optim.lr must be > 0 and optim.warmup_epochs >= 0, got {self.optim.lr}, "
                               f"{self.optim.warmup_epochs}")
+        if not 0 <= self.optim.min_lr <= self.optim.lr:
+            raise ConfigError(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], "
+                              f"got {self.optim.min_lr!r}")
+        data = self.data
+        if not data.select_on_test and data.val_split is not None and data.val_split == data.test_split:
+            raise ConfigError(f"data.val_split and data.test_split are both {data.test_split!r}; "
+                              "selecting on the test split is data.select_on_test: true "
+                              f"({SELECT_ON_TEST_LABEL})")
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             raise ConfigError(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         return self

@@ -1,9 +1,11 @@
 """Optimiser and learning-rate schedule: SGD Nesterov (reference) or AdamW; linear warm-up then
-multistep decay, stepped once per optimizer step (so a resumed run continues mid-epoch exactly).
+multistep decay (``optim.schedule: step``, the reference) or cosine decay to ``min_lr``
+(``cosine``), stepped once per optimizer step (so a resumed run continues mid-epoch exactly).
 """
 from __future__ import annotations
 
 import bisect
+import math
 
 import torch
 
@@ -25,6 +27,11 @@ def lr_factor(step: int, steps_per_epoch: int, cfg: OptimConfig) -> float:
     warmup_steps = int(round(cfg.warmup_epochs * steps_per_epoch))
     if step < warmup_steps:
         return (step + 1) / warmup_steps
+    if cfg.schedule == "cosine":
+        total = max(cfg.epochs * steps_per_epoch - warmup_steps, 1)
+        progress = min((step - warmup_steps) / max(total - 1, 1), 1.0)
+        floor = cfg.min_lr / cfg.lr
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
     epoch = step // max(steps_per_epoch, 1)
     return cfg.gamma ** bisect.bisect_right(list(cfg.milestones), epoch)
 

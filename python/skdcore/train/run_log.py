@@ -6,7 +6,8 @@
 - ``log.csv``: one row per epoch, ONE file per run whatever columns later rows add (the header is
   widened and the file rewritten atomically when an eval epoch brings val_* columns);
 - TensorBoard (``pip install 'skdcore[tb]'``): per-step ``train/*`` (loss terms, lr) and
-  ``revision/*`` (cosines, projected fractions), per-epoch ``epoch/*`` (train averages) and ``val/*``.
+  ``revision/*`` (cosines, projected fractions), per-epoch ``epoch/*`` (train averages) and ``val/*``
+  (``test/*`` when the run selects on the test split).
 """
 from __future__ import annotations
 
@@ -115,8 +116,9 @@ class RunLogger:
             for key, value in row.items():
                 if not isinstance(value, (int, float)) or key in ("epoch", "step"):
                     continue
-                if key.startswith("val_"):
-                    self.writer.add_scalar(f"val/{key[4:]}", value, at)
+                if key.startswith(("val_", "test_")):  # test_ only under data.select_on_test
+                    split, _, name = key.partition("_")
+                    self.writer.add_scalar(f"{split}/{name}", value, at)
                 else:
                     name = key[6:] if key.startswith("train_") else key
                     group = "revision" if name.startswith(REVISION_PREFIXES) else "epoch"

@@ -27,12 +27,14 @@ import torch
 
 from ..models import build_model
 from .batches import epoch_batches, iterate
+from ..data.manifest import atomic_write_json
 from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
-from .config import ExperimentConfig, save_config
+from ..layouts import get_layout, layout_data
+from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distributed import (DistInfo, average_gradients, average_over_ranks, barrier, broadcast_buffers,
                           gather_predictions, init_from_env, rank_device)
 from .losses import cross_entropy, skd_losses
-from ..evaluation.metrics import classification_metrics, format_metrics, predict
+from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
 from .ops_select import RevisedBackward, select_ops
 from .optim import build_optimizer, build_scheduler
 from .run_dir import check_run_dir, move_run_aside
@@ -58,7 +60,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def open_datasets(cfg: ExperimentConfig):
-    """Train / test PairedSkeletonDatasets; runs ``data.prepare`` first when the root is not prepared."""
+    """(train, selection) PairedSkeletonDatasets; runs ``data.prepare`` first when the root is not prepared.
+
+    The selection split is ``data.val_split``, or ``data.test_split`` under ``data.select_on_test``
+    (the reference's behaviour). The test split is opened only at the end (:func:`open_test_set`).
+    """
     from ..data import PairedSkeletonDataset, prepare_dataset
 
     root = Path(cfg.data.root)
@@ -68,21 +74,60 @@ def open_datasets(cfg: ExperimentConfig):
                                     "or add a data.prepare section to the config")
         prepare_dataset(root, **cfg.data.prepare)
     train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed)
-    test = PairedSkeletonDataset(root, split=cfg.data.test_split, lq="fixed")
-    return train, test
+    selection = selection_split(cfg)
+    try:
+        select = PairedSkeletonDataset(root, split=selection, lq="fixed")
+    except ValueError as error:
+        raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation "
+                          "split (skd prepare ... --val-fraction 0.1), set data.val_split to an existing "
+                          f"split, or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
+    return train, select
+
+
+def selection_split(cfg: ExperimentConfig) -> str:
+    """The split best.pt is chosen on."""
+    if cfg.data.select_on_test or cfg.data.val_split is None:
+        if not cfg.data.select_on_test:
+            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or "
+                              f"set data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
+        return cfg.data.test_split
+    return cfg.data.val_split
+
+
+def open_test_set(cfg: ExperimentConfig):
+    from ..data import PairedSkeletonDataset
+
+    return PairedSkeletonDataset(cfg.data.root, split=cfg.data.test_split, lq="fixed")
+
+
+def data_layout(cfg: ExperimentConfig, dataset) -> dict:
+    """The layout the model is built for, as plain data: ``data.layout`` (an override) or the manifest's."""
+    joints = dataset.data.shape[3]
+    if cfg.data.layout is None:
+        layout = dataset.layout
+    else:
+        layout = get_layout(cfg.data.layout)
+        if layout.num_joints != joints:
+            raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but "
+                              f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
+    return layout.to_dict()
 
 
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says (classes, channels, persons, joints)."""
+    """cfg.model.args completed with what the data says (classes, channels, persons, joints, layout).
+
+    The layout is stored as a plain dict, so checkpoints and configs rebuild the same graph."""
     args = dict(cfg.model.args)
     _, channels, _, joints, persons = (len(dataset.data),) + tuple(dataset.data.shape[1:])
     args.setdefault("num_class", dataset.num_classes)
     args.setdefault("in_channels", channels // 2)
     args.setdefault("num_person", persons)
+    if "layout" in args:
+        args["layout"] = layout_data(args["layout"])
+    else:
+        args["layout"] = data_layout(cfg, dataset)
     if cfg.model.name == "shift_gcn":
         args.setdefault("num_joints", joints)
-    elif cfg.model.name == "st_gcn":
-        args.setdefault("layout", dataset.manifest.get("layout", "ntu25"))
     return args
 
 
@@ -98,7 +143,9 @@ class Trainer:
         self.moved_aside = move_run_aside(self.out) if force and self.dist.is_main else None
         barrier(self.dist)
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
-        self.train_set, self.test_set = datasets if datasets is not None else open_datasets(cfg)
+        # NB: the test split is not opened here; it is read once, after training (evaluate_test)
+        self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
+        self.selection = "test" if cfg.data.select_on_test else "val"
         self.num_classes = self.train_set.num_classes
 
         self.teacher = None
@@ -144,12 +191,16 @@ class Trainer:
 
     def _batches(self, epoch: int):
         return epoch_batches(len(self.train_set), self.cfg.data.batch_size, self.cfg.seed, epoch,
-                             rank=self.dist.rank, world_size=self.dist.world_size)
+                             rank=self.dist.rank, world_size=self.dist.world_size,
+                             drop_last=self.cfg.data.drop_last)
 
-    def _test_batches(self):
-        """This rank's share of the test batches (all of them in a single process)."""
-        return epoch_batches(len(self.test_set), self.cfg.data.eval_batch_size, 0, 0, shuffle=False, drop_last=False,
-                             rank=self.dist.rank, world_size=self.dist.world_size)
+    def _eval_batches(self, dataset, shard: bool = False):
+        """Evaluation batches in order; ``shard``: this rank's share under torchrun."""
+        size = self.cfg.data.eval_batch_size
+        if not shard:
+            return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False)
+        return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False, rank=self.dist.rank,
+                             world_size=self.dist.world_size)
 
     def _resume(self, path: Path) -> None:
         if not path.exists():
@@ -209,14 +260,37 @@ class Trainer:
         return {"loss": total, "acc": correct, **loss_values, **info}
 
     # -- the run -------------------------------------------------------------------------------
-    def evaluate(self, use: Optional[str] = None) -> Dict:
-        """Metrics on the test split; under torchrun every rank predicts its shard, all ranks get the metrics."""
-        logits, labels = predict(unwrap(self.model), iterate(self.test_set, self._test_batches()), self.device,
-                                 use or self.input_name)
+    def evaluate(self, use: Optional[str] = None, dataset=None) -> Dict:
+        """Metrics of the current model on ``dataset`` (default: the selection split); under torchrun every
+        rank predicts its shard and every rank gets the gathered metrics (call it on all ranks)."""
+        dataset = self.val_set if dataset is None else dataset
+        logits, labels = predict(unwrap(self.model), iterate(dataset, self._eval_batches(dataset, shard=True)),
+                                 self.device, use or self.input_name)
         logits, labels = gather_predictions(logits, labels, self.dist)
         metrics = classification_metrics(logits, labels, self.num_classes)
         metrics["loss"] = float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel() else float("nan")
         return metrics
+
+    def evaluate_test(self) -> Dict:
+        """best.pt on the test split, once, after training; written to ``test_metrics.json``."""
+        best_path = self.out / "best.pt"
+        if not best_path.exists():
+            return {}
+        model = build_model(self.cfg.model.name, **self.model_args)
+        load_model_state(model, load_checkpoint(best_path), best_path)
+        test_set = open_test_set(self.cfg)
+        batches = iterate(test_set, self._eval_batches(test_set))
+        metrics = evaluate(model.to(self.device), batches, self.device, self.num_classes, self.input_name)
+        result = {"split": self.cfg.data.test_split, "input": self.input_name, "checkpoint": "best.pt",
+                  "best_epoch": self.best.get("epoch"), "selected_on": self.selection_label(),
+                  **{k: metrics[k] for k in ("top1", "top5", "loss") if k in metrics}}
+        atomic_write_json(self.out / "test_metrics.json", result)
+        return result
+
+    def selection_label(self) -> str:
+        if self.cfg.data.select_on_test:
+            return f"test split {self.cfg.data.test_split!r} ({SELECT_ON_TEST_LABEL})"
+        return f"validation split {self.cfg.data.val_split!r}"
 
     def fit(self) -> Dict:
         cfg = self.cfg
@@ -231,30 +305,34 @@ class Trainer:
                        f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
                        f"{self.dist.world_size} process(es), global batch "
                        f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else ""))
-        stopped = False
+        logger.message(f"[{cfg.name}] best.pt is selected on the {self.selection_label()}")
+        stopped, test = False, {}
         try:
             while self.epoch < cfg.optim.epochs and not stopped:
                 stopped = self._run_epoch(logger)
             if self.dist.is_main:
-                self._write_results(stopped)
+                test = self.evaluate_test() if not stopped else {}
+                if test:
+                    logger.message(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% ({test['split']}, best.pt of "
+                                   f"epoch {test['best_epoch']}, selected on the {test['selected_on']})")
+                self._write_results(stopped, test)
         finally:
             logger.close()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
-        return {"best": self.best, "history": self.history, "stopped": stopped, "output_dir": str(self.out)}
+        return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
+                "stopped": stopped, "output_dir": str(self.out)}
 
-    def _write_results(self, stopped: bool) -> None:
-        """results.json: what the run reached, readable without torch."""
-        import json
-
-        from .checkpoint import atomic_write_text
-
-        last = next((row for row in reversed(self.history) if "val_top1" in row), {})
+    def _write_results(self, stopped: bool, test: Dict) -> None:
+        """results.json: what the run reached (selection split, test split once), readable without torch."""
+        prefix = f"{self.selection}_"
+        last = next((row for row in reversed(self.history) if f"{prefix}top1" in row), {})
         results = {"name": self.cfg.name, "mode": self.cfg.mode, "model": self.cfg.model.name,
-                   "epochs_done": self.epoch, "steps": self.step, "stopped_early": stopped, "best": self.best,
-                   "last_eval": {k: v for k, v in last.items() if k.startswith("val_") or k == "epoch"},
+                   "epochs_done": self.epoch, "steps": self.step, "stopped_early": stopped,
+                   "selection": self.selection_label(), "best": self.best, "test": test,
+                   "last_eval": {k: v for k, v in last.items() if k.startswith(prefix) or k == "epoch"},
                    "world_size": self.dist.world_size, "checkpoints": {"best": "best.pt", "last": "last.pt"}}
-        atomic_write_text(self.out / "results.json", json.dumps(results, indent=2) + "\n")
+        atomic_write_json(self.out / "results.json", results)
 
     def _run_epoch(self, logger: RunLogger) -> bool:
         cfg = self.cfg
@@ -296,10 +374,13 @@ class Trainer:
                    f"acc {100 * row.get('train_acc', 0):.1f}% ({row['time_s']:.0f} s)")
         if is_eval_epoch:
             metrics = self.evaluate()  # every rank: sharded, gathered
-            row.update({"val_top1": metrics["top1"], "val_top5": metrics["top5"], "val_loss": metrics["loss"]})
-            summary += f" | val ({self.input_name}) {format_metrics(metrics)}"
+            prefix = self.selection  # NB: 'test_' columns only under data.select_on_test (reference)
+            row.update({f"{prefix}_top1": metrics["top1"], f"{prefix}_top5": metrics["top5"],
+                        f"{prefix}_loss": metrics["loss"]})
+            summary += f" | {self.selection} ({self.input_name}) {format_metrics(metrics)}"
             if metrics["top1"] >= self.best.get("top1", -1.0):
-                self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch}
+                self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch,
+                             "split": self.selection}
                 summary += " best"
                 self.history.append(row)
                 self._save("best.pt")
@@ -314,7 +395,8 @@ class Trainer:
 
 
 def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, force: bool = False) -> Dict:
-    """Run ``cfg`` to the end (or ``max_steps``); returns {'best', 'history', 'stopped', 'output_dir'}.
+    """Run ``cfg`` to the end (or ``max_steps``); returns {'best' (on the selection split), 'test' (best.pt on
+    the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}.
 
     An ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
     ``force`` (move it aside to ``<dir>.old-<time>`` first).

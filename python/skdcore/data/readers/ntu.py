@@ -199,6 +199,10 @@ class NTUSource(SkeletonSource):
     def load(self, index):
         return read_ntu_skeleton(self.files[index], self.num_persons, self.denoise), self.names[index].label
 
+    def subjects(self):
+        """(N,) performer ids from the file names (a validation split is then held out by subject)."""
+        return np.array([n.subject for n in self.names], dtype=np.int64)
+
     def splits(self):
         out = {}
         for b in self.benchmarks:

@@ -1,0 +1,117 @@
+"""The prepared-data manifest (``manifest.json``): read, verify, write atomically.
+
+One module for every reader and writer of a prepared directory (``prepare`` writes it,
+``PairedSkeletonDataset`` and training read it) and for the atomic file writes they share.
+The manifest holds the full layout dict (:meth:`skdcore.layouts.Layout.to_dict`), so any later
+step rebuilds the same skeleton graph without the user passing it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..layouts import Layout, get_layout
+
+MANIFEST_NAME = "manifest.json"
+PROGRESS_NAME = "progress.json"
+
+
+# --------------------------------------------------------------------------- atomic writes
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write to a temp file in the same directory, fsync, then rename: never a torn file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path: Path, value) -> None:
+    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+def atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def sha256_file(path: Path, block: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- read / verify
+def read_json_or_none(path: Path):
+    """The JSON in ``path``, None when absent; a corrupt file raises naming it and the fix."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise RuntimeError(f"{path} is corrupt ({err}); delete it or rerun prepare with --force") from None
+
+
+def load_manifest(root: str | Path) -> dict:
+    """The manifest of a prepared directory; a missing one raises naming the directory and the fix."""
+    root = Path(root)
+    path = root / MANIFEST_NAME
+    if not path.exists():
+        if (root / PROGRESS_NAME).exists():
+            hint = " (an unfinished prepare: rerun the same command to resume)"
+        elif not root.exists():
+            hint = " (the directory does not exist: was it moved or deleted?)"
+        else:
+            hint = ""
+        raise FileNotFoundError(
+            f"{path} not found{hint}; create the dataset with skd prepare / prepare_dataset()"
+        )
+    manifest = read_json_or_none(path)
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path} is not a manifest (expected a JSON object); rerun prepare with --force")
+    return manifest
+
+
+def write_manifest(root: str | Path, manifest: dict) -> None:
+    atomic_write_json(Path(root) / MANIFEST_NAME, manifest)
+
+
+def verify_checksums(root: str | Path) -> None:
+    """Raise ValueError naming the first file whose sha256 differs from the manifest."""
+    root = Path(root)
+    for name, expected in load_manifest(root)["sha256"].items():
+        actual = sha256_file(root / name)
+        if actual != expected:
+            raise ValueError(
+                f"{root / name}: sha256 {actual[:12]}... differs from manifest {expected[:12]}...; "
+                "the file changed or is truncated, rerun prepare with --force"
+            )
+
+
+def manifest_layout(manifest: dict, where: str = "manifest") -> Layout:
+    """The layout a manifest describes: the full dict (this version) or a built-in name (older ones)."""
+    value = manifest.get("layout", "ntu25")
+    try:
+        return get_layout(value)
+    except ValueError as error:
+        raise ValueError(
+            f"{where}: {error}; an older prepare stored only the name of a custom layout: "
+            "rerun prepare (with --layout layout.yaml) or pass --layout"
+        ) from None

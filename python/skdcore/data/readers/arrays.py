@@ -1,0 +1,344 @@
+"""Your own skeletons from numpy arrays: ``ArraySource`` (Python) and ``skd prepare --source arrays``.
+
+Accepted input:
+
+- ``x``: one array (N, C, T, V) or (N, C, T, V, M) (C coordinates, T frames, V joints, M persons),
+  or a list of clips (C, T, V[, M]) of different lengths T. A padded array plus ``lengths`` (N,)
+  (clip i is ``x[i, :, :lengths[i]]``) is the file form of variable-length clips.
+- ``labels``: (N,) integers 0..K-1.
+- optional ``split``: (N,) split name per clip ('train', 'test', ...), or a dict
+  {name: indices}; without it every clip is in 'train' (hold out val/test with prepare's
+  ``val_fraction`` / ``test_fraction``).
+- optional ``subjects``: (N,) subject ids (validation is then held out by subject).
+- optional ``label_names``: K class names.
+
+Files: ``data.npz`` with keys ``x`` and ``labels`` (and optionally ``lengths``, ``split``,
+``subjects``, ``label_names``), or an ``X.npy`` with a ``y.npy`` of labels. Files are read with
+``allow_pickle=False`` (a file is never unpickled); store variable-length clips padded with ``lengths``.
+Missing joints must be 0 (skdcore's "absent" convention), not NaN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ...layouts import BUILTIN_LAYOUTS, Layout, get_layout
+from ..sources import SkeletonSource, register_source
+
+log = logging.getLogger("skdcore.data.arrays")
+
+NPZ_KEYS = {
+    "x": ("x", "X", "data"),
+    "labels": ("labels", "y", "label"),
+    "lengths": ("lengths",),
+    "split": ("split", "splits"),
+    "subjects": ("subjects", "subject"),
+    "label_names": ("label_names", "class_names"),
+}
+
+
+def _npz_field(npz, path, field):
+    found = [k for k in NPZ_KEYS[field] if k in npz.files]
+    if len(found) > 1:
+        raise ValueError(f"{path}: keys {found} mean the same thing ({field}); keep one")
+    return np.asarray(npz[found[0]]) if found else None
+
+
+def _load_npy(path: Path, what: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise ValueError(
+                f"{path} ({what}) holds Python objects (an object array, e.g. a list of clips); "
+                "files are never unpickled: save the clips padded to one length with a 'lengths' "
+                "array in a .npz (np.savez(path, x=padded, lengths=lengths, labels=y)) or pass the "
+                "list from Python to ArraySource"
+            ) from None
+        raise ValueError(f"{path} ({what}) is not a readable .npy/.npz file: {error}") from None
+    except OSError as error:
+        raise ValueError(f"{path} ({what}) cannot be read: {error}") from None
+
+
+def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) -> dict:
+    """The fields of an arrays input: a .npz (keys x, labels, ...) or an X .npy with a labels .npy."""
+    x_path = Path(x_path)
+    if not x_path.is_file():
+        raise ValueError(
+            f"--input {x_path} not found; give a .npz (keys x, labels) or an X.npy with --labels y.npy"
+        )
+    if x_path.suffix == ".npz":
+        npz = _load_npy(x_path, "--input")
+        known = {k for keys in NPZ_KEYS.values() for k in keys}
+        unknown = sorted(set(npz.files) - known)
+        if unknown:
+            raise ValueError(
+                f"{x_path}: unknown keys {unknown}; a skeleton .npz holds x (N, C, T, V[, M]), labels (N,) "
+                "and optionally lengths, split, subjects, label_names"
+            )
+        fields = {f: _npz_field(npz, x_path, f) for f in NPZ_KEYS}
+        if fields["x"] is None:
+            raise ValueError(f"{x_path}: no 'x' array (N, C, T, V[, M]); keys found: {npz.files}")
+        if labels_path is not None:
+            if fields["labels"] is not None:
+                raise ValueError(f"{x_path} has labels and --labels {labels_path} was given too; use one")
+            fields["labels"] = _load_npy(Path(labels_path), "--labels")
+        if fields["labels"] is None:
+            raise ValueError(f"{x_path}: no 'labels' array (N,); add it to the .npz or pass --labels y.npy")
+        return fields
+    if labels_path is None:
+        raise ValueError(
+            f"--input {x_path} is a .npy of skeletons; pass its labels with --labels y.npy "
+            "(or put x and labels in one .npz)"
+        )
+    labels_path = Path(labels_path)
+    if not labels_path.is_file():
+        raise ValueError(f"--labels {labels_path} not found")
+    return {"x": _load_npy(x_path, "--input"), "labels": _load_npy(labels_path, "--labels")}
+
+
+class ArraySource(SkeletonSource):
+    """Clips held in numpy arrays (or read from .npz / .npy files), validated up front.
+
+    Args:
+        x: (N, C, T, V[, M]) array, a list of (C, T, V[, M]) clips, or a .npz/.npy path.
+        labels: (N,) ints in 0..K-1 (or a .npy path; from the .npz when x is one).
+        layout: built-in name, Layout, layout dict or layout.yaml path; default: the built-in with V joints.
+        split: (N,) split names or {name: indices}; default every clip in 'train'.
+        subjects: (N,) subject ids; label_names: K class names.
+        lengths: (N,) valid frames per clip of a padded ``x``.
+        num_coords: leading channels that are coordinates (default min(C, 3); 2 for (x, y, score)).
+        what: how errors name the input (a file path or 'x').
+    """
+
+    name = "arrays"
+    default_normalise = False  # NB: a user's coordinates are stored as given unless asked
+
+    def __init__(
+        self,
+        x,
+        labels=None,
+        layout=None,
+        *,
+        split=None,
+        subjects=None,
+        label_names=None,
+        lengths=None,
+        num_coords: int | None = None,
+    ):
+        self.path = None
+        what = "x"
+        if isinstance(x, (str, Path)):
+            self.path, what = str(x), str(x)
+            fields = read_array_files(x, labels if isinstance(labels, (str, Path)) else None)
+            x, lengths = fields["x"], lengths if lengths is not None else fields.get("lengths")
+            labels = fields["labels"] if labels is None or isinstance(labels, (str, Path)) else labels
+            split = split if split is not None else fields.get("split")
+            subjects = subjects if subjects is not None else fields.get("subjects")
+            label_names = label_names if label_names is not None else fields.get("label_names")
+        elif isinstance(labels, (str, Path)):
+            labels = _load_npy(Path(labels), "labels")
+        self._what = what
+        self.clips = self._clips(x, lengths)
+        N = len(self.clips)
+        C, _, V, M = self.clips[0].shape
+        self.num_channels, self.num_persons = int(C), int(M)
+        self.num_coords = int(num_coords) if num_coords is not None else min(int(C), 3)
+        if not 1 <= self.num_coords <= C:
+            raise ValueError(f"num_coords={num_coords} must be in 1..C={C}")
+        self.layout = self._layout(layout, V)
+        self.labels = self._labels(labels, N, label_names)
+        self.label_names = tuple(str(n) for n in label_names) if label_names is not None else None
+        self.num_classes = len(self.label_names) if self.label_names else int(self.labels.max()) + 1
+        self._splits = self._split_dict(split, N)
+        self._subjects = self._subject_ids(subjects, N)
+        self.lengths = np.array([c.shape[1] for c in self.clips], dtype=np.int64)
+        stem = Path(self.path).stem if self.path else "clip"
+        self.keys = [f"{stem}_{i:06d}" for i in range(N)]
+
+    # -- validation ------------------------------------------------------------------------------
+    def _clips(self, x, lengths) -> list:
+        what = self._what
+        if isinstance(x, np.ndarray) and x.dtype != object:
+            if x.ndim not in (4, 5):
+                raise ValueError(
+                    f"{what}: shape {x.shape} is not (N, C, T, V) or (N, C, T, V, M)" + _layout_hint(x.shape)
+                )
+            clips = list(x if x.ndim == 5 else x[..., None])
+            input_shape = x.shape
+        elif isinstance(x, (list, tuple, np.ndarray)):
+            if len(x) == 0:
+                raise ValueError(f"{what}: no clips")
+            clips = []
+            for i, clip in enumerate(x):
+                clip = np.asarray(clip)
+                if clip.ndim not in (3, 4):
+                    raise ValueError(
+                        f"{what}[{i}]: shape {clip.shape} is not one clip (C, T, V) or (C, T, V, M)"
+                    )
+                clips.append(clip if clip.ndim == 4 else clip[..., None])
+            input_shape = (len(clips),) + np.asarray(x[0]).shape
+        else:
+            raise TypeError(
+                f"{what}: expected a numpy array (N, C, T, V[, M]) or a list of clips, got {type(x).__name__}"
+            )
+        if not clips:
+            raise ValueError(f"{what}: no clips (N=0)")
+        if lengths is not None:
+            lengths = np.asarray(lengths)
+            if lengths.shape != (len(clips),) or not np.issubdtype(lengths.dtype, np.integer):
+                raise ValueError(
+                    f"{what}: lengths must be (N,)=({len(clips)},) integers, "
+                    f"got {lengths.shape} {lengths.dtype}"
+                )
+            bad = np.flatnonzero((lengths < 1) | (lengths > np.array([c.shape[1] for c in clips])))
+            if bad.size:
+                raise ValueError(f"{what}: lengths[{bad[0]}]={lengths[bad[0]]} is outside 1..T of that clip")
+            clips = [c[:, : int(n)] for c, n in zip(clips, lengths)]
+        first = clips[0].shape
+        for i, clip in enumerate(clips):
+            if not np.issubdtype(clip.dtype, np.number) or np.issubdtype(clip.dtype, np.complexfloating):
+                raise ValueError(
+                    f"{what}[{i}]: dtype {clip.dtype} is not a real number type; use x.astype(np.float32)"
+                )
+            if (clip.shape[0], clip.shape[2], clip.shape[3]) != (first[0], first[2], first[3]):
+                raise ValueError(
+                    f"{what}[{i}]: shape {clip.shape} differs from clip 0 {first} in C, V or M; "
+                    "every clip needs the same coordinates, joints and persons (only T may differ)"
+                )
+            if clip.shape[1] < 1:
+                raise ValueError(f"{what}[{i}]: the clip has no frames")
+        if first[0] > 4 and first[2] <= 4:
+            raise ValueError(
+                f"{what}: C={first[0]} coordinates and V={first[2]} joints look swapped"
+                + _layout_hint(input_shape)
+            )
+        bad = [i for i, c in enumerate(clips) if not np.all(np.isfinite(c))]
+        if bad:
+            count = sum(int((~np.isfinite(clips[i])).sum()) for i in bad)
+            raise ValueError(
+                f"{what}: {count} NaN/inf values in {len(bad)} clips (first: clip {bad[0]}); mark a missing "
+                "joint with 0 (skdcore's 'absent' convention), e.g. x = np.nan_to_num(x, nan=0.0)"
+            )
+        return [np.ascontiguousarray(c, dtype=np.float32) for c in clips]
+
+    def _layout(self, layout, V) -> Layout:
+        if layout is None:
+            matches = [lay for lay in BUILTIN_LAYOUTS.values() if lay.num_joints == V]
+            if len(matches) != 1:
+                raise ValueError(
+                    f"{self._what}: V={V} joints; pass layout= / --layout (a built-in name "
+                    f"{sorted(BUILTIN_LAYOUTS)} or a layout.yaml describing your joints and edges)"
+                )
+            log.info("arrays: V=%d joints, using the built-in layout %r", V, matches[0].name)
+            return matches[0]
+        layout = get_layout(layout)
+        if layout.num_joints != V:
+            raise ValueError(
+                f"{self._what}: V={V} joints but layout {layout.name!r} has {layout.num_joints}; "
+                "x must be (N, C, T, V[, M]) with V = len(joint_names)"
+            )
+        return layout
+
+    def _labels(self, labels, N, label_names) -> np.ndarray:
+        if labels is None:
+            raise ValueError(f"{self._what}: labels are required ((N,) integers 0..K-1)")
+        labels = np.asarray(labels)
+        if labels.shape != (N,):
+            raise ValueError(f"labels: shape {labels.shape} but x has N={N} clips; labels must be (N,)")
+        if not np.issubdtype(labels.dtype, np.integer):
+            if (
+                np.issubdtype(labels.dtype, np.floating)
+                and np.all(np.isfinite(labels))
+                and np.all(labels == np.round(labels))
+            ):
+                labels = labels.astype(np.int64)
+            else:
+                raise ValueError(
+                    f"labels: dtype {labels.dtype} is not integer class indices 0..K-1; map class "
+                    "names to indices and pass the names as label_names"
+                )
+        labels = labels.astype(np.int64)
+        if labels.min() < 0:
+            raise ValueError(
+                f"labels: {int((labels < 0).sum())} negative values (min {labels.min()}); classes are 0..K-1"
+            )
+        if label_names is not None and labels.max() >= len(label_names):
+            raise ValueError(
+                f"labels: max label {labels.max()} but only {len(label_names)} label_names (0.."
+                f"{len(label_names) - 1}); give one name per class"
+            )
+        return labels
+
+    def _split_dict(self, split, N) -> dict:
+        if split is None:
+            return {"train": np.arange(N)}
+        if isinstance(split, Mapping):
+            out = {}
+            for name, idx in split.items():
+                idx = np.asarray(idx, dtype=np.int64)
+                if idx.size and (idx.min() < 0 or idx.max() >= N):
+                    raise ValueError(f"split[{name!r}]: indices must be in 0..{N - 1}")
+                out[str(name)] = np.sort(idx)
+            return out
+        names = np.asarray(split)
+        if names.shape != (N,):
+            raise ValueError(
+                f"split: shape {names.shape}; give one split name per clip ((N,)=({N},)) or a dict "
+                "{name: indices}"
+            )
+        names = names.astype(str)
+        return {str(n): np.flatnonzero(names == n) for n in np.unique(names)}
+
+    def _subject_ids(self, subjects, N):
+        if subjects is None:
+            return None
+        subjects = np.asarray(subjects)
+        if subjects.shape != (N,):
+            raise ValueError(f"subjects: shape {subjects.shape}; give one subject id per clip ((N,)=({N},))")
+        return np.unique(subjects.astype(str), return_inverse=True)[1].astype(np.int64)
+
+    # -- SkeletonSource ---------------------------------------------------------------------------
+    def load(self, index: int):
+        return self.clips[index], int(self.labels[index])
+
+    def splits(self) -> dict:
+        return dict(self._splits)
+
+    def subjects(self):
+        return self._subjects
+
+    def clip_lengths(self) -> np.ndarray:
+        return self.lengths
+
+    def options(self) -> dict:
+        digest = hashlib.sha256()
+        for clip in self.clips:
+            digest.update(np.asarray(clip.shape, dtype=np.int64).tobytes())
+            digest.update(clip.tobytes())
+        digest.update(self.labels.tobytes())
+        for name in sorted(self._splits):
+            digest.update(name.encode() + self._splits[name].tobytes())
+        if self._subjects is not None:
+            digest.update(self._subjects.tobytes())
+        return {
+            "input": self.path,
+            "content_sha256_16": digest.hexdigest()[:16],
+            "num_coords": self.num_coords,
+            "label_names": list(self.label_names) if self.label_names else None,
+        }
+
+
+def _layout_hint(shape: Sequence[int]) -> str:
+    if len(shape) in (4, 5) and shape[-1] in (2, 3) and shape[1] > 4:
+        order = "(0, 3, 1, 2)" if len(shape) == 4 else "(0, 4, 1, 2, 3)"
+        return f"; it looks like (N, T, V, C): use np.transpose(x, {order})"
+    return "; skdcore wants (N, C, T, V[, M]): C coordinates, T frames, V joints, M persons"
+
+
+register_source("arrays", ArraySource)

@@ -1,0 +1,91 @@
+"""Layouts as data: dict / YAML / JSON round trips, get_layout's accepted forms, errors that name the fix."""
+
+import json
+
+import numpy as np
+import pytest
+
+from skdcore.graph import partitions
+from skdcore.layouts import (
+    BUILTIN_LAYOUTS,
+    NTU25,
+    get_layout,
+    layout_from_dict,
+    load_layout,
+    make_layout,
+    save_layout,
+)
+
+UPPER8 = {
+    "name": "upper8",
+    "joint_names": [
+        "pelvis",
+        "spine",
+        "neck",
+        "head",
+        "left_shoulder",
+        "left_hand",
+        "right_shoulder",
+        "right_hand",
+    ],
+    "edges": [
+        ["pelvis", "spine"],
+        ["spine", "neck"],
+        ["neck", "head"],
+        ["neck", "left_shoulder"],
+        ["left_shoulder", "left_hand"],
+        ["neck", "right_shoulder"],
+        ["right_shoulder", "right_hand"],
+    ],
+    "center": "neck",
+}
+
+
+@pytest.mark.parametrize("layout", list(BUILTIN_LAYOUTS.values()), ids=list(BUILTIN_LAYOUTS))
+def test_builtin_layouts_round_trip_through_dict_and_json(layout):
+    data = layout.to_dict()
+    assert layout_from_dict(json.loads(json.dumps(data))) == layout
+    assert get_layout(data) == layout
+
+
+def test_names_resolve_to_indices_and_roles_strategy_survive(tmp_path):
+    layout = layout_from_dict({**UPPER8, "roles": {"spine_top": "neck"}, "strategy": "uniform"})
+    assert layout.center == 2 and layout.edges[3] == (2, 4) and layout.roles == {"spine_top": 2}
+    for suffix in (".yaml", ".json"):
+        path = save_layout(layout, tmp_path / f"layout{suffix}")
+        assert load_layout(path) == layout
+        assert get_layout(str(path)) == layout and get_layout(path) == layout
+    # the strategy chooses the partition models build
+    assert partitions(layout).shape == (1, 8, 8)
+    assert partitions(get_layout(UPPER8)).shape == (3, 8, 8)
+
+
+def test_hand_written_yaml(tmp_path):
+    path = tmp_path / "layout.yaml"
+    path.write_text("name: tiny\njoint_names: [a, b, c]\nedges: [[a, b], [b, c]]\ncenter: b\n")
+    layout = get_layout(str(path))
+    assert layout.joint_names == ("a", "b", "c") and layout.edges == ((0, 1), (1, 2)) and layout.center == 1
+    np.testing.assert_array_equal(layout.hop_distance(), [1, 0, 1])
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(ValueError, match="unknown layout keys \\['joints'\\]"):
+        layout_from_dict({**UPPER8, "joints": []})
+    with pytest.raises(ValueError, match="needs \\['center'\\]"):
+        layout_from_dict({k: v for k, v in UPPER8.items() if k != "center"})
+    with pytest.raises(ValueError, match="not connected"):
+        layout_from_dict({**UPPER8, "edges": UPPER8["edges"][:-1]})
+    with pytest.raises(ValueError, match="strategy='star' is not valid"):
+        make_layout("x", ["a", "b"], [[0, 1]], 0, strategy="star")
+    with pytest.raises(ValueError, match="layout file .*missing.yaml not found"):
+        get_layout(str(tmp_path / "missing.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ValueError, match="bad.yaml is not valid YAML"):
+        load_layout(bad)
+    with pytest.raises(ValueError, match="layout.yaml path"):
+        get_layout("upper9")
+
+
+def test_a_layout_object_is_returned_as_is():
+    assert get_layout(NTU25) is NTU25 and get_layout("NTU25") is NTU25
