@@ -43,7 +43,9 @@ def plot_training_curves(histories: Dict[str, List[dict]], path: Path) -> Option
     for name, rows in histories.items():
         epochs = [r["epoch"] for r in rows]
         ax_loss.plot(epochs, [r.get("train_loss", np.nan) for r in rows], marker="o", label=name)
-        ax_acc.plot(epochs, [100 * r.get("val_top1", np.nan) for r in rows], marker="o", label=f"{name} (val)")
+        # NB: a run that selects on the test split (data.select_on_test) logs test_top1 instead of val_top1
+        selection = [r.get("val_top1", r.get("test_top1", np.nan)) for r in rows]
+        ax_acc.plot(epochs, [100 * v for v in selection], marker="o", label=f"{name} (val)")
         ax_acc.plot(epochs, [100 * r.get("train_acc", np.nan) for r in rows], linestyle=":", alpha=0.6,
                     color=ax_acc.lines[-1].get_color())
     ax_loss.set(xlabel="epoch", ylabel="training loss (sum of the run's losses)", title="training loss")
