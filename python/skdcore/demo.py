@@ -29,7 +29,8 @@ DEMO_DATA = {
     # occlusion + imputation blurs) and occlusion p=0.9 (SKD's procedure, heavier than its 0.6): measured
     # on the 285 test clips (2026-11-29): 14 classes at p=0.6: teacher 99+ / baseline 98.2 / SKD 99.6
     # (saturated); 17 classes at p=0.6: 89.1 / 86.0 / 88.4; 14 at p=0.9: 99.6 / 90.9 / 94.4; 17 at p=0.9:
-    # 89.1 / 76.1 / 79.6 (teacher on HQ / baseline on LQ / SKD on LQ): the only one with a 10+ point gap.
+    # 89.1 / 76.1 / 79.6 (teacher on HQ / baseline on LQ / SKD on LQ; best.pt then chosen on test): the only
+    # one with a 10+ point gap. benchmarks/RESULTS.md has the seed sweep and the run with the val split.
     "source_options": {"num_samples": 1000, "clip_frames": 32, "num_classes": 17, "seed": 0, "num_persons": 1,
                        "difficulty": 2.0, "noise_std": 0.03},
     "lq": {"name": "skd_occlusion", "p": 0.9, "window": 3},
