@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import torch
+
 from common import machine_line
 from skdcore.data import PairedSkeletonDataset, make_loader, prepare_dataset
 from skdcore.data import lq as lqmod
@@ -63,7 +64,9 @@ def main():
     rng = np.random.default_rng(0)
     clip = rng.normal(size=(3, 300, 25, 2)).astype(np.float32)
     clip[rng.random(clip.shape) < 0.6] = np.nan
-    reference = lambda: np.moveaxis(lqmod.impute_window_mean_reference(np.moveaxis(clip, 1, -1), 3), -1, 1)
+    def reference():
+        return np.moveaxis(lqmod.impute_window_mean_reference(np.moveaxis(clip, 1, -1), 3), -1, 1)
+
     t_ref = median_time(lambda: [reference() for _ in range(20)], args.repeats) / 20
     compiled = lqmod._compiled_kernel() is not None
     t_cpp = median_time(lambda: [lqmod.impute_clip(clip, 3) for _ in range(20)], args.repeats) / 20
@@ -72,8 +75,11 @@ def main():
     occl = lqmod.SKDOcclusion()
     full = rng.normal(size=(3, 300, 25, 2)).astype(np.float32)
     t_lq = median_time(lambda: [occl(full, lqmod.sample_rng(0, i)) for i in range(20)], args.repeats) / 20
-    t_steps = median_time(lambda: [occl.reference(full, occl.occlusion_mask(full.shape, lqmod.sample_rng(0, i)))
-                                   for i in range(20)], args.repeats) / 20
+    def steps():
+        return [occl.reference(full, occl.occlusion_mask(full.shape, lqmod.sample_rng(0, i)))
+                for i in range(20)]
+
+    t_steps = median_time(steps, args.repeats) / 20
     print(f"SKD reference LQ per (3,300,25,2) clip incl. mask draw: fused C++ {t_lq * 1e3:.3f} ms, "
           f"numpy steps + C++ imputation {t_steps * 1e3:.3f} ms, speed-up {t_steps / t_lq:.1f}x")
 
@@ -82,7 +88,8 @@ def main():
         prepare_dataset(tmp, "synthetic", {"num_samples": args.samples, "clip_frames": 64},
                         num_frames=args.frames, progress=False)
         t_prep = time.perf_counter() - start
-        print(f"prepare synthetic: {args.samples / t_prep:.0f} clips/s ({args.samples} clips, T={args.frames}, 1 process)")
+        print(f"prepare synthetic: {args.samples / t_prep:.0f} clips/s ({args.samples} clips, "
+              f"T={args.frames}, 1 process)")
         ds = PairedSkeletonDataset(tmp)
         rows = []
         for name, dataset, workers in (

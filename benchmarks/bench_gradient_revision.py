@@ -7,15 +7,16 @@ from __future__ import annotations
 import statistics
 import time
 
-import skdcore  # noqa: F401  (loads the ops)
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+import skdcore  # noqa: F401  (loads the ops)
 from common import base_parser, machine_line, markdown_table, median_seconds, synchronize
 from skdcore.graph import partition_matrices
 from skdcore.ops import gradient_revision
 from skdcore.reference.graph_conv import graph_conv_reference
-from skdcore.train import MultiLossBackward, reference_multi_loss_backward
-from torch import nn
+from skdcore.train import RevisedBackward, reference_multi_loss_backward
 
 
 def stgcn_like_shapes(channels, V=25, partitions=3, temporal_kernel=9, num_classes=60):
@@ -84,7 +85,8 @@ def bench_op(args, K=3):
             "skdcore": median_seconds(lambda: gradient_revision(task, distill), run_time),
             "skdcore out=": median_seconds(lambda: gradient_revision(task, distill, out=out), run_time),
             "eager": median_seconds(lambda: eager_revision(task, distill), run_time),
-            "compile": median_seconds(lambda: compiled(task, distill), run_time) if compiled else float("nan"),
+            "compile": (median_seconds(lambda: compiled(task, distill), run_time) if compiled
+                        else float("nan")),
             "copy": median_seconds(lambda: dst.copy_(src), run_time),
         }
         op_gbs = op_bytes / times["skdcore out="] / 1e9
@@ -115,7 +117,8 @@ class StandInUnit(nn.Module):
         self.bn1 = nn.BatchNorm2d(c_out)
         self.tcn = nn.Conv2d(c_out, c_out, (9, 1), (stride, 1), (4, 0))
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.residual = (nn.Conv2d(c_in, c_out, 1, (stride, 1)) if c_in != c_out or stride != 1 else nn.Identity())
+        projected = c_in != c_out or stride != 1
+        self.residual = nn.Conv2d(c_in, c_out, 1, (stride, 1)) if projected else nn.Identity()
 
     def forward(self, x):
         y = F.relu(self.bn1(graph_conv_reference(x, self.weight, self.A, self.bias)))
@@ -129,8 +132,8 @@ class StandInStudent(nn.Module):
     def __init__(self, num_classes=60):
         super().__init__()
         A = torch.from_numpy(partition_matrices("ntu25")).float()  # (3, 25, 25), normalised
-        widths = [(3, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1),
-                  (128, 256, 2), (256, 256, 1), (256, 256, 1)]
+        widths = [(3, 64, 1), (64, 64, 1), (64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1),
+                  (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 256, 1)]
         self.units = nn.Sequential(*[StandInUnit(i, o, A, s) for i, o, s in widths])
         self.classifier = nn.Linear(256, num_classes)
         self.adaption = nn.Conv2d(256, 256, 1)
@@ -184,9 +187,7 @@ def bench_backward(args):
     with torch.no_grad():
         teacher_logits, teacher_features = [t.detach() for t in model(x)]
     params = [p for p in model.parameters() if p.requires_grad]
-    fast = MultiLossBackward(params, method="batched")
-    sequential = MultiLossBackward(params, method="sequential")
-    batched_whole = MultiLossBackward(params, method="batched")
+    fast = RevisedBackward(params)
     data = (x, labels, teacher_logits, teacher_features)
 
     def forward_only():
@@ -196,27 +197,25 @@ def bench_backward(args):
         task, distill, _ = skd_step_losses(model, *data)
         reference_multi_loss_backward(params, task, distill)
 
-    def run(backward, use_shared):
-        def step():
-            task, distill, features = skd_step_losses(model, *data)
-            backward(task, distill, shared=features if use_shared else None)
-        return step
+    def revised():
+        task, distill, _ = skd_step_losses(model, *data)
+        fast.backward(task, distill)
 
     totals = interleaved_medians({
         "forward only": forward_only,
         "reference (4 backward, flatten, float64 projection)": reference,
-        "sequential (4 autograd.grad + fused op)": run(sequential, False),
-        "batched, split at the features": run(fast, True),
-        "batched, whole graph (no shared tensor)": run(batched_whole, False),
+        "RevisedBackward (4 autograd.grad + fused op)": revised,
     }, repeats, args.device)
     forward = totals.pop("forward only")
     reference_backward = totals["reference (4 backward, flatten, float64 projection)"] - forward
-    rows = [[name, f"{total * 1e3:.0f}", f"{(total - forward) * 1e3:.0f}", f"{reference_backward / (total - forward):.2f}x"]
+    rows = [[name, f"{total * 1e3:.0f}", f"{(total - forward) * 1e3:.0f}",
+             f"{reference_backward / (total - forward):.2f}x"]
             for name, total in totals.items()]
     numel = sum(p.numel() for p in params)
     print(f"\nwhole backward of one SKD step, stand-in student ({numel / 1e6:.2f} M params), batch {batch} x "
           f"{persons} persons, T={frames}, V=25; forward alone {forward * 1e3:.0f} ms; on {machine_line()}")
-    print(markdown_table(["method", "forward+backward ms", "backward ms", "backward speed-up vs reference"], rows))
+    header = ["method", "forward+backward ms", "backward ms", "backward speed-up vs reference"]
+    print(markdown_table(header, rows))
 
 
 def main():

@@ -17,9 +17,8 @@ import statistics
 
 import torch
 
-from common import base_parser, machine_line, markdown_table, median_seconds, on_path
-
 import skdcore.ops
+from common import base_parser, machine_line, markdown_table, median_seconds, on_path
 from skdcore.reference.graph_conv import graph_conv_reference
 
 FULL_SHAPES = [  # (C_in, C_out, T, V, learn edge_importance)
@@ -73,7 +72,7 @@ def measure(N, C_in, C_out, T, V, learn_edges, device, impls, rounds, min_run_ti
 
 
 def cuda_path(path):
-    return on_path("SKDCORE_GRAPH_CONV_CUDA", path, skdcore.ops.graph_conv)
+    return on_path("graph_conv_cuda", path, skdcore.ops.graph_conv)
 
 
 def main():

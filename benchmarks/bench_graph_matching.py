@@ -25,8 +25,9 @@ import re
 import subprocess
 import sys
 
-import skdcore
 import torch
+
+import skdcore
 from common import base_parser, machine_line, markdown_table, median_seconds, on_path
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
@@ -42,7 +43,7 @@ LARGE_SHAPE = (256, 256, 200, 25)
 
 
 def cuda_path(path):
-    return on_path("SKDCORE_GRAPH_MATCHING_CUDA", path, skdcore.ops.graph_matching_loss)
+    return on_path("graph_matching_cuda", path, skdcore.ops.graph_matching_loss)
 
 
 def implementations(device):
@@ -141,9 +142,11 @@ def run_large(device):
     functions = implementations(device)
     ours = [name for name in functions if name not in ("eager", "compile")]
     student, teacher = make_inputs(LARGE_SHAPE, device, requires_grad=True)
-    seconds = {name: median_seconds(lambda fn=functions[name]: forward_backward(fn, student, teacher), 1.0)
-               for name in ours}
-    del student, teacher
+    def step(fn, s=student, t=teacher):
+        return lambda: forward_backward(fn, s, t)
+
+    seconds = {name: median_seconds(step(functions[name]), 1.0) for name in ours}
+    del step, student, teacher  # NB: step's defaults hold the inputs too
     peaks = {name: measure_memory(name, LARGE_SHAPE, device) for name in ours + ["eager"]}
     print(f"\nP={T * V} (N={N} C={C} T={T} V={V}) on {machine_line()}: fwd+bwd "
           + ", ".join(f"{name} {t * 1e3:.0f} ms" for name, t in seconds.items()))

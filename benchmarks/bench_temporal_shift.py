@@ -8,8 +8,7 @@ import statistics
 
 import torch
 
-from common import base_parser, machine_line, markdown_table, median_seconds
-
+from common import base_parser, fwd_bwd_header, fwd_bwd_row, machine_line, markdown_table, median_seconds
 from skdcore.ops import temporal_shift
 from skdcore.reference.temporal_shift import temporal_shift_reference
 
@@ -76,19 +75,9 @@ def main():
         impls = {"skdcore": temporal_shift, "eager": temporal_shift_reference,
                  "compile": torch.compile(temporal_shift_reference)}
         fwd, fwd_bwd = time_pair(impls, x, shift, stride, g, min_run_time)
-        rows.append([
-            f"N={N} C={C} T={T} V={V} s={stride}",
-            f"{fwd['skdcore'] * 1e3:.2f}", f"{fwd['eager'] / fwd['skdcore']:.2f}x",
-            f"{fwd['compile'] / fwd['skdcore']:.2f}x",
-            f"{fwd_bwd['skdcore'] * 1e3:.2f}", f"{fwd_bwd['eager'] / fwd_bwd['skdcore']:.2f}x",
-            f"{fwd_bwd['compile'] / fwd_bwd['skdcore']:.2f}x",
-        ])
+        rows.append(fwd_bwd_row(f"N={N} C={C} T={T} V={V} s={stride}", fwd, fwd_bwd, 1e3, 2))
     print(f"temporal_shift on {machine_line()}")
-    print(markdown_table(
-        ["shape", "fwd ms", "fwd vs eager", "fwd vs compile", "fwd+bwd ms", "fwd+bwd vs eager",
-         "fwd+bwd vs compile"],
-        rows,
-    ))
+    print(markdown_table(fwd_bwd_header("shape", "ms"), rows))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import json
 import torch
 
 from common import base_parser, machine_line, markdown_table
-from skdcore.train.bench_step import QUICK_MODEL, bench_train_step, format_result
+from skdcore.bench_step import QUICK_MODEL, bench_train_step, format_result
 
 
 def main() -> None:
@@ -33,10 +33,12 @@ def main() -> None:
                              args.device, memory=True)
         print(format_result(r), flush=True)
         print(json.dumps(r), flush=True)
-        rows.append([f"B={r['batch_size']} T={r['frames']}", f"{r['skdcore_s'] * 1e3:.0f}", f"{r['reference_s'] * 1e3:.0f}",
+        rows.append([f"B={r['batch_size']} T={r['frames']}", f"{r['skdcore_s'] * 1e3:.0f}",
+                     f"{r['reference_s'] * 1e3:.0f}",
                      f"{r['speedup']:.2f}x", f"{r['skdcore_peak_mb']:.0f}", f"{r['reference_peak_mb']:.0f}"])
     print(f"\nSKD train step ({args.model}) on {machine_line()}")
-    print(markdown_table(["shape", "skdcore ms", "reference ms", "speed-up", "skdcore peak MB", "reference peak MB"], rows))
+    header = ["shape", "skdcore ms", "reference ms", "speed-up", "skdcore peak MB", "reference peak MB"]
+    print(markdown_table(header, rows))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import subprocess
 import torch
 import torch.utils.benchmark as tbench
 
+from skdcore.ops.paths import set_op_path
+
 
 def median_seconds(fn, min_run_time: float = 0.5) -> float:
     """Median wall time of fn() over repeated blocks (torch.utils.benchmark handles warm-up/threads)."""
@@ -27,7 +29,8 @@ def machine_line() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU {cpu}, {torch.get_num_threads()} threads"
+    cpu_line = f"CPU {cpu}, {torch.get_num_threads()} threads"
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else cpu_line
     if torch.cuda.is_available():
         # eager convolutions use TF32 on Ampere+ by default (cudnn.allow_tf32); skdcore's kernels never do
         device += (f", TF32 convs {'on' if torch.backends.cudnn.allow_tf32 else 'off'}"
@@ -62,14 +65,29 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def on_path(variable: str, path: str, op):
-    """``op`` run with os.environ[variable] = path: the ops' C++ glue reads its CUDA path switch
-    (SKDCORE_GRAPH_CONV_CUDA, SKDCORE_GRAPH_MATCHING_CUDA) per call, backward included, so several
-    paths can be timed in one process."""
+def on_path(name: str, path: str, op):
+    """``op`` run with the op path table's ``name`` (e.g. "graph_conv_cuda", skdcore.ops.paths) set to
+    ``path``; the backward of a step started here runs inside too, so several paths can be timed in
+    one process."""
     def run(*args, **kwargs):
-        os.environ[variable] = path
+        set_op_path(name, path)
         return op(*args, **kwargs)
     return run
+
+
+def fwd_bwd_header(first: str, unit: str) -> list:
+    """Columns of a skdcore vs eager vs torch.compile table: time and ratios, fwd then fwd+bwd."""
+    return [first, f"fwd {unit}", "fwd vs eager", "fwd vs compile", f"fwd+bwd {unit}", "fwd+bwd vs eager",
+            "fwd+bwd vs compile"]
+
+
+def fwd_bwd_row(label: str, fwd: dict, fwd_bwd: dict, scale: float, digits: int) -> list:
+    """A row for fwd_bwd_header: skdcore's seconds x ``scale`` and the eager / compile ratios."""
+    row = [label]
+    for times in (fwd, fwd_bwd):
+        row += [f"{times['skdcore'] * scale:.{digits}f}", f"{times['eager'] / times['skdcore']:.2f}x",
+                f"{times['compile'] / times['skdcore']:.2f}x"]
+    return row
 
 
 def synchronize(device: str) -> None:

@@ -55,7 +55,8 @@ def paired_stats(baseline, skd) -> dict:
     wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
     untied = wins + losses
     tail = sum(math.comb(untied, i) for i in range(min(wins, losses) + 1)) / 2 ** untied if untied else 1.0
-    return {"n": n, "baseline_mean": base_mean, "baseline_std": base_std, "skd_mean": skd_mean, "skd_std": skd_std,
+    return {"n": n, "baseline_mean": base_mean, "baseline_std": base_std, "skd_mean": skd_mean,
+            "skd_std": skd_std,
             "diff_mean": diff_mean, "diff_std": diff_std, "t": t, "df": n - 1,
             "wins": wins, "ties": n - untied, "losses": losses, "sign_test_p": min(1.0, 2 * tail)}
 
@@ -94,7 +95,8 @@ def evaluate_run(checkpoint: Path, data_root: Path, ops: str, test_set=None) -> 
     grid = robustness_grid({"run": model}, test_set, ["occlusion"], {"occlusion": [HEAVY_P]}, seed=1234,
                            device=default_device())
     heavy = grid["rows"][0]["top1"]
-    return {"top1_lq": stored["top1"], "top5_lq": stored["top5"], "top1_heavy": heavy, "num_test": len(test_set)}
+    return {"top1_lq": stored["top1"], "top5_lq": stored["top5"], "top1_heavy": heavy,
+            "num_test": len(test_set)}
 
 
 def run_once(mode: str, seed: int, out: Path, quick: bool, ops: str) -> dict:
@@ -113,7 +115,8 @@ def run_once(mode: str, seed: int, out: Path, quick: bool, ops: str) -> dict:
               **evaluate_run(Path(cfg.output_dir) / "best.pt", out / "data", ops)}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, result)
-    print(f"[{cfg.name}] top-1 p={TRAIN_P} {100 * result['top1_lq']:.1f}%, p={HEAVY_P} {100 * result['top1_heavy']:.1f}% "
+    print(f"[{cfg.name}] top-1 p={TRAIN_P} {100 * result['top1_lq']:.1f}%, "
+          f"p={HEAVY_P} {100 * result['top1_heavy']:.1f}% "
           f"(best epoch {result['best_epoch']}, {result['train_s']:.0f} s)", flush=True)
     return result
 
@@ -130,8 +133,9 @@ def format_report(runs: dict, seeds, summary: dict) -> str:
     lines = [markdown_table(header, rows), ""]
     for key, label in METRICS.items():
         st = summary[key]
-        lines.append(f"{label}: SKD - baseline = {100 * st['diff_mean']:+.2f} +- {100 * st['diff_std']:.2f} points "
-                     f"(paired t = {st['t']:.2f}, df {st['df']}, p = {st['t_test_p']:.2g}; SKD better/tied/worse "
+        lines.append(f"{label}: SKD - baseline = {100 * st['diff_mean']:+.2f} +- {100 * st['diff_std']:.2f} "
+                     f"points (paired t = {st['t']:.2f}, df {st['df']}, p = {st['t_test_p']:.2g}; "
+                     "SKD better/tied/worse "
                      f"{st['wins']}/{st['ties']}/{st['losses']}, sign test p = {st['sign_test_p']:.2g})")
     return "\n".join(lines)
 
@@ -147,12 +151,14 @@ def plot_pairs(runs: dict, seeds, path: Path):
         for seed in seeds:
             pair = [100 * runs[(mode, seed)][key] for mode in ("baseline", "distill")]
             ax.plot([0, 1], pair, marker="o", alpha=0.8, label=f"seed {seed}")
-        means = [sum(100 * runs[(mode, s)][key] for s in seeds) / len(seeds) for mode in ("baseline", "distill")]
+        means = [sum(100 * runs[(mode, s)][key] for s in seeds) / len(seeds)
+                 for mode in ("baseline", "distill")]
         ax.plot([0, 1], means, color="black", linewidth=2.5, marker="s", label="mean")
         ax.set_xticks([0, 1], ["LQ baseline", "SKD student"])
         ax.set_xlim(-0.3, 1.3)
         ax.set(ylabel="top-1 % (test)", title=f"LQ occlusion p={p}")
-    axes[1].legend(fontsize=7, ncol=2, loc="lower right")  # NB: empty corner (SKD is above the baseline there)
+    # NB: an empty corner (SKD is above the baseline there)
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")
     fig.suptitle("skd demo: baseline vs SKD per seed (paired)")
     fig.tight_layout()
     path = _save(fig, path)
@@ -162,7 +168,8 @@ def plot_pairs(runs: dict, seeds, path: Path):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=5, help="train baseline + SKD for seeds 0..S-1 (default 5)")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="train baseline + SKD for seeds 0..S-1 (default 5)")
     parser.add_argument("--out", type=Path, default=Path("runs/seed_sweep"), help="output directory")
     parser.add_argument("--ops", default="fused", choices=("fused", "reference"))
     parser.add_argument("--quick", action="store_true", help="the demo's quick sizes (smoke run)")
@@ -174,6 +181,7 @@ def main(argv=None) -> int:
         parser.error("--seeds must be >= 2 for a paired comparison")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
+
     from common import machine_line
     from skdcore.data import prepare_dataset
 
@@ -196,7 +204,8 @@ def main(argv=None) -> int:
 
     summary = {}
     for key in METRICS:
-        st = paired_stats([runs[("baseline", s)][key] for s in seeds], [runs[("distill", s)][key] for s in seeds])
+        st = paired_stats([runs[("baseline", s)][key] for s in seeds],
+                          [runs[("distill", s)][key] for s in seeds])
         summary[key] = {**st, "t_test_p": t_test_p(st["t"], st["df"])}
     report = format_report(runs, seeds, summary)
     num_test = teacher["num_test"]

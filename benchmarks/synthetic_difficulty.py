@@ -13,10 +13,11 @@ import time
 
 import numpy as np
 import torch
+from torch import nn
+
 from skdcore.data import SKDOcclusion, make_synthetic_dataset, pre_normalise, sample_rng, subject_split
 from skdcore.graph import partitions
 from skdcore.layouts import NTU25
-from torch import nn
 
 
 class Block(nn.Module):
@@ -26,7 +27,8 @@ class Block(nn.Module):
         super().__init__()
         self.register_buffer("A", A)
         self.spatial = nn.Conv2d(cin, cout * A.shape[0], 1)
-        self.temporal = nn.Sequential(nn.BatchNorm2d(cout), nn.ReLU(), nn.Conv2d(cout, cout, (9, 1), (stride, 1), (4, 0)),
+        self.temporal = nn.Sequential(nn.BatchNorm2d(cout), nn.ReLU(),
+                                      nn.Conv2d(cout, cout, (9, 1), (stride, 1), (4, 0)),
                                       nn.BatchNorm2d(cout), nn.ReLU())
 
     def forward(self, x):
@@ -71,8 +73,8 @@ def train_and_test(train_x, train_y, tests, num_classes, epochs, name):
     net.eval()
     with torch.no_grad():
         accs = {k: float((net(torch.tensor(x)).argmax(1).numpy() == y).mean()) for k, (x, y) in tests.items()}
-    print(f"{name}: trained {time.time() - start:.0f} s; " + ", ".join(f"top-1 on {k} {v:.3f}" for k, v in accs.items()),
-          flush=True)
+    scores = ", ".join(f"top-1 on {k} {v:.3f}" for k, v in accs.items())
+    print(f"{name}: trained {time.time() - start:.0f} s; {scores}", flush=True)
 
 
 def main():
@@ -88,11 +90,12 @@ def main():
     lq = np.stack([SKDOcclusion()(x, sample_rng(0, i)) for i, x in enumerate(hq)])
     train = subject_split(clips.subjects)
     y = clips.labels
-    print(f"{args.samples} clips, {args.classes} classes, T={args.frames}, {train.sum()} train / {(~train).sum()} test, "
-          f"{args.epochs} epochs")
+    print(f"{args.samples} clips, {args.classes} classes, T={args.frames}, {train.sum()} train / "
+          f"{(~train).sum()} test, {args.epochs} epochs")
     train_and_test(hq[train], y[train], {"HQ": (hq[~train], y[~train]), "LQ": (lq[~train], y[~train])},
                    args.classes, args.epochs, "teacher (HQ)")
-    train_and_test(lq[train], y[train], {"LQ": (lq[~train], y[~train])}, args.classes, args.epochs, "baseline (LQ)")
+    train_and_test(lq[train], y[train], {"LQ": (lq[~train], y[~train])}, args.classes, args.epochs,
+                   "baseline (LQ)")
 
 
 if __name__ == "__main__":

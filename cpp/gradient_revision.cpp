@@ -1,7 +1,14 @@
-// skdcore::gradient_revision: argument parsing and validation shared by every device.
+// skdcore::gradient_revision: argument parsing and validation shared by every device, and the
+// composite entry points. A device registers only the two stages (gradient_revision_gram and
+// gradient_revision_apply_); gradient_revision, gradient_revision_ and gradient_revision_apply are
+// those stages in sequence, registered once as CompositeExplicitAutograd.
 #include "gradient_revision.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
 #include <string>
+#include <tuple>
 
 #include "checks.h"
 
@@ -89,12 +96,90 @@ int64_t losses_from_gram(const char* op, const at::Tensor& gram) {
   return gram.size(0) - 1;
 }
 
+GradientRevisionCall checked_gram_call(c10::DeviceType device, at::TensorList task, at::TensorList distill,
+                                       int64_t num_losses, c10::string_view mode) {
+  constexpr const char* op = "skdcore.gradient_revision_gram";
+  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
+  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], device);
+  return {K, parse_gradient_revision_mode(op, mode)};
+}
+
+GradientRevisionCall checked_apply_call(c10::DeviceType device, at::TensorList out, at::TensorList task,
+                                        at::TensorList distill, const at::Tensor& gram, c10::string_view mode) {
+  constexpr const char* op = "skdcore.gradient_revision_apply_";
+  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
+  check_gram(op, gram, K, task);
+  check_gradient_outputs(op, out, task);
+  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], device);
+  return {K, parse_gradient_revision_mode(op, mode)};
+}
+
 std::vector<std::pair<int64_t, int64_t>> gradient_revision_pairs(int64_t K,
                                                                  GradientRevisionMode mode) {
   const int64_t P = gradient_revision_num_pairs(K, mode);
   std::vector<std::pair<int64_t, int64_t>> pairs(static_cast<size_t>(P));
   for (int64_t p = 0; p < P; ++p) gradient_revision_pair(p, K, mode, &pairs[p].first, &pairs[p].second);
   return pairs;
+}
+
+namespace {
+
+// The two device stages, called through the dispatcher (so each device's kernel runs).
+at::Tensor gram_stage(at::TensorList task, at::TensorList distill, int64_t num_losses,
+                      c10::string_view projection) {
+  static const auto op = c10::Dispatcher::singleton()
+                             .findSchemaOrThrow("skdcore::gradient_revision_gram", "")
+                             .typed<at::Tensor(at::TensorList, at::TensorList, int64_t, c10::string_view)>();
+  return op.call(task, distill, num_losses, projection);
+}
+
+at::Tensor apply_stage(at::TensorList out, at::TensorList task, at::TensorList distill,
+                       const at::Tensor& gram, double eps, c10::string_view projection, int64_t seed) {
+  static const auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("skdcore::gradient_revision_apply_", "")
+          .typed<at::Tensor(at::TensorList, at::TensorList, at::TensorList, const at::Tensor&, double,
+                            c10::string_view, int64_t)>();
+  return op.call(out, task, distill, gram, eps, projection, seed);
+}
+
+std::vector<at::Tensor> empty_outputs(at::TensorList task) {
+  std::vector<at::Tensor> out;
+  out.reserve(task.size());
+  for (const auto& t : task) out.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
+  return out;
+}
+
+at::Tensor gradient_revision_inplace(at::TensorList out, at::TensorList task, at::TensorList distill,
+                                     int64_t num_losses, double eps, c10::string_view projection,
+                                     int64_t seed) {
+  check_gradient_outputs("skdcore.gradient_revision_", out, task);
+  const at::Tensor gram = gram_stage(task, distill, num_losses, projection);
+  return apply_stage(out, task, distill, gram, eps, projection, seed);
+}
+
+std::tuple<std::vector<at::Tensor>, at::Tensor> gradient_revision_out_of_place(
+    at::TensorList task, at::TensorList distill, int64_t num_losses, double eps,
+    c10::string_view projection, int64_t seed) {
+  auto out = empty_outputs(task);
+  at::Tensor stats = gradient_revision_inplace(out, task, distill, num_losses, eps, projection, seed);
+  return {out, stats};
+}
+
+std::tuple<std::vector<at::Tensor>, at::Tensor> gradient_revision_apply_out_of_place(
+    at::TensorList task, at::TensorList distill, const at::Tensor& gram, double eps,
+    c10::string_view projection, int64_t seed) {
+  auto out = empty_outputs(task);
+  at::Tensor stats = apply_stage(out, task, distill, gram, eps, projection, seed);
+  return {out, stats};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {
+  m.impl("gradient_revision", &gradient_revision_out_of_place);
+  m.impl("gradient_revision_", &gradient_revision_inplace);
+  m.impl("gradient_revision_apply", &gradient_revision_apply_out_of_place);
 }
 
 }  // namespace skdcore

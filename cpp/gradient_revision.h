@@ -28,6 +28,17 @@ void check_gram(const char* op, const at::Tensor& gram, int64_t K, at::TensorLis
 // K from the Gram matrix of the apply stage.
 int64_t losses_from_gram(const char* op, const at::Tensor& gram);
 
+// What every device's entry point of the two stages starts with: the checks (lists, gram, out;
+// gradients on `device`) and the parsed mode.
+struct GradientRevisionCall {
+  int64_t K;
+  GradientRevisionMode mode;
+};
+GradientRevisionCall checked_gram_call(c10::DeviceType device, at::TensorList task, at::TensorList distill,
+                                       int64_t num_losses, c10::string_view mode);
+GradientRevisionCall checked_apply_call(c10::DeviceType device, at::TensorList out, at::TensorList task,
+                                        at::TensorList distill, const at::Tensor& gram, c10::string_view mode);
+
 // The Gram entries a mode needs, as (a, b) pairs, a <= b.
 std::vector<std::pair<int64_t, int64_t>> gradient_revision_pairs(int64_t K,
                                                                  GradientRevisionMode mode);

@@ -130,10 +130,6 @@ at::ScalarType gradient_dtype(at::TensorList task) {
   return task.empty() ? at::kFloat : task[0].scalar_type();
 }
 
-void check_cpu(const char* op, at::TensorList task) {
-  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], c10::kCPU);
-}
-
 at::Tensor gram_cpu_impl(at::TensorList task, at::TensorList distill, int64_t K,
                          GradientRevisionMode mode) {
   at::Tensor gram = at::zeros({K + 1, K + 1}, at::TensorOptions().dtype(at::kDouble));
@@ -176,78 +172,24 @@ at::Tensor apply_cpu_impl(at::TensorList out, at::TensorList task, at::TensorLis
   return stats;
 }
 
-std::vector<at::Tensor> empty_outputs(at::TensorList task) {
-  std::vector<at::Tensor> out;
-  out.reserve(task.size());
-  for (const auto& t : task) out.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
-  return out;
+at::Tensor gradient_revision_gram_cpu(at::TensorList task, at::TensorList distill, int64_t num_losses,
+                                      c10::string_view mode) {
+  const GradientRevisionCall call = checked_gram_call(c10::kCPU, task, distill, num_losses, mode);
+  return gram_cpu_impl(task, distill, call.K, call.mode);
 }
 
-at::Tensor gradient_revision_gram_cpu(at::TensorList task, at::TensorList distill,
-                                      int64_t num_losses, c10::string_view mode_name) {
-  constexpr const char* op = "skdcore.gradient_revision_gram";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  check_cpu(op, task);
-  return gram_cpu_impl(task, distill, K, parse_gradient_revision_mode(op, mode_name));
-}
-
-std::tuple<std::vector<at::Tensor>, at::Tensor> gradient_revision_apply_cpu(
-    at::TensorList task, at::TensorList distill, const at::Tensor& gram, double eps,
-    c10::string_view mode_name, int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision_apply";
-  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
-  check_gram(op, gram, K, task);
-  check_cpu(op, task);
-  auto out = empty_outputs(task);
-  at::Tensor stats = apply_cpu_impl(out, task, distill, gram, K, eps,
-                                    parse_gradient_revision_mode(op, mode_name), seed);
-  return {out, stats};
-}
-
-at::Tensor gradient_revision_apply_cpu_(at::TensorList out, at::TensorList task,
-                                        at::TensorList distill, const at::Tensor& gram,
-                                        double eps, c10::string_view mode_name, int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision_apply_";
-  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
-  check_gram(op, gram, K, task);
-  check_gradient_outputs(op, out, task);
-  check_cpu(op, task);
-  return apply_cpu_impl(out, task, distill, gram, K, eps,
-                        parse_gradient_revision_mode(op, mode_name), seed);
-}
-
-std::tuple<std::vector<at::Tensor>, at::Tensor> gradient_revision_cpu(
-    at::TensorList task, at::TensorList distill, int64_t num_losses, double eps,
-    c10::string_view mode_name, int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  check_cpu(op, task);
-  const GradientRevisionMode mode = parse_gradient_revision_mode(op, mode_name);
-  const at::Tensor gram = gram_cpu_impl(task, distill, K, mode);
-  auto out = empty_outputs(task);
-  at::Tensor stats = apply_cpu_impl(out, task, distill, gram, K, eps, mode, seed);
-  return {out, stats};
-}
-
-at::Tensor gradient_revision_cpu_(at::TensorList out, at::TensorList task, at::TensorList distill,
-                                  int64_t num_losses, double eps, c10::string_view mode_name,
-                                  int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision_";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  check_gradient_outputs(op, out, task);
-  check_cpu(op, task);
-  const GradientRevisionMode mode = parse_gradient_revision_mode(op, mode_name);
-  const at::Tensor gram = gram_cpu_impl(task, distill, K, mode);
-  return apply_cpu_impl(out, task, distill, gram, K, eps, mode, seed);
+at::Tensor gradient_revision_apply_cpu_(at::TensorList out, at::TensorList task, at::TensorList distill,
+                                        const at::Tensor& gram, double eps, c10::string_view mode, int64_t seed) {
+  const GradientRevisionCall call = checked_apply_call(c10::kCPU, out, task, distill, gram, mode);
+  return apply_cpu_impl(out, task, distill, gram, call.K, eps, call.mode, seed);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  m.impl("gradient_revision", &gradient_revision_cpu);
-  m.impl("gradient_revision_", &gradient_revision_cpu_);
+  // gradient_revision, gradient_revision_, gradient_revision_apply: composites of these two
+  // (gradient_revision.cpp).
   m.impl("gradient_revision_gram", &gradient_revision_gram_cpu);
-  m.impl("gradient_revision_apply", &gradient_revision_apply_cpu);
   m.impl("gradient_revision_apply_", &gradient_revision_apply_cpu_);
 }
 

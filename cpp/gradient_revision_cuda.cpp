@@ -12,15 +12,12 @@
 #include <vector>
 
 #include "checks.h"
+#include "cuda_launch.h"
 #include "gradient_revision.cuh"
 #include "gradient_revision.h"
 
 namespace skdcore {
 namespace {
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err));
-}
 
 // Device-side description of all gradient tensors; `owned` keeps contiguous inputs alive.
 struct DeviceTable {
@@ -83,10 +80,6 @@ struct DeviceTable {
   }
 };
 
-void check_cuda_inputs(const char* op, at::TensorList task) {
-  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], c10::kCUDA);
-}
-
 at::TensorOptions double_options(const at::Device& device) {
   return at::TensorOptions().dtype(at::kDouble).device(device);
 }
@@ -140,85 +133,28 @@ at::Tensor apply_cuda_impl(const char* op, at::TensorList out, at::TensorList ta
   return stats;
 }
 
-std::vector<at::Tensor> empty_outputs(at::TensorList task) {
-  std::vector<at::Tensor> out;
-  for (const auto& t : task) out.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
-  return out;
-}
-
-at::Tensor gradient_revision_gram_cuda(at::TensorList task, at::TensorList distill,
-                                       int64_t num_losses, c10::string_view mode_name) {
-  constexpr const char* op = "skdcore.gradient_revision_gram";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  check_cuda_inputs(op, task);
-  TORCH_CHECK_VALUE(!task.empty(), op, ": needs at least one gradient tensor");
+at::Tensor gradient_revision_gram_cuda(at::TensorList task, at::TensorList distill, int64_t num_losses,
+                                       c10::string_view mode) {
+  const GradientRevisionCall call = checked_gram_call(c10::kCUDA, task, distill, num_losses, mode);
+  TORCH_CHECK_VALUE(!task.empty(), "skdcore.gradient_revision_gram: needs at least one gradient tensor");
   const c10::cuda::CUDAGuard device_guard(task[0].device());
-  return gram_cuda_impl(op, task, distill, K, parse_gradient_revision_mode(op, mode_name));
+  return gram_cuda_impl("skdcore.gradient_revision_gram", task, distill, call.K, call.mode);
 }
 
-std::tuple<std::vector<at::Tensor>, at::Tensor> gradient_revision_apply_cuda(
-    at::TensorList task, at::TensorList distill, const at::Tensor& gram, double eps,
-    c10::string_view mode_name, int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision_apply";
-  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
-  check_gram(op, gram, K, task);
-  check_cuda_inputs(op, task);
+at::Tensor gradient_revision_apply_cuda_(at::TensorList out, at::TensorList task, at::TensorList distill,
+                                         const at::Tensor& gram, double eps, c10::string_view mode, int64_t seed) {
+  const GradientRevisionCall call = checked_apply_call(c10::kCUDA, out, task, distill, gram, mode);
   const c10::cuda::CUDAGuard device_guard(gram.device());
-  auto out = empty_outputs(task);
-  at::Tensor stats = apply_cuda_impl(op, out, task, distill, gram, K, eps,
-                                     parse_gradient_revision_mode(op, mode_name), seed);
-  return {out, stats};
-}
-
-at::Tensor gradient_revision_apply_cuda_(at::TensorList out, at::TensorList task,
-                                         at::TensorList distill, const at::Tensor& gram,
-                                         double eps, c10::string_view mode_name, int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision_apply_";
-  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
-  check_gram(op, gram, K, task);
-  check_gradient_outputs(op, out, task);
-  check_cuda_inputs(op, task);
-  const c10::cuda::CUDAGuard device_guard(gram.device());
-  return apply_cuda_impl(op, out, task, distill, gram, K, eps,
-                         parse_gradient_revision_mode(op, mode_name), seed);
-}
-
-std::tuple<std::vector<at::Tensor>, at::Tensor> gradient_revision_cuda(
-    at::TensorList task, at::TensorList distill, int64_t num_losses, double eps,
-    c10::string_view mode_name, int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  check_cuda_inputs(op, task);
-  TORCH_CHECK_VALUE(!task.empty(), op, ": needs at least one gradient tensor");
-  const c10::cuda::CUDAGuard device_guard(task[0].device());
-  const GradientRevisionMode mode = parse_gradient_revision_mode(op, mode_name);
-  const at::Tensor gram = gram_cuda_impl(op, task, distill, K, mode);
-  auto out = empty_outputs(task);
-  at::Tensor stats = apply_cuda_impl(op, out, task, distill, gram, K, eps, mode, seed);
-  return {out, stats};
-}
-
-at::Tensor gradient_revision_cuda_(at::TensorList out, at::TensorList task, at::TensorList distill,
-                                   int64_t num_losses, double eps, c10::string_view mode_name,
-                                   int64_t seed) {
-  constexpr const char* op = "skdcore.gradient_revision_";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  check_gradient_outputs(op, out, task);
-  check_cuda_inputs(op, task);
-  TORCH_CHECK_VALUE(!task.empty(), op, ": needs at least one gradient tensor");
-  const c10::cuda::CUDAGuard device_guard(task[0].device());
-  const GradientRevisionMode mode = parse_gradient_revision_mode(op, mode_name);
-  const at::Tensor gram = gram_cuda_impl(op, task, distill, K, mode);
-  return apply_cuda_impl(op, out, task, distill, gram, K, eps, mode, seed);
+  return apply_cuda_impl("skdcore.gradient_revision_apply_", out, task, distill, gram, call.K, eps, call.mode,
+                         seed);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(skdcore, CUDA, m) {
-  m.impl("gradient_revision", &gradient_revision_cuda);
-  m.impl("gradient_revision_", &gradient_revision_cuda_);
+  // gradient_revision, gradient_revision_, gradient_revision_apply: composites of these two
+  // (gradient_revision.cpp).
   m.impl("gradient_revision_gram", &gradient_revision_gram_cuda);
-  m.impl("gradient_revision_apply", &gradient_revision_apply_cuda);
   m.impl("gradient_revision_apply_", &gradient_revision_apply_cuda_);
 }
 

@@ -73,6 +73,14 @@ GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
           output_mask[kGradBias], output_mask[kGradEdgeImportance]};
 }
 
+GraphConvNeeds checked_graph_conv_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& weight,
+                                           const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
+                                           std::array<bool, 5> output_mask) {
+  constexpr const char* op = "skdcore._graph_conv_backward";
+  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  return graph_conv_needs(op, output_mask, edge_importance);
+}
+
 at::Tensor not_computed(const at::Tensor& like) { return at::empty({0}, like.options()); }
 
 GraphConvGrads assemble_graph_conv_grads(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& A,

@@ -9,6 +9,8 @@
 #include <array>
 #include <tuple>
 
+#include "graph_conv_math.h"
+
 namespace skdcore {
 
 // Order of the backward op's outputs and of its output_mask.
@@ -28,6 +30,11 @@ void check_graph_conv_backward_inputs(const char* op, const at::Tensor& grad, co
                                       const c10::optional<at::Tensor>& edge_importance);
 
 // A * edge_importance, or A: (K, V, V).
+// The sizes of checked inputs x (N, C_in, T, V) and weight (K, C_out, C_in).
+inline GraphConvShape graph_conv_shape(const at::Tensor& x, const at::Tensor& weight) {
+  return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
+}
+
 at::Tensor effective_adjacency(const at::Tensor& A,
                                const c10::optional<at::Tensor>& edge_importance);
 
@@ -46,6 +53,11 @@ struct GraphConvNeeds {
 };
 GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
                                 const c10::optional<at::Tensor>& edge_importance);
+
+// What every path's backward starts with: check_graph_conv_backward_inputs, then graph_conv_needs.
+GraphConvNeeds checked_graph_conv_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& weight,
+                                           const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
+                                           std::array<bool, 5> output_mask);
 
 // A backward's outputs from what every path computes: dL/dA_eff split into dL/dA and
 // dL/dedge_importance, the bias gradient summed from `grad`; unrequested gradients come back empty.

@@ -45,9 +45,7 @@ GraphConvGrads graph_conv_conv2d_backward(const at::Tensor& grad, const at::Tens
                                           const at::Tensor& weight, const at::Tensor& A,
                                           const c10::optional<at::Tensor>& edge_importance,
                                           std::array<bool, 5> output_mask) {
-  constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
-  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
+  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
   const int64_t N = x.size(0), C_in = x.size(1), T = x.size(2), V = x.size(3), K = weight.size(0);
   const at::ScalarType acc = accumulate_type(x);
   const at::Tensor g = grad.to(acc).contiguous();

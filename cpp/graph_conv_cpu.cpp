@@ -4,7 +4,7 @@
 // hundreds/thousands) and a graph one (A_eff, V x V with V ~ 25). The kernels never build the
 // (N, K, C_out, T, V) intermediate of the eager form: they loop over samples, keep one
 // per-sample (K, C, T, V) workspace per thread, and contract the smaller channel side with the
-// graph (graph first when C_in < C_out, channels first otherwise).
+// graph (GraphConvShape::graph_first, cpp/graph_conv_math.h).
 // Both contractions are BLAS GEMMs on contiguous per-sample blocks (at::cpu::mm_out/addmm_out:
 // no dispatcher hop, no copies). Threads split the samples and each GEMM runs on one thread
 // (MKL goes sequential inside a parallel region), so there is no fork/join per GEMM.
@@ -81,7 +81,7 @@ at::Tensor graph_conv_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
       bias.has_value() ? bias->contiguous().view({C_out, 1}) : at::Tensor();
   const int64_t chunks = sample_chunks(N);
 
-  if (C_in < C_out) {
+  if (graph_conv_shape(x, weight).graph_first()) {
     // Graph first: xa[k] = x[n] @ A_eff[k] over (C_in*T, V); y[n] = W_cat @ xa over (K*C_in, T*V).
     const at::Tensor w_cat = weight.permute({1, 0, 2}).reshape({C_out, K * C_in}).contiguous();
     for_each_sample_chunk(N, chunks, [&](int64_t, int64_t n_begin, int64_t n_end) {
@@ -119,11 +119,10 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
                                        const c10::optional<at::Tensor>& edge_importance,
                                        std::array<bool, 5> output_mask) {
   constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
   checks::check_device(op, "x", x, c10::kCPU);
   const int64_t N = x.size(0), C_in = x.size(1), T = x.size(2), V = x.size(3);
   const int64_t K = weight.size(0), C_out = weight.size(1);
-  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
 
   at::Tensor grad_x = needs.x ? at::empty({N, C_in, T, V}, x.options()) : not_computed(x);
   at::Tensor grad_w = needs.weight ? at::zeros({K, C_out, C_in}, x.options()) : not_computed(x);
@@ -142,7 +141,7 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
   // Per-chunk partial sums of the reductions over samples (summed in chunk order below).
   std::vector<at::Tensor> partial_w(chunks), partial_a(chunks);
 
-  if (C_in < C_out) {
+  if (graph_conv_shape(x, weight).graph_first()) {
     // Work on the C_in side: q = W^T g (K*C_in, T*V); grad_x = sum_k q[k] A_k^T;
     // grad_A_k = x^T q[k]; grad_W_k = g (x A_k)^T.
     const at::Tensor w_t = weight.transpose(1, 2).reshape({K * C_in, C_out}).contiguous();

@@ -1,6 +1,6 @@
 // CUDA glue of skdcore::graph_conv: checks, device guard, current stream, launches.
 // Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/graph_conv.cu.
-// Paths (SKDCORE_GRAPH_CONV_CUDA): gemm (default): cuBLAS matrix products (graph_conv_gemm.cpp),
+// Paths (op_paths.h: graph_conv_cuda, SKDCORE_GRAPH_CONV_CUDA): gemm (default): cuBLAS matrix products (graph_conv_gemm.cpp),
 // 5-20x faster than the kernels on an H100; fused: the kernels (no (K, N, C_in, T, V)
 // intermediate); conv2d: one graph product + a cuDNN conv (graph_conv_conv2d.cpp, not yet measured).
 #include <ATen/Dispatch.h>
@@ -9,13 +9,13 @@
 #include <torch/library.h>
 
 #include "checks.h"
+#include "cuda_launch.h"
 #include "graph_conv.cuh"
 #include "graph_conv.h"
 #include "graph_conv_conv2d.h"
 #include "graph_conv_gemm.h"
+#include "op_paths.h"
 
-#include <cstdlib>
-#include <cstring>
 
 namespace skdcore {
 namespace {
@@ -46,28 +46,8 @@ typename CudaScalar<scalar_t>::type* cuda_mutable_ptr(at::Tensor& t) {
   return reinterpret_cast<typename CudaScalar<scalar_t>::type*>(t.mutable_data_ptr<scalar_t>());
 }
 
-enum class CudaPath { Gemm, Fused, Conv2d };
-
-// Read per call (a getenv is cheap next to a launch), so a benchmark can compare the paths.
-CudaPath cuda_path() {
-  const char* path = std::getenv("SKDCORE_GRAPH_CONV_CUDA");
-  if (path == nullptr || path[0] == '\0' || std::strcmp(path, "gemm") == 0) return CudaPath::Gemm;
-  if (std::strcmp(path, "fused") == 0) return CudaPath::Fused;
-  TORCH_CHECK_VALUE(std::strcmp(path, "conv2d") == 0, "SKDCORE_GRAPH_CONV_CUDA must be 'gemm' (default), "
-                    "'fused' or 'conv2d', got '", path, "'");
-  return CudaPath::Conv2d;
-}
-
-void check_launch(cudaError_t err, const char* op) {
-  TORCH_CHECK(err == cudaSuccess, op, ": CUDA kernel launch failed: ", cudaGetErrorString(err),
-              (err == cudaErrorInvalidConfiguration || err == cudaErrorInvalidValue)
-                  ? " (K * V too large for the kernel's shared-memory tiles)"
-                  : "");
-}
-
-cuda::GraphConvShape shape_of(const at::Tensor& x, const at::Tensor& weight) {
-  return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
-}
+// Appended to a rejected launch configuration's error.
+constexpr const char* kTileHint = " (K * V too large for the kernel's shared-memory tiles)";
 
 at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight,
                                    const at::Tensor& A, const c10::optional<at::Tensor>& bias,
@@ -76,10 +56,10 @@ at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight
   check_graph_conv_inputs(op, x, weight, A, bias, edge_importance);
   checks::check_device(op, "x", x, c10::kCUDA);
   const c10::cuda::CUDAGuard device_guard(x.device());
-  const CudaPath path = cuda_path();
-  if (path == CudaPath::Gemm) return graph_conv_gemm(x, weight, A, bias, edge_importance);
-  if (path == CudaPath::Conv2d) return graph_conv_conv2d(x, weight, A, bias, edge_importance);
-  const cuda::GraphConvShape shape = shape_of(x, weight);
+  const int path = op_path(OpPath::GraphConvCuda);
+  if (path == kGraphConvCudaGemm) return graph_conv_gemm(x, weight, A, bias, edge_importance);
+  if (path == kGraphConvCudaConv2d) return graph_conv_conv2d(x, weight, A, bias, edge_importance);
+  const GraphConvShape shape = graph_conv_shape(x, weight);
   at::Tensor y = at::empty({shape.N, shape.C_out, shape.T, shape.V},
                            x.options().memory_format(at::MemoryFormat::Contiguous));
   if (y.numel() == 0) return y;
@@ -100,7 +80,7 @@ at::Tensor graph_conv_forward_cuda(const at::Tensor& x, const at::Tensor& weight
                      cuda_ptr<scalar_t>(x_c), cuda_ptr<scalar_t>(w_c),
                      a_eff.const_data_ptr<cuda::graph_conv_acc_t<cuda_t>>(),
                      cuda_ptr<scalar_t>(b_c), cuda_mutable_ptr<scalar_t>(y), shape, stream),
-                 op);
+                 op, kTileHint);
   });
   return y;
 }
@@ -110,14 +90,13 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
                                         const c10::optional<at::Tensor>& edge_importance,
                                         std::array<bool, 5> output_mask) {
   constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
+  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
   checks::check_device(op, "x", x, c10::kCUDA);
   const c10::cuda::CUDAGuard device_guard(x.device());
-  const CudaPath path = cuda_path();
-  if (path == CudaPath::Gemm) return graph_conv_gemm_backward(grad, x, weight, A, edge_importance, output_mask);
-  if (path == CudaPath::Conv2d) return graph_conv_conv2d_backward(grad, x, weight, A, edge_importance, output_mask);
-  const cuda::GraphConvShape shape = shape_of(x, weight);
-  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
+  const int path = op_path(OpPath::GraphConvCuda);
+  if (path == kGraphConvCudaGemm) return graph_conv_gemm_backward(grad, x, weight, A, edge_importance, output_mask);
+  if (path == kGraphConvCudaConv2d) return graph_conv_conv2d_backward(grad, x, weight, A, edge_importance, output_mask);
+  const GraphConvShape shape = graph_conv_shape(x, weight);
   const at::ScalarType acc_type = accumulate_type(x);
 
   at::Tensor grad_x = needs.x ? at::zeros_like(x, at::MemoryFormat::Contiguous) : not_computed(x);
@@ -137,27 +116,25 @@ GraphConvGrads graph_conv_backward_cuda(const at::Tensor& grad, const at::Tensor
         // grad_x = sum_k W_k^T grad A_k^T: the forward kernel with transposed operands.
         const at::Tensor w_t = weight.transpose(1, 2).contiguous();  // (K, C_in, C_out)
         const at::Tensor a_t = a_eff.transpose(1, 2).contiguous();
-        const cuda::GraphConvShape swapped{shape.N, shape.C_out, shape.C_in, shape.T, shape.V,
-                                           shape.K};
         check_launch(cuda::graph_conv_forward<cuda_t>(
                          cuda_ptr<scalar_t>(g_c), cuda_ptr<scalar_t>(w_t),
                          a_t.const_data_ptr<acc_t>(), nullptr, cuda_mutable_ptr<scalar_t>(grad_x),
-                         swapped, stream),
-                     op);
+                         shape.transposed(), stream),
+                     op, kTileHint);
       }
       if (needs.weight) {
         check_launch(cuda::graph_conv_weight_grad<cuda_t>(
                          cuda_ptr<scalar_t>(g_c), cuda_ptr<scalar_t>(x_c),
                          a_eff.const_data_ptr<acc_t>(), grad_w_acc.mutable_data_ptr<acc_t>(),
                          shape, stream),
-                     op);
+                     op, kTileHint);
       }
       if (needs.adjacency()) {
         const at::Tensor w_c = weight.contiguous();
         check_launch(cuda::graph_conv_adjacency_grad<cuda_t>(
                          cuda_ptr<scalar_t>(g_c), cuda_ptr<scalar_t>(x_c), cuda_ptr<scalar_t>(w_c),
                          grad_a_acc.mutable_data_ptr<acc_t>(), shape, stream),
-                     op);
+                     op, kTileHint);
       }
     });
   }

@@ -14,22 +14,13 @@
 namespace skdcore {
 namespace {
 
-struct Sizes {
-  int64_t N, C_in, C_out, T, V, K;
-  int64_t rows() const { return N * C_in * T; }  // rows of x viewed as (N*C_in*T, V)
-};
-
-Sizes sizes_of(const at::Tensor& x, const at::Tensor& weight) {
-  return {x.size(0), x.size(1), weight.size(1), x.size(2), x.size(3), weight.size(0)};
-}
-
 // (K, N*C_in*T, V): x aggregated with each partition of the (accumulation-type) adjacency.
-at::Tensor aggregate(const at::Tensor& x_acc, const at::Tensor& a_eff, const Sizes& s) {
-  return at::matmul(x_acc.reshape({s.rows(), s.V}), a_eff);
+at::Tensor aggregate(const at::Tensor& x_acc, const at::Tensor& a_eff, const GraphConvShape& s) {
+  return at::matmul(x_acc.reshape({s.x_rows(), s.V}), a_eff);
 }
 
 // dL/dA_eff[k] = x^T ga[k] (row_chunked_product), one (V, V) block per partition.
-at::Tensor adjacency_grad(const at::Tensor& x_flat, const at::Tensor& ga, const Sizes& s) {
+at::Tensor adjacency_grad(const at::Tensor& x_flat, const at::Tensor& ga, const GraphConvShape& s) {
   at::Tensor grad_a = at::empty({s.K, s.V, s.V}, x_flat.options());
   for (int64_t k = 0; k < s.K; ++k) grad_a[k].copy_(row_chunked_product(x_flat, ga[k], s.N * s.C_in));
   return grad_a;
@@ -52,7 +43,7 @@ at::Tensor graph_conv_gemm(const at::Tensor& x, const at::Tensor& weight, const 
                            const c10::optional<at::Tensor>& bias,
                            const c10::optional<at::Tensor>& edge_importance) {
   check_graph_conv_inputs("skdcore.graph_conv", x, weight, A, bias, edge_importance);
-  const Sizes s = sizes_of(x, weight);
+  const GraphConvShape s = graph_conv_shape(x, weight);
   const at::ScalarType acc = accumulate_type(x);
   const at::Tensor x_acc = x.to(acc).contiguous();
   const at::Tensor w_acc = weight.to(acc);
@@ -70,20 +61,18 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
                                         const at::Tensor& weight, const at::Tensor& A,
                                         const c10::optional<at::Tensor>& edge_importance,
                                         std::array<bool, 5> output_mask) {
-  constexpr const char* op = "skdcore._graph_conv_backward";
-  check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
-  const GraphConvNeeds needs = graph_conv_needs(op, output_mask, edge_importance);
-  const Sizes s = sizes_of(x, weight);
+  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
+  const GraphConvShape s = graph_conv_shape(x, weight);
   const at::ScalarType acc = accumulate_type(x);
   const at::Tensor g = grad.to(acc).contiguous().view({s.N, s.C_out, s.T * s.V});
-  const at::Tensor x_flat = x.to(acc).contiguous().view({s.rows(), s.V});
+  const at::Tensor x_flat = x.to(acc).contiguous().view({s.x_rows(), s.V});
   const at::Tensor w_acc = weight.to(acc);
   const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, acc);
 
   // ga[k] = dL/dxa[k] = W_k^T g, (K, N*C_in*T, V): shared by the x and adjacency gradients.
   at::Tensor ga;
   if (needs.x || needs.adjacency()) {
-    ga = at::empty({s.K, s.rows(), s.V}, g.options());
+    ga = at::empty({s.K, s.x_rows(), s.V}, g.options());
     for (int64_t k = 0; k < s.K; ++k) {
       at::Tensor out = ga[k].view({s.N, s.C_in, s.T * s.V});
       at::bmm_out(out, w_acc[k].t().expand({s.N, s.C_in, s.C_out}), g);
@@ -91,7 +80,7 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
   }
   at::Tensor grad_x = not_computed(x), grad_w = not_computed(x), grad_a_eff;
   if (needs.x) {
-    at::Tensor gx = at::zeros({s.rows(), s.V}, g.options());
+    at::Tensor gx = at::zeros({s.x_rows(), s.V}, g.options());
     for (int64_t k = 0; k < s.K; ++k) gx.addmm_(ga[k], a_eff[k].t());
     grad_x = gx.view(x.sizes()).to(x.scalar_type());
   }

@@ -2,12 +2,17 @@
 // entry points.
 #include "graph_matching.h"
 
+#include <c10/core/DeviceGuard.h>
+
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "checks.h"
+#include "graph_matching_gemm.h"
 
 namespace skdcore {
 namespace {
@@ -173,6 +178,63 @@ at::Tensor _graph_matching_loss_backward(const at::Tensor& grad, const at::Tenso
                        .findSchemaOrThrow("skdcore::_graph_matching_loss_backward", "")
                        .typed<decltype(_graph_matching_loss_backward)>();
   return op.call(grad, student, teacher, stats, distance, loss, beta, normalize, reduction);
+}
+
+std::tuple<at::Tensor, at::Tensor> graph_matching_forward_on(
+    const GraphMatchingKernels& kernels, const at::Tensor& student, const at::Tensor& teacher,
+    c10::string_view distance, c10::string_view loss, double beta, c10::string_view normalize,
+    c10::string_view reduction) {
+  const GraphMatchingOptions options = checked_forward_options(kOp, kernels.device, student, teacher, distance,
+                                                               loss, beta, normalize, reduction);
+  const c10::DeviceGuard device_guard(student.device());
+  if (const GraphMatchingChunkSteps* steps = kernels.gemm_steps ? kernels.gemm_steps() : nullptr) {
+    return graph_matching_gemm_forward(student, teacher, options, *steps, kGraphMatchingGemmWorkspaceBytes);
+  }
+  const at::Tensor s = student.contiguous();
+  const at::Tensor t = teacher.detach().contiguous();
+  const GraphShape shape = graph_shape(s);
+  at::Tensor stats = at::zeros({shape.N, kStatsColumns}, s.options().dtype(at::kDouble));
+  at::Tensor per_sample = at::zeros({shape.N}, s.options().dtype(at::kDouble));
+  if (shape.N > 0 && shape.P > 0) kernels.forward(s, t, options, per_sample, stats);
+  return {reduce_graph_matching_loss(per_sample, options.reduction, s.scalar_type()), stats};
+}
+
+at::Tensor graph_matching_backward_on(const GraphMatchingKernels& kernels, const at::Tensor& grad,
+                                      const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& stats,
+                                      c10::string_view distance, c10::string_view loss, double beta,
+                                      c10::string_view normalize, c10::string_view reduction) {
+  constexpr const char* op = "skdcore._graph_matching_loss_backward";
+  const GraphMatchingOptions options = checked_backward_options(op, kernels.device, grad, student, teacher, stats,
+                                                                distance, loss, beta, normalize, reduction);
+  const c10::DeviceGuard device_guard(student.device());
+  if (const GraphMatchingChunkSteps* steps = kernels.gemm_steps ? kernels.gemm_steps() : nullptr) {
+    return graph_matching_gemm_backward(grad, student, teacher, stats, options, *steps,
+                                        kGraphMatchingGemmWorkspaceBytes);
+  }
+  const at::Tensor s = student.contiguous();
+  const at::Tensor t = teacher.detach().contiguous();
+  const GraphShape shape = graph_shape(s);
+  at::Tensor grad_student = at::zeros_like(s, at::MemoryFormat::Contiguous);
+  if (shape.N == 0 || shape.P == 0 || shape.C == 0) return grad_student;
+  const at::Tensor sample_grad = graph_matching_sample_grad(grad, shape.N, options.reduction);
+  kernels.backward(sample_grad, s, t, stats.contiguous(), options, grad_student);
+  return grad_student;
+}
+
+namespace {
+
+// The loss without its stats: the private forward, through the dispatcher (each device registers
+// only _graph_matching_loss_forward / _backward; autograd has its own kernel for this op).
+at::Tensor graph_matching_loss_composite(const at::Tensor& student, const at::Tensor& teacher,
+                                         c10::string_view distance, c10::string_view loss, double beta,
+                                         c10::string_view normalize, c10::string_view reduction) {
+  return std::get<0>(_graph_matching_loss_forward(student, teacher, distance, loss, beta, normalize, reduction));
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {
+  m.impl("graph_matching_loss", &graph_matching_loss_composite);
 }
 
 }  // namespace skdcore

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <torch/library.h>
 
 #include <tuple>
 #include <vector>
@@ -52,6 +53,50 @@ at::Tensor reduce_graph_matching_loss(const at::Tensor& per_sample, LossReductio
 
 // dOut/dL_n, (N,) float64 contiguous, from the gradient of the op's output.
 at::Tensor graph_matching_sample_grad(const at::Tensor& grad, int64_t N, LossReduction reduction);
+
+struct GraphMatchingChunkSteps;  // graph_matching_gemm.h
+
+// A device's kernels. forward: per_sample (N,) and stats (N, kStatsColumns) float64, zero-filled;
+// backward: grad_student zero-filled; inputs contiguous with N, P (and C) > 0.
+struct GraphMatchingKernels {
+  c10::DeviceType device;
+  // The device's steps for the matrix-product path when the op path table chooses it, else
+  // nullptr (the fused kernels run); nullptr itself on devices without that path.
+  const GraphMatchingChunkSteps* (*gemm_steps)();
+  void (*forward)(const at::Tensor& student, const at::Tensor& teacher, const GraphMatchingOptions& options,
+                  at::Tensor& per_sample, at::Tensor& stats);
+  void (*backward)(const at::Tensor& sample_grad, const at::Tensor& student, const at::Tensor& teacher,
+                   const at::Tensor& stats, const GraphMatchingOptions& options, at::Tensor& grad_student);
+};
+
+// The private ops' bodies on one device, written once: checks and options, device guard, the
+// matrix-product path if chosen, contiguous inputs, outputs, the device's kernel, the reduction.
+std::tuple<at::Tensor, at::Tensor> graph_matching_forward_on(
+    const GraphMatchingKernels& kernels, const at::Tensor& student, const at::Tensor& teacher,
+    c10::string_view distance, c10::string_view loss, double beta, c10::string_view normalize,
+    c10::string_view reduction);
+at::Tensor graph_matching_backward_on(const GraphMatchingKernels& kernels, const at::Tensor& grad,
+                                      const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& stats,
+                                      c10::string_view distance, c10::string_view loss, double beta,
+                                      c10::string_view normalize, c10::string_view reduction);
+
+// Registers _graph_matching_loss_forward / _backward for one device (graph_matching_loss itself is
+// a composite of the forward, graph_matching.cpp).
+template <const GraphMatchingKernels& kernels>
+void register_graph_matching(torch::Library& m) {
+  m.impl("_graph_matching_loss_forward",
+         [](const at::Tensor& student, const at::Tensor& teacher, c10::string_view distance, c10::string_view loss,
+            double beta, c10::string_view normalize, c10::string_view reduction) {
+           return graph_matching_forward_on(kernels, student, teacher, distance, loss, beta, normalize, reduction);
+         });
+  m.impl("_graph_matching_loss_backward",
+         [](const at::Tensor& grad, const at::Tensor& student, const at::Tensor& teacher, const at::Tensor& stats,
+            c10::string_view distance, c10::string_view loss, double beta, c10::string_view normalize,
+            c10::string_view reduction) {
+           return graph_matching_backward_on(kernels, grad, student, teacher, stats, distance, loss, beta, normalize,
+                                             reduction);
+         });
+}
 
 // Dispatcher entry points (go through the dispatcher, so autograd/fake/devices all apply).
 at::Tensor graph_matching_loss(const at::Tensor& student, const at::Tensor& teacher,

@@ -1,11 +1,10 @@
-// CPU elementwise steps of graph_matching_loss's matrix-product path (graph_matching_gemm.h) and
-// the CPU kernels of its private ops. The CPU op itself runs the fused tiled kernel
+// CPU elementwise steps (kCpuChunkSteps) of graph_matching_loss's matrix-product path
+// (graph_matching_gemm.h, whose private ops run them on CPU tensors). The CPU op itself runs the fused tiled kernel
 // (graph_matching_cpu.cpp, faster here); this path exists on the CPU so the tests check the very
 // driver the CUDA op runs, with the per-entry maths of cpp/graph_matching_math.h (as the CUDA
 // kernels in cuda/graph_matching_chunks.cu).
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <torch/library.h>
 
 #include "graph_matching_gemm.h"
 
@@ -97,28 +96,8 @@ void weights_cpu(at::Tensor& gram_s, const at::Tensor& gram_t, const at::Tensor&
   });
 }
 
-constexpr GraphMatchingChunkSteps kCpuSteps{&row_sums_cpu, &weights_cpu};
-
-std::tuple<at::Tensor, at::Tensor> gemm_forward_cpu(const at::Tensor& student, const at::Tensor& teacher,
-                                                    c10::string_view distance, c10::string_view loss, double beta,
-                                                    c10::string_view normalize, c10::string_view reduction,
-                                                    int64_t workspace_bytes) {
-  return graph_matching_gemm_forward_op(c10::kCPU, kCpuSteps, student, teacher, distance, loss, beta, normalize,
-                                        reduction, workspace_bytes);
-}
-
-at::Tensor gemm_backward_cpu(const at::Tensor& grad, const at::Tensor& student, const at::Tensor& teacher,
-                             const at::Tensor& stats, c10::string_view distance, c10::string_view loss, double beta,
-                             c10::string_view normalize, c10::string_view reduction, int64_t workspace_bytes) {
-  return graph_matching_gemm_backward_op(c10::kCPU, kCpuSteps, grad, student, teacher, stats, distance, loss, beta,
-                                         normalize, reduction, workspace_bytes);
-}
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  m.impl("_graph_matching_gemm_forward", &gemm_forward_cpu);
-  m.impl("_graph_matching_gemm_backward", &gemm_backward_cpu);
-}
+const GraphMatchingChunkSteps kCpuChunkSteps{&row_sums_cpu, &weights_cpu};
 
 }  // namespace skdcore

@@ -16,118 +16,23 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
+#include "blas_gemm.h"
 #include "graph_matching.h"
-
-// MKL's Fortran GEMM, exported by the torch CPU wheels (libtorch_cpu). Weak, so a torch without
-// it still loads: the tiles then go through at::mm (measured 1.15 s vs 1.37 s fwd+bwd at N=32,
-// C=256, P=625 on the 2-core dev box: see benchmarks/RESULTS.md).
-extern "C" {
-void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-            const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
-            const float* beta, float* c, const int* ldc) __attribute__((weak));
-void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-            const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
-            const double* beta, double* c, const int* ldc) __attribute__((weak));
-}
 
 namespace skdcore {
 namespace {
+
+using blas::MatrixView;
+using blas::gemm;
 
 // Nodes per tile: a (128, 128) block keeps the three scratch blocks (192 KiB in float32) in L2 and
 // the GEMMs large enough for MKL (profile at C=256: ~90% of the op's time is in sgemm, ~5% in the
 // elementwise loops). Measured fwd+bwd, N=32 P=625, two interleaved rounds on the noisy 2-core box:
 // C=256: 128 -> 0.91/1.14 s, 256 -> 1.00/1.27 s, 64 -> 0.94/1.10 s; C=64: 0.35/0.37, 0.36/0.41, 0.40/0.44.
 constexpr int64_t kTile = 128;
-
-bool use_blas() {
-  // SKDCORE_GM_GEMM=aten forces the at::mm tile path (for benchmarking the two).
-  static const bool blas = sgemm_ != nullptr && dgemm_ != nullptr && [] {
-    const char* env = std::getenv("SKDCORE_GM_GEMM");
-    return env == nullptr || std::strcmp(env, "aten") != 0;
-  }();
-  return blas;
-}
-
-template <typename T>
-void blas_gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
-               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
-  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
-  const int ldai = static_cast<int>(lda), ldbi = static_cast<int>(ldb), ldci = static_cast<int>(ldc);
-  if constexpr (std::is_same_v<T, float>) {
-    sgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a, &ldai, b, &ldbi, &beta, c, &ldci);
-  } else {
-    dgemm_(&ta, &tb, &mi, &ni, &ki, &alpha, a, &ldai, b, &ldbi, &beta, c, &ldci);
-  }
-}
-
-// A strided (rows, cols) matrix; one of the strides is 1 (node-major or channel-major features,
-// row-major scratch blocks).
-template <typename T>
-struct MatrixView {
-  const T* data;
-  int64_t rows, cols, row_stride, col_stride;
-  MatrixView transposed() const { return {data, cols, rows, col_stride, row_stride}; }
-};
-
-// Column-major BLAS operand: 'N' if columns are contiguous, 'T' if rows are; false if neither.
-template <typename T>
-bool blas_operand(const MatrixView<T>& v, char* trans, int64_t* ld) {
-  if ((v.row_stride == 1 || v.rows == 1) && (v.cols == 1 || v.col_stride >= v.rows)) {
-    *trans = 'N';
-    *ld = v.cols == 1 ? std::max<int64_t>(v.rows, 1) : v.col_stride;
-    return true;
-  }
-  if ((v.col_stride == 1 || v.cols == 1) && (v.rows == 1 || v.row_stride >= v.cols)) {
-    *trans = 'T';
-    *ld = v.rows == 1 ? std::max<int64_t>(v.cols, 1) : v.row_stride;
-    return true;
-  }
-  return false;
-}
-
-template <typename T>
-at::Tensor as_tensor(const MatrixView<T>& v) {
-  return at::from_blob(const_cast<T*>(v.data), {v.rows, v.cols}, {v.row_stride, v.col_stride},
-                       at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
-}
-
-// out = alpha * a . b + beta * out (beta 0 or 1), out a writable view of a.rows x b.cols.
-template <typename T>
-void gemm(MatrixView<T> out, MatrixView<T> a, MatrixView<T> b, T alpha, T beta) {
-  if (a.cols == 0) {  // empty inner dimension (C = 0): a . b = 0
-    if (beta == T(0)) as_tensor(out).zero_();
-    return;
-  }
-  if (out.col_stride == 1 && out.row_stride != 1) {
-    // Row-major output: compute out^T = b^T a^T into its column-major transpose.
-    MatrixView<T> out_t = out.transposed();
-    out = out_t;
-    const MatrixView<T> a_old = a;
-    a = b.transposed();
-    b = a_old.transposed();
-  }
-  char ta, tb, tc;
-  int64_t lda, ldb, ldc;
-  if (use_blas() && blas_operand(a, &ta, &lda) && blas_operand(b, &tb, &ldb) && blas_operand(out, &tc, &ldc) &&
-      tc == 'N') {
-    blas_gemm<T>(ta, tb, out.rows, out.cols, a.cols, alpha, a.data, lda, b.data, ldb, beta,
-                 const_cast<T*>(out.data), ldc);
-    return;
-  }
-  at::Tensor product = at::mm(as_tensor(a), as_tensor(b));
-  if (alpha != T(1)) product.mul_(alpha);
-  at::Tensor target = as_tensor(out);
-  if (beta == T(0)) {
-    target.copy_(product);
-  } else {
-    target.add_(product);
-  }
-}
 
 // One sample's graph: node features with strides (node-major (P, C) or channel-major (C, P)) and
 // their squared norms (P).
@@ -497,60 +402,28 @@ GraphBatch<T> graph_batch(const at::Tensor& contiguous_features) {
   return GraphBatch<T>(contiguous_features.const_data_ptr<T>(), shape.N, shape.P, shape.C, shape.channel_major);
 }
 
-std::tuple<at::Tensor, at::Tensor> graph_matching_forward_cpu(
-    const at::Tensor& student, const at::Tensor& teacher, c10::string_view distance, c10::string_view loss,
-    double beta, c10::string_view normalize, c10::string_view reduction) {
-  constexpr const char* op = "skdcore.graph_matching_loss";
-  const GraphMatchingOptions options =
-      checked_forward_options(op, c10::kCPU, student, teacher, distance, loss, beta, normalize, reduction);
-  const at::Tensor s = student.contiguous();
-  const at::Tensor t = teacher.detach().contiguous();
-  const int64_t N = s.size(0), P = graph_shape(s).P;
-  at::Tensor stats = at::zeros({N, kStatsColumns}, s.options().dtype(at::kDouble));
-  at::Tensor per_sample = at::zeros({N}, s.options().dtype(at::kDouble));
-  if (N > 0 && P > 0) {
-    AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_forward_cpu", [&] {
-      graph_matching_forward_kernel<scalar_t>(graph_batch<scalar_t>(s), graph_batch<scalar_t>(t), options,
-                                              per_sample.mutable_data_ptr<double>(),
-                                              stats.mutable_data_ptr<double>());
-    });
-  }
-  return {reduce_graph_matching_loss(per_sample, options.reduction, s.scalar_type()), stats};
+void forward_cpu(const at::Tensor& s, const at::Tensor& t, const GraphMatchingOptions& options,
+                 at::Tensor& per_sample, at::Tensor& stats) {
+  AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_forward_cpu", [&] {
+    graph_matching_forward_kernel<scalar_t>(graph_batch<scalar_t>(s), graph_batch<scalar_t>(t), options,
+                                            per_sample.mutable_data_ptr<double>(), stats.mutable_data_ptr<double>());
+  });
 }
 
-at::Tensor graph_matching_loss_cpu(const at::Tensor& student, const at::Tensor& teacher,
-                                  c10::string_view distance, c10::string_view loss, double beta,
-                                  c10::string_view normalize, c10::string_view reduction) {
-  return std::get<0>(graph_matching_forward_cpu(student, teacher, distance, loss, beta, normalize, reduction));
-}
-
-at::Tensor graph_matching_backward_cpu(const at::Tensor& grad, const at::Tensor& student, const at::Tensor& teacher,
-                                       const at::Tensor& stats, c10::string_view distance, c10::string_view loss,
-                                       double beta, c10::string_view normalize, c10::string_view reduction) {
-  constexpr const char* op = "skdcore._graph_matching_loss_backward";
-  const GraphMatchingOptions options = checked_backward_options(op, c10::kCPU, grad, student, teacher, stats,
-                                                                distance, loss, beta, normalize, reduction);
-  const at::Tensor s = student.contiguous();
-  const at::Tensor t = teacher.detach().contiguous();
-  const int64_t N = s.size(0), P = graph_shape(s).P;
-  at::Tensor grad_student = at::zeros_like(s, at::MemoryFormat::Contiguous);
-  if (N == 0 || P == 0 || s.numel() == 0) return grad_student;
-  const at::Tensor sample_grad = graph_matching_sample_grad(grad, N, options.reduction);
-  const at::Tensor stats_c = stats.contiguous();
+void backward_cpu(const at::Tensor& sample_grad, const at::Tensor& s, const at::Tensor& t, const at::Tensor& stats,
+                  const GraphMatchingOptions& options, at::Tensor& grad_student) {
   AT_DISPATCH_FLOATING_TYPES(s.scalar_type(), "graph_matching_backward_cpu", [&] {
     graph_matching_backward_kernel<scalar_t>(sample_grad.const_data_ptr<double>(), graph_batch<scalar_t>(s),
-                                             graph_batch<scalar_t>(t), stats_c.const_data_ptr<double>(), options,
+                                             graph_batch<scalar_t>(t), stats.const_data_ptr<double>(), options,
                                              grad_student.mutable_data_ptr<scalar_t>());
   });
-  return grad_student;
 }
+
+// NB: the CPU op always runs the tiled kernels (faster here than the matrix-product path).
+constexpr GraphMatchingKernels kCpuKernels{c10::kCPU, nullptr, &forward_cpu, &backward_cpu};
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  m.impl("graph_matching_loss", &graph_matching_loss_cpu);
-  m.impl("_graph_matching_loss_forward", &graph_matching_forward_cpu);
-  m.impl("_graph_matching_loss_backward", &graph_matching_backward_cpu);
-}
+TORCH_LIBRARY_IMPL(skdcore, CPU, m) { register_graph_matching<kCpuKernels>(m); }
 
 }  // namespace skdcore

@@ -8,6 +8,9 @@
 // once, grad_I = 4 (rowsum(W) f_I - W F), with no accumulation across chunks.
 #include "graph_matching_gemm.h"
 
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
 #include <algorithm>
 
 namespace skdcore {
@@ -151,27 +154,45 @@ at::Tensor graph_matching_gemm_backward(const at::Tensor& grad, const at::Tensor
   return grad_student;
 }
 
-std::tuple<at::Tensor, at::Tensor> graph_matching_gemm_forward_op(
-    c10::DeviceType device, const GraphMatchingChunkSteps& steps, const at::Tensor& student,
-    const at::Tensor& teacher, c10::string_view distance, c10::string_view loss, double beta,
-    c10::string_view normalize, c10::string_view reduction, int64_t workspace_bytes) {
-  constexpr const char* op = "skdcore._graph_matching_gemm_forward";
-  const GraphMatchingOptions options =
-      checked_forward_options(op, device, student, teacher, distance, loss, beta, normalize, reduction);
-  return graph_matching_gemm_forward(student, teacher, options, steps, workspace_or_default(workspace_bytes));
+namespace {
+
+const GraphMatchingChunkSteps& chunk_steps(const char* op, const at::Tensor& features) {
+  if (features.device().is_cpu()) return kCpuChunkSteps;
+#ifdef SKDCORE_WITH_CUDA
+  if (features.device().is_cuda()) return kCudaChunkSteps;
+#endif
+  TORCH_CHECK_VALUE(false, op, ": no kernels for device ", features.device(), "; use CPU or CUDA tensors");
 }
 
-at::Tensor graph_matching_gemm_backward_op(c10::DeviceType device, const GraphMatchingChunkSteps& steps,
-                                           const at::Tensor& grad, const at::Tensor& student,
-                                           const at::Tensor& teacher, const at::Tensor& stats,
-                                           c10::string_view distance, c10::string_view loss, double beta,
-                                           c10::string_view normalize, c10::string_view reduction,
-                                           int64_t workspace_bytes) {
+std::tuple<at::Tensor, at::Tensor> gemm_forward_entry(const at::Tensor& student, const at::Tensor& teacher,
+                                                      c10::string_view distance, c10::string_view loss, double beta,
+                                                      c10::string_view normalize, c10::string_view reduction,
+                                                      int64_t workspace_bytes) {
+  constexpr const char* op = "skdcore._graph_matching_gemm_forward";
+  const GraphMatchingOptions options = checked_forward_options(op, student.device().type(), student, teacher,
+                                                               distance, loss, beta, normalize, reduction);
+  const c10::DeviceGuard device_guard(student.device());
+  return graph_matching_gemm_forward(student, teacher, options, chunk_steps(op, student),
+                                     workspace_or_default(workspace_bytes));
+}
+
+at::Tensor gemm_backward_entry(const at::Tensor& grad, const at::Tensor& student, const at::Tensor& teacher,
+                               const at::Tensor& stats, c10::string_view distance, c10::string_view loss, double beta,
+                               c10::string_view normalize, c10::string_view reduction, int64_t workspace_bytes) {
   constexpr const char* op = "skdcore._graph_matching_gemm_backward";
-  const GraphMatchingOptions options = checked_backward_options(op, device, grad, student, teacher, stats,
-                                                                distance, loss, beta, normalize, reduction);
-  return graph_matching_gemm_backward(grad, student, teacher, stats, options, steps,
+  const GraphMatchingOptions options = checked_backward_options(op, student.device().type(), grad, student, teacher,
+                                                                stats, distance, loss, beta, normalize, reduction);
+  const c10::DeviceGuard device_guard(student.device());
+  return graph_matching_gemm_backward(grad, student, teacher, stats, options, chunk_steps(op, student),
                                       workspace_or_default(workspace_bytes));
+}
+
+}  // namespace
+
+// One registration for every device: the drivers call the device's steps, whose tensor ops dispatch.
+TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {
+  m.impl("_graph_matching_gemm_forward", &gemm_forward_entry);
+  m.impl("_graph_matching_gemm_backward", &gemm_backward_entry);
 }
 
 }  // namespace skdcore

@@ -46,18 +46,12 @@ at::Tensor graph_matching_gemm_backward(const at::Tensor& grad, const at::Tensor
                                         const at::Tensor& stats, const GraphMatchingOptions& options,
                                         const GraphMatchingChunkSteps& steps, int64_t workspace_bytes);
 
-// Bodies of the private ops _graph_matching_gemm_{forward,backward} on one device: validation,
-// option parsing, then the driver. workspace_bytes <= 0 means kGraphMatchingGemmWorkspaceBytes.
-std::tuple<at::Tensor, at::Tensor> graph_matching_gemm_forward_op(
-    c10::DeviceType device, const GraphMatchingChunkSteps& steps, const at::Tensor& student,
-    const at::Tensor& teacher, c10::string_view distance, c10::string_view loss, double beta,
-    c10::string_view normalize, c10::string_view reduction, int64_t workspace_bytes);
-
-at::Tensor graph_matching_gemm_backward_op(c10::DeviceType device, const GraphMatchingChunkSteps& steps,
-                                           const at::Tensor& grad, const at::Tensor& student,
-                                           const at::Tensor& teacher, const at::Tensor& stats,
-                                           c10::string_view distance, c10::string_view loss, double beta,
-                                           c10::string_view normalize, c10::string_view reduction,
-                                           int64_t workspace_bytes);
+// Each device's elementwise steps: graph_matching_chunks_cpu.cpp, graph_matching_cuda.cpp (CUDA
+// builds). The private ops _graph_matching_gemm_{forward,backward} are registered once
+// (graph_matching_gemm.cpp) and pick the steps of their inputs' device.
+extern const GraphMatchingChunkSteps kCpuChunkSteps;
+#ifdef SKDCORE_WITH_CUDA
+extern const GraphMatchingChunkSteps kCudaChunkSteps;
+#endif
 
 }  // namespace skdcore

@@ -10,6 +10,10 @@
 // NB (gradient at 0): the clamp makes D differentiable everywhere: where d2 < kDistanceClamp
 // (duplicate nodes, cancellation noise) dD/dd2 = 0, exactly like torch's clamp_min backward in the
 // reference; the diagonal is a constant 0. So duplicates give D = 1e-6 and gradient 0, never NaN.
+// NB (NaN policy, the reference's): a NaN d2 (a NaN or Inf feature) stays NaN through the clamp, like
+// torch.clamp_min, so the loss is NaN and so is the gradient: a non-finite input is never hidden
+// behind a finite loss (the trainer's non-finite check relies on it). Hence "d2 < clamp ? clamp : d2",
+// which keeps NaN, and never "d2 > clamp ? d2 : clamp", which would swallow it.
 #pragma once
 
 #include <cmath>
@@ -48,15 +52,15 @@ enum GraphMatchingStat : int64_t {
 // D from the raw Gram-form d2 (off-diagonal entries only).
 template <typename T>
 SKD_HOST_DEVICE T gm_distance(T d2, bool squared) {
-  const T clamped = d2 > T(kDistanceClamp) ? d2 : T(kDistanceClamp);
+  const T clamped = d2 < T(kDistanceClamp) ? T(kDistanceClamp) : d2;  // NB: NaN stays NaN (see top)
   return squared ? clamped : skd_sqrt(clamped);
 }
 
 // dD/dd2 given the raw d2 and D = gm_distance(d2): 0 below the clamp (torch clamp_min: grad
-// passes where d2 >= min).
+// passes where d2 >= min), NaN where d2 is NaN (the gradient of a NaN loss is NaN, see top).
 template <typename T>
 SKD_HOST_DEVICE T gm_distance_grad(T d2, T distance, bool squared) {
-  const T passes = d2 >= T(kDistanceClamp) ? T(1) : T(0);
+  const T passes = d2 < T(kDistanceClamp) ? T(0) : (d2 == d2 ? T(1) : d2);
   return squared ? passes : passes * T(0.5) / distance;
 }
 
@@ -85,11 +89,12 @@ SKD_HOST_DEVICE T gm_pointwise_loss(T x, PointwiseLoss loss, T beta, T inv_beta)
   return loss == PointwiseLoss::L2 ? x * x : smooth;
 }
 
-// l'(x): x / beta inside, sign(x) outside (sign(0) = 0, as torch's smooth_l1 / l1 backward).
+// l'(x): x / beta inside, sign(x) outside (sign(0) = 0, as torch's smooth_l1 / l1 backward); NaN at
+// NaN (as torch's smooth_l1 backward; the NaN policy at the top).
 template <typename T>
 SKD_HOST_DEVICE T gm_pointwise_loss_grad(T x, PointwiseLoss loss, T beta, T inv_beta) {
   const T ax = x < T(0) ? -x : x;
-  const T sign = (x > T(0) ? T(1) : T(0)) - (x < T(0) ? T(1) : T(0));
+  const T sign = x == x ? (x > T(0) ? T(1) : T(0)) - (x < T(0) ? T(1) : T(0)) : x;
   const T smooth = ax < beta ? x * inv_beta : sign;
   return loss == PointwiseLoss::L2 ? T(2) * x : smooth;
 }

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "checks.h"
 #include "normalize_adjacency.h"
 
 namespace skdcore {
@@ -88,44 +87,24 @@ void normalize_adjacency_backward_kernel(const scalar_t* G, const scalar_t* A, s
   });
 }
 
-at::Tensor normalize_adjacency_forward_cpu(const at::Tensor& A, c10::string_view mode_name) {
-  constexpr const char* op = "skdcore.normalize_adjacency";
-  check_adjacency(op, "A", A);
-  checks::check_device(op, "A", A, c10::kCPU);
-  const AdjacencyNorm mode = parse_adjacency_norm(mode_name);
-  const at::Tensor A_c = A.contiguous();
-  at::Tensor out = at::empty_like(A_c);
-  if (A_c.numel() == 0) return out;
-  AT_DISPATCH_FLOATING_TYPES(A_c.scalar_type(), "normalize_adjacency_forward_cpu", [&] {
-    normalize_adjacency_forward_kernel<scalar_t>(A_c.const_data_ptr<scalar_t>(),
-                                                 out.mutable_data_ptr<scalar_t>(), A_c.size(0),
-                                                 A_c.size(1), mode);
+void forward_cpu(const at::Tensor& A, at::Tensor& out, AdjacencyNorm mode) {
+  AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "normalize_adjacency_forward_cpu", [&] {
+    normalize_adjacency_forward_kernel<scalar_t>(A.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
+                                                 A.size(0), A.size(1), mode);
   });
-  return out;
 }
 
-at::Tensor normalize_adjacency_backward_cpu(const at::Tensor& grad, const at::Tensor& A,
-                                            c10::string_view mode_name) {
-  constexpr const char* op = "skdcore._normalize_adjacency_backward";
-  check_adjacency_backward(op, grad, A);
-  const AdjacencyNorm mode = parse_adjacency_norm(mode_name);
-  const at::Tensor A_c = A.contiguous();
-  const at::Tensor G_c = grad.contiguous();
-  at::Tensor dA = at::empty_like(A_c);
-  if (A_c.numel() == 0) return dA;
-  AT_DISPATCH_FLOATING_TYPES(A_c.scalar_type(), "normalize_adjacency_backward_cpu", [&] {
-    normalize_adjacency_backward_kernel<scalar_t>(
-        G_c.const_data_ptr<scalar_t>(), A_c.const_data_ptr<scalar_t>(),
-        dA.mutable_data_ptr<scalar_t>(), A_c.size(0), A_c.size(1), mode);
+void backward_cpu(const at::Tensor& grad, const at::Tensor& A, at::Tensor& grad_A, AdjacencyNorm mode) {
+  AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "normalize_adjacency_backward_cpu", [&] {
+    normalize_adjacency_backward_kernel<scalar_t>(grad.const_data_ptr<scalar_t>(), A.const_data_ptr<scalar_t>(),
+                                                  grad_A.mutable_data_ptr<scalar_t>(), A.size(0), A.size(1), mode);
   });
-  return dA;
 }
+
+constexpr NormalizeAdjacencyKernels kCpuKernels{c10::kCPU, &forward_cpu, &backward_cpu};
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  m.impl("normalize_adjacency", &normalize_adjacency_forward_cpu);
-  m.impl("_normalize_adjacency_backward", &normalize_adjacency_backward_cpu);
-}
+TORCH_LIBRARY_IMPL(skdcore, CPU, m) { register_normalize_adjacency<kCpuKernels>(m); }
 
 }  // namespace skdcore

@@ -10,7 +10,6 @@
 #include <tuple>
 #include <vector>
 
-#include "checks.h"
 #include "temporal_shift.h"
 
 namespace skdcore {
@@ -133,52 +132,28 @@ void temporal_shift_backward_kernel(const scalar_t* grad, const scalar_t* x, con
   }
 }
 
-at::Tensor temporal_shift_forward_cpu(const at::Tensor& x, const at::Tensor& shift, int64_t stride) {
-  constexpr const char* op = "skdcore.temporal_shift";
-  check_temporal_shift_args(op, x, shift, stride);
-  checks::check_device(op, "x", x, c10::kCPU);
-  const at::Tensor x_c = x.contiguous();
-  const at::Tensor shift_c = shift.contiguous();
-  const int64_t N = x_c.size(0), C = x_c.size(1), T = x_c.size(2), V = x_c.size(3);
-  at::Tensor out = at::empty({N, C, T / stride, V}, x_c.options());
-  if (out.numel() == 0) return out;
-  AT_DISPATCH_FLOATING_TYPES(x_c.scalar_type(), "temporal_shift_forward_cpu", [&] {
-    temporal_shift_forward_kernel<scalar_t>(x_c.const_data_ptr<scalar_t>(),
-                                            shift_c.const_data_ptr<scalar_t>(),
-                                            out.mutable_data_ptr<scalar_t>(), N, C, T, V, stride);
+void forward_cpu(const at::Tensor& x, const at::Tensor& shift, at::Tensor& out, int64_t stride) {
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "temporal_shift_forward_cpu", [&] {
+    temporal_shift_forward_kernel<scalar_t>(x.const_data_ptr<scalar_t>(), shift.const_data_ptr<scalar_t>(),
+                                            out.mutable_data_ptr<scalar_t>(), x.size(0), x.size(1), x.size(2),
+                                            x.size(3), stride);
   });
-  return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> temporal_shift_backward_cpu(const at::Tensor& grad,
-                                                               const at::Tensor& x,
-                                                               const at::Tensor& shift,
-                                                               int64_t stride) {
-  constexpr const char* op = "skdcore._temporal_shift_backward";
-  check_temporal_shift_backward_args(op, grad, x, shift, stride);
-  checks::check_device(op, "x", x, c10::kCPU);
-  const int64_t N = x.size(0), C = x.size(1), T = x.size(2), V = x.size(3);
-  const at::Tensor x_c = x.contiguous();
-  const at::Tensor grad_c = grad.contiguous();
-  const at::Tensor shift_c = shift.contiguous();
-  // NB: the kernel writes every element of grad_x (no zero fill needed); grad_shift is zero for empty x.
-  at::Tensor grad_x = at::empty_like(x_c);
-  at::Tensor grad_shift = at::zeros_like(shift_c);
-  if (x_c.numel() == 0) return {grad_x, grad_shift};
-  AT_DISPATCH_FLOATING_TYPES(x_c.scalar_type(), "temporal_shift_backward_cpu", [&] {
+void backward_cpu(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& shift, at::Tensor& grad_x,
+                  at::Tensor& grad_shift, int64_t stride) {
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "temporal_shift_backward_cpu", [&] {
     temporal_shift_backward_kernel<scalar_t>(
-        grad_c.const_data_ptr<scalar_t>(), x_c.const_data_ptr<scalar_t>(),
-        shift_c.const_data_ptr<scalar_t>(), grad_x.mutable_data_ptr<scalar_t>(),
-        grad_shift.mutable_data_ptr<scalar_t>(), N, C, T, V, stride);
+        grad.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), shift.const_data_ptr<scalar_t>(),
+        grad_x.mutable_data_ptr<scalar_t>(), grad_shift.mutable_data_ptr<scalar_t>(), x.size(0), x.size(1),
+        x.size(2), x.size(3), stride);
   });
-  return {grad_x, grad_shift};
 }
+
+constexpr TemporalShiftKernels kCpuKernels{c10::kCPU, &forward_cpu, &backward_cpu};
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  m.impl("temporal_shift", &temporal_shift_forward_cpu);
-  m.impl("_temporal_shift_backward", &temporal_shift_backward_cpu);
-}
+TORCH_LIBRARY_IMPL(skdcore, CPU, m) { register_temporal_shift<kCpuKernels>(m); }
 
 }  // namespace skdcore

@@ -15,7 +15,7 @@ namespace {
 constexpr int kThreads = 256;
 
 template <typename scalar_t>
-__global__ void gram_partials_kernel(const scalar_t* const* __restrict__ vectors,
+__global__ void gradient_revision_gram_partials_kernel(const scalar_t* const* __restrict__ vectors,
                                      const int64_t* __restrict__ numel, int64_t num_tensors,
                                      const int64_t* __restrict__ chunk_tensor,
                                      const int64_t* __restrict__ chunk_begin,
@@ -39,7 +39,7 @@ __global__ void gram_partials_kernel(const scalar_t* const* __restrict__ vectors
   }
 }
 
-__global__ void gram_finalize_kernel(const double* __restrict__ partials, int64_t num_chunks,
+__global__ void gradient_revision_gram_finalize_kernel(const double* __restrict__ partials, int64_t num_chunks,
                                      const int64_t* __restrict__ pairs, int64_t num_pairs,
                                      int64_t K, double* __restrict__ gram) {
   __shared__ double shared[1][kThreads];
@@ -54,13 +54,13 @@ __global__ void gram_finalize_kernel(const double* __restrict__ partials, int64_
   }
 }
 
-__global__ void weights_kernel(const double* gram, int64_t K, double eps, GradientRevisionMode mode,
+__global__ void gradient_revision_weights_kernel(const double* gram, int64_t K, double eps, GradientRevisionMode mode,
                                uint64_t seed, double* weights, double* stats) {
   skdcore::gradient_revision_weights(gram, K, eps, mode, seed, weights, stats);
 }
 
 template <typename scalar_t>
-__global__ void apply_kernel(const scalar_t* const* __restrict__ vectors,
+__global__ void gradient_revision_apply_kernel(const scalar_t* const* __restrict__ vectors,
                              scalar_t* const* __restrict__ outputs,
                              const int64_t* __restrict__ numel, int64_t num_tensors,
                              const int64_t* __restrict__ chunk_tensor,
@@ -91,11 +91,11 @@ cudaError_t gradient_revision_gram(const scalar_t* const* vectors, const int64_t
                                    const int64_t* pairs, int64_t num_pairs, int64_t K,
                                    double* partials, double* gram, cudaStream_t stream) {
   if (num_chunks == 0 || num_pairs == 0) return cudaSuccess;
-  SKD_LAUNCH(gram_partials_kernel<scalar_t>, static_cast<unsigned int>(num_chunks), kThreads, 0, stream, vectors,
+  SKD_LAUNCH(gradient_revision_gram_partials_kernel<scalar_t>, static_cast<unsigned int>(num_chunks), kThreads, 0, stream, vectors,
              numel, num_tensors, chunk_tensor, chunk_begin, pairs, num_pairs, partials);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
-  SKD_LAUNCH(gram_finalize_kernel, static_cast<unsigned int>(num_pairs), kThreads, 0, stream, partials, num_chunks,
+  SKD_LAUNCH(gradient_revision_gram_finalize_kernel, static_cast<unsigned int>(num_pairs), kThreads, 0, stream, partials, num_chunks,
              pairs, num_pairs, K, gram);
   return cudaGetLastError();
 }
@@ -103,7 +103,7 @@ cudaError_t gradient_revision_gram(const scalar_t* const* vectors, const int64_t
 cudaError_t gradient_revision_weights(const double* gram, int64_t K, double eps,
                                       GradientRevisionMode mode, uint64_t seed, double* weights,
                                       double* stats, cudaStream_t stream) {
-  SKD_LAUNCH(weights_kernel, 1, 1, 0, stream, gram, K, eps, mode, seed, weights, stats);
+  SKD_LAUNCH(gradient_revision_weights_kernel, 1, 1, 0, stream, gram, K, eps, mode, seed, weights, stats);
   return cudaGetLastError();
 }
 
@@ -114,7 +114,7 @@ cudaError_t gradient_revision_apply(const scalar_t* const* vectors, scalar_t* co
                                     int64_t num_chunks, int64_t K, const double* weights,
                                     cudaStream_t stream) {
   if (num_chunks == 0) return cudaSuccess;
-  SKD_LAUNCH(apply_kernel<scalar_t>, static_cast<unsigned int>(num_chunks), kThreads, 0, stream, vectors, outputs,
+  SKD_LAUNCH(gradient_revision_apply_kernel<scalar_t>, static_cast<unsigned int>(num_chunks), kThreads, 0, stream, vectors, outputs,
              numel, num_tensors, chunk_tensor, chunk_begin, K, weights);
   return cudaGetLastError();
 }

@@ -256,10 +256,6 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-bool empty_problem(const GraphConvShape& s) {
-  return s.N == 0 || s.C_out == 0 || s.T == 0 || s.V == 0;
-}
-
 // Enough blocks along the reduction to fill a large GPU, never more than there are items.
 unsigned int reduction_slices(int64_t items, int64_t other_blocks) {
   const int64_t wanted = (1024 + other_blocks - 1) / other_blocks;
@@ -274,7 +270,7 @@ cudaError_t graph_conv_forward(const scalar_t* x, const scalar_t* weight,
                                const graph_conv_acc_t<scalar_t>* a_eff, const scalar_t* bias,
                                scalar_t* y, GraphConvShape s, cudaStream_t stream) {
   using acc_t = graph_conv_acc_t<scalar_t>;
-  if (empty_problem(s) || s.C_in == 0 || s.K == 0) return cudaSuccess;  // caller fills y
+  if (s.empty_output() || s.C_in == 0 || s.K == 0) return cudaSuccess;  // caller fills y
   if (s.V > kOutputsPerBlock) return cudaErrorInvalidValue;
   ForwardTiles tiles{};
   tiles.out_channels = s.C_out < 64 ? s.C_out : 64;
@@ -307,7 +303,7 @@ cudaError_t graph_conv_weight_grad(const scalar_t* grad, const scalar_t* x,
                                    graph_conv_acc_t<scalar_t>* grad_weight, GraphConvShape s,
                                    cudaStream_t stream) {
   using acc_t = graph_conv_acc_t<scalar_t>;
-  if (empty_problem(s) || s.C_in == 0 || s.K == 0) return cudaSuccess;
+  if (s.empty_output() || s.C_in == 0 || s.K == 0) return cudaSuccess;
   static_assert(kGradTile * kGradTile == kThreads, "one thread per (o, c) pair of the tile");
   int64_t frames = 64 / s.V;
   frames = frames < 1 ? 1 : (frames > s.T ? s.T : frames);
@@ -332,7 +328,7 @@ cudaError_t graph_conv_adjacency_grad(const scalar_t* grad, const scalar_t* x,
                                       graph_conv_acc_t<scalar_t>* grad_a_eff,
                                       GraphConvShape s, cudaStream_t stream) {
   using acc_t = graph_conv_acc_t<scalar_t>;
-  if (empty_problem(s) || s.C_in == 0 || s.K == 0) return cudaSuccess;
+  if (s.empty_output() || s.C_in == 0 || s.K == 0) return cudaSuccess;
   int64_t frames = 64 / s.V;
   frames = frames < 1 ? 1 : (frames > s.T ? s.T : frames);
   const int64_t channels = s.C_in < 8 ? s.C_in : 8;

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "accumulate.cuh"
+#include "graph_conv_math.h"
 
 namespace skdcore {
 namespace cuda {
@@ -20,9 +21,7 @@ namespace cuda {
 template <typename scalar_t>
 using graph_conv_acc_t = accumulate_t<scalar_t>;
 
-struct GraphConvShape {
-  int64_t N, C_in, C_out, T, V, K;
-};
+using skdcore::GraphConvShape;  // (cpp/graph_conv_math.h)
 
 // x (N, C_in, T, V), weight (K, C_out, C_in), a_eff (K, V, V), bias (C_out,) or nullptr,
 // y (N, C_out, T, V). Also computes grad_x: pass (grad, weight^T (K, C_in, C_out), a_eff^T,

@@ -29,7 +29,7 @@ __device__ __forceinline__ int64_t node_offset(const GraphLayout& g, int64_t n, 
 }
 
 template <typename scalar_t>
-__global__ void square_norms_kernel(const scalar_t* __restrict__ features, GraphLayout g, double* __restrict__ out) {
+__global__ void graph_matching_square_norms_kernel(const scalar_t* __restrict__ features, GraphLayout g, double* __restrict__ out) {
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= g.N * g.P) return;
   const int64_t n = index / g.P, p = index % g.P;
@@ -76,7 +76,7 @@ __device__ void gram_block(const scalar_t* __restrict__ x, const GraphLayout& g,
 // Forward pass over tiles J >= I of block (I = blockIdx.x, n = blockIdx.y): partial[4] = the
 // pass's sums over the block's pairs j > i (gm_add_pair_sums: each stands for (i, j) and (j, i)).
 template <typename scalar_t, ChunkPass kPass>
-__global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const scalar_t* __restrict__ teacher,
+__global__ void graph_matching_forward_pass_kernel(const scalar_t* __restrict__ student, const scalar_t* __restrict__ teacher,
                                     GraphLayout g, GraphMatchingOptions options, const double* __restrict__ norms_s,
                                     const double* __restrict__ norms_t, const double* __restrict__ stats,
                                     double* __restrict__ partial) {
@@ -115,7 +115,7 @@ __global__ void forward_pass_kernel(const scalar_t* __restrict__ student, const 
 
 // One thread per sample: reduces the R partials in order into stats / per-sample losses.
 template <ChunkPass kPass>
-__global__ void finalize_kernel(const double* __restrict__ partial, GraphLayout g, int64_t R,
+__global__ void graph_matching_finalize_kernel(const double* __restrict__ partial, GraphLayout g, int64_t R,
                                 GraphNormalize normalize, double* __restrict__ stats,
                                 double* __restrict__ per_sample) {
   const int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -138,7 +138,7 @@ __global__ void finalize_kernel(const double* __restrict__ partial, GraphLayout 
 
 // Backward of block (I = blockIdx.x, n = blockIdx.y): all tiles J, gradient rows I owned by the block.
 template <typename scalar_t>
-__global__ void backward_kernel(const double* __restrict__ sample_grad, const scalar_t* __restrict__ student,
+__global__ void graph_matching_backward_kernel(const double* __restrict__ sample_grad, const scalar_t* __restrict__ student,
                                 const scalar_t* __restrict__ teacher, GraphLayout g, GraphMatchingOptions options,
                                 const double* __restrict__ norms_s, const double* __restrict__ norms_t,
                                 const double* __restrict__ stats, scalar_t* __restrict__ grad) {
@@ -213,7 +213,7 @@ template <typename scalar_t>
 cudaError_t launch_square_norms(const scalar_t* features, const GraphLayout& g, double* out, cudaStream_t stream) {
   const int64_t total = g.N * g.P;
   const unsigned int blocks = static_cast<unsigned int>((total + 255) / 256);
-  SKD_LAUNCH(square_norms_kernel<scalar_t>, dim3(blocks), 256, 0, stream, features, g, out);
+  SKD_LAUNCH(graph_matching_square_norms_kernel<scalar_t>, dim3(blocks), 256, 0, stream, features, g, out);
   return cudaGetLastError();
 }
 
@@ -234,16 +234,16 @@ cudaError_t graph_matching_forward(const scalar_t* student, const scalar_t* teac
   const dim3 grid(static_cast<unsigned int>(R), static_cast<unsigned int>(layout.N));
   const dim3 block(kTile, kThreadRows);
   const unsigned int finalize_blocks = static_cast<unsigned int>((layout.N + 127) / 128);
-  SKD_LAUNCH((forward_pass_kernel<scalar_t, ChunkPass::Normaliser>), grid, block, 0, stream, student, teacher,
+  SKD_LAUNCH((graph_matching_forward_pass_kernel<scalar_t, ChunkPass::Normaliser>), grid, block, 0, stream, student, teacher,
              layout, options, norms_s, norms_t, stats, partial);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  SKD_LAUNCH(finalize_kernel<ChunkPass::Normaliser>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
+  SKD_LAUNCH(graph_matching_finalize_kernel<ChunkPass::Normaliser>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
              options.normalize, stats, per_sample);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  SKD_LAUNCH((forward_pass_kernel<scalar_t, ChunkPass::Loss>), grid, block, 0, stream, student, teacher, layout,
+  SKD_LAUNCH((graph_matching_forward_pass_kernel<scalar_t, ChunkPass::Loss>), grid, block, 0, stream, student, teacher, layout,
              options, norms_s, norms_t, stats, partial);
   if ((err = cudaGetLastError()) != cudaSuccess) return err;
-  SKD_LAUNCH(finalize_kernel<ChunkPass::Loss>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
+  SKD_LAUNCH(graph_matching_finalize_kernel<ChunkPass::Loss>, dim3(finalize_blocks), 128, 0, stream, partial, layout, R,
              options.normalize, stats, per_sample);
   return cudaGetLastError();
 }
@@ -260,7 +260,7 @@ cudaError_t graph_matching_backward(const double* sample_grad, const scalar_t* s
   if ((err = launch_square_norms(teacher, layout, norms_t, stream)) != cudaSuccess) return err;
   const dim3 grid(static_cast<unsigned int>(tile_count(layout.P)), static_cast<unsigned int>(layout.N));
   const dim3 block(kTile, kThreadRows);
-  SKD_LAUNCH(backward_kernel<scalar_t>, grid, block, 0, stream, sample_grad, student, teacher, layout, options,
+  SKD_LAUNCH(graph_matching_backward_kernel<scalar_t>, grid, block, 0, stream, sample_grad, student, teacher, layout, options,
              norms_s, norms_t, stats, grad);
   return cudaGetLastError();
 }

@@ -25,7 +25,7 @@ __device__ __forceinline__ RowIndex row_of_block(const GramChunk& chunk) {
 
 template <typename acc_t>
 __global__ void __launch_bounds__(kThreads)
-    chunk_sums_kernel(ChunkInputs<acc_t> in, GramChunk chunk, GraphMatchingOptions options, ChunkPass pass,
+    graph_matching_chunk_sums_kernel(ChunkInputs<acc_t> in, GramChunk chunk, GraphMatchingOptions options, ChunkPass pass,
                       double* __restrict__ per_row) {
   __shared__ double reduce[kChunkSumColumns][kThreads];
   const RowIndex row = row_of_block(chunk);
@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(kThreads)
 
 template <typename acc_t>
 __global__ void __launch_bounds__(kThreads)
-    chunk_weights_kernel(ChunkInputs<acc_t> in, const double* __restrict__ sample_grad, GramChunk chunk,
+    graph_matching_chunk_weights_kernel(ChunkInputs<acc_t> in, const double* __restrict__ sample_grad, GramChunk chunk,
                          GraphMatchingOptions options, acc_t* w, acc_t* __restrict__ rowsum) {
   __shared__ double reduce[1][kThreads];
   const RowIndex row = row_of_block(chunk);
@@ -95,7 +95,7 @@ cudaError_t graph_matching_chunk_sums(ChunkInputs<acc_t> in, GramChunk chunk, Gr
   const int64_t blocks = chunk.samples * chunk.rows;
   if (blocks == 0) return cudaSuccess;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  SKD_LAUNCH(chunk_sums_kernel<acc_t>, dim3(static_cast<unsigned int>(blocks)), kThreads, 0, stream, in, chunk,
+  SKD_LAUNCH(graph_matching_chunk_sums_kernel<acc_t>, dim3(static_cast<unsigned int>(blocks)), kThreads, 0, stream, in, chunk,
              options, pass, per_row);
   return cudaGetLastError();
 }
@@ -107,7 +107,7 @@ cudaError_t graph_matching_chunk_weights(ChunkInputs<acc_t> in, const double* sa
   const int64_t blocks = chunk.samples * chunk.rows;
   if (blocks == 0) return cudaSuccess;
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
-  SKD_LAUNCH(chunk_weights_kernel<acc_t>, dim3(static_cast<unsigned int>(blocks)), kThreads, 0, stream, in,
+  SKD_LAUNCH(graph_matching_chunk_weights_kernel<acc_t>, dim3(static_cast<unsigned int>(blocks)), kThreads, 0, stream, in,
              sample_grad, chunk, options, w, rowsum);
   return cudaGetLastError();
 }

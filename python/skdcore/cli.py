@@ -34,7 +34,7 @@ def _train(args, mode=None) -> int:
     cfg = _config(args, mode)
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
-    result = train(cfg, resume=args.resume, force=args.force)
+    result = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint, force=args.force)
     best = result["best"]  # NB: the trainer itself has printed (and logged) the test split's result
     if best:
         print(f"[{cfg.name}] best.pt: epoch {best['epoch']}, top1 {100 * best['top1']:.2f}% on the "
@@ -72,9 +72,9 @@ def _add_command(commands, name: str, help: str, module_name: str = None) -> Non
 
 
 def _bench(args) -> int:
-    from .train.bench_step import run_bench_cli
+    from .commands import bench
 
-    return run_bench_cli(args)
+    return bench.run(args)
 
 
 def _demo(args) -> int:
@@ -101,6 +101,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
                                          "default: the one stored by prepare (overrides data.layout)")
     if teacher:
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
+    _add_trust_argument(parser)
+
+
+def _add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can run "
+                             "code from the file, so only for files from a source you trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,13 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_command(commands, "plot", "training curves (and confusion matrices) of any run directories")
 
     bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
-    bench.add_argument("--frames", type=int, nargs="+", default=[100], help="clip lengths T (e.g. 100 300)")
-    bench.add_argument("--batch-size", type=int, default=16)
-    bench.add_argument("--model", default="shift_gcn")
-    bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--quick", action="store_true", help="tiny model and shapes (smoke run)")
-    bench.add_argument("--all", action="store_true", help="run every benchmarks/bench_*.py instead")
-    bench.add_argument("--benchmarks", default="benchmarks", help="benchmark folder for --all")
+    from .commands.bench import add_arguments as add_bench_arguments
+
+    add_bench_arguments(bench)
     bench.set_defaults(func=_bench)
 
     demo = commands.add_parser("demo", help="teacher, LQ baseline and SKD student on the embedded synthetic data")
@@ -146,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .commands import prepare as prepare_command
 
-    prepare = commands.add_parser("prepare", help="raw dataset or your own arrays -> HQ+LQ arrays + manifest")
+    prepare = commands.add_parser("prepare", help="raw dataset or your own arrays -> HQ+LQ arrays + manifest",
+                                  epilog=prepare_command.UNTRUSTED_FILES_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     prepare_command.add_arguments(prepare)
     prepare.set_defaults(func=prepare_command.run)
     return parser

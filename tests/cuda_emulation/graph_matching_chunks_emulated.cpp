@@ -1,7 +1,7 @@
 // Runs cuda/graph_matching_chunks.cu's launchers on the CPU (cuda_emulation.h) and compares them
 // with naive double loops over the same Gram chunk: per-row sums of both forward passes and the
 // backward's W and row sums, for every option combination, chunks off the diagonal and across it,
-// float and double. Exit code 0 = all match.
+// float and double, and with a NaN/Inf feature (its entries come out NaN). Exit code 0 = all match.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -19,14 +19,16 @@ template <typename T>
 bool close(double got, double want, const char* what, const Case& k, int64_t index) {
   const double tol = sizeof(T) == 4 ? 2e-4 : 1e-10;
   if (std::fabs(got - want) <= tol * (1 + std::fabs(want))) return true;
+  if ((std::isnan(got) && std::isnan(want)) || got == want) return true;  // NaN policy: NaN/Inf in, NaN/Inf out
   std::printf("MISMATCH %s (samples=%ld rows=%ld cols=%ld row0=%ld col0=%ld P=%ld) at %ld: %g vs %g\n", what,
               (long)k.samples, (long)k.rows, (long)k.cols, (long)k.row0, (long)k.col0, (long)k.P, (long)index,
               got, want);
   return false;
 }
 
+// bad != 0: feature 0 of node row0 (sample 0) becomes bad (NaN/Inf): its entries must come out NaN.
 template <typename T>
-bool check(const Case& k, GraphMatchingOptions options, std::mt19937& rng) {
+bool check(const Case& k, GraphMatchingOptions options, std::mt19937& rng, T bad = T(0)) {
   std::uniform_real_distribution<double> dist(-1.0, 1.0);
   const int64_t S = k.samples, P = k.P, C = k.C;
   std::vector<T> fs(S * P * C), ft(S * P * C);
@@ -35,6 +37,7 @@ bool check(const Case& k, GraphMatchingOptions options, std::mt19937& rng) {
   // Duplicate nodes: node 1 repeats node 0 (distance below the clamp: gradient 0).
   for (int64_t s = 0; s < S; ++s)
     for (int64_t c = 0; c < C; ++c) fs[(s * P + 1) * C + c] = fs[(s * P + 0) * C + c];
+  if (bad != T(0)) fs[k.row0 * C] = bad;
   auto dot = [&](const std::vector<T>& f, int64_t s, int64_t i, int64_t j) {
     double acc = 0;
     for (int64_t c = 0; c < C; ++c) acc += (double)f[(s * P + i) * C + c] * (double)f[(s * P + j) * C + c];
@@ -80,7 +83,8 @@ bool check(const Case& k, GraphMatchingOptions options, std::mt19937& rng) {
           const double ds = gm_distance<double>((double)ns[s * P + i] + ns[s * P + j] - 2 * g_s, squared);
           const double dt = gm_distance<double>((double)nt[s * P + i] + nt[s * P + j] - 2 * g_t, squared);
           if (pass == ChunkPass::Normaliser) {
-            want[0] += 2 * ds, want[1] += 2, want[2] += 2 * dt, want[3] += 2;
+            if (ds > 0) want[0] += 2 * ds, want[1] += 2;  // NB: a NaN distance is not positive
+            if (dt > 0) want[2] += 2 * dt, want[3] += 2;
           } else {
             const double x = ds / st[kStatStudentMean] - dt / st[kStatTeacherMean];
             want[0] += 2 * gm_pointwise_loss<double>(x, options.loss, beta, inv_beta);
@@ -122,6 +126,11 @@ bool check(const Case& k, GraphMatchingOptions options, std::mt19937& rng) {
       ok &= close<T>(rowsum[s * k.rows + r], want_rowsum, "rowsum", k, s * k.rows + r);
     }
   }
+  if (bad != T(0) && !std::isnan((double)rowsum[0])) {
+    std::printf("MISMATCH NaN policy: a bad feature (%g) in row %ld left W's row sum finite\n", (double)bad,
+                (long)k.row0);
+    ok = false;
+  }
   return ok;
 }
 
@@ -143,6 +152,13 @@ int main() {
           ok &= check<float>(k, options, rng);
           ok &= check<double>(k, options, rng);
         }
+  const GraphMatchingOptions skd{GraphDistance::Euclidean, PointwiseLoss::SmoothL1, 1.0, GraphNormalize::MeanPositive,
+                                 LossReduction::Mean};
+  for (const Case& k : cases)
+    for (double bad : {NAN, INFINITY}) {
+      ok &= check<float>(k, skd, rng, static_cast<float>(bad));
+      ok &= check<double>(k, skd, rng, bad);
+    }
   std::printf(ok ? "all match\n" : "FAILED\n");
   return ok ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 // Runs cuda/graph_matching.cu's fused launchers (the CUDA op's default path) on the CPU
 // (cuda_emulation.h) and compares them with a naive double computation of the same loss: per-sample
 // losses, the saved statistics, and the student gradient, for both feature layouts, every
-// distance/loss/normalisation, several 32-node tiles with a remainder, float and double.
+// distance/loss/normalisation, several 32-node tiles with a remainder, float and double; and the NaN
+// policy (a NaN/Inf feature gives a NaN loss and gradient for its sample only).
 // Exit code 0 = all match.
 #include <cmath>
 #include <cstdio>
@@ -106,6 +107,37 @@ bool check(int64_t N, int64_t P, int64_t C, bool channel_major, GraphMatchingOpt
   return ok;
 }
 
+// NaN policy (the reference's): a NaN or Inf feature of sample 0 (student or teacher) makes its loss
+// and its gradient NaN; sample 1 stays finite.
+template <typename T>
+bool check_nan_policy(T bad, bool in_teacher, bool channel_major, std::mt19937& rng) {
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  const int64_t N = 2, P = 40, C = 6;
+  const cuda::GraphLayout g{N, P, C, channel_major ? 1 : C, channel_major ? P : 1};
+  std::vector<T> fs(N * P * C), ft(N * P * C);
+  for (auto& v : fs) v = static_cast<T>(dist(rng));
+  for (auto& v : ft) v = static_cast<T>(dist(rng));
+  (in_teacher ? ft : fs)[3 * g.node_stride + 2 * g.channel_stride] = bad;  // sample 0, node 3, channel 2
+  const GraphMatchingOptions o{GraphDistance::Euclidean, PointwiseLoss::SmoothL1, 1.0, GraphNormalize::MeanPositive,
+                               LossReduction::Mean};
+  std::vector<double> workspace(cuda::graph_matching_workspace_size(g)), per_sample(N), stats(N * kStatsColumns);
+  std::vector<double> sample_grad{1.0, 1.0};
+  std::vector<T> grad(fs.size(), T(0));
+  bool ok = cuda::graph_matching_forward<T>(fs.data(), ft.data(), g, o, workspace.data(), per_sample.data(),
+                                            stats.data(), nullptr) == cudaSuccess;
+  ok &= cuda::graph_matching_backward<T>(sample_grad.data(), fs.data(), ft.data(), stats.data(), g, o,
+                                         workspace.data(), grad.data(), nullptr) == cudaSuccess;
+  bool grad0_nan = false, grad1_finite = true;
+  for (int64_t k = 0; k < P * C; ++k) grad0_nan |= std::isnan((double)grad[k]);
+  for (int64_t k = P * C; k < N * P * C; ++k) grad1_finite &= std::isfinite((double)grad[k]);
+  ok &= std::isnan(per_sample[0]) && std::isfinite(per_sample[1]) && grad0_nan && grad1_finite;
+  if (!ok)
+    std::printf("MISMATCH NaN policy: bad=%g in %s %s: loss %g %g, grad NaN in sample 0: %d, sample 1 finite: %d\n",
+                (double)bad, in_teacher ? "teacher" : "student", sizeof(T) == 4 ? "float" : "double", per_sample[0],
+                per_sample[1], (int)grad0_nan, (int)grad1_finite);
+  return ok;
+}
+
 int main() {
   std::mt19937 rng(3);
   bool ok = true;
@@ -120,6 +152,11 @@ int main() {
                                  LossReduction::Mean};
   ok &= check<float>(2, 70, 20, true, skd, rng);
   ok &= check<float>(1, 33, 5, false, skd, rng);
+  for (double bad : {NAN, INFINITY, -INFINITY})
+    for (bool in_teacher : {false, true}) {
+      ok &= check_nan_policy<float>(static_cast<float>(bad), in_teacher, in_teacher, rng);
+      ok &= check_nan_policy<double>(bad, in_teacher, !in_teacher, rng);
+    }
   std::printf(ok ? "all match\n" : "FAILED\n");
   return ok ? 0 : 1;
 }

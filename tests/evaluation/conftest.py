@@ -24,9 +24,7 @@ def tiny_runs(tmp_path_factory):
     root = base / "data"
     prepare_dataset(root, "synthetic", {"num_samples": 64, "clip_frames": 16, "num_classes": 4, "seed": 0},
                     num_frames=None, val_fraction=0.2, progress=False)
-    from skdcore.models.op_switch import fused_ops_enabled, set_use_fused_ops
-
-    threads, fused = torch.get_num_threads(), fused_ops_enabled()
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         runs = {"data": root}
@@ -35,16 +33,5 @@ def tiny_runs(tmp_path_factory):
             runs[mode] = base / mode
     finally:
         torch.set_num_threads(threads)
-        set_use_fused_ops(fused)  # NB: training sets the global switch (select_ops)
     return runs
 
-
-@pytest.fixture(autouse=True)
-def _restore_the_op_switch():
-    """Training and loading a checkpoint set the models' global fused-ops switch (select_ops): put it back
-    so later test modules see the default."""
-    from skdcore.models.op_switch import fused_ops_enabled, set_use_fused_ops
-
-    before = fused_ops_enabled()
-    yield
-    set_use_fused_ops(before)

@@ -151,9 +151,9 @@ def test_bad_input_errors():
         build_model("shift_gcn", layers=3)
 
 
-def test_switch_routes_every_temporal_shift_to_the_fused_op(monkeypatch):
-    import skdcore.models.op_switch as op_switch
-    from skdcore.models import fused_ops
+def test_every_temporal_shift_runs_the_fused_op_by_default(monkeypatch):
+    import skdcore.models.shift_gcn as shift_gcn_module
+    from skdcore.models import use_ops
     from skdcore.reference.temporal_shift import temporal_shift_reference
 
     calls = []
@@ -162,22 +162,19 @@ def test_switch_routes_every_temporal_shift_to_the_fused_op(monkeypatch):
         calls.append(stride)
         return temporal_shift_reference(x, shift, stride)
 
-    monkeypatch.setattr(op_switch, "compiled_op", lambda name: spy if name == "temporal_shift" else None)
+    monkeypatch.setattr(shift_gcn_module, "temporal_shift", spy)  # the compiled op, as the layer calls it
     model = tiny(num_joints=5).eval()
+    assert ShiftGCN.compiled_ops == ("temporal_shift",)
     x = torch.randn(1, 3, 8, 5, 2)
     with torch.no_grad():
-        reference = model(x)[0]
-        with fused_ops(True):
-            fused = model(x)[0]
-    assert calls == [1, 1, 1, 2, 1, 1]  # shift_in and shift_out of the three units
+        fused = model(x)[0]
+        assert calls == [1, 1, 1, 2, 1, 1]  # shift_in and shift_out of the three units
+        reference = use_ops(model, "reference")(x)[0]
+    assert calls == [1, 1, 1, 2, 1, 1]  # the reference path calls no compiled op
     torch.testing.assert_close(fused, reference)
 
 
 def test_compiled_temporal_shift_gives_the_same_model():
-    from skdcore.models import compiled_op
-
-    if compiled_op("temporal_shift") is None:
-        pytest.skip("skdcore was built without the temporal_shift op")
     torch.manual_seed(0)
     model = tiny(num_joints=6, shift_grad="exact")
     x = torch.randn(2, 3, 10, 6, 2)
@@ -186,7 +183,7 @@ def test_compiled_temporal_shift_gives_the_same_model():
         model.zero_grad()
         for module in model.modules():
             if isinstance(module, TemporalShift):
-                module.use_fused_ops = fused
+                module.ops = "fused" if fused else "reference"
         logits, features = model(x)
         (logits.square().sum() + features.mean()).backward()
         results[fused] = (logits.detach(), model.l2.tcn1.shift_out.ypos.grad.clone(),

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-import skdcore.models.op_switch as op_switch
+import skdcore.nn.graph_conv as graph_conv_module
 from skdcore.graph import partition_matrices
 from skdcore.layouts import make_layout
-from skdcore.models import STGCN, GraphConv, build_model, fused_ops, fused_ops_enabled, set_use_fused_ops
+from skdcore.models import STGCN, GraphConv, build_model, use_ops
 from skdcore.reference.graph_conv import graph_conv_reference
 
 LAYOUT_BY_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
@@ -71,34 +71,53 @@ def test_graph_conv_module_equals_reference():
         layer(torch.randn(2, 4, 3, 18))
 
 
-def test_switch_routes_every_graph_conv_to_the_fused_op(monkeypatch):
+def test_fused_by_default_and_reference_on_request(monkeypatch):
     calls = []
 
     def spy(x, weight, A, bias=None, edge_importance=None):
         calls.append(x.shape)
         return graph_conv_reference(x, weight, A, bias, edge_importance)
 
-    monkeypatch.setattr(op_switch, "compiled_op", lambda name: spy if name == "graph_conv" else None)
+    monkeypatch.setattr(graph_conv_module, "graph_conv", spy)  # the compiled op, as the layer calls it
+    torch.manual_seed(0)
     model = tiny(layout="coco17").eval()
+    assert model.ops == "fused" and STGCN.compiled_ops == ("graph_conv",)
     x = torch.randn(1, 3, 6, 17, 1)
     with torch.no_grad():
+        fused = model(x)[0]
+        assert len(calls) == 3  # every block's graph conv, with no extra call
+        use_ops(model, "reference")
         reference = model(x)[0]
-        assert not fused_ops_enabled() and calls == []
-        with fused_ops(True):
-            fused = model(x)[0]
-        assert not fused_ops_enabled()
-    assert len(calls) == 3
+    assert len(calls) == 3 and all(block.gcn.ops == "reference" for block in model.blocks)
     torch.testing.assert_close(fused, reference)
-    # A module pinned to the reference path ignores the global switch.
-    pinned = tiny(layout="coco17", use_fused_ops=False)
-    with fused_ops(True), torch.no_grad():
+    # A model built with ops="reference" never calls the compiled op.
+    pinned = tiny(layout="coco17", ops="reference")
+    with torch.no_grad():
         pinned(x)
     assert len(calls) == 3
 
 
-def test_fused_without_compiled_op_says_how_to_fix(monkeypatch):
-    monkeypatch.setattr(op_switch, "compiled_op", lambda name: None)
-    model = tiny(layout="penn13", use_fused_ops=True)
-    with pytest.raises(RuntimeError, match="compiled op skdcore.graph_conv is not available"):
-        model(torch.randn(1, 3, 4, 13, 1))
-    set_use_fused_ops(False)
+def test_weights_load_strictly_between_fused_and_reference():
+    torch.manual_seed(0)
+    fused = tiny(layout="penn13").eval()
+    reference = tiny(layout="penn13", ops="reference").eval()
+    reference.load_state_dict(fused.state_dict(), strict=True)
+    fused.load_state_dict(reference.state_dict(), strict=True)
+    x = torch.randn(2, 3, 8, 13, 2)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x)[0], reference(x)[0], rtol=1e-4, atol=1e-5)
+
+
+def test_unknown_ops_says_what_is_valid():
+    with pytest.raises(ValueError, match=r"STGCN: ops must be one of \['fused', 'reference'\], got 'fast'"):
+        tiny(layout="penn13", ops="fast")
+    with pytest.raises(ValueError, match="use_ops: ops must be one of"):
+        use_ops(tiny(layout="penn13"), "compiled")
+
+
+def test_arguments_from_data_shape_and_layout():
+    args = STGCN.arguments_from_data((10, 3, 50, 17, 2), "coco17")
+    assert args == {"in_channels": 3, "num_person": 2, "layout": "coco17"}
+    assert STGCN.arguments_from_data((10, 2, 50, 25, 1), None)["layout"] == "ntu25"
+    model = build_model("st_gcn", num_class=4, channels=(8,), strides=(1,), **args)
+    assert model.num_joints == 17 and model.in_channels == 3

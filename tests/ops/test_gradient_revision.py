@@ -1,7 +1,8 @@
 """skdcore.gradient_revision vs the float64 flatten-and-project reference, dispatcher checks, errors."""
 import pytest
-import skdcore  # noqa: F401  (loads the ops)
 import torch
+
+import skdcore  # noqa: F401  (loads the ops)
 from skdcore.ops import gradient_revision, gradient_revision_apply, gradient_revision_gram
 from skdcore.reference.gradient_revision import gradient_revision_reference, pcgrad_order
 
@@ -12,7 +13,8 @@ TOLERANCE = {torch.float32: {"rtol": 1e-5, "atol": 1e-5}, torch.float64: {"rtol"
 def make_grads(K, dtype=torch.float32, device="cpu", shapes=SHAPES, seed=0):
     generator = torch.Generator().manual_seed(seed)
     task = [torch.randn(s, generator=generator, dtype=dtype).to(device) for s in shapes]
-    distill = [[torch.randn(s, generator=generator, dtype=dtype).to(device) for s in shapes] for _ in range(K)]
+    distill = [[torch.randn(s, generator=generator, dtype=dtype).to(device) for s in shapes]
+               for _ in range(K)]
     return task, distill
 
 
@@ -52,7 +54,9 @@ def test_all_conflict_projects_everything():
     assert result.projected.all()
     assert (result.cosine < 0).all()
     # every revised distillation gradient is orthogonal to the task gradient (up to eps)
-    flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])
+    def flat(grads):
+        return torch.cat([g.reshape(-1) for g in grads])
+
     revised_sum = flat(result.grads) - flat(task)
     assert abs(revised_sum.dot(flat(task)).item()) < 1e-8
     assert_matches_reference(task, distill, result)
@@ -64,7 +68,8 @@ def test_zero_task_gradient_uses_eps_path():
     result = gradient_revision(task, distill)
     for got in result.grads:
         assert torch.isfinite(got).all()
-    torch.testing.assert_close(result.stats, torch.zeros(2, 2, dtype=torch.float64))  # cos := 0, nothing projected
+    # cos := 0, nothing projected
+    torch.testing.assert_close(result.stats, torch.zeros(2, 2, dtype=torch.float64))
     for i, got in enumerate(result.grads):
         torch.testing.assert_close(got, distill[0][i] + distill[1][i])
 
@@ -87,7 +92,8 @@ def test_none_gradients_are_skipped_consistently():
     result = gradient_revision(task, distill)
     assert result.grads[1] is None
     zeros_filled_task = [t if t is not None else torch.zeros(s) for t, s in zip(task, SHAPES)]
-    zeros_filled = [[g if g is not None else torch.zeros(s) for g, s in zip(grads, SHAPES)] for grads in distill]
+    zeros_filled = [[g if g is not None else torch.zeros(s) for g, s in zip(grads, SHAPES)]
+                    for grads in distill]
     expected, stats = gradient_revision_reference(zeros_filled_task, zeros_filled)
     for i, got in enumerate(result.grads):
         if i != 1:
@@ -163,8 +169,9 @@ def test_stages_equal_fused(mode):
         assert torch.equal(a, b)
     # Gram matrices of disjoint parameter shards add up (what the distributed driver relies on)
     half = len(task) // 2
-    parts = gradient_revision_gram(task[:half], [g[:half] for g in distill], mode=mode) + gradient_revision_gram(
-        task[half:], [g[half:] for g in distill], mode=mode)
+    first = gradient_revision_gram(task[:half], [g[:half] for g in distill], mode=mode)
+    second = gradient_revision_gram(task[half:], [g[half:] for g in distill], mode=mode)
+    parts = first + second
     torch.testing.assert_close(parts, gram)
 
 
@@ -206,7 +213,8 @@ def test_errors_name_the_argument():
     task, distill = make_grads(2, shapes=[(3, 4), (5,)])
     with pytest.raises(ValueError, match=r"distill_grads\[1\] has 1 gradients but task_grads has 2"):
         gradient_revision(task, [distill[0], distill[1][:1]])
-    with pytest.raises(ValueError, match=r"distill_grads\[0\]\[1\] has shape \[6\] but task_grads\[1\] has shape \[5\]"):
+    with pytest.raises(ValueError,
+                       match=r"distill_grads\[0\]\[1\] has shape \[6\] but task_grads\[1\] has shape \[5\]"):
         gradient_revision(task, [[distill[0][0], torch.zeros(6)], distill[1]])
     with pytest.raises(ValueError, match=r"distill_grads\[1\]\[1\] has shape"):
         gradient_revision([task[0], None], [distill[0], [distill[1][0], torch.zeros(6)]])
@@ -243,3 +251,14 @@ def test_cuda_matches_cpu():
         for a, b in zip(cpu.grads, gpu.grads):
             torch.testing.assert_close(b.cpu(), a, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(gpu.stats.cpu(), cpu.stats, rtol=1e-9, atol=1e-12)
+
+
+def test_devices_register_only_the_two_stages():
+    # gradient_revision = gram then apply: the composites are registered once, for every device.
+    has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key
+    for name in ("gradient_revision", "gradient_revision_", "gradient_revision_apply"):
+        assert has_kernel(f"skdcore::{name}", "CompositeExplicitAutograd"), name
+        assert not has_kernel(f"skdcore::{name}", "CPU"), name
+    for name in ("gradient_revision_gram", "gradient_revision_apply_"):
+        assert has_kernel(f"skdcore::{name}", "CPU"), name
+        assert not has_kernel(f"skdcore::{name}", "CompositeExplicitAutograd"), name

@@ -6,17 +6,18 @@ import skdcore.ops
 from skdcore.graph import partition_matrices
 from skdcore.layouts import BUILTIN_LAYOUTS
 from skdcore.nn import GraphConv
+from skdcore.ops.paths import op_paths, set_op_path
 from skdcore.reference.graph_conv import graph_conv_reference
 
 graph_conv = skdcore.ops.graph_conv
 TOLERANCE = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-# SKDCORE_GRAPH_CONV_CUDA: cuBLAS products (default), the kernels, or a graph product + cuDNN conv
+# graph_conv_cuda (skdcore.ops.paths): cuBLAS products (default), the kernels, or a graph product + cuDNN conv
 CUDA_PATHS = ["gemm", "fused", "conv2d"]
 
 
 def use_cuda_path(path, monkeypatch):
-    monkeypatch.setenv("SKDCORE_GRAPH_CONV_CUDA", path)
+    set_op_path("graph_conv_cuda", path)  # restored after the test (tests/ops/conftest.py)
     # conv2d follows cuDNN's TF32 switch (on by default, like eager convolutions): fp32 to compare
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
 
@@ -127,7 +128,8 @@ def test_gradients_of_a_subset_match_reference(channels, wanted):
 def test_backward_op_skips_unrequested_gradients():
     x, weight, A, _, M = make_inputs(C_in=4, C_out=6, V=13)
     grad = torch.randn(2, 6, 3, 13, dtype=torch.float64)
-    gx, gw, ga, gb, gm = torch.ops.skdcore._graph_conv_backward(grad, x, weight, A, M, [True, False, False, True, False])
+    mask = [True, False, False, True, False]
+    gx, gw, ga, gb, gm = torch.ops.skdcore._graph_conv_backward(grad, x, weight, A, M, mask)
     assert gx.shape == x.shape and gb.shape == (6,)
     assert gw.numel() == ga.numel() == gm.numel() == 0
     torch.testing.assert_close(gb, grad.sum((0, 2, 3)))
@@ -153,7 +155,8 @@ def test_opcheck(channels):
         torch.library.opcheck(torch.ops.skdcore.graph_conv.default, args)
     grad = torch.randn(2, C_out, 3, 13)
     torch.library.opcheck(torch.ops.skdcore._graph_conv_backward.default,
-                          (grad, x.detach(), weight.detach(), A.detach(), M.detach(), [True, True, False, True, True]))
+                          (grad, x.detach(), weight.detach(), A.detach(), M.detach(),
+                           [True, True, False, True, True]))
 
 
 def test_torch_compile_fullgraph():
@@ -186,9 +189,11 @@ def test_torch_compile_inductor():
         (dict(A=torch.zeros(3, 25, 24)), ValueError, r"A must be square"),
         (dict(weight=torch.zeros(3, 6, 5)), ValueError, r"weight.size\(2\) must equal C_in of x"),
         (dict(bias=torch.zeros(5)), ValueError, r"bias.size\(0\) must equal C_out"),
-        (dict(edge_importance=torch.zeros(3, 25, 24)), ValueError, r"edge_importance must have the shape of A"),
+        (dict(edge_importance=torch.zeros(3, 25, 24)), ValueError,
+         r"edge_importance must have the shape of A"),
         (dict(x=torch.zeros(2, 4, 3, 25, dtype=torch.int64)), TypeError, r"x must be float32 or float64"),
-        (dict(A=torch.zeros(3, 25, 25, dtype=torch.float64)), TypeError, r"A has dtype Double but x has dtype Float"),
+        (dict(A=torch.zeros(3, 25, 25, dtype=torch.float64)), TypeError,
+         r"A has dtype Double but x has dtype Float"),
     ],
 )
 def test_bad_input_names_argument_and_shape(change, error, match):
@@ -214,7 +219,7 @@ def test_module_matches_reference_path(learnable_edges):
             layer.edge_importance.uniform_(0.5, 1.5)
     x = torch.randn(2, 8, 5, 18, requires_grad=True)
     y = layer(x)
-    layer.use_reference = True
+    layer.ops = "reference"
     torch.testing.assert_close(y, layer(x), rtol=1e-4, atol=1e-5)
     assert y.shape == (2, 16, 5, 18)
     y.sum().backward()
@@ -260,10 +265,12 @@ def test_cuda_matches_cpu(path, V, channels, dtype, monkeypatch):
 
 @pytest.mark.cuda
 @CUDA
-def test_cuda_rejects_an_unknown_path(monkeypatch):
-    monkeypatch.setenv("SKDCORE_GRAPH_CONV_CUDA", "cudnn")
-    with pytest.raises(ValueError, match="SKDCORE_GRAPH_CONV_CUDA must be 'gemm'"):
-        graph_conv(*make_inputs(device="cuda"))
+def test_cuda_rejects_an_unknown_path():
+    expected = "graph_conv_cuda must be 'gemm' \\(default\\), 'fused' or 'conv2d', got 'cudnn'"
+    with pytest.raises(ValueError, match=expected):
+        set_op_path("graph_conv_cuda", "cudnn")
+    assert op_paths()["graph_conv_cuda"] == "gemm"
+    assert graph_conv(*make_inputs(device="cuda")).is_cuda
 
 
 @pytest.mark.cuda

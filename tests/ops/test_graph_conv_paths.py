@@ -7,9 +7,9 @@ checks them through the CUDA op too. Every test runs for both (the `path` fixtur
 """
 import pytest
 import torch
+from test_graph_conv import make_inputs
 
 from skdcore.reference.graph_conv import graph_conv_reference
-from test_graph_conv import make_inputs
 
 ALL_GRADS = [True] * 5
 PATHS = {

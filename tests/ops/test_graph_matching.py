@@ -8,18 +8,20 @@ import subprocess
 import sys
 
 import pytest
-import skdcore
 import torch
+
+import skdcore
 from skdcore.nn import GraphMatchingLoss
 from skdcore.ops import graph_matching_loss
+from skdcore.ops.paths import op_paths, set_op_path
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
-# SKDCORE_GRAPH_MATCHING_CUDA: the fused kernels (default) or cuBLAS Gram chunks
+# graph_matching_cuda (skdcore.ops.paths): the fused kernels (default) or cuBLAS Gram chunks
 CUDA_PATHS = ["fused", "gemm"]
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-12}, torch.float32: {"rtol": 2e-4, "atol": 1e-6}}
 OPTION_GRID = [
-    {"distance": d, "loss": l, "normalize": n, "reduction": r}
-    for d, l, n, r in itertools.product(
+    {"distance": d, "loss": loss, "normalize": n, "reduction": r}
+    for d, loss, n, r in itertools.product(
         ("euclidean", "squared_euclidean"),
         ("smooth_l1", "l2"),
         ("mean_positive", "none"),
@@ -74,7 +76,9 @@ def test_float32_several_tiles_match_reference(batch):
 
 def test_node_set_layout_and_non_contiguous_input_match_feature_map():
     student, teacher = features((2, 7, 4, 6)), features((2, 7, 4, 6), seed=1)
-    as_nodes = lambda x: x.flatten(2).transpose(1, 2)  # (N, P, C), non-contiguous view
+    def as_nodes(x):  # (N, P, C), non-contiguous view
+        return x.flatten(2).transpose(1, 2)
+
     expected, expected_grad = value_and_grad(graph_matching_loss, student, teacher)
     ours, grad_nodes = value_and_grad(graph_matching_loss, as_nodes(student), as_nodes(teacher))
     torch.testing.assert_close(ours, expected, rtol=1e-12, atol=0)
@@ -234,7 +238,7 @@ def test_torch_compile_fullgraph():
 
 def gradient_sums_in_subprocess(variable, value):
     """(sum, sum of |.|) of a fixed input's gradient, in a fresh process with os.environ[variable] = value
-    (the kernels read their path switches from the environment)."""
+    (the op path table reads its environment variables once, at the first call)."""
     code = (
         "import torch, skdcore\n"
         "g = torch.Generator().manual_seed(0)\n"
@@ -255,6 +259,22 @@ def test_aten_tile_fallback_matches_blas_path():
     assert aten == pytest.approx(blas, rel=1e-9)
 
 
+def test_op_path_table_names_every_variant_and_rejects_unknown_ones():
+    choices = {"graph_conv_cuda": {"gemm", "fused", "conv2d"}, "graph_matching_cuda": {"fused", "gemm"},
+               "graph_matching_cpu_gemm": {"blas", "aten"}}
+    assert set(op_paths()) == set(choices) and all(op_paths()[name] in choices[name] for name in choices)
+    with pytest.raises(ValueError,
+                       match="graph_matching_cpu_gemm must be 'blas' \\(default\\) or 'aten', got 'mkl'"):
+        set_op_path("graph_matching_cpu_gemm", "mkl")
+    with pytest.raises(ValueError, match="unknown path 'graph_conv'"):
+        set_op_path("graph_conv", "fused")
+    # the CPU tile GEMM through at::mm, switched in-process: same loss as the BLAS path
+    s, t = features((2, 6, 5, 4), torch.float64), features((2, 6, 5, 4), torch.float64, seed=1)
+    blas = graph_matching_loss(s, t)
+    set_op_path("graph_matching_cpu_gemm", "aten")  # restored after the test (tests/ops/conftest.py)
+    torch.testing.assert_close(graph_matching_loss(s, t), blas, rtol=1e-12, atol=0)
+
+
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(
@@ -262,7 +282,7 @@ def test_aten_tile_fallback_matches_blas_path():
 )
 @pytest.mark.parametrize("path", CUDA_PATHS)
 def test_cuda_matches_cpu(path, dtype, options, monkeypatch):
-    monkeypatch.setenv("SKDCORE_GRAPH_MATCHING_CUDA", path)
+    set_op_path("graph_matching_cuda", path)  # restored after the test (tests/ops/conftest.py)
     # P = 70 spans several 32-node CUDA tiles; both layouts.
     student, teacher = features((3, 40, 7, 10), dtype), features((3, 40, 7, 10), dtype, seed=1)
     for s, t in (
@@ -282,10 +302,12 @@ def test_cuda_matches_cpu(path, dtype, options, monkeypatch):
 
 
 @pytest.mark.cuda
-def test_cuda_rejects_an_unknown_path(monkeypatch):
-    monkeypatch.setenv("SKDCORE_GRAPH_MATCHING_CUDA", "cudnn")
-    with pytest.raises(ValueError, match="SKDCORE_GRAPH_MATCHING_CUDA must be 'fused'"):
-        graph_matching_loss(features((2, 4, 3, 5)).cuda(), features((2, 4, 3, 5), seed=1).cuda())
+def test_cuda_rejects_an_unknown_path():
+    with pytest.raises(ValueError,
+                       match="graph_matching_cuda must be 'fused' \\(default\\) or 'gemm', got 'cudnn'"):
+        set_op_path("graph_matching_cuda", "cudnn")
+    assert op_paths()["graph_matching_cuda"] == "fused"
+    graph_matching_loss(features((2, 4, 3, 5)).cuda(), features((2, 4, 3, 5), seed=1).cuda())
 
 
 @pytest.mark.cuda
@@ -293,7 +315,7 @@ def test_cuda_gemm_path_keeps_fp32_accuracy_when_tf32_is_allowed(monkeypatch):
     # Nearby nodes (|f|^2 ~ 64, d^2 ~ 0.013): fp32 Gram products leave ~1e-3 relative error in the
     # loss, TF32 ones (10-bit mantissa) ~20x the loss itself (both measured with a CPU emulation).
     # The op falls back to the fused kernels, so the result stays at fp32 accuracy.
-    monkeypatch.setenv("SKDCORE_GRAPH_MATCHING_CUDA", "gemm")
+    set_op_path("graph_matching_cuda", "gemm")
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
     base = features((2, 64, 1, 1))
     student = base + 0.01 * features((2, 64, 5, 8), seed=1)

@@ -7,8 +7,9 @@ workspace_bytes forces many sample groups and row chunks (the recomputing two-sw
 """
 import pytest
 import torch
-from skdcore.reference.graph_matching import graph_matching_loss_reference
 from test_graph_matching import OPTION_GRID, TOLERANCE, features, value_and_grad
+
+from skdcore.reference.graph_matching import graph_matching_loss_reference
 
 gemm_forward = torch.ops.skdcore._graph_matching_gemm_forward
 gemm_backward = torch.ops.skdcore._graph_matching_gemm_backward
@@ -32,7 +33,8 @@ def gemm_value_and_grad(student, teacher, options, workspace, beta=1.0):
 
 
 def reference_value_and_grad(student, teacher, options, beta=1.0):
-    return value_and_grad(graph_matching_loss_reference, student, teacher, beta=beta, **{**DEFAULTS, **options})
+    return value_and_grad(graph_matching_loss_reference, student, teacher, beta=beta,
+                          **{**DEFAULTS, **options})
 
 
 def assert_close_to_reference(student, teacher, options, workspace, beta=1.0):
@@ -132,3 +134,11 @@ def test_cuda_matches_cpu(dtype, workspace, options):
         for name, a, b in zip(("loss", "stats", "grad"), ours, expected):
             torch.testing.assert_close(a.cpu(), b, rtol=tol["rtol"] * 10,
                                        atol=tol["rtol"] * b.abs().max().item(), msg=name)
+
+
+def test_private_ops_are_registered_once_for_every_device():
+    has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key
+    for name in ("_graph_matching_gemm_forward", "_graph_matching_gemm_backward", "graph_matching_loss"):
+        assert has_kernel(f"skdcore::{name}", "CompositeExplicitAutograd"), name
+        assert not has_kernel(f"skdcore::{name}", "CPU"), name
+    assert has_kernel("skdcore::_graph_matching_loss_forward", "CPU")

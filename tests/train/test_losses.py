@@ -4,8 +4,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from skdcore.train.losses import feature_mse, kl_distillation, skd_losses
-from skdcore.train.ops_select import _reference_graph_matching, select_ops
+from skdcore.reference.graph_matching import graph_matching_loss_reference
+from skdcore.train.losses import (
+    LOSS_NAMES,
+    LOSS_WEIGHTS,
+    feature_mse,
+    graph_matching_loss_for,
+    kl_distillation,
+    skd_losses,
+)
+from skdcore.train.ops_select import select_ops
+
+
+def _reference_graph_matching():
+    return graph_matching_loss_for("reference")
 
 
 def test_kl_is_the_reference_formula_and_hand_value():
@@ -19,7 +31,8 @@ def test_kl_is_the_reference_formula_and_hand_value():
     assert math.isclose(float(kl_distillation(s, t)), hand, rel_tol=1e-5)
     torch.testing.assert_close(kl_distillation(s, t, temperature=1.0), expected)
     t4 = kl_distillation(s, t, temperature=4.0)
-    torch.testing.assert_close(t4, 16 * F.kl_div(F.log_softmax(s / 4, 1), F.softmax(t / 4, 1), reduction="batchmean"))
+    expected_t4 = 16 * F.kl_div(F.log_softmax(s / 4, 1), F.softmax(t / 4, 1), reduction="batchmean")
+    torch.testing.assert_close(t4, expected_t4)
 
 
 def test_kl_gives_no_teacher_gradient():
@@ -41,8 +54,8 @@ def test_skd_losses_weights_and_skipping():
     s_feat, t_feat = torch.randn(8, 5, 3, 4), torch.randn(8, 5, 3, 4)
     labels = torch.tensor([0, 1, 2, 3])
     gm = _reference_graph_matching()
-    losses = skd_losses(s_logits, s_feat, t_logits, t_feat, labels, {"ce": 1, "kl": 2.0, "mse": 0, "graph_matching": 1},
-                        gm)
+    weights = {"ce": 1, "kl": 2.0, "mse": 0, "graph_matching": 1}
+    losses = skd_losses(s_logits, s_feat, t_logits, t_feat, labels, weights, gm)
     assert sorted(losses) == ["ce", "graph_matching", "kl"]
     torch.testing.assert_close(losses["kl"], 2 * kl_distillation(s_logits, t_logits))
     torch.testing.assert_close(losses["ce"], F.cross_entropy(s_logits, labels))
@@ -50,7 +63,8 @@ def test_skd_losses_weights_and_skipping():
 
 
 def test_graph_matching_reference_on_hand_case():
-    # Two nodes per sample: both distance matrices are [[0, d], [d, 0]] -> normalised to [[0, 1], [1, 0]]: loss 0.
+    # Two nodes per sample: both distance matrices are [[0, d], [d, 0]] -> normalised to
+    # [[0, 1], [1, 0]]: loss 0.
     s = torch.tensor([[[[0.0, 3.0]]]])  # (N=1, C=1, T=1, V=2)
     t = torch.tensor([[[[1.0, 2.0]]]])
     assert float(_reference_graph_matching()(s, t)) == pytest.approx(0.0, abs=1e-6)
@@ -69,3 +83,19 @@ def test_select_ops_reference_uses_references():
     assert all(v.startswith("reference") for v in selection.used.values())
     with pytest.raises(ValueError, match="fused' or 'reference"):
         select_ops("fast", "shift_gcn")
+    assert selection.graph_matching is graph_matching_loss_reference
+    fused = select_ops("fused", "st_gcn")
+    assert set(fused.used) == {"graph_conv", "graph_matching_loss", "gradient_revision"}
+
+
+def test_one_table_of_losses_and_default_weights():
+    from skdcore.train.config import LossConfig
+
+    assert LOSS_NAMES == ("ce", "kl", "mse", "graph_matching") and set(LOSS_WEIGHTS.values()) == {1.0}
+    assert {name: getattr(LossConfig(), name) for name in LOSS_NAMES} == LOSS_WEIGHTS
+    torch.manual_seed(0)
+    s_logits, t_logits, labels = torch.randn(4, 6), torch.randn(4, 6), torch.tensor([0, 1, 2, 3])
+    s_feat, t_feat = torch.randn(8, 5, 3, 4), torch.randn(8, 5, 3, 4)
+    default = skd_losses(s_logits, s_feat, t_logits, t_feat, labels, {}, _reference_graph_matching())
+    assert list(default) == list(LOSS_NAMES)
+    torch.testing.assert_close(default["mse"], feature_mse(s_feat, t_feat))

@@ -3,6 +3,7 @@ import torch
 
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint, train
 from skdcore.train.checkpoint import load_model_state
+from skdcore.train.run_log import read_log
 
 from tiny_setup import tiny_config
 
@@ -58,6 +59,12 @@ def test_resume_is_exact(tiny_data, tiny_teacher, tmp_path, mode, stop_at):
                                    split_ckpt["optimizer"]["state"][k]["momentum_buffer"], rtol=0, atol=0)
     assert full_ckpt["scheduler"] == split_ckpt["scheduler"]
     assert full["best"]["top1"] == resumed["best"]["top1"]
+    # the interrupted epoch's row averages every step of it, not only those after the resume
+    full_log, split_log = read_log(tmp_path / "full" / "log.csv"), read_log(tmp_path / "split" / "log.csv")
+    assert len(full_log) == len(split_log) == 2
+    for full_row, split_row in zip(full_log, split_log):
+        full_row.pop("time_s"), split_row.pop("time_s")  # wall clock: the only column allowed to differ
+        assert full_row == split_row
 
 
 def test_checkpoint_written_atomically_and_best_selected(tiny_data, tiny_teacher):

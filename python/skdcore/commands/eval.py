@@ -26,6 +26,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
     parser.add_argument("--layout", help="skeleton layout to build the models with (default: each checkpoint's)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can "
+                             "run code from the file, so only for files from a source you trust")
     parser.add_argument("--robustness", action="store_true",
                         help="also compute robustness curves (see `skd robustness --help`; needs --out)")
     from .robustness import add_grid_arguments
@@ -33,7 +36,7 @@ def add_arguments(parser) -> None:
     add_grid_arguments(parser)
 
 
-def load_models(paths, names=None, ops: str = "fused", layout=None):
+def load_models(paths, names=None, ops: str = "fused", layout=None, trust: bool = False):
     """{display name: (model, checkpoint dict, path)} in the given order; names made unique."""
     from ..evaluation.checkpoints import load_trained_model, run_name
 
@@ -41,7 +44,7 @@ def load_models(paths, names=None, ops: str = "fused", layout=None):
         raise ValueError(f"--names: {len(names)} names for {len(paths)} checkpoints; give one per checkpoint")
     models = {}
     for i, path in enumerate(paths):
-        model, ckpt = load_trained_model(path, ops, layout)
+        model, ckpt = load_trained_model(path, ops, layout, trust)
         name = names[i] if names else run_name(path, ckpt)
         base, suffix = name, 2
         while name in models:
@@ -64,7 +67,7 @@ def run(args) -> int:
 
     if args.robustness and not args.out:
         raise ValueError("--robustness writes a table and plots: add --out DIR")
-    models = load_models(args.checkpoint, args.names, args.ops, args.layout)
+    models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
     first_model, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
     _check_same_classes(models, dataset)

@@ -26,6 +26,14 @@ LQ_PRESETS = {
     "none": {"name": "compose", "steps": []},
 }
 SOURCES = ["synthetic", "arrays", "ntu", "kinetics", "pyskl", "penn"]
+UNTRUSTED_FILES_HELP = """\
+Untrusted files: input files are read as untrusted. A malformed, truncated or crafted file is skipped
+with a reason naming the file (listed under 'skipped' in manifest.json and printed at the end;
+--strict stops at the first one instead); sizes a file declares are capped before anything is
+allocated, scipy parses .mat files in a child process (a crash costs that file only), and no clip
+with NaN/Inf is written. PYSKL pickles are loaded with a restricted unpickler that allows only
+builtin containers and numpy arrays: a pickle asking for anything else (which could run code) is
+refused; --trust-pickle loads it with plain pickle, only for files from a source you trust."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -104,6 +112,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--chunk-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="overwrite a different existing configuration")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first malformed input file (default: skip it, count it and list it "
+                             "with its reason in manifest.json)")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="PYSKL: load the pickle with plain pickle, which can run code from the file; "
+                             "by default only builtin containers and numpy arrays are allowed (README: "
+                             "Untrusted files)")
     return parser
 
 
@@ -147,6 +162,8 @@ def source_options(args) -> dict:
             opts["split_prefix"] = args.benchmark
         if args.layout:
             opts["layout"] = args.layout
+        if getattr(args, "trust_pickle", False):
+            opts["trust_pickle"] = True
     if args.layout and args.source != "pyskl":
         raise ValueError(f"--layout does not apply to --source {args.source} (its layout is fixed)")
     return opts
@@ -167,6 +184,7 @@ def run_prepare(args) -> dict:
         chunk_size=args.chunk_size,
         workers=args.workers,
         force=args.force,
+        strict=getattr(args, "strict", False),
     )
     counts = manifest["counts"]
     layout = manifest["layout"]
@@ -184,7 +202,20 @@ def run_prepare(args) -> dict:
             f"  held out {name!r}: {info['count']} clips from {info['from']!r} "
             f"(by {info['by']}, seed {info['seed']})"
         )
+    print_skipped_summary(manifest)
     return manifest
+
+
+def print_skipped_summary(manifest: dict, show: int = 10) -> None:
+    """The skipped input files with their reasons (the first ``show``; all are in manifest.json)."""
+    skipped = manifest.get("skipped") or []
+    if not skipped:
+        return
+    print(f"skipped {len(skipped)} malformed input file(s) (all listed under 'skipped' in manifest.json):")
+    for entry in skipped[:show]:
+        print(f"  {entry['key']}: {entry['error']}")
+    if len(skipped) > show:
+        print(f"  ... and {len(skipped) - show} more")
 
 
 def run(args) -> int:
@@ -197,7 +228,9 @@ def run(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = add_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0]))
+    parser = add_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0],
+                                                   epilog=UNTRUSTED_FILES_HELP,
+                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     return run(parser.parse_args(argv))
 

@@ -34,6 +34,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
     parser.add_argument("--layout", help="skeleton layout to build the models with (default: each checkpoint's)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can "
+                             "run code from the file, so only for files from a source you trust")
     add_grid_arguments(parser)
 
 
@@ -88,7 +91,7 @@ def run(args) -> int:
     from ..evaluation.checkpoints import default_device, open_eval_dataset
     from .eval import _check_same_classes, load_models
 
-    models = load_models(args.checkpoint, args.names, args.ops, args.layout)
+    models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
     _, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
     _check_same_classes(models, dataset)

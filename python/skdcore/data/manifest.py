@@ -10,43 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
-import numpy as np
-
+from ..atomic_io import atomic_save_npy, atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401
 from ..layouts import Layout, get_layout
 
 MANIFEST_NAME = "manifest.json"
 PROGRESS_NAME = "progress.json"
-
-
-# --------------------------------------------------------------------------- atomic writes
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write to a temp file in the same directory, fsync, then rename: never a torn file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, value) -> None:
-    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True, default=str) + "\n").encode())
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
 
 
 def sha256_file(path: Path, block: int = 1 << 22) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic_io import remove_stale_temp_files
 from .holdout import hold_out
 from .lq import build_lq, cut_or_pad, sample_rng
 from .manifest import (
@@ -66,12 +67,15 @@ def process_sample(source: SkeletonSource, index: int, lq_generator, seed: int, 
     if normalise:
         x = pre_normalise(x, source.layout, num_coords=source.num_coords)
     lq = lq_generator(x, sample_rng(seed, index))
-    return np.concatenate([cut_or_pad(lq, num_frames), cut_or_pad(x, num_frames)]), int(label)
+    block = np.concatenate([cut_or_pad(lq, num_frames), cut_or_pad(x, num_frames)])
+    if not np.all(np.isfinite(block)):  # NB: never write a non-finite clip, whatever the reader let through
+        raise ReaderError(f"{source.keys[index]}: the prepared clip contains NaN or Inf; skipped")
+    return block, int(label)
 
 
 def _process_chunk(job):
     """Worker entry: returns (start, block, labels, errors) for samples start..stop-1."""
-    source, lq_config, seed, num_frames, normalise, start, stop, shape = job
+    source, lq_config, seed, num_frames, normalise, start, stop, shape, strict = job
     lq_generator = build_lq(lq_config)
     block = np.zeros((stop - start,) + shape, dtype=np.float32)
     labels = np.full(stop - start, -1, dtype=np.int64)
@@ -79,7 +83,9 @@ def _process_chunk(job):
     for i in range(start, stop):
         try:
             block[i - start], labels[i - start] = process_sample(source, i, lq_generator, seed, num_frames, normalise)
-        except ReaderError as err:  # a malformed file is skipped, logged and counted
+        except ReaderError as err:  # a malformed file is skipped, logged and counted (or fatal: strict)
+            if strict:
+                raise
             errors.append({"index": i, "key": source.keys[i], "error": str(err)})
     return start, block, labels, errors
 
@@ -156,6 +162,7 @@ def prepare_dataset(
     workers: int = 0,
     force: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> dict:
     """Write the prepared dataset to ``out_dir`` and return its manifest.
 
@@ -178,6 +185,8 @@ def prepare_dataset(
         holdout_from: the split the held-out samples come from (default 'train', or the only '*_train').
         workers: >0 uses that many processes.
         force: overwrite a directory holding a different configuration.
+        strict: the first malformed input file raises its ReaderError (default: skip it, count it and
+            list it with its reason in the manifest's ``skipped``).
     """
     out = Path(out_dir)
     src = make_source(source, **(source_options or {})) if isinstance(source, str) else source
@@ -203,6 +212,7 @@ def prepare_dataset(
     config_hash = hashlib.sha256(stable_json(config).encode()).hexdigest()
 
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out)  # of a run interrupted mid-write (e.g. progress.json.tmp<pid>)
     manifest_path, progress_path = out / MANIFEST_NAME, out / PROGRESS_NAME
     existing = read_json_or_none(manifest_path) or read_json_or_none(progress_path)
     if existing is not None and existing.get("config_hash") != config_hash:
@@ -232,7 +242,8 @@ def prepare_dataset(
     chunk_size = int(state["chunk_size"])  # NB: a resumed run keeps the chunking it started with
     done = set(state["done_chunks"])
     starts = [s for s in range(0, N, chunk_size) if s not in done]
-    jobs = [(src, config["lq"], int(seed), int(num_frames), bool(normalise), s, min(s + chunk_size, N), shape) for s in starts]
+    jobs = [(src, config["lq"], int(seed), int(num_frames), bool(normalise), s, min(s + chunk_size, N), shape,
+             bool(strict)) for s in starts]
     bar = _progress_bar(N, len(done) and sum(min(chunk_size, N - s) for s in done), progress, out)
     try:
         for start, block, chunk_labels, errors in _run_jobs(jobs, workers):

@@ -4,6 +4,7 @@ A layout only stores undirected edges; many operations need a parent per joint
 (bones stream, forward kinematics, filling dropped joints).  The tree is rooted at a
 chosen joint and built breadth-first over the layout's edges.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,13 @@ def parents(layout: str | Layout, root: int | None = None) -> np.ndarray:
     """
     layout = get_layout(layout)
     root = layout.center if root is None else int(root)
-    neighbours = [[] for _ in range(layout.num_joints)]
+    V = layout.num_joints
+    if not 0 <= root < V:
+        raise ValueError(f"layout {layout.name!r}: root joint {root} is outside 0..{V - 1}")
+    neighbours = [[] for _ in range(V)]
     for a, b in layout.edges:
+        if not (0 <= a < V and 0 <= b < V):
+            raise ValueError(f"layout {layout.name!r}: edge ({a}, {b}) names a joint outside 0..{V - 1}")
         neighbours[a].append(b)
         neighbours[b].append(a)
     parent = np.full(layout.num_joints, -1, dtype=np.int64)
@@ -39,6 +45,8 @@ def parents(layout: str | Layout, root: int | None = None) -> np.ndarray:
 def topological_order(parent: np.ndarray) -> list[int]:
     """Joints ordered so that every parent comes before its children."""
     V = len(parent)
+    if np.any((parent < 0) | (parent >= V)):
+        raise ValueError(f"parent array holds an index outside 0..{V - 1} (a joint the tree does not reach?)")
     depth = np.zeros(V, dtype=np.int64)
     for j in range(V):
         k, d = j, 0
@@ -60,5 +68,5 @@ def hop_matrix(layout: str | Layout) -> np.ndarray:
     for a, b in layout.edges:
         dist[a, b] = dist[b, a] = 1
     for k in range(V):  # Floyd-Warshall; V <= a few dozen
-        dist = np.minimum(dist, dist[:, k:k + 1] + dist[k:k + 1, :])
+        dist = np.minimum(dist, dist[:, k : k + 1] + dist[k : k + 1, :])
     return dist

@@ -5,28 +5,23 @@ from pathlib import Path
 
 import torch
 
+from ..devices import resolve_device
 from ..layouts import layout_data
-from ..models import build_model
 from ..train.batches import epoch_batches, iterate
-from ..train.checkpoint import load_checkpoint, load_model_state
-from ..train.ops_select import select_ops
+from ..train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
 from .metrics import evaluate
 
 
 def default_device() -> torch.device:
-    from ..train.trainer import resolve_device
-
     return resolve_device("auto")
 
 
-def load_trained_model(path, ops: str = "fused", layout=None):
-    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one."""
-    ckpt = load_checkpoint(path)
-    select_ops(ops, ckpt["model_name"])
-    args = dict(ckpt["model_args"])
-    if layout is not None:
-        args["layout"] = layout_data(layout)
-    model = build_model(ckpt["model_name"], **args)
+def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = False):
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one;
+    ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
+    ckpt = load_checkpoint(path, trust=trust)
+    overrides = {} if layout is None else {"layout": layout_data(layout)}
+    model = model_from_checkpoint(ckpt, path, ops=ops, **overrides)
     load_model_state(model, ckpt, path)
     return model.eval(), ckpt
 
@@ -52,9 +47,9 @@ def open_eval_dataset(ckpt: dict, path, data_root=None, split=None, lq: str = "f
 
 
 def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None,
-                        layout=None):
+                        layout=None, trust: bool = False):
     """(metrics, dataset) of the checkpoint at ``path`` on its (or the given) test split."""
-    model, ckpt = load_trained_model(path, ops, layout)
+    model, ckpt = load_trained_model(path, ops, layout, trust)
     if dataset is None:
         dataset = open_eval_dataset(ckpt, path, data_root, split)
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)

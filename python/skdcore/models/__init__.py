@@ -7,20 +7,13 @@
     logits, features = model(x)   # x (N, C, T, V, M) -> (N, num_class), (N*M, C', T', V)
 
 ``features`` is the final map before pooling (through the adaption conv for a student): what the
-feature MSE and the graph matching loss read. Every graph convolution / temporal shift goes through
-:mod:`skdcore.models.op_switch`: ``set_use_fused_ops(True)`` / ``with fused_ops(True):`` (or a
-module's ``use_fused_ops=``) picks the compiled ``skdcore`` ops instead of the references.
+feature MSE and the graph matching loss read. Models run skdcore's compiled ops (each class
+lists them in ``compiled_ops``); ``build_model(name, ops="reference")`` runs the pure-PyTorch
+references instead, and ``use_ops(model, ops)`` re-points an existing model. Same state dict either way.
 """
-from .graph_conv_layer import GraphConv
-from .op_switch import (
-    compiled_op,
-    fused_ops,
-    fused_ops_enabled,
-    graph_conv,
-    set_use_fused_ops,
-    temporal_shift,
-)
-from .registry import MODELS, build_model, make_student
+from ..nn.graph_conv import GraphConv
+from ..nn.ops_choice import OPS, use_ops
+from .registry import MODELS, build_model, make_student, model_class
 from .shift_gcn import (
     ShiftGCN,
     ShiftGCNUnit,
@@ -34,8 +27,8 @@ from .skeleton_model import SkeletonModel
 from .st_gcn import STGCN, STGCNBlock
 
 __all__ = [
-    "GraphConv", "compiled_op", "fused_ops", "fused_ops_enabled", "graph_conv", "set_use_fused_ops",
-    "temporal_shift", "MODELS", "build_model", "make_student", "ShiftGCN", "ShiftGCNUnit",
+    "GraphConv", "OPS", "use_ops", "MODELS", "build_model", "make_student", "model_class", "ShiftGCN",
+    "ShiftGCNUnit",
     "ShiftGraphConv", "ShiftTemporalConv", "TemporalShift", "spatial_shift_indices",
     "constrain_shift_grad", "SkeletonModel", "STGCN", "STGCNBlock",
 ]

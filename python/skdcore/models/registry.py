@@ -1,26 +1,33 @@
 """build_model(name, **kwargs): the model names configs and the CLI refer to."""
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional
+from typing import Dict, Optional, Type
 
 from torch import nn
 
 from .shift_gcn import ShiftGCN
+from .skeleton_model import SkeletonModel
 from .st_gcn import STGCN
 
-MODELS: Dict[str, Callable[..., nn.Module]] = {"shift_gcn": ShiftGCN, "st_gcn": STGCN}
+MODELS: Dict[str, Type[SkeletonModel]] = {"shift_gcn": ShiftGCN, "st_gcn": STGCN}
+
+
+def model_class(name: str) -> Type[SkeletonModel]:
+    """The class registered as ``name`` (ValueError listing the names otherwise)."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
 
 
 def build_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model, e.g. ``build_model('st_gcn', layout='coco17', num_class=10)``.
 
     Keyword arguments go to the model class (see :class:`ShiftGCN`, :class:`STGCN`);
-    ``adaption_channels=C`` gives the SKD student variant with the 1x1 adaption conv.
+    ``adaption_channels=C`` gives the SKD student variant with the 1x1 adaption conv;
+    ``ops="reference"`` runs the pure-PyTorch references instead of the compiled ops (the default).
     """
-    try:
-        cls = MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+    cls = model_class(name)
     try:
         return cls(**kwargs)
     except TypeError as error:  # unknown keyword: say which ones exist

@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from ..layouts import Layout, get_layout
-from .op_switch import temporal_shift
+from ..nn.ops_choice import ChoosesOps, check_ops
+from ..ops.temporal_shift import temporal_shift
+from ..reference.temporal_shift import temporal_shift_reference
 from .shift_grad import SHIFT_GRAD_MODES, constrain_shift_grad
 from .skeleton_model import SkeletonModel
 
@@ -91,7 +93,7 @@ class ShiftGraphConv(nn.Module):
         return self.relu(x + self.down(x0))
 
 
-class TemporalShift(nn.Module):
+class TemporalShift(ChoosesOps, nn.Module):
     """Learnable per-channel fractional shift in time (reference ``Shift`` module).
 
     ``ypos`` (C,) is the temporal offset in frames; for stride 2 the reference samples at
@@ -99,16 +101,18 @@ class TemporalShift(nn.Module):
     ``xpos`` is the reference's offset along the joints, initialised at +-1e-8 and never trained
     there (its gradient is forced to 0), so it is kept only as a buffer for checkpoint compatibility.
     ``shift_grad``: "reference" rescales the ypos gradient like the reference CUDA op
-    (sign(g) * 0.01); "exact" keeps the true gradient.
+    (sign(g) * 0.01); "exact" keeps the true gradient. ``ops``: "fused" (the compiled
+    ``skdcore.ops.temporal_shift``) or "reference" (pure PyTorch).
     """
 
     def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0, shift_grad: str = "reference",
-                 use_fused_ops: Optional[bool] = None):
+                 ops: str = "fused"):
         super().__init__()
         if shift_grad not in SHIFT_GRAD_MODES:
             raise ValueError(
                 f"TemporalShift: shift_grad must be one of {SHIFT_GRAD_MODES}, got {shift_grad!r}")
-        self.stride, self.shift_grad, self.use_fused_ops = stride, shift_grad, use_fused_ops
+        self.stride, self.shift_grad = stride, shift_grad
+        self.ops = check_ops(ops, "TemporalShift")
         self.register_buffer("xpos", torch.empty(channels).uniform_(-1e-8, 1e-8))
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
@@ -116,10 +120,11 @@ class TemporalShift(nn.Module):
         shift = constrain_shift_grad(self.ypos) if self.shift_grad == "reference" else self.ypos
         if self.stride != 1:
             shift = shift + 0.5
-        return temporal_shift(x, shift, self.stride, self.use_fused_ops)
+        op = temporal_shift if self.runs_fused(x) else temporal_shift_reference
+        return op(x, shift, self.stride)
 
     def extra_repr(self) -> str:
-        return f"{self.ypos.numel()}, stride={self.stride}, shift_grad={self.shift_grad!r}"
+        return f"{self.ypos.numel()}, stride={self.stride}, shift_grad={self.shift_grad!r}, ops={self.ops!r}"
 
 
 class ShiftTemporalConv(nn.Module):
@@ -129,15 +134,14 @@ class ShiftTemporalConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, shift_grad: str = "reference",
-                 use_fused_ops: Optional[bool] = None):
+                 ops: str = "fused"):
         super().__init__()
         self.bn = nn.BatchNorm2d(in_channels)
         self.bn2 = nn.BatchNorm2d(out_channels)
         bn_init(self.bn2, 1)
         self.relu = nn.ReLU(inplace=True)
-        self.shift_in = TemporalShift(in_channels, 1, shift_grad=shift_grad, use_fused_ops=use_fused_ops)
-        self.shift_out = TemporalShift(out_channels, stride, shift_grad=shift_grad,
-                                       use_fused_ops=use_fused_ops)
+        self.shift_in = TemporalShift(in_channels, 1, shift_grad=shift_grad, ops=ops)
+        self.shift_out = TemporalShift(out_channels, stride, shift_grad=shift_grad, ops=ops)
         self.temporal_linear = nn.Conv2d(in_channels, out_channels, 1)
         nn.init.kaiming_normal_(self.temporal_linear.weight, mode="fan_out")
 
@@ -165,10 +169,10 @@ class ShiftGCNUnit(nn.Module):
     """relu(tcn1(gcn1(x)) + residual(x)) (reference ``TCN_GCN_unit``)."""
 
     def __init__(self, in_channels: int, out_channels: int, num_joints: int = 25, stride: int = 1,
-                 residual: bool = True, shift_grad: str = "reference", use_fused_ops: Optional[bool] = None):
+                 residual: bool = True, shift_grad: str = "reference", ops: str = "fused"):
         super().__init__()
         self.gcn1 = ShiftGraphConv(in_channels, out_channels, num_joints)
-        self.tcn1 = ShiftTemporalConv(out_channels, out_channels, stride, shift_grad, use_fused_ops)
+        self.tcn1 = ShiftTemporalConv(out_channels, out_channels, stride, shift_grad, ops)
         self.relu = nn.ReLU()
         if not residual:
             self.residual = None
@@ -194,8 +198,10 @@ class ShiftGCN(SkeletonModel):
     (units are named l1..lK). ``adaption_channels`` adds the student's 1x1 adaption conv.
     ``layout`` (a built-in name or Layout), if given, sets ``num_joints``; the spatial shift itself
     uses no edges. ``shift_grad``: "reference" (sign(g) * 0.01 for the temporal offsets, as the
-    reference CUDA op) or "exact".
+    reference CUDA op) or "exact". ``ops``: "fused" (compiled temporal_shift) or "reference".
     """
+
+    compiled_ops = ("temporal_shift",)
 
     def __init__(
         self,
@@ -207,7 +213,7 @@ class ShiftGCN(SkeletonModel):
         strides: Sequence[int] = REFERENCE_STRIDES,
         adaption_channels: Optional[int] = None,
         shift_grad: str = "reference",
-        use_fused_ops: Optional[bool] = None,
+        ops: str = "fused",
         layout: Union[str, Layout, None] = None,
     ):
         if layout is not None:  # the shift needs only the joint count
@@ -219,7 +225,8 @@ class ShiftGCN(SkeletonModel):
         if any(c < 1 for c in channels) or any(s not in (1, 2) for s in strides):
             raise ValueError(
                 f"ShiftGCN: channels must be positive and strides 1 or 2, got {channels}, {strides}")
-        super().__init__(num_class, num_joints, num_person, in_channels, channels[-1], adaption_channels)
+        super().__init__(num_class, num_joints, num_person, in_channels, channels[-1], adaption_channels,
+                         ops)
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_joints)
         bn_init(self.data_bn, 1)
@@ -227,7 +234,7 @@ class ShiftGCN(SkeletonModel):
         previous = in_channels
         for index, (width, stride) in enumerate(zip(channels, strides, strict=True), start=1):
             unit = ShiftGCNUnit(previous, width, num_joints, stride, residual=index > 1,
-                                shift_grad=shift_grad, use_fused_ops=use_fused_ops)
+                                shift_grad=shift_grad, ops=ops)
             self.add_module(f"l{index}", unit)
             previous = width
         nn.init.normal_(self.fc.weight, 0, math.sqrt(2.0 / num_class))

@@ -6,21 +6,31 @@ Input layout everywhere: x of shape (N, C, T, V, M) (batch, coordinates, frames,
 and the graph matching loss read. A student built with ``adaption_channels`` passes that map
 through one 1x1 conv ("adaption", as in the SKD reference) before returning it; the logits are
 pooled from the un-adapted map, exactly as the reference does.
+
+A model class knows itself: ``compiled_ops`` names the skdcore ops its layers call (``ops="fused"``,
+the default; ``ops="reference"`` runs their pure-PyTorch references, see
+:mod:`skdcore.nn.ops_choice`), and :meth:`SkeletonModel.arguments_from_data` says how it is built
+for a dataset of clips shaped (N, C, T, V, M).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional, Sequence
 
 import torch
 from torch import nn
+
+from ..nn.ops_choice import check_ops
 
 
 class SkeletonModel(nn.Module):
     """Base class: subclasses set ``self.data_bn`` and implement ``backbone(x) -> (N*M, C, T', V)``."""
 
+    compiled_ops: Sequence[str] = ()  # the skdcore ops the layers call when ops="fused"
+
     def __init__(self, num_class: int, num_joints: int, num_person: int, in_channels: int,
-                 feature_channels: int, adaption_channels: Optional[int] = None):
+                 feature_channels: int, adaption_channels: Optional[int] = None, ops: str = "fused"):
         super().__init__()
+        self.ops = check_ops(ops, type(self).__name__)
         for name, value in (("num_class", num_class), ("num_joints", num_joints),
                             ("num_person", num_person), ("in_channels", in_channels)):
             if int(value) != value or value < 1:
@@ -31,6 +41,16 @@ class SkeletonModel(nn.Module):
         self.fc = nn.Linear(feature_channels, num_class)
         # NB: attribute name "adaption" (sic) matches the SKD reference so its student checkpoints load.
         self.adaption = nn.Conv2d(feature_channels, adaption_channels, 1) if adaption_channels else None
+
+    @classmethod
+    def arguments_from_data(cls, shape: Sequence[int], layout: Any = None) -> Dict[str, Any]:
+        """Constructor arguments implied by clips of shape (N, C, T, V, M) and the data's layout
+        (a built-in name, a Layout, or a layout dict as stored in a prepared dataset's manifest)."""
+        _, channels, _, joints, persons = shape
+        args = {"in_channels": int(channels), "num_person": int(persons), "num_joints": int(joints)}
+        if layout is not None:
+            args["layout"] = layout
+        return args
 
     # -- input ---------------------------------------------------------------------------------
     def check_input(self, x: torch.Tensor) -> None:

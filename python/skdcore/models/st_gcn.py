@@ -1,21 +1,21 @@
 """ST-GCN (Yan et al. 2018): spatial graph conv + 9x1 temporal conv blocks with residuals.
 
-Every spatial graph convolution is a :class:`GraphConv`, so the whole network follows the
-reference / fused-op switch (:func:`skdcore.models.set_use_fused_ops`). Graph: the "spatial"
-partition (self, inward, outward; normalised) of any layout, built-in or user-defined.
+Every spatial graph convolution is a :class:`skdcore.nn.GraphConv`, so the whole network follows
+the model's ``ops`` argument ("fused": the compiled graph_conv; "reference": pure PyTorch).
+Graph: the "spatial" partition (self, inward, outward; normalised) of any layout, built-in or user-defined.
 Person handling: data_bn is shared by all persons (over V*C, as in the original ST-GCN), so one
 model accepts any number of persons M.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 from torch import nn
 
 from ..graph import partition_matrices
 from ..layouts import Layout, get_layout
-from .graph_conv_layer import GraphConv
+from ..nn.graph_conv import GraphConv
 from .skeleton_model import SkeletonModel
 
 REFERENCE_CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
@@ -27,14 +27,13 @@ class STGCNBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, A: torch.Tensor, stride: int = 1,
                  residual: bool = True, learnable_edges: bool = True, temporal_kernel: int = 9,
-                 dropout: float = 0.0, use_fused_ops: Optional[bool] = None):
+                 dropout: float = 0.0, ops: str = "fused"):
         super().__init__()
         if temporal_kernel % 2 != 1:
             raise ValueError(
                 f"STGCNBlock: temporal_kernel must be odd (centred padding), got {temporal_kernel}")
         padding = (temporal_kernel - 1) // 2
-        self.gcn = GraphConv(in_channels, out_channels, A, learnable_edges=learnable_edges,
-                             use_fused_ops=use_fused_ops)
+        self.gcn = GraphConv(in_channels, out_channels, A, learnable_edges=learnable_edges, ops=ops)
         self.tcn = nn.Sequential(
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
@@ -69,6 +68,7 @@ class STGCN(SkeletonModel):
     """
 
     persons_fixed = False
+    compiled_ops = ("graph_conv",)
 
     def __init__(
         self,
@@ -83,7 +83,7 @@ class STGCN(SkeletonModel):
         num_person: int = 2,
         A: Optional[torch.Tensor] = None,
         adaption_channels: Optional[int] = None,
-        use_fused_ops: Optional[bool] = None,
+        ops: str = "fused",
     ):
         channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
         if not channels or len(channels) != len(strides):
@@ -92,16 +92,24 @@ class STGCN(SkeletonModel):
         if A is None:
             A = torch.from_numpy(partition_matrices(get_layout(layout)))
         A = torch.as_tensor(A, dtype=torch.float32)
-        super().__init__(num_class, A.shape[-1], num_person, in_channels, channels[-1], adaption_channels)
+        super().__init__(num_class, A.shape[-1], num_person, in_channels, channels[-1], adaption_channels,
+                         ops)
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(in_channels * A.shape[-1])
         blocks, previous = [], in_channels
         for index, (width, stride) in enumerate(zip(channels, strides, strict=True)):
             blocks.append(STGCNBlock(previous, width, A, stride, residual=index > 0,
                                      learnable_edges=learnable_edges, temporal_kernel=temporal_kernel,
-                                     dropout=dropout, use_fused_ops=use_fused_ops))
+                                     dropout=dropout, ops=ops))
             previous = width
         self.blocks = nn.ModuleList(blocks)
+
+    @classmethod
+    def arguments_from_data(cls, shape: Sequence[int], layout: Any = None) -> Dict[str, Any]:
+        """The graph comes from the data's layout (default 'ntu25'), which fixes the joint count."""
+        _, channels, _, _, persons = shape
+        return {"in_channels": int(channels), "num_person": int(persons),
+                "layout": "ntu25" if layout is None else layout}
 
     def backbone(self, x: torch.Tensor) -> torch.Tensor:
         for block in self.blocks:

@@ -8,11 +8,10 @@ from torch import nn
 
 from ..ops.graph_conv import graph_conv
 from ..reference.graph_conv import graph_conv_reference
+from .ops_choice import ChoosesOps, check_ops
 
-_KERNEL_DEVICES = ("cpu", "cuda")
 
-
-class GraphConv(nn.Module):
+class GraphConv(ChoosesOps, nn.Module):
     """``y = sum_k W_k x (A_k * M_k) + b`` over a fixed skeleton graph, as one fused op.
 
     Args:
@@ -24,8 +23,8 @@ class GraphConv(nn.Module):
         learnable_edges: add ST-GCN's learnable edge importance ``M`` (K, V, V), initialised to
             ones and multiplied into ``A``.
         bias: add a learnable (C_out,) bias.
-        use_reference: run the pure-PyTorch reference instead of the fused op (debugging,
-            or devices without a kernel; those fall back to it automatically).
+        ops: "fused" (default: the compiled ``skdcore.ops.graph_conv``) or "reference" (the
+            pure-PyTorch reference, for debugging); devices without a kernel use the reference.
     """
 
     def __init__(
@@ -35,7 +34,7 @@ class GraphConv(nn.Module):
         A,
         learnable_edges: bool = False,
         bias: bool = True,
-        use_reference: bool = False,
+        ops: str = "fused",
     ) -> None:
         super().__init__()
         A = torch.as_tensor(A, dtype=torch.get_default_dtype()).clone()
@@ -46,7 +45,7 @@ class GraphConv(nn.Module):
                 f"GraphConv: in_channels and out_channels must be positive, got {in_channels}, {out_channels}"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.use_reference = use_reference
+        self.ops = check_ops(ops, "GraphConv")
         self.register_buffer("A", A)
         self.weight = nn.Parameter(torch.empty(A.shape[0], out_channels, in_channels))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -63,13 +62,16 @@ class GraphConv(nn.Module):
             nn.init.ones_(self.edge_importance)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C_in, T, V) -> (N, C_out, T, V)
-        if self.use_reference or x.device.type not in _KERNEL_DEVICES:
-            return graph_conv_reference(x, self.weight, self.A, self.bias, self.edge_importance)
-        return graph_conv(x, self.weight, self.A, self.bias, self.edge_importance)
+        if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[3] != self.A.shape[1]:
+            raise ValueError(
+                f"GraphConv: x must be (N, {self.in_channels}, T, {self.A.shape[1]}), got {tuple(x.shape)}"
+            )
+        op = graph_conv if self.runs_fused(x) else graph_conv_reference
+        return op(x, self.weight, self.A, self.bias, self.edge_importance)
 
     def extra_repr(self) -> str:
         K, V = self.A.shape[0], self.A.shape[1]
         return (
             f"{self.in_channels}, {self.out_channels}, K={K}, V={V}, bias={self.bias is not None}, "
-            f"learnable_edges={self.edge_importance is not None}"
+            f"learnable_edges={self.edge_importance is not None}, ops={self.ops!r}"
         )

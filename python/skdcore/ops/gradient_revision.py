@@ -149,11 +149,14 @@ def gradient_revision(
     lists = _prepare(task_grads, distill_grads)
     targets = _outputs(out, lists) if out is not None else None
     if not lists.task:
-        return RevisedGradients(list(out) if out is not None else [None] * lists.num_params, _empty_stats(lists))
+        grads = list(out) if out is not None else [None] * lists.num_params
+        return RevisedGradients(grads, _empty_stats(lists))
     if targets is not None:
-        stats = torch.ops.skdcore.gradient_revision_(targets, lists.task, lists.distill, lists.num_losses, eps, mode, seed)
+        stats = torch.ops.skdcore.gradient_revision_(targets, lists.task, lists.distill, lists.num_losses,
+                                                     eps, mode, seed)
         return RevisedGradients(list(out), stats)
-    grads, stats = torch.ops.skdcore.gradient_revision(lists.task, lists.distill, lists.num_losses, eps, mode, seed)
+    grads, stats = torch.ops.skdcore.gradient_revision(lists.task, lists.distill, lists.num_losses, eps, mode,
+                                                       seed)
     return RevisedGradients(_scatter(grads, lists), stats)
 
 
@@ -194,7 +197,8 @@ def gradient_revision_apply(
     targets = _outputs(out, lists) if out is not None else None
     # NB: runs even without tensors (dispatched on gram): the stats come from the Gram matrix.
     if targets is not None:
-        stats = torch.ops.skdcore.gradient_revision_apply_(targets, lists.task, lists.distill, gram, eps, mode, seed)
+        stats = torch.ops.skdcore.gradient_revision_apply_(targets, lists.task, lists.distill, gram, eps,
+                                                           mode, seed)
         return RevisedGradients(list(out), stats)
     grads, stats = torch.ops.skdcore.gradient_revision_apply(lists.task, lists.distill, gram, eps, mode, seed)
     return RevisedGradients(_scatter(grads, lists), stats)
@@ -223,7 +227,8 @@ def _gradient_revision_fake(task_grads, distill_grads, num_losses, eps=1e-12, pr
 
 
 @torch.library.register_fake("skdcore::gradient_revision_")
-def _gradient_revision_inplace_fake(out, task_grads, distill_grads, num_losses, eps=1e-12, projection="skd", seed=0):
+def _gradient_revision_inplace_fake(out, task_grads, distill_grads, num_losses, eps=1e-12, projection="skd",
+                                    seed=0):
     _fake_check(task_grads, distill_grads, num_losses, projection)
     return _fake_stats(task_grads, num_losses)
 
@@ -243,7 +248,8 @@ def _gradient_revision_apply_fake(task_grads, distill_grads, gram, eps=1e-12, pr
 
 
 @torch.library.register_fake("skdcore::gradient_revision_apply_")
-def _gradient_revision_apply_inplace_fake(out, task_grads, distill_grads, gram, eps=1e-12, projection="skd", seed=0):
+def _gradient_revision_apply_inplace_fake(out, task_grads, distill_grads, gram, eps=1e-12, projection="skd",
+                                          seed=0):
     num_losses = gram.shape[0] - 1
     _fake_check(task_grads, distill_grads, num_losses, projection)
     return _fake_stats(task_grads, num_losses, gram.device)

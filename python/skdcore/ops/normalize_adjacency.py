@@ -25,7 +25,8 @@ def normalize_adjacency(A: torch.Tensor, mode: str = "in_degree") -> torch.Tenso
 
 @torch.library.register_fake("skdcore::normalize_adjacency")
 def _normalize_adjacency_fake(A, mode="in_degree"):
-    torch._check(A.dim() == 3 and A.shape[1] == A.shape[2], lambda: f"A must be (K, V, V), got {tuple(A.shape)}")
+    torch._check(A.dim() == 3 and A.shape[1] == A.shape[2],
+                 lambda: f"A must be (K, V, V), got {tuple(A.shape)}")
     torch._check(mode in _MODES, lambda: f"mode must be one of {_MODES}, got {mode!r}")
     return torch.empty_like(A, memory_format=torch.contiguous_format)
 

@@ -58,7 +58,8 @@ def gradient_revision_reference(
     total = task.clone()
     for k, g_k in enumerate(originals, start=1):
         revised = g_k.clone()
-        refs = [task] + ([originals[j - 1] for j in pcgrad_order(seed, k, num_losses)] if mode == "pcgrad" else [])
+        others = [originals[j - 1] for j in pcgrad_order(seed, k, num_losses)] if mode == "pcgrad" else []
+        refs = [task] + others
         for ref in refs:
             dot = revised.dot(ref)
             if dot < 0:

@@ -7,12 +7,12 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, config_from_dict, load_config
 from .losses import cross_entropy, feature_mse, kl_distillation, skd_losses
 from ..evaluation.metrics import classification_metrics, evaluate
-from .multi_loss_backward import MultiLossBackward, reference_multi_loss_backward
-from .ops_select import RevisedBackward, select_ops
+from .ops_select import select_ops
+from .revision import RevisedBackward, reference_multi_loss_backward
 from .trainer import Trainer, train
 
 __all__ = [
-    "CheckpointError", "ConfigError", "ExperimentConfig", "MultiLossBackward", "RevisedBackward", "Trainer",
+    "CheckpointError", "ConfigError", "ExperimentConfig", "RevisedBackward", "Trainer",
     "classification_metrics", "config_from_dict", "cross_entropy", "evaluate", "feature_mse", "kl_distillation", "load_checkpoint",
     "load_config", "reference_multi_loss_backward", "save_checkpoint", "select_ops", "skd_losses", "train",
 ]

@@ -1,19 +1,27 @@
 """Experiment configs: YAML files loaded into plain dataclasses, with errors that name the key.
 
-One YAML file per experiment (see ``configs/``). Every section is a dataclass below; a key that
-is not a field, or a value outside its allowed choices, raises ``ConfigError`` naming the full
-key path (``optim.name``) and the valid choices. ``--set a.b=value`` overrides from the CLI
-use the same validation.
+One YAML file per experiment (see ``configs/``). Every section is a dataclass below, and its type
+annotations are the schema: before anything runs, every value is checked against its field's type
+(``seed: abc``, ``loss.gradient_revision: 'false'``, ``optim.lr: .nan`` are errors, never silently
+used), then against its allowed choices and ranges. Each wrong value is one line of the
+``ConfigError``, naming the full key path (``optim.name``), the value, the expected type and the valid
+choices. A mode whose choices are on/off also takes YAML's booleans (YAML 1.1 reads ``off`` as false).
+``--set a.b=value`` overrides from the CLI use the same validation.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import yaml
+
+from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
 MODES = ("teacher", "baseline", "distill")
 OPS = ("fused", "reference")
@@ -25,8 +33,12 @@ SCHEDULES = ("step", "cosine")
 SELECT_ON_TEST_LABEL = "reference behaviour: model selection on the test split"
 
 
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
+
+
 class ConfigError(ValueError):
-    """A config key or value is invalid; the message names the key and the valid choices."""
+    """A config key or value is invalid; the message names the key and the valid choices (one line per
+    wrong value)."""
 
 
 @dataclass
@@ -51,7 +63,7 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     name: str = "shift_gcn"  # a name of skdcore.models.MODELS
-    args: dict = field(default_factory=dict)  # keyword arguments of the model class (num_class, channels, ...)
+    args: dict = field(default_factory=dict)  # keyword arguments of the model class (num_class, channels..)
     adaption: bool = True  # the student's 1x1 adaption conv (distill mode only)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch of all ranks
 
@@ -63,9 +75,9 @@ class OptimConfig:
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 1e-4
-    betas: tuple = (0.9, 0.999)  # adamw only
+    betas: tuple[float, ...] = (0.9, 0.999)  # adamw only
     epochs: int = 55
-    milestones: list = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
+    milestones: list[int] = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from lr/warmup_steps, counted in epochs (may be fractional)
     schedule: str = "step"  # step: lr *= gamma at milestones; cosine: decay to min_lr after the warm-up
@@ -74,14 +86,14 @@ class OptimConfig:
 
 @dataclass
 class LossConfig:
-    # Weights of the four SKD losses (reference: 1 each). Used in distill mode only.
-    ce: float = 1.0
-    kl: float = 1.0
-    mse: float = 1.0
-    graph_matching: float = 1.0
+    # Weights of the four SKD losses (defaults: losses.LOSS_WEIGHTS). Used in distill mode only.
+    ce: float = LOSS_WEIGHTS["ce"]
+    kl: float = LOSS_WEIGHTS["kl"]
+    mse: float = LOSS_WEIGHTS["mse"]
+    graph_matching: float = LOSS_WEIGHTS["graph_matching"]
     temperature: Optional[float] = None  # KL temperature; None = the reference (no temperature)
     gradient_revision: bool = True
-    revision_scheme: str = "fast"  # fast: MultiLossBackward's fast path; reference: 4 backward passes
+    revision_scheme: str = "fast"  # fast: RevisedBackward's fast path; reference: 4 backward passes
 
 
 @dataclass
@@ -111,69 +123,186 @@ class ExperimentConfig:
     log: LogConfig = field(default_factory=LogConfig)
 
     def validate(self) -> "ExperimentConfig":
-        _choice("mode", self.mode, MODES)
-        _choice("ops", self.ops, OPS)
-        _choice("optim.name", self.optim.name, OPTIMIZERS)
-        _choice("optim.schedule", self.optim.schedule, SCHEDULES)
-        _choice("data.lq", self.data.lq, LQ_MODES)
-        _choice("loss.revision_scheme", self.loss.revision_scheme, REVISION_SCHEMES)
-        _choice("log.tensorboard", self.log.tensorboard, TENSORBOARD)
+        """Check choices and ranges (types are checked when the dict is read); every problem is one line."""
         from ..models import MODELS
 
-        _choice("model.name", self.model.name, tuple(sorted(MODELS)))
-        for key, value in (("data.batch_size", self.data.batch_size), ("data.eval_batch_size", self.data.eval_batch_size),
-                           ("optim.epochs", self.optim.epochs)):
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{key} must be a positive integer, got {value!r}")
-        for key in ("ce", "kl", "mse", "graph_matching"):
-            if getattr(self.loss, key) < 0:
-                raise ConfigError(f"loss.{key} must be >= 0, got {getattr(self.loss, key)!r}")
+        errors: list = []
+        for key, choices in {**CHOICES, "model.name": tuple(sorted(MODELS))}.items():
+            _choice(key, _get(self, key), choices, errors)
+        if not DEVICE_PATTERN.match(str(self.device)):
+            errors.append(
+                f"device: {self.device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+            )
+        for key in ("data.batch_size", "data.eval_batch_size", "optim.epochs", "log.eval_every"):
+            _at_least(key, _get(self, key), 1, errors)
+        for key in ("max_steps", "log.checkpoint_every_steps", *(f"loss.{k}" for k in LOSS_NAMES),
+                    "optim.momentum", "optim.weight_decay", "optim.warmup_epochs", "optim.gamma"):
+            _at_least(key, _get(self, key), 0, errors)
         if self.loss.temperature is not None and self.loss.temperature <= 0:
-            raise ConfigError(f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}")
-        if self.optim.lr <= 0 or self.optim.warmup_epochs < 0:
-            raise ConfigError(f"optim.lr must be > 0 and optim.warmup_epochs >= 0, got {self.optim.lr}, "
-                              f"{self.optim.warmup_epochs}")
+            errors.append(
+                f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}"
+            )
+        if self.optim.lr <= 0:
+            errors.append(f"optim.lr must be > 0, got {self.optim.lr!r}")
         if not 0 <= self.optim.min_lr <= self.optim.lr:
-            raise ConfigError(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], "
-                              f"got {self.optim.min_lr!r}")
+            errors.append(f"optim.min_lr must be in [0, optim.lr={self.optim.lr}], got {self.optim.min_lr!r}")
         data = self.data
         if not data.select_on_test and data.val_split is not None and data.val_split == data.test_split:
-            raise ConfigError(f"data.val_split and data.test_split are both {data.test_split!r}; "
-                              "selecting on the test split is data.select_on_test: true "
-                              f"({SELECT_ON_TEST_LABEL})")
+            errors.append(
+                f"data.val_split and data.test_split are both {data.test_split!r}; selecting on the test "
+                f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})"
+            )
         if list(self.optim.milestones) != sorted(self.optim.milestones):
-            raise ConfigError(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
+            errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
+        if len(self.optim.betas) != 2:
+            errors.append(f"optim.betas must be two numbers (beta1, beta2), got {list(self.optim.betas)}")
+        _raise(errors)
         return self
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def _choice(key: str, value: Any, choices: tuple) -> None:
+# Fields with a fixed set of string values (model.name's come from the model registry).
+CHOICES = {
+    "mode": MODES, "ops": OPS, "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES, "data.lq": LQ_MODES,
+    "loss.revision_scheme": REVISION_SCHEMES, "log.tensorboard": TENSORBOARD,
+}
+
+
+def _get(config, key: str):
+    for part in key.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _raise(errors: list) -> None:
+    if errors:
+        raise ConfigError("\n".join(errors) if len(errors) == 1 else
+                          f"{len(errors)} invalid config values:\n  " + "\n  ".join(errors))
+
+
+def _choice(key: str, value: Any, choices: tuple, errors: list) -> None:
     if value not in choices:
-        raise ConfigError(f"{key}: {value!r} is not valid; choose one of {list(choices)}")
+        errors.append(f"{key}: {value!r} is not valid; choose one of {list(choices)}")
 
 
-def _from_dict(cls, values: dict, prefix: str = ""):
+def _at_least(key: str, value, low, errors: list) -> None:
+    if value < low:
+        kind = "a positive integer" if low == 1 else "a number >= 0"
+        errors.append(f"{key} must be {kind}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- types from annotations
+_TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string",
+               dict: "a mapping", list: "a list", tuple: "a list"}
+
+
+def _type_name(annotation) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is Union:
+        names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
+        return " or ".join(names) + (" or null" if type(None) in typing.get_args(annotation) else "")
+    if origin in (list, tuple) and typing.get_args(annotation):
+        item = _type_name(typing.get_args(annotation)[0]).removeprefix("a ").removeprefix("an ")
+        return f"a list of {item}s"
+    return _TYPE_NAMES.get(origin or annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def _describe(value) -> str:
+    return f"{value!r} ({type(value).__name__})" if value is not None else "null"
+
+
+def check_type(key: str, value, annotation, errors: list):
+    """``value`` as the annotated type, or the value unchanged with one line appended to ``errors``.
+
+    bool / int / float / str / dict / list / tuple / Optional / Any, the only types configs use. Floats
+    take integers, and strings in float syntax (YAML 1.1 reads ``1e-3`` as a string); a string mode
+    whose choices are on/off takes YAML's booleans and 'true'/'false'.
+    """
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin is Union:
+        if value is None and type(None) in typing.get_args(annotation):
+            return None
+        for inner in (a for a in typing.get_args(annotation) if a is not type(None)):
+            probe: list = []
+            out = check_type(key, value, inner, probe)
+            if not probe:
+                return out
+        errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}")
+        return value
+    choices = CHOICES.get(key)
+    if annotation is str and choices and {"on", "off"} <= set(choices):
+        value = {True: "on", False: "off", "true": "on", "false": "off"}.get(value, value) \
+            if isinstance(value, (bool, str)) else value
+    ok, out = _convert(value, origin or annotation)
+    if ok and origin in (list, tuple) and typing.get_args(annotation):  # each wrong item is its own line
+        item_type = typing.get_args(annotation)[0]
+        return type(out)(check_type(f"{key}[{i}]", v, item_type, errors) for i, v in enumerate(out))
+    if not ok:
+        allowed = f"; choose one of {list(choices)}" if choices else ""
+        errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}{allowed}")
+    return out if ok else value
+
+
+def _convert(value, kind) -> tuple:
+    """(ok, value as ``kind``) for the plain kinds of config fields."""
+    if kind is bool:
+        return isinstance(value, bool), value
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if kind is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return False, value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False, value
+        return True, float(value)
+    if kind in (list, tuple):
+        return isinstance(value, (list, tuple)), kind(value) if isinstance(value, (list, tuple)) else value
+    if kind in (str, dict):
+        return isinstance(value, kind), value
+    return True, value  # a type this checker does not know: left to the dataclass
+
+
+def _from_dict(cls, values: dict, prefix: str = "", errors: Optional[list] = None):
+    top = errors is None
+    errors = [] if top else errors
     if not isinstance(values, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {type(values).__name__}")
+        hint = " (a YAML list at the top of the file?)" if not prefix else ""
+        errors.append(f"{prefix.rstrip('.') or 'the config'} must be a mapping of keys to values, got "
+                      f"{type(values).__name__}{hint}")
+        _raise(errors)
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in fields:
-            hint = difflib.get_close_matches(str(key), fields, n=1)
-            raise ConfigError(f"unknown config key '{prefix}{key}'" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                              + f"; valid keys of {prefix.rstrip('.') or 'the top level'}: {sorted(fields)}")
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(f"unknown config key '{prefix}{key}'{guess}; valid keys of "
+                          f"{prefix.rstrip('.') or 'the top level'}: {sorted(fields)}")
+            continue
         factory = fields[key].default_factory
         if isinstance(factory, type) and dataclasses.is_dataclass(factory):  # a nested section
-            kwargs[key] = _from_dict(factory, value or {}, f"{prefix}{key}.")
+            if value is not None and not isinstance(value, dict):
+                errors.append(f"{prefix}{key} must be a section (a mapping of keys to values), got "
+                              f"{_describe(value)}")
+                continue
+            kwargs[key] = _from_dict(factory, value or {}, f"{prefix}{key}.", errors)
         else:
-            kwargs[key] = value
+            kwargs[key] = check_type(f"{prefix}{key}", value, hints[key], errors)
+    if top:
+        _raise(errors)
     return cls(**kwargs)
 
 
 def config_from_dict(values: dict) -> ExperimentConfig:
-    return _from_dict(ExperimentConfig, values or {}).validate()
+    return _from_dict(ExperimentConfig, {} if values is None else values).validate()
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
@@ -185,16 +314,21 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
 
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] = None,
                 values: Optional[dict] = None) -> ExperimentConfig:
-    """Load a YAML experiment config (or start from defaults / ``values``) and apply ``a.b=value`` overrides."""
+    """Load a YAML experiment config (or start from defaults / ``values``), apply ``a.b=value`` overrides."""
     data: dict = {}
     if path is not None:
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} not found; the shipped configs are in configs/")
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
+            data = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the config must be a mapping of keys to values, got a "
+                              f"{type(data).__name__} "
+                              "(a YAML list at the top of the file?)")
     if values:
         data = _merge(data, values)
     for text in overrides or []:
@@ -225,6 +359,6 @@ def _merge(base: dict, update: dict) -> dict:
 
 
 def save_config(config: ExperimentConfig, path: Union[str, Path]) -> None:
-    from .checkpoint import atomic_write_text
+    from ..atomic_io import atomic_write_text
 
     atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))

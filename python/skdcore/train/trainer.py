@@ -25,18 +25,29 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from ..models import build_model
+from ..atomic_io import atomic_write_json, remove_stale_temp_files
+from ..devices import resolve_device
+from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
-from ..data.manifest import atomic_write_json
-from .checkpoint import CheckpointError, load_checkpoint, load_model_state, save_checkpoint, unwrap
 from ..layouts import get_layout, layout_data
+from .checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_model_state,
+    model_from_checkpoint,
+    resume_state,
+    save_checkpoint,
+    set_rng_state,
+    unwrap,
+)
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distributed import (DistInfo, average_gradients, average_over_ranks, barrier, broadcast_buffers,
                           gather_predictions, init_from_env, rank_device)
-from .losses import cross_entropy, skd_losses
+from .losses import LOSS_NAMES, cross_entropy, skd_losses
 from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
-from .ops_select import RevisedBackward, select_ops
+from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
+from .revision import RevisedBackward
 from .run_dir import check_run_dir, move_run_aside
 from .run_log import RunLogger
 from .sync_batchnorm import convert_sync_batchnorm
@@ -51,12 +62,6 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def open_datasets(cfg: ExperimentConfig):
@@ -114,26 +119,23 @@ def data_layout(cfg: ExperimentConfig, dataset) -> dict:
 
 
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says (classes, channels, persons, joints, layout).
+    """cfg.model.args completed with what the data says: the classes, and what the model class reads
+    from the clip shape and the layout (channels, persons, joints, graph).
 
     The layout is stored as a plain dict, so checkpoints and configs rebuild the same graph."""
     args = dict(cfg.model.args)
-    _, channels, _, joints, persons = (len(dataset.data),) + tuple(dataset.data.shape[1:])
-    args.setdefault("num_class", dataset.num_classes)
-    args.setdefault("in_channels", channels // 2)
-    args.setdefault("num_person", persons)
-    if "layout" in args:
-        args["layout"] = layout_data(args["layout"])
-    else:
-        args["layout"] = data_layout(cfg, dataset)
-    if cfg.model.name == "shift_gcn":
-        args.setdefault("num_joints", joints)
-    return args
+    N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
+    clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
+    layout = layout_data(args.pop("layout")) if "layout" in args else data_layout(cfg, dataset)
+    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
+    return {"num_class": dataset.num_classes, **from_data, **args}
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, force: bool = False):
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
+                 force: bool = False):
         self.cfg = cfg
+        self.trust_checkpoint = trust_checkpoint  # load teacher / resume checkpoints with weights_only=False
         self.device = resolve_device(cfg.device)
         self.dist: DistInfo = init_from_env(self.device)
         self.device = rank_device(self.device, self.dist)
@@ -154,7 +156,7 @@ class Trainer:
             self.teacher = self._load_teacher()
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
-        self.model = build_model(cfg.model.name, **self.model_args).to(self.device)
+        self.model = build_model(cfg.model.name, ops=cfg.ops, **self.model_args).to(self.device)
         if cfg.model.sync_bn and self.dist.enabled:
             self.model = convert_sync_batchnorm(self.model)
 
@@ -166,12 +168,12 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
         self.revised_backward = None
         if cfg.mode == "distill" and cfg.loss.gradient_revision:
-            names = ["ce"] + [k for k in ("kl", "mse", "graph_matching") if getattr(cfg.loss, k) > 0]
-            self.revised_backward = RevisedBackward(self.model, names, self.ops.revision)
+            self.revised_backward = RevisedBackward(self.model.parameters(), scheme=self.ops.revision)
 
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
         self.history: list = []
+        self.epoch_sums: Dict = {}  # the running sums of the epoch in progress (checkpointed mid-epoch)
         if resume:
             self._resume(self.out / "last.pt")
 
@@ -180,8 +182,8 @@ class Trainer:
         path = self.cfg.teacher_checkpoint
         if not path:
             raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
-        ckpt = load_checkpoint(path)
-        teacher = build_model(ckpt["model_name"], **ckpt["model_args"])
+        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
+        teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -205,18 +207,16 @@ class Trainer:
     def _resume(self, path: Path) -> None:
         if not path.exists():
             raise CheckpointError(f"--resume: {path} not found; start without --resume or point output_dir at the run")
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
-        if ckpt.get("extra", {}).get("mode") not in (None, self.cfg.mode):
-            raise CheckpointError(f"{path} comes from a mode={ckpt['extra']['mode']!r} run, this run is mode={self.cfg.mode!r}")
-        self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.epoch, self.step, self.step_in_epoch = ckpt["epoch"], ckpt["step"], ckpt["step_in_epoch"]
-        self.best = ckpt.get("best", {})
-        self.history = ckpt.get("extra", {}).get("history", [])
-        from .checkpoint import set_rng_state
-
-        set_rng_state(ckpt["rng"])
+        state = resume_state(ckpt, path)
+        if state["mode"] not in (None, self.cfg.mode):
+            raise CheckpointError(f"{path} comes from a mode={state['mode']!r} run, this run is mode={self.cfg.mode!r}")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
+        self.best, self.history, self.epoch_sums = state["best"], state["history"], state["epoch_sums"]
+        set_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
         if not self.dist.is_main:
@@ -224,7 +224,8 @@ class Trainer:
         save_checkpoint(self.out / name, model=self.model, model_name=self.cfg.model.name, model_args=self.model_args,
                         optimizer=self.optimizer, scheduler=self.scheduler, epoch=self.epoch, step=self.step,
                         step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
-                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used})
+                        extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used},
+                        epoch_sums=self.epoch_sums)
 
     # -- one step ------------------------------------------------------------------------------
     def train_step(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> Dict[str, float]:
@@ -238,7 +239,7 @@ class Trainer:
             with torch.no_grad():
                 teacher_logits, teacher_features = self.teacher(hq)
             logits, features = self.model(lq)
-            weights = {k: getattr(self.cfg.loss, k) for k in ("ce", "kl", "mse", "graph_matching")}
+            weights = {k: getattr(self.cfg.loss, k) for k in LOSS_NAMES}
             losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
                                 self.ops.graph_matching, self.cfg.loss.temperature)
             if self.revised_backward is not None:
@@ -276,8 +277,8 @@ class Trainer:
         best_path = self.out / "best.pt"
         if not best_path.exists():
             return {}
-        model = build_model(self.cfg.model.name, **self.model_args)
-        load_model_state(model, load_checkpoint(best_path), best_path)
+        model = build_model(self.cfg.model.name, ops=self.cfg.ops, **self.model_args)
+        load_model_state(model, load_checkpoint(best_path, trust=self.trust_checkpoint), best_path)
         test_set = open_test_set(self.cfg)
         batches = iterate(test_set, self._eval_batches(test_set))
         metrics = evaluate(model.to(self.device), batches, self.device, self.num_classes, self.input_name)
@@ -296,6 +297,7 @@ class Trainer:
         cfg = self.cfg
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            remove_stale_temp_files(self.out)  # of checkpoints interrupted mid-write
             save_config(cfg, self.out / "config.yaml")
         logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main, every_steps=cfg.log.every_steps,
                            progress=cfg.log.progress)
@@ -339,11 +341,12 @@ class Trainer:
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
         batches = self._batches(self.epoch)
-        sums: Dict[str, float] = {}
-        start_time = time.perf_counter()
+        carried = self.epoch_sums if self.step_in_epoch else {}  # a resume mid-epoch continues its sums
+        sums: Dict[str, float] = dict(carried.get("sums", {}))
+        start_time = time.perf_counter() - float(carried.get("time_s", 0.0))
         description = f"{cfg.name} epoch {self.epoch + 1}/{cfg.optim.epochs}"
         logger.begin_epoch(len(batches), self.step_in_epoch, description)
-        done = 0
+        done = int(carried.get("steps", 0))
         for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
             values = self.train_step(hq, lq, labels)
             if not math.isfinite(values["loss"]):
@@ -355,6 +358,7 @@ class Trainer:
             self.step += 1
             self.step_in_epoch += 1
             logger.log_step(self.step, self.step_in_epoch, len(batches), values, self.optimizer.param_groups[0]["lr"])
+            self.epoch_sums = {"sums": dict(sums), "steps": done, "time_s": time.perf_counter() - start_time}
             if cfg.max_steps and self.step >= cfg.max_steps:
                 self._save("last.pt")
                 logger.end_epoch()
@@ -369,6 +373,7 @@ class Trainer:
                                                                     self.dist).items()})
         self.epoch += 1
         self.step_in_epoch = 0
+        self.epoch_sums = {}
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
         summary = (f"[{cfg.name}] epoch {self.epoch}/{cfg.optim.epochs}: train loss {row.get('train_loss', float('nan')):.3f} "
                    f"acc {100 * row.get('train_acc', 0):.1f}% ({row['time_s']:.0f} s)")
@@ -394,11 +399,13 @@ class Trainer:
         return False
 
 
-def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, force: bool = False) -> Dict:
+def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
+          force: bool = False) -> Dict:
     """Run ``cfg`` to the end (or ``max_steps``); returns {'best' (on the selection split), 'test' (best.pt on
     the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}.
 
-    An ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
+    ``trust_checkpoint``: load the teacher / resume checkpoint even if it holds pickled objects. An
+    ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
     ``force`` (move it aside to ``<dir>.old-<time>`` first).
     """
-    return Trainer(cfg, resume=resume, datasets=datasets, force=force).fit()
+    return Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint, force=force).fit()

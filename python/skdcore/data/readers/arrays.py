@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ...layouts import BUILTIN_LAYOUTS, Layout, get_layout
-from ..sources import SkeletonSource, register_source
+from .base import SkeletonSource, register_source
 
 log = logging.getLogger("skdcore.data.arrays")
 

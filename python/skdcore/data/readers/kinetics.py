@@ -4,65 +4,102 @@ One JSON per clip: ``{"data": [{"frame_index": k, "skeleton": [{"pose": [x0, y0,
 x17, y17], "score": [s0..s17]}, ...]}, ...], "label": str, "label_index": int}``.
 Channels are (x, y, score) with x, y in [0, 1] image units, shifted by -0.5 and zeroed
 where the score is 0 (ST-GCN's feeder).  Per frame, persons are ranked by their summed
-score and the top ``max_persons`` kept.
+score and the top ``max_persons`` kept.  Frames whose index is beyond ``max_frames`` (or
+below 1) are ignored.
 """
+
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ...layouts import get_layout
-from ..sources import ReaderError, SkeletonSource, register_source
+from .base import (
+    LIMITS,
+    ReaderError,
+    SkeletonSource,
+    brief,
+    check_clip,
+    check_label,
+    finite_float32,
+    is_integer,
+    is_number,
+    load_json,
+    register_source,
+)
 
 NUM_JOINTS = 18
 
 
-def read_kinetics_json(path: str | Path, max_persons: int = 2, max_frames: int = 300,
-                       persons_in: int = 5) -> tuple[np.ndarray, int | None]:
+def _numbers(value, count: int, where: str, what: str) -> list:
+    if not isinstance(value, list) or len(value) != count or not all(is_number(v) for v in value):
+        got = f"{len(value)} values" if isinstance(value, list) else f"a {type(value).__name__}"
+        raise ReaderError(
+            f"{where}: '{what}' must be a list of {count} numbers (OpenPose 18 joints), got {got}"
+        )
+    return value
+
+
+def _frame_index(frame, k: int, path: Path) -> int:
+    if not isinstance(frame, dict):
+        raise ReaderError(
+            f"{path}: data[{k}] is a {type(frame).__name__}; every entry of 'data' must be an object "
+            "with 'frame_index' and 'skeleton'"
+        )
+    index = frame.get("frame_index")
+    if not is_integer(index):
+        raise ReaderError(
+            f"{path}: data[{k}].frame_index is {brief(index)}; every entry of 'data' needs an "
+            "integer 'frame_index'"
+        )
+    return int(index)
+
+
+def read_kinetics_json(
+    path: str | Path, max_persons: int = 2, max_frames: int = 300, persons_in: int = 5
+) -> tuple[np.ndarray, int | None]:
     """((3, T, 18, max_persons) float32, label_index or None) of one clip file."""
     path = Path(path)
-    try:
-        clip = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ReaderError(f"{path}: not valid JSON ({err}); truncated download?") from None
+    clip = load_json(path)
     if not isinstance(clip, dict) or not isinstance(clip.get("data"), list):
         raise ReaderError(f"{path}: field 'data' (list of frames) is missing")
     frames = clip["data"]
     if not frames:
         raise ReaderError(f"{path}: field 'data' is empty; the clip has no frames")
-    try:
-        T = min(max_frames, max(int(f["frame_index"]) for f in frames))
-    except (KeyError, TypeError, ValueError):
-        raise ReaderError(f"{path}: every entry of 'data' needs an integer 'frame_index'") from None
+    indices = [_frame_index(frame, k, path) for k, frame in enumerate(frames)]
+    T = min(max_frames, LIMITS.frames, max(indices))
     if T < 1:
         raise ReaderError(f"{path}: frame_index values must start at 1")
     raw = np.zeros((3, T, NUM_JOINTS, persons_in), dtype=np.float32)
-    for k, frame in enumerate(frames):
-        t = int(frame["frame_index"]) - 1
+    for k, (frame, index) in enumerate(zip(frames, indices)):
+        t = index - 1
         if not 0 <= t < T:
             continue
-        for m, person in enumerate(frame.get("skeleton", [])[:persons_in]):
-            pose, score = person.get("pose"), person.get("score")
+        skeleton = frame.get("skeleton", [])
+        if not isinstance(skeleton, list):
+            raise ReaderError(
+                f"{path}: data[{k}].skeleton is a {type(skeleton).__name__}; expected a list of persons"
+            )
+        for m, person in enumerate(skeleton[:persons_in]):
             where = f"{path}: data[{k}].skeleton[{m}]"
-            if pose is None or score is None:
+            if not isinstance(person, dict) or "pose" not in person or "score" not in person:
                 raise ReaderError(f"{where} needs fields 'pose' and 'score'")
-            if len(pose) != 2 * NUM_JOINTS or len(score) != NUM_JOINTS:
-                raise ReaderError(f"{where}: expected {2 * NUM_JOINTS} pose values and {NUM_JOINTS} scores "
-                                  f"(OpenPose 18 joints), got {len(pose)} and {len(score)}")
-            values = np.asarray(pose + score, dtype=np.float64)
-            if not np.all(np.isfinite(values)):
-                raise ReaderError(f"{where}: pose/score contains NaN or Inf")
-            raw[0, t, :, m] = pose[0::2]
-            raw[1, t, :, m] = pose[1::2]
-            raw[2, t, :, m] = score
-    raw[0:2] -= 0.5
+            pose = _numbers(person["pose"], 2 * NUM_JOINTS, where, "pose")
+            score = _numbers(person["score"], NUM_JOINTS, where, "score")
+            values = finite_float32(pose + score, where, "pose/score")
+            raw[0, t, :, m] = values[0 : 2 * NUM_JOINTS : 2]
+            raw[1, t, :, m] = values[1 : 2 * NUM_JOINTS : 2]
+            raw[2, t, :, m] = values[2 * NUM_JOINTS :]
+    with np.errstate(over="ignore", invalid="ignore"):
+        raw[0:2] -= 0.5
     raw[0:2][:, raw[2] == 0] = 0
-    rank = np.argsort(-raw[2].sum(axis=1), axis=1, kind="stable")  # (T, persons_in)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rank = np.argsort(-raw[2].sum(axis=1), axis=1, kind="stable")  # (T, persons_in)
     sorted_raw = np.take_along_axis(raw, rank[None, :, None, :], axis=3)
     label = clip.get("label_index")
-    return np.ascontiguousarray(sorted_raw[..., :max_persons]), (int(label) if label is not None else None)
+    label = None if label is None else check_label(label, str(path), "field 'label_index'")
+    return check_clip(np.ascontiguousarray(sorted_raw[..., :max_persons]), str(path)), label
 
 
 class KineticsSource(SkeletonSource):
@@ -73,8 +110,14 @@ class KineticsSource(SkeletonSource):
     name = "kinetics"
     num_coords = 2
 
-    def __init__(self, root: str | Path, label_file: str | Path | None = None, split: str = "train",
-                 max_persons: int = 2, max_frames: int = 300):
+    def __init__(
+        self,
+        root: str | Path,
+        label_file: str | Path | None = None,
+        split: str = "train",
+        max_persons: int = 2,
+        max_frames: int = 300,
+    ):
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"Kinetics root {self.root} is not a directory of .json files")
@@ -84,11 +127,15 @@ class KineticsSource(SkeletonSource):
         self.label_file = str(label_file) if label_file else None
         self.index = None
         if label_file:
-            try:
-                self.index = json.loads(Path(label_file).read_text())
-            except (OSError, json.JSONDecodeError) as err:
-                raise ValueError(f"label file {label_file}: cannot read it as JSON ({err})") from None
-            files = [f for f in files if self.index.get(f.stem, {}).get("has_skeleton", True) and f.stem in self.index]
+            self.index = load_json(Path(label_file))
+            if not isinstance(self.index, dict) or not all(isinstance(v, dict) for v in self.index.values()):
+                raise ReaderError(
+                    f"label file {label_file}: expected an object {{clip id: {{'label_index': int, "
+                    "'has_skeleton': bool}}}}"
+                )
+            files = [
+                f for f in files if f.stem in self.index and self.index[f.stem].get("has_skeleton", True)
+            ]
         if not files:
             raise ValueError(f"no usable .json clips under {self.root}")
         self.files, self.keys = files, [f.stem for f in files]
@@ -98,9 +145,9 @@ class KineticsSource(SkeletonSource):
         x, label = read_kinetics_json(self.files[index], self.num_persons, self.max_frames)
         if self.index is not None:
             entry = self.index[self.keys[index]]
-            if "label_index" not in entry:
-                raise ReaderError(f"{self.label_file}: entry {self.keys[index]!r} has no 'label_index'")
-            label = int(entry["label_index"])
+            label = check_label(
+                entry.get("label_index"), f"{self.label_file}: entry {self.keys[index]!r}", "'label_index'"
+            )
         if label is None:
             raise ReaderError(f"{self.files[index]}: no 'label_index' field and no label file given")
         return x, label
@@ -109,8 +156,13 @@ class KineticsSource(SkeletonSource):
         return {self.split: np.arange(len(self.keys))}
 
     def options(self):
-        return {"root": str(self.root), "label_file": self.label_file, "split": self.split,
-                "max_persons": self.num_persons, "max_frames": self.max_frames}
+        return {
+            "root": str(self.root),
+            "label_file": self.label_file,
+            "split": self.split,
+            "max_persons": self.num_persons,
+            "max_frames": self.max_frames,
+        }
 
 
 register_source("kinetics", KineticsSource)

@@ -10,8 +10,10 @@ while another body remains), and the ``max_bodies`` with the largest motion ener
 (sum over joints and coordinates of the variance over time) are kept, most energetic
 first.
 """
+
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,15 +22,67 @@ from pathlib import Path
 import numpy as np
 
 from ...layouts import get_layout
-from ..sources import ReaderError, SkeletonSource, register_source
+from .base import LIMITS, ReaderError, ReadLimits, SkeletonSource, check_clip, check_count, register_source
 
 NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 NTU60_XVIEW_TRAIN_CAMERAS = (2, 3)
 NTU120_XSUB_TRAIN_SUBJECTS = (
-    1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38, 45, 46, 47, 49, 50, 52, 53, 54,
-    55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93, 94, 95, 97, 98, 100, 103,
+    1,
+    2,
+    4,
+    5,
+    8,
+    9,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+    25,
+    27,
+    28,
+    31,
+    34,
+    35,
+    38,
+    45,
+    46,
+    47,
+    49,
+    50,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+    59,
+    70,
+    74,
+    78,
+    80,
+    81,
+    82,
+    83,
+    84,
+    85,
+    86,
+    89,
+    91,
+    92,
+    93,
+    94,
+    95,
+    97,
+    98,
+    100,
+    103,
 )
 NUM_JOINTS = 25
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
 
@@ -49,8 +103,10 @@ def parse_ntu_name(name: str) -> NTUName:
     """Parse 'SsssCcccPpppRrrrAaaa' (with or without '.skeleton' / a directory)."""
     match = _NAME.search(Path(name).name)
     if match is None:
-        raise ReaderError(f"{name}: file name does not follow the NTU pattern SsssCcccPpppRrrrAaaa "
-                          "(e.g. S001C002P003R001A004.skeleton)")
+        raise ReaderError(
+            f"{name}: file name does not follow the NTU pattern SsssCcccPpppRrrrAaaa "
+            "(e.g. S001C002P003R001A004.skeleton)"
+        )
     return NTUName(*(int(g) for g in match.groups()))
 
 
@@ -68,30 +124,44 @@ def is_training(name: NTUName, benchmark: str) -> bool:
 
 
 class _Lines:
-    """Line cursor that reports file and line number in every error."""
+    """Streams a file line by line (never the whole file in memory) and names file and line number
+    in every error."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        try:
-            self.lines = path.read_text().splitlines()
-        except UnicodeDecodeError as err:
-            raise ReaderError(f"{path}: not a text .skeleton file ({err})") from None
+    def __init__(self, path: Path, f, limits: ReadLimits = LIMITS):
+        self.path, self.file, self.limits = path, f, limits
         self.pos = 0
 
     def next(self, what: str) -> str:
-        while self.pos < len(self.lines) and not self.lines[self.pos].strip():
+        while True:
+            try:
+                line = self.file.readline(self.limits.line_chars + 1)
+            except UnicodeDecodeError as err:
+                raise ReaderError(f"{self.path}:{self.pos + 1}: not a text .skeleton file ({err})") from None
+            if not line:
+                raise ReaderError(
+                    f"{self.path}:{self.pos + 1}: file ends early (truncated?) while reading {what}"
+                )
             self.pos += 1
-        if self.pos >= len(self.lines):
-            raise ReaderError(f"{self.path}:{self.pos + 1}: file ends early (truncated?) while reading {what}")
-        self.pos += 1
-        return self.lines[self.pos - 1]
+            if len(line) > self.limits.line_chars:
+                raise ReaderError(
+                    f"{self.path}:{self.pos}: line longer than {self.limits.line_chars} characters "
+                    f"while reading {what}; not an NTU .skeleton file"
+                )
+            if line.strip():
+                return line
 
     def integer(self, what: str) -> int:
         text = self.next(what).strip()
         try:
             return int(text)
         except ValueError:
-            raise ReaderError(f"{self.path}:{self.pos}: expected an integer {what}, got {text[:40]!r}") from None
+            raise ReaderError(
+                f"{self.path}:{self.pos}: expected an integer {what}, got {text[:40]!r}"
+            ) from None
+
+    def count(self, what: str, limit: int) -> int:
+        """An integer count in [0, limit] (checked before anything is allocated for it)."""
+        return check_count(self.integer(what), limit, what, f"{self.path}:{self.pos}")
 
     def floats(self, what: str, count: int) -> list:
         parts = self.next(what).split()
@@ -100,34 +170,54 @@ class _Lines:
         try:
             values = [float(p) for p in parts]
         except ValueError:
-            raise ReaderError(f"{self.path}:{self.pos}: {what} has a non-numeric value: {' '.join(parts)[:60]!r}") from None
-        if not np.all(np.isfinite(values)):
-            raise ReaderError(f"{self.path}:{self.pos}: {what} contains NaN or Inf")
+            raise ReaderError(
+                f"{self.path}:{self.pos}: {what} has a non-numeric value: {' '.join(parts)[:60]!r}"
+            ) from None
+        if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in values):
+            raise ReaderError(
+                f"{self.path}:{self.pos}: {what} contains NaN or Inf (or a value beyond float32's range)"
+            )
         return values
 
 
-def read_skeleton_bodies(path: str | Path) -> tuple[int, dict]:
+def read_skeleton_bodies(path: str | Path, limits: ReadLimits = LIMITS) -> tuple[int, dict]:
     """(frame count, {body id: (frame indices (n,), joints (n, 25, 3))}) of one file."""
     path = Path(path)
-    cursor = _Lines(path)
-    num_frames = cursor.integer("frame count")
-    if num_frames <= 0:
-        raise ReaderError(f"{path}:1: frame count is {num_frames}; the clip is empty")
+    try:
+        size = path.stat().st_size
+        if size > limits.text_file_bytes:
+            raise ReaderError(
+                f"{path}: {size} bytes, more than the limit {limits.text_file_bytes} for one .skeleton file"
+            )
+        with open(path, encoding="utf-8") as f:
+            return _read_bodies(path, _Lines(path, f, limits), limits)
+    except OSError as err:
+        raise ReaderError(f"{path}: cannot read it ({err.strerror or err})") from None
+
+
+def _read_bodies(path: Path, cursor: _Lines, limits: ReadLimits) -> tuple[int, dict]:
+    num_frames = cursor.count("frame count", limits.frames)
+    if num_frames == 0:
+        raise ReaderError(f"{path}:1: frame count is 0; the clip is empty")
     bodies: dict = {}
     for t in range(num_frames):
-        num_bodies = cursor.integer(f"body count of frame {t}")
-        if num_bodies < 0:
-            raise ReaderError(f"{path}:{cursor.pos}: negative body count {num_bodies}")
+        num_bodies = cursor.count(f"body count of frame {t}", limits.bodies_per_frame)
         for b in range(num_bodies):
             info = cursor.next(f"body info of frame {t}, body {b}").split()
             if len(info) != 10:
-                raise ReaderError(f"{path}:{cursor.pos}: body info of frame {t} needs 10 values, got {len(info)}")
+                raise ReaderError(
+                    f"{path}:{cursor.pos}: body info of frame {t} needs 10 values, got {len(info)}"
+                )
             body_id = info[0]
             num_joints = cursor.integer(f"joint count of frame {t}, body {b}")
             if num_joints != NUM_JOINTS:
-                raise ReaderError(f"{path}:{cursor.pos}: joint count is {num_joints}, NTU skeletons have {NUM_JOINTS}")
-            joints = np.array([cursor.floats(f"joint {j} of frame {t}", 12)[:3] for j in range(NUM_JOINTS)],
-                              dtype=np.float32)
+                raise ReaderError(
+                    f"{path}:{cursor.pos}: joint count is {num_joints}, NTU skeletons have {NUM_JOINTS}"
+                )
+            joints = np.array(
+                [cursor.floats(f"joint {j} of frame {t}", 12)[:3] for j in range(NUM_JOINTS)],
+                dtype=np.float32,
+            )
             frames, coords = bodies.setdefault(body_id, ([], []))
             frames.append(t)
             coords.append(joints)
@@ -144,8 +234,10 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2, denoise: bool = Tru
     """(3, T, 25, max_bodies) float32 of one ``.skeleton`` file (absent bodies are zero)."""
     num_frames, bodies = read_skeleton_bodies(path)
     if not bodies:
-        raise ReaderError(f"{path}: no body in any of the {num_frames} frames; the clip is empty "
-                          "(NTU60 lists 302 such samples: pass missing_list to skip them)")
+        raise ReaderError(
+            f"{path}: no body in any of the {num_frames} frames; the clip is empty "
+            "(NTU60 lists 302 such samples: pass missing_list to skip them)"
+        )
     candidates = list(bodies.items())
     if denoise:
         for keep in (lambda f, j: len(f) >= 11, lambda f, j: _spread_ratio(j) <= 0.8):
@@ -159,7 +251,7 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2, denoise: bool = Tru
         frames, joints = candidates[k][1]
         person = out[..., m]  # a view: (3, T, 25)
         person[:, frames] = joints.transpose(2, 0, 1)
-    return out
+    return check_clip(out, str(path))
 
 
 class NTUSource(SkeletonSource):
@@ -171,8 +263,14 @@ class NTUSource(SkeletonSource):
 
     name = "ntu"
 
-    def __init__(self, root: str | Path, benchmarks: Sequence[str] | None = None,
-                 missing_list: str | Path | None = None, max_bodies: int = 2, denoise: bool = True):
+    def __init__(
+        self,
+        root: str | Path,
+        benchmarks: Sequence[str] | None = None,
+        missing_list: str | Path | None = None,
+        max_bodies: int = 2,
+        denoise: bool = True,
+    ):
         self.root = Path(root)
         if not self.root.is_dir():
             raise ValueError(f"NTU root {self.root} is not a directory of .skeleton files")
@@ -180,8 +278,11 @@ class NTUSource(SkeletonSource):
         self.num_persons, self.denoise = int(max_bodies), bool(denoise)
         missing = set()
         if missing_list:
-            missing = {Path(line.strip()).name.replace(".skeleton", "")
-                       for line in Path(missing_list).read_text().splitlines() if line.strip()}
+            missing = {
+                Path(line.strip()).name.replace(".skeleton", "")
+                for line in Path(missing_list).read_text().splitlines()
+                if line.strip()
+            }
         self.missing_list = str(missing_list) if missing_list else None
         files = sorted(p for p in self.root.rglob("*.skeleton") if p.stem not in missing)
         if not files:
@@ -191,7 +292,9 @@ class NTUSource(SkeletonSource):
         self.names = [parse_ntu_name(p.name) for p in files]
         ntu120 = any(n.action > 60 or n.setup > 17 for n in self.names)
         self.num_classes = 120 if ntu120 else 60
-        self.benchmarks = list(benchmarks) if benchmarks else (["xsub", "xset"] if ntu120 else ["xsub", "xview"])
+        self.benchmarks = (
+            list(benchmarks) if benchmarks else (["xsub", "xset"] if ntu120 else ["xsub", "xview"])
+        )
         for b in self.benchmarks:
             is_training(self.names[0], b)  # validates the benchmark name early
         self.label_names = None
@@ -211,8 +314,13 @@ class NTUSource(SkeletonSource):
         return out
 
     def options(self):
-        return {"root": str(self.root), "benchmarks": self.benchmarks, "missing_list": self.missing_list,
-                "max_bodies": self.num_persons, "denoise": self.denoise}
+        return {
+            "root": str(self.root),
+            "benchmarks": self.benchmarks,
+            "missing_list": self.missing_list,
+            "max_bodies": self.num_persons,
+            "denoise": self.denoise,
+        }
 
 
 register_source("ntu", NTUSource)

@@ -5,96 +5,151 @@ The file holds ``{"split": {name: [frame_dir, ...]}, "annotations": [{"frame_dir
 "total_frames": int}, ...]}``.  3D keypoints (C=3) are kept as (x, y, z); 2D keypoints
 become (x, y, score), the score being 1 where no ``keypoint_score`` is given.  Persons
 are ranked by summed score (2D) or motion energy (3D); the top ``max_persons`` are kept.
-NB: pickle executes code on load: only read files you trust.
+
+A pickle can run code when loaded, so the file is read with a restricted unpickler
+(:mod:`.safe_pickle`: builtin containers and numpy arrays only); ``trust_pickle=True``
+(``skd prepare --trust-pickle``) uses plain pickle for files from a source you trust.
 """
+
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from ...layouts import get_layout
-from ..sources import ReaderError, SkeletonSource, register_source
+from .base import (
+    LIMITS,
+    ReaderError,
+    SkeletonSource,
+    check_clip,
+    check_label,
+    finite_float32,
+    numeric_array,
+    register_source,
+)
+from .safe_pickle import load_pickle
 
 _LAYOUT_BY_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
 
 
-def load_pyskl_annotations(path: str | Path) -> dict:
+def load_pyskl_annotations(path: str | Path, trust_pickle: bool = False) -> dict:
+    """The annotation file's dict, its structure checked: 'annotations' a list, 'split' {name: [str]}."""
     path = Path(path)
-    try:
-        with open(path, "rb") as f:
-            content = pickle.load(f)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as err:
-        raise ReaderError(f"{path}: not a readable pickle ({type(err).__name__}: {err}); truncated?") from None
-    if not isinstance(content, dict) or "annotations" not in content:
-        raise ReaderError(f"{path}: expected a dict with keys 'split' and 'annotations'")
+    content = load_pickle(path, trust=trust_pickle)
+    if not isinstance(content, dict) or not isinstance(content.get("annotations"), list):
+        raise ReaderError(f"{path}: expected a dict with keys 'split' and 'annotations' (a list)")
+    split = content.get("split") or {}
+    if not isinstance(split, dict) or not all(
+        isinstance(name, str)
+        and isinstance(members, (list, tuple))
+        and all(isinstance(m, str) for m in members)
+        for name, members in split.items()
+    ):
+        raise ReaderError(f"{path}: field 'split' must map split names to lists of frame_dir strings")
     return content
 
 
-def annotation_to_clip(ann: dict, where: str, max_persons: int = 2, num_joints: int | None = None) -> np.ndarray:
-    """(3, T, V, max_persons) float32 from one annotation dict; ``where`` prefixes errors."""
+def _keypoint(ann: dict, where: str) -> np.ndarray:
     if "keypoint" not in ann:
         raise ReaderError(f"{where}: field 'keypoint' is missing")
-    kp = np.asarray(ann["keypoint"], dtype=np.float32)
+    kp = numeric_array(ann["keypoint"], where, "'keypoint'")
     if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
         raise ReaderError(f"{where}: 'keypoint' must be (M, T, V, 2|3), got shape {kp.shape}")
+    M, T, V, _ = kp.shape
+    for what, value, limit in (
+        ("persons M", M, LIMITS.persons),
+        ("frames T", T, LIMITS.frames),
+        ("joints V", V, LIMITS.joints),
+    ):
+        if value > limit:
+            raise ReaderError(f"{where}: 'keypoint' has {value} {what}, more than the limit {limit}")
+    return kp
+
+
+def annotation_to_clip(
+    ann: dict, where: str, max_persons: int = 2, num_joints: int | None = None
+) -> np.ndarray:
+    """(3, T, V, max_persons) float32 from one annotation dict; ``where`` prefixes errors."""
+    if not isinstance(ann, dict):
+        raise ReaderError(f"{where}: the annotation is a {type(ann).__name__}, expected a dict")
+    kp = _keypoint(ann, where)
     M, T, V, C = kp.shape
     if T == 0 or M == 0:
         raise ReaderError(f"{where}: 'keypoint' is empty (shape {kp.shape})")
     if num_joints is not None and V != num_joints:
         raise ReaderError(f"{where}: 'keypoint' has {V} joints, the layout expects {num_joints}")
-    if not np.all(np.isfinite(kp)):
-        raise ReaderError(f"{where}: 'keypoint' contains NaN or Inf")
+    kp = finite_float32(kp, where, "'keypoint'")
     if C == 3:
         clip = kp
-        rank_key = -np.array([kp[m].reshape(T, -1).var(axis=0).sum() for m in range(M)])
+        rank_key = -np.array([kp[m].astype(np.float64).reshape(T, -1).var(axis=0).sum() for m in range(M)])
     else:
         score = ann.get("keypoint_score")
         if score is None:
             score = np.any(kp != 0, axis=-1).astype(np.float32)
-        score = np.asarray(score, dtype=np.float32)
+        score = numeric_array(score, where, "'keypoint_score'")
         if score.shape != (M, T, V):
             raise ReaderError(f"{where}: 'keypoint_score' must be (M, T, V)={(M, T, V)}, got {score.shape}")
-        if not np.all(np.isfinite(score)):
-            raise ReaderError(f"{where}: 'keypoint_score' contains NaN or Inf")
+        score = finite_float32(score, where, "'keypoint_score'")
         clip = np.concatenate([kp, score[..., None]], axis=-1)
-        rank_key = -score.sum(axis=(1, 2))
+        rank_key = -score.astype(np.float64).sum(axis=(1, 2))
     order = np.argsort(rank_key, kind="stable")[:max_persons]
     out = np.zeros((3, T, V, max_persons), dtype=np.float32)
     out[..., : len(order)] = clip[order].transpose(3, 1, 2, 0)
-    return out
+    return check_clip(out, where)
 
 
 class PysklSource(SkeletonSource):
     """A PYSKL annotation pickle.  Splits: every entry of its ``split`` dict, optionally
-    only those whose name starts with ``split_prefix`` (e.g. 'xsub')."""
+    only those whose name starts with ``split_prefix`` (e.g. 'xsub').
+
+    ``trust_pickle``: load with plain pickle (can run code from the file), not the restricted loader.
+    """
 
     name = "pyskl"
 
-    def __init__(self, root: str | Path, split_prefix: str | None = None, max_persons: int = 2,
-                 layout: str | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        split_prefix: str | None = None,
+        max_persons: int = 2,
+        layout: str | None = None,
+        trust_pickle: bool = False,
+    ):
         self.path = Path(root)
-        content = load_pyskl_annotations(self.path)
+        self.trust_pickle = bool(trust_pickle)
+        content = load_pyskl_annotations(self.path, trust_pickle=self.trust_pickle)
         self.annotations = content["annotations"]
         if not self.annotations:
-            raise ValueError(f"{self.path}: 'annotations' is empty")
-        first = np.asarray(self.annotations[0].get("keypoint", np.zeros((1, 1, 0, 2))))
-        V = first.shape[2] if first.ndim == 4 else 0
-        if layout is None and V not in _LAYOUT_BY_JOINTS:
-            raise ValueError(f"{self.path}: cannot guess the layout of {V} joints; pass layout=")
-        self.layout = get_layout(layout or _LAYOUT_BY_JOINTS[V])
-        self.num_coords = 3 if first.ndim == 4 and first.shape[-1] == 3 else 2
+            raise ReaderError(f"{self.path}: 'annotations' is empty")
+        first = self.annotations[0]
+        if layout is None:
+            kp = _keypoint(first, f"{self.path}: annotations[0]") if isinstance(first, dict) else None
+            V = kp.shape[2] if kp is not None else 0
+            if V not in _LAYOUT_BY_JOINTS:
+                raise ReaderError(
+                    f"{self.path}: cannot guess the layout of {V} joints from annotations[0]; pass layout="
+                )
+            layout = _LAYOUT_BY_JOINTS[V]
+            self.num_coords = 3 if kp.shape[-1] == 3 else 2
+        else:
+            kp = first.get("keypoint") if isinstance(first, dict) else None
+            self.num_coords = 3 if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[-1] == 3 else 2
+        self.layout = get_layout(layout)
         self.num_persons, self.split_prefix = int(max_persons), split_prefix
-        self.keys = [str(a.get("frame_dir", f"#{i}")) for i, a in enumerate(self.annotations)]
-        self.split_dict = content.get("split", {}) or {}
+        self.keys = [
+            a["frame_dir"] if isinstance(a, dict) and isinstance(a.get("frame_dir"), str) else f"#{i}"
+            for i, a in enumerate(self.annotations)
+        ]
+        self.split_dict = content.get("split") or {}
 
     def load(self, index):
         ann = self.annotations[index]
         where = f"{self.path}: annotations[{index}] ({self.keys[index]})"
-        if "label" not in ann:
+        if not isinstance(ann, dict) or "label" not in ann:
             raise ReaderError(f"{where}: field 'label' is missing")
-        return annotation_to_clip(ann, where, self.num_persons, self.layout.num_joints), int(ann["label"])
+        label = check_label(ann["label"], where, "field 'label'")
+        return annotation_to_clip(ann, where, self.num_persons, self.layout.num_joints), label
 
     def splits(self):
         position = {k: i for i, k in enumerate(self.keys)}
@@ -106,7 +161,10 @@ class PysklSource(SkeletonSource):
         return out
 
     def options(self):
-        return {"root": str(self.path), "split_prefix": self.split_prefix, "max_persons": self.num_persons}
+        options = {"root": str(self.path), "split_prefix": self.split_prefix, "max_persons": self.num_persons}
+        if self.trust_pickle:
+            options["trust_pickle"] = True
+        return options
 
 
 register_source("pyskl", PysklSource)

@@ -1,7 +1,7 @@
 """One full SKD training step, skdcore ops vs pure-PyTorch reference, same model, same run.
 
 Step = teacher forward (HQ, no grad) + student forward (LQ) + CE, KL, feature MSE, graph matching
-+ gradient-revised backward + SGD step. "skdcore" = ``ops: fused`` (compiled kernels where built,
++ gradient-revised backward + SGD step. "skdcore" = ``ops: fused`` (compiled kernels,
 fast multi-loss backward); "reference" = ``ops: reference`` (pure PyTorch, 4 backward passes).
 Both variants share the same initial weights and inputs; timings are interleaved (A B A B ...)
 so machine noise hits both alike, and medians are reported. Peak memory: on CUDA the allocator's
@@ -10,7 +10,6 @@ per variant (CPU tensors do not go through a tracing allocator).
 """
 from __future__ import annotations
 
-import json
 import statistics
 import subprocess
 import sys
@@ -19,19 +18,21 @@ from typing import Dict
 
 import torch
 
-from ..models import build_model, set_use_fused_ops
-from .losses import skd_losses
-from .ops_select import RevisedBackward, select_ops
+from .models import build_model
+from .train.losses import LOSS_WEIGHTS, skd_losses
+from .train.ops_select import select_ops
+from .train.revision import RevisedBackward
 
 QUICK_MODEL = {"channels": (16, 16, 32, 32), "strides": (1, 2, 1, 2)}
 
 
-def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_size: int = 16, persons: int = 2,
-              num_class: int = 60, model_args: dict | None = None, seed: int = 0, device: str = "cpu"):
-    """A closure running one SKD training step with ``ops`` ('fused' or 'reference'); returns (step, selection)."""
+def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_size: int = 16,
+              persons: int = 2, num_class: int = 60, model_args: dict | None = None, seed: int = 0,
+              device: str = "cpu"):
+    """A closure running one SKD training step with ``ops`` ('fused' or 'reference');
+    returns (step, selection)."""
     selection = select_ops(ops, model_name, "fast")
-    fused_models = any(v == "fused" for k, v in selection.used.items() if k in ("temporal_shift", "graph_conv"))
-    args = dict(num_class=num_class, num_person=persons, **(model_args or {}))
+    args = dict(num_class=num_class, num_person=persons, ops=ops, **(model_args or {}))
     torch.manual_seed(seed)
     teacher = build_model(model_name, **args).to(device).eval()
     student = build_model(model_name, adaption_channels=teacher.feature_channels, **args).to(device).train()
@@ -40,16 +41,16 @@ def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_
     lq = (hq + 0.1 * torch.randn(hq.shape, generator=generator).to(device))
     labels = torch.randint(0, num_class, (batch_size,), generator=generator).to(device)
     optimizer = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    weights = {"ce": 1.0, "kl": 1.0, "mse": 1.0, "graph_matching": 1.0}
-    backward = RevisedBackward(student, list(weights), selection.revision)
+    weights = dict(LOSS_WEIGHTS)
+    backward = RevisedBackward(student.parameters(), scheme=selection.revision)
 
     def step():
-        set_use_fused_ops(fused_models)  # NB: the models' switch is global; both variants live in one process
         optimizer.zero_grad(set_to_none=True)
         with torch.no_grad():
             t_logits, t_features = teacher(hq)
         s_logits, s_features = student(lq)
-        losses = skd_losses(s_logits, s_features, t_logits, t_features, labels, weights, selection.graph_matching)
+        losses = skd_losses(s_logits, s_features, t_logits, t_features, labels, weights,
+                            selection.graph_matching)
         backward(losses)
         optimizer.step()
         if device != "cpu":
@@ -85,7 +86,7 @@ def peak_memory_mb(ops: str, frames: int, batch_size: int, model_name: str, mode
     code = (
         "import json, os, threading, time, torch, skdcore\n"
         f"torch.set_num_threads({torch.get_num_threads()})\n"
-        "from skdcore.train.bench_step import make_step\n"
+        "from skdcore.bench_step import make_step\n"
         f"step, _ = make_step({ops!r}, {model_name!r}, {frames}, {batch_size}, model_args={model_args!r})\n"
         "page = os.sysconf('SC_PAGE_SIZE')\n"
         "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * page\n"
@@ -103,53 +104,29 @@ def peak_memory_mb(ops: str, frames: int, batch_size: int, model_name: str, mode
 
 def bench_train_step(frames: int = 100, batch_size: int = 16, model_name: str = "shift_gcn", repeats: int = 5,
                      model_args: dict | None = None, device: str = "cpu", memory: bool = True) -> Dict:
-    fused, selection = make_step("fused", model_name, frames, batch_size, model_args=model_args, device=device)
-    reference, _ = make_step("reference", model_name, frames, batch_size, model_args=model_args, device=device)
+    shape = dict(model_args=model_args, device=device)
+    fused, selection = make_step("fused", model_name, frames, batch_size, **shape)
+    reference, _ = make_step("reference", model_name, frames, batch_size, **shape)
     times = time_steps({"skdcore": fused, "reference": reference}, repeats)
     result = {
         "frames": frames, "batch_size": batch_size, "model": model_name, "repeats": repeats,
-        "skdcore_s": statistics.median(times["skdcore"]), "reference_s": statistics.median(times["reference"]),
+        "skdcore_s": statistics.median(times["skdcore"]),
+        "reference_s": statistics.median(times["reference"]),
         "ops": selection.used,
     }
     result["speedup"] = result["reference_s"] / result["skdcore_s"]
     if memory:
-        result["skdcore_peak_mb"] = peak_memory_mb("fused", frames, batch_size, model_name, model_args, device)
-        result["reference_peak_mb"] = peak_memory_mb("reference", frames, batch_size, model_name, model_args, device)
+        for name, ops in (("skdcore", "fused"), ("reference", "reference")):
+            result[f"{name}_peak_mb"] = peak_memory_mb(ops, frames, batch_size, model_name, model_args,
+                                                       device)
     return result
 
 
 def format_result(r: Dict) -> str:
-    line = (f"SKD train step {r['model']} B={r['batch_size']} T={r['frames']} V=25 M=2: skdcore {r['skdcore_s'] * 1e3:.0f} ms, "
+    line = (f"SKD train step {r['model']} B={r['batch_size']} T={r['frames']} V=25 M=2: "
+            f"skdcore {r['skdcore_s'] * 1e3:.0f} ms, "
             f"reference {r['reference_s'] * 1e3:.0f} ms -> {r['speedup']:.2f}x (median of {r['repeats']})")
     if "skdcore_peak_mb" in r:
-        line += f"; peak memory skdcore {r['skdcore_peak_mb']:.0f} MB vs reference {r['reference_peak_mb']:.0f} MB"
+        line += (f"; peak memory skdcore {r['skdcore_peak_mb']:.0f} MB vs reference "
+                 f"{r['reference_peak_mb']:.0f} MB")
     return line + "\n  ops: " + ", ".join(f"{k}={v}" for k, v in r["ops"].items())
-
-
-def run_all_benchmarks(folder: str, quick: bool) -> int:
-    """Run every benchmarks/bench_*.py of a source checkout (they import its common.py)."""
-    from pathlib import Path
-
-    scripts = sorted(Path(folder).glob("bench_*.py"))
-    if not scripts:
-        raise SystemExit(f"skd bench --all: no bench_*.py in {folder}; run it from the skdcore source tree "
-                         "or pass --benchmarks DIR")
-    for script in scripts:
-        print(f"== {script.name}", flush=True)
-        code = subprocess.run([sys.executable, script.name] + (["--quick"] if quick else []), cwd=script.parent).returncode
-        if code:
-            return code
-    return 0
-
-
-def run_bench_cli(args) -> int:
-    if getattr(args, "all", False):
-        return run_all_benchmarks(args.benchmarks, args.quick)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model_args = QUICK_MODEL if args.quick else None
-    for frames in ([16] if args.quick else args.frames):
-        r = bench_train_step(frames, 4 if args.quick else args.batch_size, args.model,
-                             2 if args.quick else args.repeats, model_args, device, memory=not args.quick)
-        print(format_result(r))
-        print(json.dumps(r))
-    return 0

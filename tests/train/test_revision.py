@@ -1,14 +1,15 @@
-"""MultiLossBackward (batched / sequential) vs the 4-backward reference; DDP equivalence (gloo)."""
+"""RevisedBackward (fast / reference scheme) vs the 4-backward reference; DDP equivalence (gloo)."""
 import os
 import socket
 
 import pytest
-import skdcore  # noqa: F401
 import torch
 import torch.nn.functional as F
-from skdcore.train import MultiLossBackward, reference_multi_loss_backward
-from skdcore.train.distributed_revision import shard_owners
 from torch import nn
+
+import skdcore  # noqa: F401
+from skdcore.train import RevisedBackward, reference_multi_loss_backward
+from skdcore.train.revision import shard_owners
 
 
 class TinyStudent(nn.Module):
@@ -36,7 +37,8 @@ def skd_losses(model, x, labels, teacher_logits, teacher_features):
     mse = F.mse_loss(adapted, teacher_features)
     # a small structural term: distances between time steps, as graph matching does between nodes
     structure = F.smooth_l1_loss(torch.cdist(adapted.transpose(1, 2), adapted.transpose(1, 2)),
-                                 torch.cdist(teacher_features.transpose(1, 2), teacher_features.transpose(1, 2)))
+                                 torch.cdist(teacher_features.transpose(1, 2),
+                                             teacher_features.transpose(1, 2)))
     return task, [kl, mse, structure], features
 
 
@@ -44,7 +46,8 @@ def make_batch(n=8, seed=0, dtype=torch.float64):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, 3, 10, generator=g, dtype=dtype)
     labels = torch.randint(0, 5, (n,), generator=g)
-    return x, labels, torch.randn(n, 5, generator=g, dtype=dtype), torch.randn(n, 6, 10, generator=g, dtype=dtype)
+    teacher_logits = torch.randn(n, 5, generator=g, dtype=dtype)
+    return x, labels, teacher_logits, torch.randn(n, 6, 10, generator=g, dtype=dtype)
 
 
 def make_model(seed=0, batch_norm=True):
@@ -73,18 +76,21 @@ def reference_grads(batch, mode="skd", seed=0, batch_norm=True):
 
 
 @pytest.mark.parametrize("mode", ["skd", "pcgrad"])
-@pytest.mark.parametrize("method,use_shared", [("sequential", False), ("batched", False), ("batched", True)])
-def test_matches_reference(method, use_shared, mode):
+@pytest.mark.parametrize("scheme", ["fast", "reference"])
+def test_matches_reference(scheme, mode):
     batch = make_batch()
     expected, expected_stats = reference_grads(batch, mode)
     model = make_model()
-    backward = MultiLossBackward(model.parameters(), method=method, mode=mode)
+    backward = RevisedBackward(model.parameters(), scheme=scheme, mode=mode)
     task, distill, features = skd_losses(model, *batch)
-    result = backward(task, distill, shared=features if use_shared else None)
+    result = backward.backward(task, distill)
     assert_same_grads(grads_of(model), expected)
     torch.testing.assert_close(result.stats, expected_stats)
     assert model.adaption.weight.grad is not None and model.adaption.weight.grad.any()  # no task grad, kept
-    assert model.unused.weight.grad is None
+    if scheme == "fast":
+        assert model.unused.weight.grad is None
+    else:  # the reference writes a zero gradient for every parameter, as the SKD code does
+        assert not model.unused.weight.grad.any()
 
 
 def test_replaces_stale_gradients_and_steps_the_seed():
@@ -92,24 +98,38 @@ def test_replaces_stale_gradients_and_steps_the_seed():
     model = make_model()
     for p in model.parameters():
         p.grad = torch.full_like(p, 7.0)
-    backward = MultiLossBackward(model.parameters(), method="batched")
+    backward = RevisedBackward(model.parameters())
     task, distill, features = skd_losses(model, *batch)
-    backward(task, distill, shared=features)
+    backward.backward(task, distill)
     expected, _ = reference_grads(batch)
     assert_same_grads(grads_of(model), expected)  # unused param: zeroed, not stale
     assert backward.step == 1
 
 
+def test_trainer_form_reports_cosines_and_projections_by_name():
+    batch = make_batch()
+    _, expected_stats = reference_grads(batch)
+    model = make_model()
+    task, (kl, mse, structure), _ = skd_losses(model, *batch)
+    losses = {"ce": task, "kl": kl, "mse": mse, "graph_matching": structure}
+    info = RevisedBackward(model.parameters())(losses)
+    assert sorted(info) == sorted(f"{kind}_{name}" for kind in ("cos", "projected")
+                                  for name in ("kl", "mse", "graph_matching"))
+    for k, name in enumerate(("kl", "mse", "graph_matching")):
+        assert info[f"cos_{name}"] == pytest.approx(float(expected_stats[0, k]))
+        assert info[f"projected_{name}"] == float(expected_stats[1, k] > 0)
+
+
 def test_errors():
     model = make_model()
-    with pytest.raises(ValueError, match="method must be one of"):
-        MultiLossBackward(model.parameters(), method="fast")
-    backward = MultiLossBackward(model.parameters())
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        RevisedBackward(model.parameters(), scheme="batched")
+    backward = RevisedBackward(model.parameters())
     task, distill, _ = skd_losses(model, *make_batch())
     with pytest.raises(ValueError, match=r"distill_losses\[1\] must be a scalar tensor"):
-        backward(task, [distill[0], torch.ones(2, requires_grad=True)])
+        backward.backward(task, [distill[0], torch.ones(2, requires_grad=True)])
     with pytest.raises(ValueError, match="task_loss does not require grad"):
-        backward(task.detach(), distill)
+        backward.backward(task.detach(), distill)
 
 
 def test_shard_owners_balance():
@@ -136,11 +156,12 @@ def _ddp_worker(rank, world, port, mode, result_dir):
         x, labels, teacher_logits, teacher_features = make_batch()
         shard = slice(rank * 4, (rank + 1) * 4)  # each rank sees half of the batch
         model = make_model(batch_norm=False)
-        backward = MultiLossBackward(model.parameters(), mode=mode)
+        backward = RevisedBackward(model.parameters(), mode=mode)
         task, distill, features = skd_losses(model, x[shard], labels[shard], teacher_logits[shard],
                                              teacher_features[shard])
-        result = backward(task, distill, shared=features)
-        torch.save({"grads": grads_of(model), "stats": result.stats}, os.path.join(result_dir, f"rank{rank}.pt"))
+        result = backward.backward(task, distill)
+        torch.save({"grads": grads_of(model), "stats": result.stats},
+                   os.path.join(result_dir, f"rank{rank}.pt"))
     finally:
         dist.destroy_process_group()
 

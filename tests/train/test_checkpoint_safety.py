@@ -1,0 +1,145 @@
+"""Checkpoints hold no pickled code: skdcore's own open with torch.load(weights_only=True); a checkpoint
+that needs weights_only=False is refused (naming --trust-checkpoint) and its payload never runs."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from skdcore.cli import main
+from skdcore.train import CheckpointError, load_checkpoint
+from skdcore.train.checkpoint import FORMAT, plain_data, rng_state, set_rng_state
+
+
+class _Payload:
+    """Unpickling calls open(marker, 'w'): the file appears only if the pickle's code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _malicious_checkpoint(path, marker, where="model_args"):
+    ckpt = {"format": FORMAT, "model_name": "shift_gcn", "model_args": {}, "model": {}}
+    ckpt[where] = _Payload(marker)
+    torch.save(ckpt, path)
+    return path
+
+
+def test_own_checkpoints_open_with_plain_torch_load(tiny_teacher):
+    for name in ("best.pt", "last.pt"):
+        ckpt = torch.load(tiny_teacher.parent / name)  # torch's default: weights_only=True
+        assert ckpt["format"] == FORMAT and ckpt["model_name"] == "shift_gcn"
+        assert isinstance(ckpt["config"], dict) and ckpt["config"]["mode"] == "teacher"
+        assert torch.is_tensor(ckpt["rng"]["numpy"]["keys"]) and ckpt["rng"]["numpy"]["keys"].shape == (624,)
+
+
+@pytest.mark.parametrize("where", ["model_args", "config", "extra"])
+def test_malicious_checkpoint_is_refused_and_never_runs(tmp_path, where):
+    marker = tmp_path / "EXECUTED"
+    path = _malicious_checkpoint(tmp_path / "evil.pt", marker, where)
+    with pytest.raises(
+        CheckpointError,
+        match=r"evil.pt holds pickled Python objects \(it needs io.open\).*"
+        r"--trust-checkpoint",
+    ):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_malicious_checkpoint_through_the_cli(tmp_path, capsys):
+    marker = tmp_path / "EXECUTED"
+    path = _malicious_checkpoint(tmp_path / "evil.pt", marker)
+    assert main(["eval", "--checkpoint", str(path)]) == 2
+    assert "--trust-checkpoint" in capsys.readouterr().err
+    assert not marker.exists()
+
+
+def test_older_pickled_checkpoint_needs_trust(tmp_path):
+    """Format 1 stored numpy's RNG tuple (a numpy array): refused by default, loaded with trust=True."""
+    path = tmp_path / "old.pt"
+    torch.save(
+        {
+            "format": "skdcore-checkpoint-1",
+            "model_name": "shift_gcn",
+            "model_args": {},
+            "model": {},
+            "rng": {"numpy": np.random.get_state()},
+        },
+        path,
+    )
+    with pytest.raises(CheckpointError, match=r"numpy.*--trust-checkpoint \(Python: trust=True\)"):
+        load_checkpoint(path)
+    assert load_checkpoint(path, trust=True)["rng"]["numpy"][0] == "MT19937"
+
+
+@pytest.mark.parametrize(
+    "ckpt, match",
+    [
+        (
+            {"format": FORMAT, "model_args": {}, "model": {}},
+            "field 'model_name' is missing, expected a string",
+        ),
+        (
+            {"format": FORMAT, "model_name": "shift_gcn", "model_args": [], "model": {}},
+            "field 'model_args' is a list",
+        ),
+        ({"format": FORMAT, "model_name": "shift_gcn", "model_args": {}}, "field 'model' is missing"),
+        (
+            {"format": FORMAT, "model_name": "shift_gcn", "model_args": {}, "model": {"w": 3}},
+            "field .model. holds non-tensor entries",
+        ),
+    ],
+)
+def test_incomplete_checkpoint_is_a_checkpoint_error(tmp_path, ckpt, match):
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="bad.pt: " + match):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_resume_of_a_best_checkpoint_names_the_missing_field(tmp_path):
+    from skdcore.train.checkpoint import resume_state
+
+    with pytest.raises(CheckpointError, match="x.pt: field 'optimizer' is missing.*resume from last.pt"):
+        resume_state({"format": FORMAT, "model_name": "m", "model_args": {}, "model": {}}, tmp_path / "x.pt")
+
+
+def test_rng_state_round_trips_as_plain_data():
+    import random
+
+    state = rng_state()
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(123), np.random.seed(123), random.seed(123)
+    set_rng_state(plain_data(state))
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    torch.testing.assert_close(got[0], expected[0], rtol=0, atol=0)
+    np.testing.assert_array_equal(got[1], expected[1])
+    assert got[2] == expected[2]
+
+
+def test_plain_data_converts_or_names_the_key():
+    from skdcore.layouts import get_layout
+
+    out = plain_data({"layout": get_layout("coco17"), "n": np.int64(3), "a": np.zeros(2)}, "model_args")
+    assert out["n"] == 3 and type(out["n"]) is int and torch.is_tensor(out["a"])
+    assert out["layout"]["name"] == "coco17" and out["layout"]["center"] == get_layout("coco17").center
+    with pytest.raises(CheckpointError, match=r"model_args\['fn'\] is a builtins.function"):
+        plain_data({"fn": lambda: 0}, "model_args")
+    assert not os.path.exists("EXECUTED")
+
+
+def test_unknown_model_or_bad_model_args_are_checkpoint_errors(tmp_path, capsys):
+    torch.save({"format": FORMAT, "model_name": "resnet", "model_args": {}, "model": {}}, tmp_path / "m.pt")
+    with pytest.raises(
+        CheckpointError, match=r"m.pt: field 'model_name' is 'resnet', not a model of this skdcore"
+    ):
+        load_checkpoint(tmp_path / "m.pt")
+    torch.save(
+        {"format": FORMAT, "model_name": "shift_gcn", "model_args": {"bogus": 1}, "model": {}},
+        tmp_path / "a.pt",
+    )
+    assert main(["eval", "--checkpoint", str(tmp_path / "a.pt")]) == 2
+    assert "a.pt: cannot build its model 'shift_gcn' from the recorded model_args" in capsys.readouterr().err
