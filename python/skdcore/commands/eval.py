@@ -25,9 +25,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV, PNG)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
-    parser.add_argument("--layout", help="skeleton layout to build the models with (default: each checkpoint's)")
+    parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
     parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can "
+                        help="load checkpoints holding pickled Python objects (weights_only=False): this can "
                              "run code from the file, so only for files from a source you trust")
     parser.add_argument("--robustness", action="store_true",
                         help="also compute robustness curves (see `skd robustness --help`; needs --out)")

@@ -33,9 +33,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
-    parser.add_argument("--layout", help="skeleton layout to build the models with (default: each checkpoint's)")
+    parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
     parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can "
+                        help="load checkpoints holding pickled Python objects (weights_only=False): this can "
                              "run code from the file, so only for files from a source you trust")
     add_grid_arguments(parser)
 
@@ -69,7 +69,8 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
     print(f"robustness: {len(result['models'])} model(s) x {len(result['grid'])} corruptions x "
           f"{sum(len(v) for v in result['grid'].values())} conditions on {result['num_samples']} clips in "
           f"{seconds['total']:.1f} s (corrupting {seconds['corrupt']:.1f} s, "
-          f"evaluating {seconds['evaluate']:.1f} s; {seconds['cpu']:.1f} s CPU, {seconds['threads']} thread(s))")
+          f"evaluating {seconds['evaluate']:.1f} s; {seconds['cpu']:.1f} s CPU, "
+          f"{seconds['threads']} thread(s))")
     print(f"wrote {out / 'robustness.csv'}, robustness.json" + (f" and {len(plots)} PNGs" if plots else
                                                                  " (no PNGs: pip install 'skdcore[plots]')"))
     return result
