@@ -3,7 +3,7 @@
 Same data, models, schedule and ops as the demo (``skdcore.demo.demo_config``). The teacher is
 trained once (seed 0); then for each seed the baseline and the SKD student are trained with the
 config's ``seed`` set to it (initialisation and batch order change, the data does not). Each best
-checkpoint is evaluated on the stored LQ test split (occlusion p=0.6, as trained) and on test LQ
+checkpoint is evaluated on the stored LQ test split (the demo's occlusion p, as trained) and on test LQ
 regenerated at p=0.8 (as the demo's accuracy-vs-severity plot does). Prints per-seed pairs,
 mean +- std, the paired difference (SKD - baseline) with a paired t statistic and sign counts;
 writes ``summary.json`` and ``seed_sweep.png`` into the output directory.
@@ -23,10 +23,13 @@ import os
 import time
 from pathlib import Path
 
-HEAVY_P = 0.8  # the extra occlusion level, heavier than the training LQ (p=0.6)
-METRICS = {"top1_p06": "top-1 @ p=0.6 (stored LQ, best epoch)",
-           "top1_p08": f"top-1 @ p={HEAVY_P} (regenerated LQ, best epoch)",
-           "final_top1_p06": "top-1 @ p=0.6, last epoch (no best-epoch selection on test)"}
+from skdcore.demo import DEMO_DATA  # noqa: E402
+
+TRAIN_P = DEMO_DATA["lq"]["p"]  # the occlusion the demo trains (and stores its test LQ) with
+HEAVY_P = round(min(0.95, TRAIN_P + 0.2), 2) if TRAIN_P < 0.95 else 0.99  # an extra, heavier occlusion level
+METRICS = {"top1_lq": f"top-1 @ p={TRAIN_P} (stored LQ, best epoch)",
+           "top1_heavy": f"top-1 @ p={HEAVY_P} (regenerated LQ, best epoch)",
+           "final_top1_lq": f"top-1 @ p={TRAIN_P}, last epoch (no best-epoch selection on test)"}
 
 
 def paired_stats(baseline, skd) -> dict:
@@ -84,12 +87,15 @@ def train_or_resume(cfg) -> dict:
 
 
 def evaluate_run(checkpoint: Path, data_root: Path, ops: str, test_set=None) -> dict:
-    from skdcore.demo import _severity_accuracy
-    from skdcore.train.evaluate_cli import evaluate_checkpoint
+    from skdcore.evaluation.checkpoints import default_device, evaluate_checkpoint, load_trained_model
+    from skdcore.evaluation.robustness import robustness_grid
 
     stored, test_set = evaluate_checkpoint(checkpoint, use="lq", ops=ops, dataset=test_set)
-    heavy = _severity_accuracy({"run": str(checkpoint)}, data_root, (HEAVY_P,), ops)["run"][0]
-    return {"top1_p06": stored["top1"], "top5_p06": stored["top5"], "top1_p08": heavy,
+    model = load_trained_model(checkpoint, ops)[0]
+    grid = robustness_grid({"run": model}, test_set, ["occlusion"], {"occlusion": [HEAVY_P]}, seed=1234,
+                           device=default_device())
+    heavy = grid["rows"][0]["top1"]
+    return {"top1_lq": stored["top1"], "top5_lq": stored["top5"], "top1_heavy": heavy,
             "num_test": len(test_set)}
 
 
@@ -103,14 +109,14 @@ def run_once(mode: str, seed: int, out: Path, quick: bool, ops: str) -> dict:
         return json.loads(path.read_text())
     trained = train_or_resume(cfg)
     # The trainer's per-epoch validation: stored LQ test split, on HQ for the teacher.
-    final_key = "final_top1_hq" if mode == "teacher" else "final_top1_p06"
+    final_key = "final_top1_hq" if mode == "teacher" else "final_top1_lq"
     result = {"name": cfg.name, "mode": mode, "seed": seed, "best_epoch": trained["best"].get("epoch"),
               "train_s": trained["train_s"], final_key: trained["history"][-1].get("val_top1"),
               **evaluate_run(Path(cfg.output_dir) / "best.pt", out / "data", ops)}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, result)
-    print(f"[{cfg.name}] top-1 p=0.6 {100 * result['top1_p06']:.1f}%, "
-          f"p={HEAVY_P} {100 * result['top1_p08']:.1f}% "
+    print(f"[{cfg.name}] top-1 p={TRAIN_P} {100 * result['top1_lq']:.1f}%, "
+          f"p={HEAVY_P} {100 * result['top1_heavy']:.1f}% "
           f"(best epoch {result['best_epoch']}, {result['train_s']:.0f} s)", flush=True)
     return result
 
@@ -118,12 +124,12 @@ def run_once(mode: str, seed: int, out: Path, quick: bool, ops: str) -> dict:
 def format_report(runs: dict, seeds, summary: dict) -> str:
     from common import markdown_table
 
-    columns = [(key, mode) for key in ("top1_p06", "top1_p08") for mode in ("baseline", "distill")]
+    columns = [(key, mode) for key in ("top1_lq", "top1_heavy") for mode in ("baseline", "distill")]
     rows = [[s, *(f"{100 * runs[(mode, s)][key]:.1f}" for key, mode in columns)] for s in seeds]
     for field in ("mean", "std"):
         who = {"baseline": "baseline", "distill": "skd"}
         rows.append([field, *(f"{100 * summary[key][f'{who[mode]}_{field}']:.2f}" for key, mode in columns)])
-    header = ["seed", "baseline p=0.6", "SKD p=0.6", f"baseline p={HEAVY_P}", f"SKD p={HEAVY_P}"]
+    header = ["seed", f"baseline p={TRAIN_P}", f"SKD p={TRAIN_P}", f"baseline p={HEAVY_P}", f"SKD p={HEAVY_P}"]
     lines = [markdown_table(header, rows), ""]
     for key, label in METRICS.items():
         st = summary[key]
@@ -135,13 +141,13 @@ def format_report(runs: dict, seeds, summary: dict) -> str:
 
 
 def plot_pairs(runs: dict, seeds, path: Path):
-    from skdcore.train.plots import _pyplot, _save
+    from skdcore.reports.plots import _pyplot, _save
 
     plt = _pyplot()
     if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    for ax, (key, p) in zip(axes, (("top1_p06", 0.6), ("top1_p08", HEAVY_P))):
+    for ax, (key, p) in zip(axes, (("top1_lq", TRAIN_P), ("top1_heavy", HEAVY_P))):
         for seed in seeds:
             pair = [100 * runs[(mode, seed)][key] for mode in ("baseline", "distill")]
             ax.plot([0, 1], pair, marker="o", alpha=0.8, label=f"seed {seed}")
@@ -167,6 +173,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/seed_sweep"), help="output directory")
     parser.add_argument("--ops", default="fused", choices=("fused", "reference"))
     parser.add_argument("--quick", action="store_true", help="the demo's quick sizes (smoke run)")
+    parser.add_argument("--only", type=int, metavar="SEED",
+                        help="train (and cache) only this seed's runs, no report: run several at once, then "
+                             "the plain command reports from the cache (the teacher must exist first)")
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.error("--seeds must be >= 2 for a paired comparison")
@@ -183,6 +192,10 @@ def main(argv=None) -> int:
     prepare_dataset(out / "data", **run_config("teacher", 0, out, args.quick, args.ops).data.prepare)
 
     teacher = run_once("teacher", 0, out, args.quick, args.ops)
+    if args.only is not None:
+        for mode in ("baseline", "distill"):
+            run_once(mode, args.only, out, args.quick, args.ops)
+        return 0
     seeds = list(range(args.seeds))
     runs = {}
     for seed in seeds:
@@ -196,8 +209,8 @@ def main(argv=None) -> int:
         summary[key] = {**st, "t_test_p": t_test_p(st["t"], st["df"])}
     report = format_report(runs, seeds, summary)
     num_test = teacher["num_test"]
-    print(f"\nteacher (seed 0) on LQ: p=0.6 {100 * teacher['top1_p06']:.1f}%, p={HEAVY_P} "
-          f"{100 * teacher['top1_p08']:.1f}%; {num_test} test clips, one clip = {100 / num_test:.2f} points")
+    print(f"\nteacher (seed 0) on LQ: p={TRAIN_P} {100 * teacher['top1_lq']:.1f}%, p={HEAVY_P} "
+          f"{100 * teacher['top1_heavy']:.1f}%; {num_test} test clips, one clip = {100 / num_test:.2f} points")
     print(report)
     plot = plot_pairs(runs, seeds, out / "seed_sweep.png")
     wall = time.perf_counter() - start

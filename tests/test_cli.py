@@ -62,10 +62,17 @@ def test_demo_quick_and_ablation(tmp_path, capsys):
     printed = capsys.readouterr().out
     for row in ("teacher on HQ", "teacher on LQ", "baseline on LQ", "SKD student on LQ", "wall time"):
         assert row in printed
-    for plot in ("training_curves.png", "accuracy_vs_severity.png", "confusion_skd_lq.png"):
+    assert "bootstrap interval" in printed and "occlusion (top1 %)" in printed
+    for plot in ("training_curves.png", "robustness_occlusion.png", "confusion_skd_lq.png"):
         assert (tmp_path / "plots" / plot).stat().st_size > 1000
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert set(summary["table"]) == {"teacher on HQ", "teacher on LQ", "baseline on LQ", "SKD student on LQ"}
+    gain = summary["skd_gain"]
+    assert gain["low"] <= gain["diff"] <= gain["high"]
+    assert summary["table"]["SKD student on LQ"]["top1"] - summary["table"]["baseline on LQ"]["top1"] == \
+        pytest.approx(gain["diff"])
+    # a second run reuses the finished runs (resume), it does not refuse or retrain them
+    assert main(["demo", "--quick", "--out", str(tmp_path)]) == 0
     assert main(["ablation", "--quick", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert all(row in printed for row in ("CE", "+KL", "+MSE", "+GM", "+GR"))

@@ -167,7 +167,7 @@ def test_python(own_files):
     # the README's Python example, with the tiny overrides
     from skdcore.data import ArraySource, prepare_dataset
     from skdcore.train import load_config, train
-    from skdcore.train.evaluate_cli import evaluate_checkpoint
+    from skdcore.evaluation import evaluate_checkpoint
 
     X, y = np.load(own_files / "X.npy"), np.load(own_files / "y.npy")
     source = ArraySource(X, y, layout=own_files / "layout.yaml")

@@ -1,4 +1,5 @@
-"""The `skd` command line: train | distill | eval | bench | demo | ablation | export | prepare | info."""
+"""The `skd` command line: train | distill | eval | robustness | plot | export | bench | demo | ablation | prepare |
+info."""
 from __future__ import annotations
 
 import argparse
@@ -34,14 +35,11 @@ def _train(args, mode=None) -> int:
     cfg = _config(args, mode)
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
-    result = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint)
-    best, test = result["best"], result.get("test")
+    result = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint, force=args.force)
+    best = result["best"]  # NB: the trainer itself has printed (and logged) the test split's result
     if best:
         print(f"[{cfg.name}] best.pt: epoch {best['epoch']}, top1 {100 * best['top1']:.2f}% on the "
               f"{result['selection']}; checkpoints in {cfg.output_dir}")
-    if test:
-        print(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% (split {test['split']!r}, best.pt, "
-              "evaluated once)")
     if result["stopped"]:
         print(f"[{cfg.name}] stopped after max_steps={cfg.max_steps}; continue with --resume")
     return 0
@@ -51,14 +49,27 @@ def _distill(args) -> int:
     return _train(args, mode="distill")
 
 
-def _eval(args) -> int:
-    from .train.evaluate_cli import run_eval
+def _command(module_name: str):
+    """The run() of skdcore.commands.<module_name>; user errors (ValueError, missing files) exit 2."""
+    def run(args) -> int:
+        import importlib
 
-    try:
-        return run_eval(args)
-    except (ValueError, FileNotFoundError) as error:  # a missing data directory, split or layout: say which
-        print(f"skd eval: error: {error}", file=sys.stderr)
-        return 2
+        module = importlib.import_module(f".commands.{module_name}", __package__)
+        try:
+            return module.run(args)
+        except (ValueError, FileNotFoundError) as error:
+            print(f"skd {args.command}: error: {error}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def _add_command(commands, name: str, help: str, module_name: str = None) -> None:
+    import importlib
+
+    parser = commands.add_parser(name, help=help)
+    importlib.import_module(f".commands.{module_name or name}", __package__).add_arguments(parser)
+    parser.set_defaults(func=_command(module_name or name))
 
 
 def _bench(args) -> int:
@@ -82,6 +93,8 @@ def _ablation(args) -> int:
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
+    parser.add_argument("--force", action="store_true",
+                        help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) and start again")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
@@ -111,16 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_arguments(distill, teacher=True)
     distill.set_defaults(func=_distill)
 
-    ev = commands.add_parser("eval", help="evaluate a checkpoint: top-1/top-5, per-class accuracy")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--data", help="prepared data directory (default: the one the checkpoint was trained on)")
-    ev.add_argument("--split", help="split name (default: the run's test split)")
-    ev.add_argument("--input", choices=["lq", "hq", "both"], default="both", help="which skeletons to feed")
-    ev.add_argument("--per-class", action="store_true", help="print per-class accuracy")
-    ev.add_argument("--ops", choices=["fused", "reference"], default="fused")
-    ev.add_argument("--layout", help="skeleton layout to build the model with (default: the checkpoint's)")
-    _add_trust_argument(ev)
-    ev.set_defaults(func=_eval)
+    _add_command(commands, "eval", "evaluate checkpoints side by side: top-1/top-5, mean class and per-class "
+                 "accuracy, confusion matrices (--out), robustness curves (--robustness)")
+    _add_command(commands, "robustness", "accuracy of checkpoints under every LQ corruption over a severity grid")
+    _add_command(commands, "plot", "training curves (and confusion matrices) of any run directories")
 
     bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
     from .commands.bench import add_arguments as add_bench_arguments
@@ -160,10 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .train import CheckpointError, ConfigError
+    from .train.run_dir import RunExistsError
 
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError) as error:
+    except (ConfigError, CheckpointError, RunExistsError) as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -111,129 +111,175 @@ def _bump(s: np.ndarray) -> np.ndarray:
     return np.sin(np.pi * np.clip(s, 0.0, 1.0)) ** 2
 
 
-def _action_controls(name: str, tau: np.ndarray, s: np.ndarray, amp: float, rng) -> dict:
-    """Joint-angle curves (radians) of one action.
+# One function per action: (controls dict, tau, s, amp, on, rng) -> fills the dict with joint-angle
+# curves (radians). ``tau``: seconds since the action started (speed-scaled, for periodic motion);
+# ``s``: progress in [0, 1] of a one-shot action; ``on``: a bump that rises quickly, stays, falls.
+# NB: each draws from ``rng`` in a fixed order: changing an action's draws changes every later clip value.
+_d = np.deg2rad
 
-    ``tau``: seconds since the action started (speed-scaled, for periodic motion);
-    ``s``: progress in [0, 1] of a one-shot action (clamped outside its window).
-    """
-    d = np.deg2rad
-    c = {}
-    on = _bump(np.clip(s * 1.0, 0, 1)) ** 0.25  # quickly up, stays, quickly down
-    if name in ("wave_right", "wave_left"):
-        side = "r" if name == "wave_right" else "l"
+
+def _wave(side):
+    def controls(c, tau, s, amp, on, rng):
         osc = np.sin(2 * np.pi * rng.uniform(1.6, 2.4) * tau)
-        c[f"{side}_sh_abd"] = on * d(80 + 10 * amp) + on * d(12) * osc
-        c[f"{side}_sh_flex"] = on * d(20)
-        c[f"{side}_sh_twist"] = on * d(90)
-        c[f"{side}_elbow"] = on * (d(70) + d(25 * amp) * osc)
-    elif name == "phone_call":
-        c["r_sh_flex"] = on * d(35 + 10 * amp)
-        c["r_sh_abd"] = on * d(25)
-        c["r_sh_twist"] = on * d(60)
-        c["r_elbow"] = on * d(140)
-        c["neck_bend"] = on * d(-8) * np.sin(2 * np.pi * 0.3 * tau)
-    elif name in ("walk", "run"):
-        run = name == "run"
+        c[f"{side}_sh_abd"] = on * _d(80 + 10 * amp) + on * _d(12) * osc
+        c[f"{side}_sh_flex"] = on * _d(20)
+        c[f"{side}_sh_twist"] = on * _d(90)
+        c[f"{side}_elbow"] = on * (_d(70) + _d(25 * amp) * osc)
+    return controls
+
+
+def _phone_call(c, tau, s, amp, on, rng):
+    c["r_sh_flex"] = on * _d(35 + 10 * amp)
+    c["r_sh_abd"] = on * _d(25)
+    c["r_sh_twist"] = on * _d(60)
+    c["r_elbow"] = on * _d(140)
+    c["neck_bend"] = on * _d(-8) * np.sin(2 * np.pi * 0.3 * tau)
+
+
+def _gait(run):
+    def controls(c, tau, s, amp, on, rng):
         freq = rng.uniform(1.5, 1.8) if run else rng.uniform(0.8, 1.0)
         phase = 2 * np.pi * freq * tau
-        hip = d(38 if run else 24) * amp
-        knee_amp = d(85 if run else 45)
+        hip = _d(38 if run else 24) * amp
+        knee_amp = _d(85 if run else 45)
         c["l_hip_flex"] = hip * np.sin(phase)
         c["r_hip_flex"] = -hip * np.sin(phase)
         c["l_knee"] = knee_amp * np.clip(np.sin(phase - 1.2), 0, None)
         c["r_knee"] = knee_amp * np.clip(-np.sin(phase - 1.2), 0, None)
-        arm = d(45 if run else 22) * amp
+        arm = _d(45 if run else 22) * amp
         c["l_sh_flex"] = -arm * np.sin(phase)
         c["r_sh_flex"] = arm * np.sin(phase)
-        c["l_elbow"] = np.full_like(tau, d(90 if run else 20))
-        c["r_elbow"] = np.full_like(tau, d(90 if run else 20))
-        c["spine_bend"] = np.full_like(tau, d(12 if run else 3))
+        c["l_elbow"] = np.full_like(tau, _d(90 if run else 20))
+        c["r_elbow"] = np.full_like(tau, _d(90 if run else 20))
+        c["spine_bend"] = np.full_like(tau, _d(12 if run else 3))
         # NB: slow ground speed so a 2-3 s clip stays inside a Kinect-sized room
         c["forward"] = (0.9 if run else 0.45) * tau
         c["lift"] = (0.06 if run else 0.015) * np.abs(np.sin(phase))
-    elif name == "squat":
-        depth = _bump(s) * amp
-        c["l_hip_flex"] = c["r_hip_flex"] = d(100) * depth
-        c["l_knee"] = c["r_knee"] = d(115) * depth
-        c["spine_bend"] = d(25) * depth
-        c["l_sh_flex"] = c["r_sh_flex"] = d(75) * depth
-    elif name == "jump":
-        crouch = _bump(np.clip(s / 0.45, 0, 1))
-        air = _bump(np.clip((s - 0.4) / 0.35, 0, 1))
-        c["l_hip_flex"] = c["r_hip_flex"] = d(55) * crouch + d(25) * air
-        c["l_knee"] = c["r_knee"] = d(75) * crouch + d(45) * air
-        c["spine_bend"] = d(20) * crouch
-        c["l_sh_flex"] = c["r_sh_flex"] = -d(40) * crouch + d(150) * air * amp
-        c["lift"] = 0.35 * amp * air
-    elif name in ("punch_right", "point_right"):
-        if name == "punch_right":
-            # repeated fast extensions from a guard position
-            pulse = np.clip(np.sin(2 * np.pi * rng.uniform(1.2, 1.8) * tau), 0, None) ** 2
-            c["r_sh_flex"] = on * (d(55) + d(35) * pulse * amp)
-            c["r_elbow"] = on * (d(120) - d(110) * pulse)
-            c["l_sh_flex"] = on * d(50)
-            c["l_elbow"] = on * d(120)
-            c["spine_twist"] = on * d(-15) * pulse
-        else:
-            c["r_sh_flex"] = on * d(85 + 5 * amp)
-            c["r_sh_in"] = on * d(10) * np.sin(2 * np.pi * 0.4 * tau)
-            c["r_elbow"] = on * d(8)
-    elif name == "kick_right":
-        k = _bump(np.clip((s - 0.2) / 0.6, 0, 1))
-        snap = _bump(np.clip((s - 0.35) / 0.3, 0, 1))
-        c["r_hip_flex"] = d(75) * k * amp
-        c["r_knee"] = d(90) * k - d(80) * snap
-        c["l_knee"] = d(15) * k
-        c["spine_bend"] = -d(10) * k
-        c["l_sh_abd"] = c["r_sh_abd"] = d(25) * k
-    elif name == "clap":
-        osc = 0.5 + 0.5 * np.cos(2 * np.pi * rng.uniform(1.8, 2.6) * tau)
-        c["l_sh_flex"] = c["r_sh_flex"] = on * d(70)
-        c["l_sh_in"] = c["r_sh_in"] = on * (d(10) + d(40) * osc * amp)
-        c["l_elbow"] = c["r_elbow"] = on * d(55)
-    elif name == "bow":
-        b = _bump(s) * amp
-        c["spine_bend"] = d(65) * b
-        c["neck_bend"] = d(20) * b
-        c["l_hip_flex"] = c["r_hip_flex"] = d(15) * b
-    elif name == "raise_both_arms":
-        up = _bump(s) * amp
-        c["l_sh_flex"] = c["r_sh_flex"] = d(165) * up
-        c["l_elbow"] = c["r_elbow"] = d(10) * up
-    elif name == "turn_around":
-        direction = rng.choice([-1.0, 1.0])
-        c["yaw"] = direction * np.pi * np.clip(s, 0, 1) ** 1.2
-        step = np.sin(2 * np.pi * 1.4 * tau) * (s > 0) * (s < 1)
-        c["l_hip_flex"] = d(15) * np.clip(step, 0, None)
-        c["r_hip_flex"] = d(15) * np.clip(-step, 0, None)
-        c["l_knee"] = d(30) * np.clip(step, 0, None)
-        c["r_knee"] = d(30) * np.clip(-step, 0, None)
-    elif name == "hand_up_right":
-        # wave_right's pose, held, with only a slow drift
-        drift = np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * tau)
-        c["r_sh_abd"] = on * d(80 + 10 * amp) + on * d(5) * drift
-        c["r_sh_flex"] = on * d(20)
-        c["r_sh_twist"] = on * d(90)
-        c["r_elbow"] = on * (d(70) + d(8) * drift)
-    elif name == "hands_together":
-        # clap's arm pose, hands held together, small slow rubbing
-        rub = np.sin(2 * np.pi * rng.uniform(0.5, 0.9) * tau)
-        c["l_sh_flex"] = c["r_sh_flex"] = on * (d(70) + d(4) * rub)
-        c["l_sh_in"] = c["r_sh_in"] = on * d(48)
-        c["l_elbow"] = c["r_elbow"] = on * d(55)
-    elif name == "nod_head":
-        nod = np.clip(np.sin(2 * np.pi * rng.uniform(1.8, 2.6) * tau), 0, None)
-        c["neck_bend"] = on * d(25) * nod * amp
-        c["spine_bend"] = on * d(4) * nod
-    elif name == "idle":
-        sway = np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * tau + rng.uniform(0, 6.3))
-        c["spine_twist"] = d(8) * sway
-        c["l_sh_flex"] = d(10) * sway
-        c["r_sh_flex"] = -d(10) * sway
-    else:
+    return controls
+
+
+def _squat(c, tau, s, amp, on, rng):
+    depth = _bump(s) * amp
+    c["l_hip_flex"] = c["r_hip_flex"] = _d(100) * depth
+    c["l_knee"] = c["r_knee"] = _d(115) * depth
+    c["spine_bend"] = _d(25) * depth
+    c["l_sh_flex"] = c["r_sh_flex"] = _d(75) * depth
+
+
+def _jump(c, tau, s, amp, on, rng):
+    crouch = _bump(np.clip(s / 0.45, 0, 1))
+    air = _bump(np.clip((s - 0.4) / 0.35, 0, 1))
+    c["l_hip_flex"] = c["r_hip_flex"] = _d(55) * crouch + _d(25) * air
+    c["l_knee"] = c["r_knee"] = _d(75) * crouch + _d(45) * air
+    c["spine_bend"] = _d(20) * crouch
+    c["l_sh_flex"] = c["r_sh_flex"] = -_d(40) * crouch + _d(150) * air * amp
+    c["lift"] = 0.35 * amp * air
+
+
+def _punch_right(c, tau, s, amp, on, rng):
+    # repeated fast extensions from a guard position
+    pulse = np.clip(np.sin(2 * np.pi * rng.uniform(1.2, 1.8) * tau), 0, None) ** 2
+    c["r_sh_flex"] = on * (_d(55) + _d(35) * pulse * amp)
+    c["r_elbow"] = on * (_d(120) - _d(110) * pulse)
+    c["l_sh_flex"] = on * _d(50)
+    c["l_elbow"] = on * _d(120)
+    c["spine_twist"] = on * _d(-15) * pulse
+
+
+def _point_right(c, tau, s, amp, on, rng):
+    c["r_sh_flex"] = on * _d(85 + 5 * amp)
+    c["r_sh_in"] = on * _d(10) * np.sin(2 * np.pi * 0.4 * tau)
+    c["r_elbow"] = on * _d(8)
+
+
+def _kick_right(c, tau, s, amp, on, rng):
+    k = _bump(np.clip((s - 0.2) / 0.6, 0, 1))
+    snap = _bump(np.clip((s - 0.35) / 0.3, 0, 1))
+    c["r_hip_flex"] = _d(75) * k * amp
+    c["r_knee"] = _d(90) * k - _d(80) * snap
+    c["l_knee"] = _d(15) * k
+    c["spine_bend"] = -_d(10) * k
+    c["l_sh_abd"] = c["r_sh_abd"] = _d(25) * k
+
+
+def _clap(c, tau, s, amp, on, rng):
+    osc = 0.5 + 0.5 * np.cos(2 * np.pi * rng.uniform(1.8, 2.6) * tau)
+    c["l_sh_flex"] = c["r_sh_flex"] = on * _d(70)
+    c["l_sh_in"] = c["r_sh_in"] = on * (_d(10) + _d(40) * osc * amp)
+    c["l_elbow"] = c["r_elbow"] = on * _d(55)
+
+
+def _bow(c, tau, s, amp, on, rng):
+    b = _bump(s) * amp
+    c["spine_bend"] = _d(65) * b
+    c["neck_bend"] = _d(20) * b
+    c["l_hip_flex"] = c["r_hip_flex"] = _d(15) * b
+
+
+def _raise_both_arms(c, tau, s, amp, on, rng):
+    up = _bump(s) * amp
+    c["l_sh_flex"] = c["r_sh_flex"] = _d(165) * up
+    c["l_elbow"] = c["r_elbow"] = _d(10) * up
+
+
+def _turn_around(c, tau, s, amp, on, rng):
+    direction = rng.choice([-1.0, 1.0])
+    c["yaw"] = direction * np.pi * np.clip(s, 0, 1) ** 1.2
+    step = np.sin(2 * np.pi * 1.4 * tau) * (s > 0) * (s < 1)
+    c["l_hip_flex"] = _d(15) * np.clip(step, 0, None)
+    c["r_hip_flex"] = _d(15) * np.clip(-step, 0, None)
+    c["l_knee"] = _d(30) * np.clip(step, 0, None)
+    c["r_knee"] = _d(30) * np.clip(-step, 0, None)
+
+
+def _hand_up_right(c, tau, s, amp, on, rng):
+    # wave_right's pose, held, with only a slow drift
+    drift = np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * tau)
+    c["r_sh_abd"] = on * _d(80 + 10 * amp) + on * _d(5) * drift
+    c["r_sh_flex"] = on * _d(20)
+    c["r_sh_twist"] = on * _d(90)
+    c["r_elbow"] = on * (_d(70) + _d(8) * drift)
+
+
+def _hands_together(c, tau, s, amp, on, rng):
+    # clap's arm pose, hands held together, small slow rubbing
+    rub = np.sin(2 * np.pi * rng.uniform(0.5, 0.9) * tau)
+    c["l_sh_flex"] = c["r_sh_flex"] = on * (_d(70) + _d(4) * rub)
+    c["l_sh_in"] = c["r_sh_in"] = on * _d(48)
+    c["l_elbow"] = c["r_elbow"] = on * _d(55)
+
+
+def _nod_head(c, tau, s, amp, on, rng):
+    nod = np.clip(np.sin(2 * np.pi * rng.uniform(1.8, 2.6) * tau), 0, None)
+    c["neck_bend"] = on * _d(25) * nod * amp
+    c["spine_bend"] = on * _d(4) * nod
+
+
+def _idle(c, tau, s, amp, on, rng):
+    sway = np.sin(2 * np.pi * rng.uniform(0.2, 0.5) * tau + rng.uniform(0, 6.3))
+    c["spine_twist"] = _d(8) * sway
+    c["l_sh_flex"] = _d(10) * sway
+    c["r_sh_flex"] = -_d(10) * sway
+
+
+_ACTIONS = {
+    "wave_right": _wave("r"), "wave_left": _wave("l"), "phone_call": _phone_call,
+    "walk": _gait(run=False), "run": _gait(run=True), "squat": _squat, "jump": _jump,
+    "punch_right": _punch_right, "point_right": _point_right, "kick_right": _kick_right, "clap": _clap,
+    "bow": _bow, "raise_both_arms": _raise_both_arms, "turn_around": _turn_around,
+    "hand_up_right": _hand_up_right, "hands_together": _hands_together, "nod_head": _nod_head,
+    "idle": _idle,  # the optional bystander, not a class
+}
+
+
+def _action_controls(name: str, tau: np.ndarray, s: np.ndarray, amp: float, rng) -> dict:
+    """Joint-angle curves (radians) of one action (see the table ``_ACTIONS``)."""
+    if name not in _ACTIONS:
         raise ValueError(f"unknown synthetic action {name!r}; known: {ACTION_NAMES}")
-    return c
+    on = _bump(np.clip(s * 1.0, 0, 1)) ** 0.25  # quickly up, stays, quickly down
+    controls: dict = {}
+    _ACTIONS[name](controls, tau, s, amp, on, rng)
+    return controls
 
 
 @functools.lru_cache(maxsize=1)

@@ -6,7 +6,7 @@
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, config_from_dict, load_config
 from .losses import cross_entropy, feature_mse, kl_distillation, skd_losses
-from .metrics import classification_metrics, evaluate
+from ..evaluation.metrics import classification_metrics, evaluate
 from .ops_select import select_ops
 from .revision import RevisedBackward, reference_multi_loss_backward
 from .trainer import Trainer, train

@@ -65,6 +65,7 @@ class ModelConfig:
     name: str = "shift_gcn"  # a name of skdcore.models.MODELS
     args: dict = field(default_factory=dict)  # keyword arguments of the model class (num_class, channels..)
     adaption: bool = True  # the student's 1x1 adaption conv (distill mode only)
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch of all ranks
 
 
 @dataclass
@@ -97,7 +98,8 @@ class LossConfig:
 
 @dataclass
 class LogConfig:
-    progress: bool = True  # tqdm bars
+    progress: bool = True  # tqdm bars when stdout is a terminal (plain lines otherwise)
+    every_steps: int = 50  # a plain progress line in train.log (and stdout without a bar) every N steps; 0: none
     tensorboard: str = "auto"  # auto: only if the tensorboard package is installed
     eval_every: int = 1  # epochs
     checkpoint_every_steps: int = 0  # 0: only at epoch ends

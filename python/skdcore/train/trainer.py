@@ -9,7 +9,9 @@ the step takes:
             plain summation or by gradient revision (``loss.gradient_revision``).
 
 Checkpoints (``<output_dir>/last.pt``, ``best.pt``) hold everything needed for an exact resume:
-model, optimizer, scheduler, RNG state and the position inside the epoch.
+model, optimizer, scheduler, RNG state and the position inside the epoch. The run directory also
+keeps ``config.yaml``, ``train.log``, ``log.csv`` and ``results.json``; an existing run is never
+overwritten (``run_dir.py``: ``--resume`` or ``--force``).
 """
 from __future__ import annotations
 
@@ -39,13 +41,16 @@ from .checkpoint import (
     unwrap,
 )
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
-from .distributed import DistInfo, average_gradients, barrier, broadcast_buffers, init_from_env
+from .distributed import (DistInfo, average_gradients, average_over_ranks, barrier, broadcast_buffers,
+                          gather_predictions, init_from_env, rank_device)
 from .losses import LOSS_NAMES, cross_entropy, skd_losses
-from .metrics import evaluate, format_metrics
+from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .revision import RevisedBackward
+from .run_dir import check_run_dir, move_run_aside
 from .run_log import RunLogger
+from .sync_batchnorm import convert_sync_batchnorm
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -127,13 +132,18 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False):
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
+                 force: bool = False):
         self.cfg = cfg
         self.trust_checkpoint = trust_checkpoint  # load teacher / resume checkpoints with weights_only=False
         self.device = resolve_device(cfg.device)
         self.dist: DistInfo = init_from_env(self.device)
+        self.device = rank_device(self.device, self.dist)
         seed_everything(cfg.seed, cfg.deterministic)
         self.out = Path(cfg.output_dir)
+        check_run_dir(self.out, resume, force)
+        self.moved_aside = move_run_aside(self.out) if force and self.dist.is_main else None
+        barrier(self.dist)
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
         # NB: the test split is not opened here; it is read once, after training (evaluate_test)
         self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
@@ -147,6 +157,8 @@ class Trainer:
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
         self.model = build_model(cfg.model.name, ops=cfg.ops, **self.model_args).to(self.device)
+        if cfg.model.sync_bn and self.dist.enabled:
+            self.model = convert_sync_batchnorm(self.model)
 
         self.input_name = "hq" if cfg.mode == "teacher" else "lq"
         self.steps_per_epoch = len(self._batches(0))
@@ -184,9 +196,13 @@ class Trainer:
                              rank=self.dist.rank, world_size=self.dist.world_size,
                              drop_last=self.cfg.data.drop_last)
 
-    def _eval_batches(self, dataset):
+    def _eval_batches(self, dataset, shard: bool = False):
+        """Evaluation batches in order; ``shard``: this rank's share under torchrun."""
         size = self.cfg.data.eval_batch_size
-        return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False)
+        if not shard:
+            return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False)
+        return epoch_batches(len(dataset), size, 0, 0, shuffle=False, drop_last=False, rank=self.dist.rank,
+                             world_size=self.dist.world_size)
 
     def _resume(self, path: Path) -> None:
         if not path.exists():
@@ -246,10 +262,15 @@ class Trainer:
 
     # -- the run -------------------------------------------------------------------------------
     def evaluate(self, use: Optional[str] = None, dataset=None) -> Dict:
-        """Metrics of the current model on ``dataset`` (default: the selection split)."""
+        """Metrics of the current model on ``dataset`` (default: the selection split); under torchrun every
+        rank predicts its shard and every rank gets the gathered metrics (call it on all ranks)."""
         dataset = self.val_set if dataset is None else dataset
-        return evaluate(unwrap(self.model), iterate(dataset, self._eval_batches(dataset)), self.device,
-                        self.num_classes, use or self.input_name)
+        logits, labels = predict(unwrap(self.model), iterate(dataset, self._eval_batches(dataset, shard=True)),
+                                 self.device, use or self.input_name)
+        logits, labels = gather_predictions(logits, labels, self.dist)
+        metrics = classification_metrics(logits, labels, self.num_classes)
+        metrics["loss"] = float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel() else float("nan")
+        return metrics
 
     def evaluate_test(self) -> Dict:
         """best.pt on the test split, once, after training; written to ``test_metrics.json``."""
@@ -278,28 +299,44 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temp_files(self.out)  # of checkpoints interrupted mid-write
             save_config(cfg, self.out / "config.yaml")
-        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main)
-        show = cfg.log.progress and self.dist.is_main
-        if show:
-            print(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
-                  f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}")
-            print(f"[{cfg.name}] best.pt is selected on the {self.selection_label()}")
-        stopped = False
+        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main, every_steps=cfg.log.every_steps,
+                           progress=cfg.log.progress)
+        if self.moved_aside is not None:
+            logger.message(f"[{cfg.name}] --force: the earlier run in {self.out} was moved to {self.moved_aside}")
+        logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
+                       f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
+                       f"{self.dist.world_size} process(es), global batch "
+                       f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else ""))
+        logger.message(f"[{cfg.name}] best.pt is selected on the {self.selection_label()}")
+        stopped, test = False, {}
         try:
             while self.epoch < cfg.optim.epochs and not stopped:
-                stopped = self._run_epoch(logger, show)
+                stopped = self._run_epoch(logger)
+            if self.dist.is_main:
+                test = self.evaluate_test() if not stopped else {}
+                if test:
+                    logger.message(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% ({test['split']}, best.pt of "
+                                   f"epoch {test['best_epoch']}, selected on the {test['selected_on']})")
+                self._write_results(stopped, test)
         finally:
             logger.close()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
-        test = self.evaluate_test() if not stopped and self.dist.is_main else {}
-        if test and show:
-            print(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% ({test['split']}, best.pt of epoch "
-                  f"{test['best_epoch']}, selected on the {test['selected_on']})")
         return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
                 "stopped": stopped, "output_dir": str(self.out)}
 
-    def _run_epoch(self, logger: RunLogger, show: bool) -> bool:
+    def _write_results(self, stopped: bool, test: Dict) -> None:
+        """results.json: what the run reached (selection split, test split once), readable without torch."""
+        prefix = f"{self.selection}_"
+        last = next((row for row in reversed(self.history) if f"{prefix}top1" in row), {})
+        results = {"name": self.cfg.name, "mode": self.cfg.mode, "model": self.cfg.model.name,
+                   "epochs_done": self.epoch, "steps": self.step, "stopped_early": stopped,
+                   "selection": self.selection_label(), "best": self.best, "test": test,
+                   "last_eval": {k: v for k, v in last.items() if k.startswith(prefix) or k == "epoch"},
+                   "world_size": self.dist.world_size, "checkpoints": {"best": "best.pt", "last": "last.pt"}}
+        atomic_write_json(self.out / "results.json", results)
+
+    def _run_epoch(self, logger: RunLogger) -> bool:
         cfg = self.cfg
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(self.epoch)
@@ -307,12 +344,8 @@ class Trainer:
         carried = self.epoch_sums if self.step_in_epoch else {}  # a resume mid-epoch continues its sums
         sums: Dict[str, float] = dict(carried.get("sums", {}))
         start_time = time.perf_counter() - float(carried.get("time_s", 0.0))
-        bar = None
-        if show:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(batches), initial=self.step_in_epoch, desc=f"{cfg.name} epoch {self.epoch + 1}/"
-                       f"{cfg.optim.epochs}", leave=False, dynamic_ncols=True)
+        description = f"{cfg.name} epoch {self.epoch + 1}/{cfg.optim.epochs}"
+        logger.begin_epoch(len(batches), self.step_in_epoch, description)
         done = int(carried.get("steps", 0))
         for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
             values = self.train_step(hq, lq, labels)
@@ -324,53 +357,55 @@ class Trainer:
             done += 1
             self.step += 1
             self.step_in_epoch += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{values['loss']:.3f}")
+            logger.log_step(self.step, self.step_in_epoch, len(batches), values, self.optimizer.param_groups[0]["lr"])
             self.epoch_sums = {"sums": dict(sums), "steps": done, "time_s": time.perf_counter() - start_time}
             if cfg.max_steps and self.step >= cfg.max_steps:
                 self._save("last.pt")
-                if bar is not None:
-                    bar.close()
+                logger.end_epoch()
                 return True
             if cfg.log.checkpoint_every_steps and self.step % cfg.log.checkpoint_every_steps == 0:
                 self._save("last.pt")
-        if bar is not None:
-            bar.close()
+        logger.end_epoch()
         row = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                "time_s": round(time.perf_counter() - start_time, 2)}
-        row.update({f"train_{k}": v / max(done, 1) for k, v in sums.items()})
+        # NB: averaged over every rank's batches, not rank 0's only
+        row.update({f"train_{k}": v for k, v in average_over_ranks({k: v / max(done, 1) for k, v in sums.items()},
+                                                                    self.dist).items()})
         self.epoch += 1
         self.step_in_epoch = 0
         self.epoch_sums = {}
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
-        if is_eval_epoch and self.dist.is_main:
-            metrics = self.evaluate()
+        summary = (f"[{cfg.name}] epoch {self.epoch}/{cfg.optim.epochs}: train loss {row.get('train_loss', float('nan')):.3f} "
+                   f"acc {100 * row.get('train_acc', 0):.1f}% ({row['time_s']:.0f} s)")
+        if is_eval_epoch:
+            metrics = self.evaluate()  # every rank: sharded, gathered
             prefix = self.selection  # NB: 'test_' columns only under data.select_on_test (reference)
             row.update({f"{prefix}_top1": metrics["top1"], f"{prefix}_top5": metrics["top5"],
                         f"{prefix}_loss": metrics["loss"]})
+            summary += f" | {self.selection} ({self.input_name}) {format_metrics(metrics)}"
             if metrics["top1"] >= self.best.get("top1", -1.0):
                 self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch,
                              "split": self.selection}
+                summary += " best"
                 self.history.append(row)
                 self._save("best.pt")
             else:
                 self.history.append(row)
-            if show:
-                print(f"[{cfg.name}] epoch {self.epoch}: train loss {row.get('train_loss', float('nan')):.3f} "
-                      f"acc {100 * row.get('train_acc', 0):.1f}% | {self.selection} ({self.input_name}) "
-                      f"{format_metrics(metrics)}")
         else:
             self.history.append(row)
+        logger.message(summary)
         logger.log(row, self.step)
         self._save("last.pt")
         return False
 
 
-def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False) -> Dict:
+def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
+          force: bool = False) -> Dict:
     """Run ``cfg`` to the end (or ``max_steps``); returns {'best' (on the selection split), 'test' (best.pt on
     the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}.
 
-    ``trust_checkpoint``: load the teacher / resume checkpoint even if it holds pickled objects.
+    ``trust_checkpoint``: load the teacher / resume checkpoint even if it holds pickled objects. An
+    ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
+    ``force`` (move it aside to ``<dir>.old-<time>`` first).
     """
-    return Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint).fit()
+    return Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint, force=force).fit()

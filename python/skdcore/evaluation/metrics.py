@@ -1,4 +1,4 @@
-"""Evaluation: top-1 / top-5, per-class accuracy and the confusion matrix."""
+"""Evaluation metrics: top-1 / top-5, mean class accuracy, per-class accuracy and the confusion matrix."""
 from __future__ import annotations
 
 from typing import Dict
@@ -8,10 +8,10 @@ import torch
 
 
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> Dict:
-    """logits (N, num_classes), labels (N,) -> top1, top5 (fractions), per_class (num_classes,), confusion.
+    """logits (N, num_classes), labels (N,) -> top1, top5, mean_class_acc (fractions), per_class, confusion.
 
-    per_class[c] = correct / count of class c (NaN where class c has no sample);
-    confusion[true, predicted] counts.
+    per_class[c] = correct / count of class c (NaN where class c has no sample); mean_class_acc is
+    their mean over the classes present; confusion[true, predicted] counts.
     """
     if logits.dim() != 2 or logits.shape[0] != labels.shape[0]:
         raise ValueError(f"logits must be (N, num_classes) and labels (N,), got {tuple(logits.shape)}, "
@@ -30,6 +30,7 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, num_class
     return {
         "top1": float((predicted == labels).double().mean()) if n else float("nan"),
         "top5": float((topk == labels[:, None]).any(1).double().mean()) if n else float("nan"),
+        "mean_class_acc": float(np.nanmean(per_class.numpy())) if n else float("nan"),
         "per_class": per_class.numpy(),
         "confusion": confusion.numpy(),
         "num_samples": n,
@@ -59,17 +60,31 @@ def predict(model: torch.nn.Module, batches, device: torch.device, use: str = "l
 def evaluate(model, batches, device, num_classes: int, use: str = "lq") -> Dict:
     logits, labels = predict(model, batches, device, use)
     metrics = classification_metrics(logits, labels, num_classes)
-    metrics["loss"] = float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel() else float("nan")
+    has_samples = labels.numel() > 0
+    loss = torch.nn.functional.cross_entropy(logits, labels) if has_samples else float("nan")
+    metrics["loss"] = float(loss)
     return metrics
 
 
 def format_metrics(m: Dict) -> str:
-    return f"top1 {100 * m['top1']:.2f}%  top5 {100 * m['top5']:.2f}%  (n={m['num_samples']})"
+    mean_class = f"  mean class {100 * m['mean_class_acc']:.2f}%" if "mean_class_acc" in m else ""
+    return f"top1 {100 * m['top1']:.2f}%  top5 {100 * m['top5']:.2f}%{mean_class}  (n={m['num_samples']})"
 
 
-def per_class_table(m: Dict, names=None) -> str:
-    rows = []
-    for c, acc in enumerate(m["per_class"]):
+def per_class_table(results: Dict[str, Dict], names=None) -> str:
+    """Per-class accuracy of one or more evaluations side by side: {column title: metrics}."""
+    if "per_class" in results:  # a single metrics dict
+        results = {"accuracy": results}
+    titles = list(results)
+    num_classes = len(next(iter(results.values()))["per_class"])
+    counts = next(iter(results.values()))["confusion"].sum(1)
+    width = max([5] + [len(str(n)) for n in (names or [])])
+    lines = [f"  {'class':>{width}}  {'n':>4}  " + "  ".join(f"{t:>{max(7, len(t))}}" for t in titles)]
+    for c in range(num_classes):
         name = names[c] if names is not None and c < len(names) else str(c)
-        rows.append(f"  {name:>18}: {'  n/a' if np.isnan(acc) else f'{100 * acc:5.1f}%'}")
-    return "\n".join(rows)
+        cells = []
+        for t in titles:
+            acc = results[t]["per_class"][c]
+            cells.append(f"{'n/a' if np.isnan(acc) else f'{100 * acc:.1f}%':>{max(7, len(t))}}")
+        lines.append(f"  {name:>{width}}  {int(counts[c]):>4}  " + "  ".join(cells))
+    return "\n".join(lines)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from skdcore.train.metrics import classification_metrics
+from skdcore.evaluation.metrics import classification_metrics
 
 
 def test_metrics_on_a_hand_computed_case():

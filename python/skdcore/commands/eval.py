@@ -1,0 +1,118 @@
+"""`skd eval`: one or more checkpoints on a prepared split, side by side.
+
+Prints top-1, top-5 and mean class accuracy per checkpoint and input (LQ / HQ), optionally the
+per-class table; ``--out DIR`` also writes ``eval.json`` (everything, including per-class accuracy
+and confusion matrices) and per model/input ``confusion_<model>_<input>.csv`` / ``.png``.
+``--robustness`` adds the robustness curves of ``skd robustness`` into the same folder.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="PT",
+                        help="one or more checkpoints, evaluated side by side")
+    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: run names)")
+    parser.add_argument("--data", help="prepared data directory (default: the first checkpoint's)")
+    parser.add_argument("--split", help="split name (default: the run's test split)")
+    parser.add_argument("--input", choices=["lq", "hq", "both"], default="both",
+                        help="which skeletons to feed")
+    parser.add_argument("--per-class", action="store_true", help="print the per-class accuracy table")
+    parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV, PNG)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints holding pickled Python objects (weights_only=False): this can "
+                             "run code from the file, so only for files from a source you trust")
+    parser.add_argument("--robustness", action="store_true",
+                        help="also compute robustness curves (see `skd robustness --help`; needs --out)")
+    from .robustness import add_grid_arguments
+
+    add_grid_arguments(parser)
+
+
+def load_models(paths, names=None, ops: str = "fused", layout=None, trust: bool = False):
+    """{display name: (model, checkpoint dict, path)} in the given order; names made unique."""
+    from ..evaluation.checkpoints import load_trained_model, run_name
+
+    if names is not None and len(names) != len(paths):
+        raise ValueError(f"--names: {len(names)} names for {len(paths)} checkpoints; give one per checkpoint")
+    models = {}
+    for i, path in enumerate(paths):
+        model, ckpt = load_trained_model(path, ops, layout, trust)
+        name = names[i] if names else run_name(path, ckpt)
+        base, suffix = name, 2
+        while name in models:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        models[name] = (model, ckpt, path)
+    return models
+
+
+def _check_same_classes(models, dataset) -> None:
+    for name, (model, _, path) in models.items():
+        if getattr(model, "num_class", dataset.num_classes) != dataset.num_classes:
+            raise ValueError(f"{path} ({name}) predicts {model.num_class} classes but {dataset.root} has "
+                             f"{dataset.num_classes}; evaluate it on its own data with --data")
+
+
+def run(args) -> int:
+    from ..evaluation.checkpoints import default_device, open_eval_dataset
+    from ..evaluation.metrics import evaluate, format_metrics, per_class_table
+    from ..train.batches import epoch_batches, iterate
+
+    if args.robustness and not args.out:
+        raise ValueError("--robustness writes a table and plots: add --out DIR")
+    models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
+    first_model, first_ckpt, first_path = next(iter(models.values()))
+    dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
+    _check_same_classes(models, dataset)
+    device = default_device()
+    uses = ["lq", "hq"] if args.input == "both" else [args.input]
+    batches = epoch_batches(len(dataset), args.batch_size, 0, 0, shuffle=False, drop_last=False)
+    results = {}
+    for use in uses:
+        cached = list(iterate(dataset, batches))  # NB: read once, fed to every model
+        for name, (model, _, _) in models.items():
+            metrics = evaluate(model.to(device), cached, device, dataset.num_classes, use)
+            results[f"{name} on {use.upper()}"] = metrics
+    width = max(len(k) for k in results)
+    print(f"{dataset.root} split {args.split or 'test'}: {len(dataset)} clips, {dataset.num_classes} classes")
+    for key, metrics in results.items():
+        print(f"  {key:<{width}}  {format_metrics(metrics)}")
+    if args.per_class:
+        print(per_class_table(results, dataset.label_names))
+    if args.out:
+        write_outputs(Path(args.out), results, models, dataset)
+    if args.robustness:
+        from .robustness import run_grid
+
+        plain = {name: model for name, (model, _, _) in models.items()}
+        run_grid(args, plain, dataset, Path(args.out), device)
+    return 0
+
+
+def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
+    from ..reports.plots import plot_confusion, write_confusion_csv
+    from ..train.checkpoint import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    names = dataset.label_names
+    report = {"data": str(dataset.root), "num_samples": len(dataset), "label_names": names,
+              "checkpoints": {name: str(path) for name, (_, _, path) in models.items()}, "results": {}}
+    for key, m in results.items():
+        slug = key.replace(" on ", "_").replace(" ", "_").lower()
+        write_confusion_csv(m["confusion"], names, out / f"confusion_{slug}.csv")
+        plot_confusion(m["confusion"], names, out / f"confusion_{slug}.png", key)
+        report["results"][key] = {
+            "top1": m["top1"], "top5": m["top5"], "mean_class_acc": m["mean_class_acc"], "loss": m["loss"],
+            "num_samples": m["num_samples"],
+            "per_class": [None if np.isnan(a) else float(a) for a in m["per_class"]],
+            "confusion": np.asarray(m["confusion"]).tolist(),
+        }
+    atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out / 'eval.json'} and confusion_*.csv / .png")

@@ -1,0 +1,101 @@
+"""`skd robustness` (= `skd eval --robustness`): accuracy of checkpoints under every LQ corruption.
+
+Writes ``robustness.csv`` (model, corruption, severity, top1, top5, mean_class_acc),
+``robustness.json`` (the same plus grid, seed and timing) and one PNG per corruption with a curve
+per model, plus ``robustness_all.png`` (all corruptions side by side).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+
+def add_grid_arguments(parser) -> None:
+    from ..evaluation.corruptions import CORRUPTIONS
+
+    parser.add_argument("--corruptions", nargs="+", choices=sorted(CORRUPTIONS), metavar="NAME",
+                        help=f"corruptions to apply (default: all: {', '.join(CORRUPTIONS)})")
+    parser.add_argument("--severities", action="append", metavar="NAME=S1,S2,...",
+                        help="severity grid of one corruption, e.g. --severities occlusion=0,0.3,0.6,0.9 "
+                             "(default: 6 levels each, see skdcore.evaluation.corruptions.DEFAULT_GRID)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the corruptions (the same clips for every model)")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="PT",
+                        help="one or more checkpoints, e.g. teacher, baseline and SKD best.pt")
+    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: run names)")
+    parser.add_argument("--data", help="prepared data directory (default: the first checkpoint's)")
+    parser.add_argument("--split", help="split name (default: the run's test split)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
+    parser.add_argument("--trust-checkpoint", action="store_true",
+                        help="load checkpoints holding pickled Python objects (weights_only=False): this can "
+                             "run code from the file, so only for files from a source you trust")
+    add_grid_arguments(parser)
+
+
+def parse_severities(items) -> dict:
+    grid = {}
+    for item in items or []:
+        name, _, values = item.partition("=")
+        try:
+            grid[name.strip()] = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise ValueError(f"--severities {item!r}: expected NAME=S1,S2,... with numbers") from None
+        if not grid[name.strip()]:
+            raise ValueError(f"--severities {item!r}: no severity given; expected NAME=S1,S2,...")
+    return grid
+
+
+def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
+    from ..demo import choose_threads
+    from ..evaluation.robustness import format_table, robustness_grid
+    from ..reports.plots import plot_robustness
+
+    if device.type == "cpu":
+        choose_threads()  # NB: one thread on a busy machine: spin-waiting OpenMP threads cost ~10x there
+    result = robustness_grid(models, dataset, args.corruptions, parse_severities(args.severities),
+                             seed=args.seed, batch_size=args.batch_size, device=device)
+    write_tables(result, out)
+    plots = plot_robustness(result, out)
+    print(format_table(result))
+    seconds = result["seconds"]
+    print(f"robustness: {len(result['models'])} model(s) x {len(result['grid'])} corruptions x "
+          f"{sum(len(v) for v in result['grid'].values())} conditions on {result['num_samples']} clips in "
+          f"{seconds['total']:.1f} s (corrupting {seconds['corrupt']:.1f} s, "
+          f"evaluating {seconds['evaluate']:.1f} s; {seconds['cpu']:.1f} s CPU, "
+          f"{seconds['threads']} thread(s))")
+    print(f"wrote {out / 'robustness.csv'}, robustness.json" + (f" and {len(plots)} PNGs" if plots else
+                                                                 " (no PNGs: pip install 'skdcore[plots]')"))
+    return result
+
+
+def write_tables(result: dict, out: Path) -> None:
+    from ..train.checkpoint import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(result["rows"][0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(result["rows"])
+    atomic_write_text(out / "robustness.csv", buffer.getvalue())
+    atomic_write_text(out / "robustness.json", json.dumps(result, indent=2) + "\n")
+
+
+def run(args) -> int:
+    from ..evaluation.checkpoints import default_device, open_eval_dataset
+    from .eval import _check_same_classes, load_models
+
+    models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
+    _, first_ckpt, first_path = next(iter(models.values()))
+    dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
+    _check_same_classes(models, dataset)
+    run_grid(args, {name: model for name, (model, _, _) in models.items()}, dataset, Path(args.out),
+             default_device())
+    return 0

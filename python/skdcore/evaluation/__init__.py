@@ -1,0 +1,8 @@
+"""Evaluation of trained checkpoints: metrics, `skd eval`, and robustness to LQ corruptions.
+
+    from skdcore.evaluation import evaluate_checkpoint, robustness_grid
+"""
+from .checkpoints import evaluate_checkpoint, load_trained_model
+from .metrics import classification_metrics, evaluate
+
+__all__ = ["classification_metrics", "evaluate", "evaluate_checkpoint", "load_trained_model"]

@@ -1,0 +1,57 @@
+"""Trained checkpoints as models, and a model's metrics on a prepared split (what `skd eval` runs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..devices import resolve_device
+from ..layouts import layout_data
+from ..train.batches import epoch_batches, iterate
+from ..train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
+from .metrics import evaluate
+
+
+def default_device() -> torch.device:
+    return resolve_device("auto")
+
+
+def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = False):
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one;
+    ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
+    ckpt = load_checkpoint(path, trust=trust)
+    overrides = {} if layout is None else {"layout": layout_data(layout)}
+    model = model_from_checkpoint(ckpt, path, ops=ops, **overrides)
+    load_model_state(model, ckpt, path)
+    return model.eval(), ckpt
+
+
+def run_name(path, ckpt: dict) -> str:
+    """A short name for a checkpoint: its run's config name, else its folder's name."""
+    return (ckpt.get("config") or {}).get("name") or Path(path).resolve().parent.name
+
+
+def open_eval_dataset(ckpt: dict, path, data_root=None, split=None, lq: str = "fixed", **options):
+    """The prepared split a checkpoint is evaluated on: ``data_root``/``split`` or the ones its run used."""
+    from ..data import PairedSkeletonDataset
+
+    run_data = (ckpt.get("config") or {}).get("data", {})
+    root = data_root or run_data.get("root")
+    if root is None:
+        raise ValueError(f"{path} records no data root; pass --data DIR (a folder written by `skd prepare`)")
+    if data_root is None and not (Path(root) / "manifest.json").exists():
+        raise ValueError(f"{path} was trained on {root}, which holds no prepared dataset now (moved or "
+                         "deleted?); pass --data DIR with the prepared data directory")
+    split = split or run_data.get("test_split", "test")
+    return PairedSkeletonDataset(root, split=split, lq=lq, **options)
+
+
+def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused", batch_size=64, dataset=None,
+                        layout=None, trust: bool = False):
+    """(metrics, dataset) of the checkpoint at ``path`` on its (or the given) test split."""
+    model, ckpt = load_trained_model(path, ops, layout, trust)
+    if dataset is None:
+        dataset = open_eval_dataset(ckpt, path, data_root, split)
+    batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)
+    device = default_device()
+    return evaluate(model.to(device), iterate(dataset, batches), device, dataset.num_classes, use), dataset

@@ -1,0 +1,1 @@
+"""Reports: PNG plots of runs and evaluations (matplotlib optional: skdcore[plots])."""

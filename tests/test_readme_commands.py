@@ -1,0 +1,47 @@
+"""Every `skd ...` command line in README.md parses with the real command-line parser (and its
+sub-command's --help works), and the repository files it names exist: the README stays true."""
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from skdcore.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list:
+    """Argument lists of the `skd` commands in README.md's bash blocks (and `torchrun -m skdcore.cli`)."""
+    text = (ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["skd"]:
+                commands.append(words[1:])
+            elif "skdcore.cli" in words:
+                commands.append(words[words.index("skdcore.cli") + 1:])
+    return commands
+
+
+def test_the_readme_has_skd_commands():
+    names = {argv[0] for argv in readme_commands()}
+    assert {"train", "distill", "eval", "robustness", "plot", "demo"} <= names
+
+
+@pytest.mark.parametrize("argv", readme_commands(), ids=lambda argv: " ".join(argv))
+def test_readme_command_parses(argv, capsys):
+    parser = build_parser()
+    if "--help" in argv:
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(argv)
+        assert exit_info.value.code == 0
+    else:
+        parser.parse_args(argv)  # argparse exits with code 2 on an unknown or missing argument
+    for word in argv:
+        if word.startswith("configs/"):
+            assert (ROOT / word).exists(), f"README names {word}, which is not in the repository"
+    with pytest.raises(SystemExit) as exit_info:
+        main([argv[0], "--help"])
+    assert exit_info.value.code == 0 and "usage: skd" in capsys.readouterr().out
