@@ -42,7 +42,8 @@ DEMO_DATA = {
 DEMO_MODEL = {"name": "shift_gcn", "args": {"channels": [24, 48, 48], "strides": [1, 2, 2]}}
 DEMO_OPTIM = {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0001,
               "epochs": 10, "milestones": [7, 9], "gamma": 0.1, "warmup_epochs": 1}
-QUICK = {"num_samples": 224, "clip_frames": 16, "epochs": 2, "milestones": [1], "channels": [8, 16], "strides": [1, 2]}
+QUICK = {"num_samples": 224, "clip_frames": 16, "epochs": 2, "milestones": [1], "channels": [8, 16],
+         "strides": [1, 2]}
 # Robustness curves of the demo: every corruption on its default grid; --quick: two occlusion levels.
 QUICK_ROBUSTNESS = {"occlusion": (0.0, 0.6)}
 
@@ -56,7 +57,8 @@ def demo_config(mode: str, out: Path, quick: bool = False, ops: str = "fused", *
         data["source_options"].update(num_samples=QUICK["num_samples"], clip_frames=QUICK["clip_frames"])
         model["args"].update(channels=QUICK["channels"], strides=QUICK["strides"])
         optim.update(epochs=QUICK["epochs"], milestones=QUICK["milestones"], warmup_epochs=0)
-    name = {"teacher": "teacher", "baseline": "baseline", "distill": "skd"}[mode] if not loss.get("name") else loss.pop("name")
+    default_name = {"teacher": "teacher", "baseline": "baseline", "distill": "skd"}[mode]
+    name = loss.pop("name") if loss.get("name") else default_name
     cfg = {
         "name": name, "mode": mode, "ops": ops, "seed": 0, "output_dir": str(out / "runs" / name),
         "data": {"root": str(out / "data"), "train_split": "train", "test_split": "test", "batch_size": 16,
@@ -148,9 +150,11 @@ def run_demo(args=None) -> int:
     out = Path(getattr(args, "out", None) or "runs/demo")
     quick = bool(getattr(args, "quick", False))
     ops = getattr(args, "ops", None) or "fused"
-    configs = {mode: config_from_dict(demo_config(mode, out, quick, ops)) for mode in ("teacher", "baseline", "distill")}
+    configs = {mode: config_from_dict(demo_config(mode, out, quick, ops))
+               for mode in ("teacher", "baseline", "distill")}
     threads = choose_threads()
-    print(f"skd demo: output in {out}/ (data, runs, plots){' [quick]' if quick else ''}; {threads} torch thread(s)")
+    print(f"skd demo: output in {out}/ (data, runs, plots){' [quick]' if quick else ''}; "
+          f"{threads} torch thread(s)")
     prepare_dataset(out / "data", **configs["teacher"].data.prepare)
 
     results = {}
@@ -171,9 +175,11 @@ def run_demo(args=None) -> int:
 
     plots = out / "plots"
     names = test_set.label_names
-    plot_training_curves({"teacher (HQ)": results["teacher"]["history"], "baseline (LQ)": results["baseline"]["history"],
+    plot_training_curves({"teacher (HQ)": results["teacher"]["history"],
+                          "baseline (LQ)": results["baseline"]["history"],
                           "SKD (LQ)": results["distill"]["history"]}, plots / "training_curves.png")
-    robustness = _robustness({"teacher": best["teacher"], "baseline": best["baseline"], "SKD": best["distill"]},
+    robustness = _robustness({"teacher": best["teacher"], "baseline": best["baseline"],
+                              "SKD": best["distill"]},
                              test_set, quick, ops)
     plot_robustness(robustness, plots, train_severity={"occlusion": DEMO_DATA["lq"]["p"]})
     plot_confusion(skd_lq["confusion"], names, plots / "confusion_skd_lq.png", "SKD student on LQ (test)")
@@ -181,16 +187,18 @@ def run_demo(args=None) -> int:
 
     wall = time.perf_counter() - start
     print("\n" + table)
-    print(f"\nSKD vs baseline on LQ: {100 * gain['diff']:+.1f} points top-1, 95% bootstrap interval over test "
-          f"clips [{100 * gain['low']:+.1f}, {100 * gain['high']:+.1f}] ({len(test_set)} test clips, "
+    print(f"\nSKD vs baseline on LQ: {100 * gain['diff']:+.1f} points top-1, 95% bootstrap interval over "
+          f"test clips [{100 * gain['low']:+.1f}, {100 * gain['high']:+.1f}] ({len(test_set)} test clips, "
           f"{test_set.manifest['counts']['splits'].get('train')} training clips, subject-disjoint split; "
           "seed-to-seed spread: benchmarks/seed_sweep.py)")
-    print("\nrobustness (top-1 % on the test clips under each LQ corruption; `skd robustness` for any checkpoint):")
+    print("\nrobustness (top-1 % on the test clips under each LQ corruption; `skd robustness` for any "
+          "checkpoint):")
     print(format_table(robustness))
     print(f"plots: {', '.join(str(p) for p in sorted(plots.glob('*.png')))}")
     print(f"wall time: {wall:.0f} s (training {train_seconds:.0f} s)")
     summary = {"table": {name: {"top1": m["top1"], "top5": m["top5"]} for name, m in rows},
-               "skd_gain": gain, "robustness": {k: robustness[k] for k in ("grid", "rows", "seed", "seconds")},
+               "skd_gain": gain,
+               "robustness": {k: robustness[k] for k in ("grid", "rows", "seed", "seconds")},
                "wall_s": wall, "train_s": train_seconds, "quick": quick}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if getattr(args, "ablation", False):
