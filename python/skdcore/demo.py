@@ -33,7 +33,7 @@ DEMO_DATA = {
     # SKD 70.9 vs baseline 73.3 on seed 0). Measured 2026-11-29, best.pt on val, test read once, 10 seeds
     # (seed_sweep.py): teacher HQ 88.1, baseline LQ 74.2 +- 2.0, SKD LQ 76.6 +- 1.8, gain +2.4 +- 2.9
     # (7/10 seeds better): positive on average, but one run can show SKD below the baseline. ~13% more
-    # CPU than 1000 clips. Tried and not better on seed 0: data.lq random, cosine (RESULTS.md).
+    # CPU than 1000 clips. Tried on seeds 0-1, no clearer gain: data.lq random, cosine (RESULTS.md).
     "source_options": {"num_samples": 1150, "clip_frames": 32, "num_classes": 17, "seed": 0, "num_persons": 1,
                        "difficulty": 2.0, "noise_std": 0.03},
     "lq": {"name": "skd_occlusion", "p": 0.9, "window": 3},
