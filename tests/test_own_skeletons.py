@@ -166,8 +166,8 @@ def test_cli_only(own_files, capsys, monkeypatch):
 def test_python(own_files):
     # the README's Python example, with the tiny overrides
     from skdcore.data import ArraySource, prepare_dataset
-    from skdcore.train import load_config, train
     from skdcore.evaluation import evaluate_checkpoint
+    from skdcore.train import load_config, train
 
     X, y = np.load(own_files / "X.npy"), np.load(own_files / "y.npy")
     source = ArraySource(X, y, layout=own_files / "layout.yaml")

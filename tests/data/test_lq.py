@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from skdcore.data import lq as lqmod
 from skdcore.data.lq import (
     Compose,
@@ -25,7 +26,8 @@ def brute_force_impute(series: np.ndarray, window: int) -> np.ndarray:
     for t in range(T):
         if not np.isnan(series[t]):
             continue
-        vals = [series[s] for s in range(t - window, t + window + 1) if s != t and 0 <= s < T and not np.isnan(series[s])]
+        vals = [series[s] for s in range(t - window, t + window + 1)
+                if s != t and 0 <= s < T and not np.isnan(series[s])]
         out[t] = np.mean(vals) if vals else np.nan
     return out
 
@@ -78,7 +80,8 @@ def test_skd_occlusion_rate_and_semantics():
     occluded = x.copy()
     occluded[:, mask] = 0
     occluded[occluded == 0] = np.nan
-    expected = np.nan_to_num(np.moveaxis(impute_window_mean_reference(np.moveaxis(occluded, 1, -1), 3), -1, 1))
+    imputed = impute_window_mean_reference(np.moveaxis(occluded, 1, -1), 3)
+    expected = np.nan_to_num(np.moveaxis(imputed, -1, 1))
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
     assert np.all(out[..., 1] == 0), "an absent (zero) person stays zero"
     assert not np.isnan(out).any()

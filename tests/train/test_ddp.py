@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-
 from tiny_setup import tiny_config
 
 
@@ -16,16 +15,17 @@ def test_two_process_training_keeps_ranks_identical(tiny_data, tiny_teacher, tmp
                       data__batch_size=4)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           worker, json.dumps(cfg), str(tmp_path)], capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", worker, json.dumps(cfg), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert r0["world_size"] == r1["world_size"] == 2 and r0["step"] == r1["step"] == 3
     for key in r0["weights"]:
         torch.testing.assert_close(r0["weights"][key], r1["weights"][key], rtol=0, atol=0, msg=key)
     assert (tmp_path / "run" / "last.pt").exists()
-    # evaluation (of the selection split) shared by the 2 ranks and gathered == one process evaluating every clip
+    # evaluation (of the selection split) shared by the 2 ranks and gathered
+    # == one process evaluating every clip
     from skdcore.train import Trainer, config_from_dict
 
     single = Trainer(config_from_dict({**cfg, "output_dir": str(tmp_path / "single")}))
@@ -49,8 +49,8 @@ def test_sync_bn_two_processes_match_one_process_on_the_same_global_batch(tiny_d
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", worker, json.dumps(two), str(tmp_path)], capture_output=True, text=True, env=env,
-                          timeout=300)
+                           "--nproc_per_node=2", worker, json.dumps(two), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = torch.load(tmp_path / "rank0.pt")
     assert ranks["world_size"] == 2 and ranks["step"] == steps

@@ -99,7 +99,8 @@ class LossConfig:
 @dataclass
 class LogConfig:
     progress: bool = True  # tqdm bars when stdout is a terminal (plain lines otherwise)
-    every_steps: int = 50  # a plain progress line in train.log (and stdout without a bar) every N steps; 0: none
+    # a plain progress line in train.log (and stdout without a bar) every N steps; 0: none
+    every_steps: int = 50
     tensorboard: str = "auto"  # auto: only if the tensorboard package is installed
     eval_every: int = 1  # epochs
     checkpoint_every_steps: int = 0  # 0: only at epoch ends
