@@ -106,36 +106,9 @@ def test_cli_only(own_files, capsys, monkeypatch):
     assert manifest["layout"]["joint_names"][5] == "left_hand" and manifest["shape"] == [60, 6, 51, 8, 1]
     assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
 
-    assert (
-        main(
-            [
-                "train",
-                "--config",
-                "own.yaml",
-                "--set",
-                "mode=teacher",
-                "--output-dir",
-                "runs/own/teacher",
-                *tiny,
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "train",
-                "--config",
-                "own.yaml",
-                "--set",
-                "mode=baseline",
-                "--output-dir",
-                "runs/own/baseline",
-                *tiny,
-            ]
-        )
-        == 0
-    )
+    for mode in ("teacher", "baseline"):
+        args = ["train", "--config", "own.yaml", "--set", f"mode={mode}", "--output-dir", f"runs/own/{mode}"]
+        assert main([*args, *tiny]) == 0
     assert (
         main(
             [
