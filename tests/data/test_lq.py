@@ -177,7 +177,7 @@ def test_clip_shape_errors():
 
 
 def test_fallback_without_compiled_module(monkeypatch):
-    monkeypatch.setattr(lqmod, "_compiled_kernel", lambda name="impute_window_mean": None)
+    monkeypatch.setattr(lqmod, "compiled_prep_kernel", lambda name="impute_window_mean": None)
     x = np.array([[1.0, np.nan, 3.0]])
     np.testing.assert_allclose(lqmod.impute_window_mean(x, 1), [[1.0, 2.0, 3.0]])
     clip = np.zeros((3, 9, 25, 2), dtype=np.float32)
@@ -187,7 +187,7 @@ def test_fallback_without_compiled_module(monkeypatch):
 
 
 def test_compiled_kernel_matches_reference_on_clips():
-    kernel = lqmod._compiled_kernel()
+    kernel = lqmod.compiled_prep_kernel()
     if kernel is None:
         pytest.skip("skdcore._prep not built")
     rng = np.random.default_rng(9)
@@ -200,7 +200,7 @@ def test_compiled_kernel_matches_reference_on_clips():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("T, p, window", [(300, 0.6, 3), (7, 0.9, 3), (50, 0.3, 0), (40, 1.0, 2)])
 def test_fused_compiled_occlusion_equals_numpy_steps(dtype, T, p, window):
-    if lqmod._compiled_kernel("skd_occlude_impute") is None:
+    if lqmod.compiled_prep_kernel("skd_occlude_impute") is None:
         pytest.skip("skdcore._prep not built")
     rng = np.random.default_rng(T)
     x = random_clip(rng, T=T).astype(dtype)
@@ -214,7 +214,7 @@ def test_fused_compiled_occlusion_equals_numpy_steps(dtype, T, p, window):
 
 
 def test_fused_kernel_rejects_bad_mask():
-    fused = lqmod._compiled_kernel("skd_occlude_impute")
+    fused = lqmod.compiled_prep_kernel("skd_occlude_impute")
     if fused is None:
         pytest.skip("skdcore._prep not built")
     with pytest.raises(ValueError, match=r"mask must be \(T, inner\) = \(10, 50\)"):

@@ -66,3 +66,12 @@ def test_demo_yaml_mirrors_demo_settings(mode):
     on_disk = load_config(CONFIGS / f"demo_{name}.yaml")
     in_code = config_from_dict(demo_config(mode, Path("runs/demo")))
     assert on_disk == in_code
+
+
+def test_lq_corruption_needs_random_lq_and_a_known_generator():
+    with pytest.raises(ConfigError, match=r"data.lq_corruption is only used with data.lq: random"):
+        config_from_dict({"data": {"lq_corruption": {"name": "skd_occlusion", "p": 0.9}}})
+    with pytest.raises(ConfigError, match=r"data.lq_corruption: unknown LQ generator 'blur'"):
+        config_from_dict({"data": {"lq": "random", "lq_corruption": {"name": "blur"}}})
+    cfg = config_from_dict({"data": {"lq": "random", "lq_corruption": {"name": "skd_occlusion", "p": 0.9}}})
+    assert cfg.data.lq_corruption == {"name": "skd_occlusion", "p": 0.9}

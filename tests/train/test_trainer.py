@@ -119,3 +119,15 @@ def test_lr_schedule_warmup_then_steps():
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors[4:8] == [1.0] * 4
     assert factors[8:12] == pytest.approx([0.1] * 4) and factors[12:] == pytest.approx([0.01] * 4)
+
+
+def test_random_lq_uses_the_configs_corruption(tiny_data, tmp_path):
+    from skdcore.train.trainer import open_datasets
+
+    spec = {"name": "skd_occlusion", "p": 0.9, "window": 2}
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", mode="baseline",
+                                       data__lq="random", data__lq_corruption=spec))
+    train_set, _ = open_datasets(cfg)
+    assert train_set.generator.config() == spec
+    stored = config_from_dict(tiny_config(tiny_data, tmp_path / "run2", mode="baseline", data__lq="random"))
+    assert open_datasets(stored)[0].generator.config() != spec  # prepare's generator when none is named

@@ -87,7 +87,8 @@ def open_datasets(cfg: ExperimentConfig):
                                     f"run `skd prepare --out {root}` "
                                     "or add a data.prepare section to the config")
         prepare_dataset(root, **cfg.data.prepare)
-    train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed)
+    train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed,
+                                  lq_config=cfg.data.lq_corruption)
     selection = selection_split(cfg)
     try:
         select = PairedSkeletonDataset(root, split=selection, lq="fixed")
