@@ -80,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "frames (pad to the longest) where lengths are known, else 100; 0 = the default",
     )
     parser.add_argument("--lq", default="skd", help=f"LQ preset {sorted(LQ_PRESETS)} or a JSON config")
-    parser.add_argument("--p", type=float, default=SKD_OCCLUSION_P, help="occlusion probability of the 'skd' preset")
+    parser.add_argument("--p", type=float, default=SKD_OCCLUSION_P,
+                        help="occlusion probability of the 'skd' preset")
     parser.add_argument("--seed", type=int, default=0)
     normalise = parser.add_mutually_exclusive_group()
     normalise.add_argument(
