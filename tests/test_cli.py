@@ -13,16 +13,18 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli") / "data"
-    assert main(["prepare", "--out", str(root), "--num-samples", "64", "--clip-frames", "16", "--num-classes", "4",
-                 "--num-frames", "0", "--val-fraction", "0.2"]) == 0
+    assert main(["prepare", "--out", str(root), "--num-samples", "64", "--clip-frames", "16",
+                 "--num-classes", "4", "--num-frames", "0", "--val-fraction", "0.2"]) == 0
     assert (root / "manifest.json").exists()
     return root
 
 
 def _write_config(path, root, out, mode, **extra):
-    cfg = {"name": f"cli_{mode}", "mode": mode, "output_dir": str(out), "data": {"root": str(root), "batch_size": 8},
+    cfg = {"name": f"cli_{mode}", "mode": mode, "output_dir": str(out),
+           "data": {"root": str(root), "batch_size": 8},
            "model": {"name": "shift_gcn", "args": TINY_ARGS},
-           "optim": {"lr": 0.05, "epochs": 1, "milestones": []}, "log": {"progress": False, "tensorboard": "off"},
+           "optim": {"lr": 0.05, "epochs": 1, "milestones": []},
+           "log": {"progress": False, "tensorboard": "off"},
            **extra}
     path.write_text(yaml.safe_dump(cfg))
     return path

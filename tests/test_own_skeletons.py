@@ -106,36 +106,9 @@ def test_cli_only(own_files, capsys, monkeypatch):
     assert manifest["layout"]["joint_names"][5] == "left_hand" and manifest["shape"] == [60, 6, 51, 8, 1]
     assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
 
-    assert (
-        main(
-            [
-                "train",
-                "--config",
-                "own.yaml",
-                "--set",
-                "mode=teacher",
-                "--output-dir",
-                "runs/own/teacher",
-                *tiny,
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "train",
-                "--config",
-                "own.yaml",
-                "--set",
-                "mode=baseline",
-                "--output-dir",
-                "runs/own/baseline",
-                *tiny,
-            ]
-        )
-        == 0
-    )
+    for mode in ("teacher", "baseline"):
+        args = ["train", "--config", "own.yaml", "--set", f"mode={mode}", "--output-dir", f"runs/own/{mode}"]
+        assert main([*args, *tiny]) == 0
     assert (
         main(
             [
@@ -156,6 +129,15 @@ def test_cli_only(own_files, capsys, monkeypatch):
     assert main(["eval", "--checkpoint", "runs/own/skd/best.pt", "--ops", "fused"]) == 0
     printed = capsys.readouterr().out
     assert "on LQ" in printed and "on HQ" in printed
+    # robustness curves of the three runs and a deployable student, the custom layout carried along
+    runs = [f"runs/own/{name}/best.pt" for name in ("teacher", "baseline", "skd")]
+    severities = ["--severities", "occlusion=0,0.6", "--corruptions", "occlusion", "jitter",
+                  "--names", "teacher", "baseline", "skd"]
+    assert main(["robustness", "--checkpoint", *runs, "--out", "runs/own/robustness", *severities]) == 0
+    table = json.loads((own_files / "runs/own/robustness/robustness.json").read_text())
+    assert {row["model"] for row in table["rows"]} == {"teacher", "baseline", "skd"}
+    assert main(["export", "runs/own/skd/best.pt", "--format", "onnx", "--out", "runs/own/skd.onnx"]) == 0
+    assert (own_files / "runs/own/skd.onnx").stat().st_size > 0
     # the run's own config re-runs as is (the layout travels as data)
     assert main(["train", "--config", "runs/own/skd/config.yaml", "--output-dir", "runs/own/skd_again"]) == 0
     again = json.loads((own_files / "runs/own/skd_again/test_metrics.json").read_text())
@@ -166,8 +148,8 @@ def test_cli_only(own_files, capsys, monkeypatch):
 def test_python(own_files):
     # the README's Python example, with the tiny overrides
     from skdcore.data import ArraySource, prepare_dataset
-    from skdcore.train import load_config, train
     from skdcore.evaluation import evaluate_checkpoint
+    from skdcore.train import load_config, train
 
     X, y = np.load(own_files / "X.npy"), np.load(own_files / "y.npy")
     source = ArraySource(X, y, layout=own_files / "layout.yaml")

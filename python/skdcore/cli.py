@@ -1,5 +1,5 @@
-"""The `skd` command line: train | distill | eval | robustness | plot | export | bench | demo | ablation | prepare |
-info."""
+"""The `skd` command line: train | distill | eval | robustness | plot | export | bench | demo | ablation |
+prepare | info."""
 from __future__ import annotations
 
 import argparse
@@ -94,7 +94,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
     parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
     parser.add_argument("--force", action="store_true",
-                        help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) and start again")
+                        help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) "
+                             "and start again")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
@@ -107,8 +108,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
 
 def _add_trust_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="load checkpoints that hold pickled Python objects (weights_only=False): this can run "
-                             "code from the file, so only for files from a source you trust")
+                        help="load checkpoints that hold pickled Python objects (weights_only=False): "
+                             "this can run code from the file, so only for files from a source you trust")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="print how this skdcore was built").set_defaults(func=_info)
 
-    train = commands.add_parser("train", help="train a model (teacher on HQ or LQ baseline; mode from the config)")
+    train = commands.add_parser(
+        "train", help="train a model (teacher on HQ or LQ baseline; mode from the config)")
     _add_run_arguments(train)
     train.set_defaults(func=_train)
 
@@ -126,19 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_command(commands, "eval", "evaluate checkpoints side by side: top-1/top-5, mean class and per-class "
                  "accuracy, confusion matrices (--out), robustness curves (--robustness)")
-    _add_command(commands, "robustness", "accuracy of checkpoints under every LQ corruption over a severity grid")
+    _add_command(commands, "robustness",
+                 "accuracy of checkpoints under every LQ corruption over a severity grid")
     _add_command(commands, "plot", "training curves (and confusion matrices) of any run directories")
 
-    bench = commands.add_parser("bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
+    bench = commands.add_parser(
+        "bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
     from .commands.bench import add_arguments as add_bench_arguments
 
     add_bench_arguments(bench)
     bench.set_defaults(func=_bench)
 
-    demo = commands.add_parser("demo", help="teacher, LQ baseline and SKD student on the embedded synthetic data")
+    demo = commands.add_parser(
+        "demo", help="teacher, LQ baseline and SKD student on the embedded synthetic data")
     demo.add_argument("--out", default="runs/demo", help="output folder (data, checkpoints, plots)")
     demo.add_argument("--quick", action="store_true", help="a much smaller run (smoke test, ~1 minute)")
-    demo.add_argument("--ablation", action="store_true", help="also run the CE / +KL / +MSE / +GM / +GR ablation")
+    demo.add_argument("--ablation", action="store_true",
+                      help="also run the CE / +KL / +MSE / +GM / +GR ablation")
     demo.add_argument("--ops", choices=["fused", "reference"], default="fused")
     demo.set_defaults(func=_demo)
 

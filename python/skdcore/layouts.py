@@ -53,7 +53,8 @@ class Layout:
         try:
             return self.joint_names.index(joint_name)
         except ValueError:
-            raise KeyError(f"layout {self.name!r} has no joint {joint_name!r}; joints: {list(self.joint_names)}") from None
+            raise KeyError(f"layout {self.name!r} has no joint {joint_name!r}; "
+                           f"joints: {list(self.joint_names)}") from None
 
     def to_dict(self) -> dict:
         """Plain data (str, int, lists) that :func:`layout_from_dict` turns back into this layout."""
@@ -126,7 +127,8 @@ def make_layout(
             raise ValueError(f"layout {name!r}: edges[{i}]={tuple(edge)} must be a pair (a, b)")
         a, b = resolve(edge[0], f"edges[{i}][0]"), resolve(edge[1], f"edges[{i}][1]")
         if a == b:
-            raise ValueError(f"layout {name!r}: edges[{i}] is a self loop ({a}, {a}); self loops are added by the partition")
+            raise ValueError(f"layout {name!r}: edges[{i}] is a self loop ({a}, {a}); "
+                             "self loops are added by the partition")
         key = (min(a, b), max(a, b))
         if key in seen:
             raise ValueError(f"layout {name!r}: edges[{i}]={tuple(edge)} repeats an earlier edge")

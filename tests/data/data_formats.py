@@ -42,7 +42,8 @@ def write_kinetics_json(path: Path, poses: np.ndarray, scores: np.ndarray, label
     """``poses`` (T, P, 18, 2), ``scores`` (T, P, 18) -> ST-GCN Kinetics-skeleton JSON."""
     data = []
     for t in range(poses.shape[0]):
-        skeleton = [{"pose": [float(v) for v in poses[t, p].reshape(-1)], "score": [float(s) for s in scores[t, p]]}
+        skeleton = [{"pose": [float(v) for v in poses[t, p].reshape(-1)],
+                     "score": [float(s) for s in scores[t, p]]}
                     for p in range(poses.shape[1])]
         data.append({"frame_index": t + 1, "skeleton": skeleton})
     clip = {"data": data, "label": "some action", "label_index": label_index}

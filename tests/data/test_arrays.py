@@ -207,5 +207,6 @@ def test_manifest_layout_reads_full_dicts_and_older_names():
 
 def test_a_hold_out_with_nothing_held_is_refused(tmp_path):
     x, y = clips(n=3, classes=3)
-    with pytest.raises(ValueError, match="--val-fraction 0.1 of split .train. \\(3 clips\\) leaves 0 held out"):
+    message = "--val-fraction 0.1 of split .train. \\(3 clips\\) leaves 0 held out"
+    with pytest.raises(ValueError, match=message):
         prepare_dataset(tmp_path / "d", ArraySource(x, y, LAYOUT5), val_fraction=0.1, progress=False)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from skdcore.data import lq as lqmod
 from skdcore.data.lq import (
     Compose,
@@ -25,7 +26,8 @@ def brute_force_impute(series: np.ndarray, window: int) -> np.ndarray:
     for t in range(T):
         if not np.isnan(series[t]):
             continue
-        vals = [series[s] for s in range(t - window, t + window + 1) if s != t and 0 <= s < T and not np.isnan(series[s])]
+        vals = [series[s] for s in range(t - window, t + window + 1)
+                if s != t and 0 <= s < T and not np.isnan(series[s])]
         out[t] = np.mean(vals) if vals else np.nan
     return out
 
@@ -78,7 +80,8 @@ def test_skd_occlusion_rate_and_semantics():
     occluded = x.copy()
     occluded[:, mask] = 0
     occluded[occluded == 0] = np.nan
-    expected = np.nan_to_num(np.moveaxis(impute_window_mean_reference(np.moveaxis(occluded, 1, -1), 3), -1, 1))
+    imputed = impute_window_mean_reference(np.moveaxis(occluded, 1, -1), 3)
+    expected = np.nan_to_num(np.moveaxis(imputed, -1, 1))
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
     assert np.all(out[..., 1] == 0), "an absent (zero) person stays zero"
     assert not np.isnan(out).any()
@@ -174,7 +177,7 @@ def test_clip_shape_errors():
 
 
 def test_fallback_without_compiled_module(monkeypatch):
-    monkeypatch.setattr(lqmod, "_compiled_kernel", lambda name="impute_window_mean": None)
+    monkeypatch.setattr(lqmod, "compiled_prep_kernel", lambda name="impute_window_mean": None)
     x = np.array([[1.0, np.nan, 3.0]])
     np.testing.assert_allclose(lqmod.impute_window_mean(x, 1), [[1.0, 2.0, 3.0]])
     clip = np.zeros((3, 9, 25, 2), dtype=np.float32)
@@ -184,7 +187,7 @@ def test_fallback_without_compiled_module(monkeypatch):
 
 
 def test_compiled_kernel_matches_reference_on_clips():
-    kernel = lqmod._compiled_kernel()
+    kernel = lqmod.compiled_prep_kernel()
     if kernel is None:
         pytest.skip("skdcore._prep not built")
     rng = np.random.default_rng(9)
@@ -197,7 +200,7 @@ def test_compiled_kernel_matches_reference_on_clips():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("T, p, window", [(300, 0.6, 3), (7, 0.9, 3), (50, 0.3, 0), (40, 1.0, 2)])
 def test_fused_compiled_occlusion_equals_numpy_steps(dtype, T, p, window):
-    if lqmod._compiled_kernel("skd_occlude_impute") is None:
+    if lqmod.compiled_prep_kernel("skd_occlude_impute") is None:
         pytest.skip("skdcore._prep not built")
     rng = np.random.default_rng(T)
     x = random_clip(rng, T=T).astype(dtype)
@@ -211,7 +214,7 @@ def test_fused_compiled_occlusion_equals_numpy_steps(dtype, T, p, window):
 
 
 def test_fused_kernel_rejects_bad_mask():
-    fused = lqmod._compiled_kernel("skd_occlude_impute")
+    fused = lqmod.compiled_prep_kernel("skd_occlude_impute")
     if fused is None:
         pytest.skip("skdcore._prep not built")
     with pytest.raises(ValueError, match=r"mask must be \(T, inner\) = \(10, 50\)"):

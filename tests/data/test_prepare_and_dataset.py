@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 from data_formats import ntu_body, write_ntu_skeleton
+
+from skdcore.commands.prepare import main
 from skdcore.data import (
     PairedSkeletonDataset,
     SKDOcclusion,
@@ -16,7 +18,6 @@ from skdcore.data import (
     sample_rng,
     verify_checksums,
 )
-from skdcore.commands.prepare import main
 from skdcore.data import prepare as prepare_module
 
 SMALL = {"num_samples": 40, "clip_frames": 24, "num_classes": 6}
@@ -91,11 +92,13 @@ def test_prepare_skips_malformed_files_and_counts_them(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     for p in (1, 2, 3):
-        write_ntu_skeleton(raw / f"S001C001P{p:03d}R001A003.skeleton", {"1": (np.arange(30), ntu_body(rng, 30))}, 30)
+        write_ntu_skeleton(raw / f"S001C001P{p:03d}R001A003.skeleton",
+                           {"1": (np.arange(30), ntu_body(rng, 30))}, 30)
     (raw / "S001C001P002R001A003.skeleton").write_text("30\n1\n")  # truncated
     manifest = prepare_dataset(tmp_path / "out", "ntu", {"root": raw}, progress=False)
     assert manifest["counts"] == {"samples": 3, "valid": 2, "skipped": 1,
-                                  "splits": {"xsub_train": 1, "xsub_val": 1, "xview_train": 0, "xview_val": 2}}  # P003 tests
+                                  "splits": {"xsub_train": 1, "xsub_val": 1,  # P003 tests
+                                             "xview_train": 0, "xview_val": 2}}
     assert "S001C001P002R001A003" in manifest["skipped"][0]["key"]
     assert "file ends early" in manifest["skipped"][0]["error"]
     assert np.load(tmp_path / "out" / "labels.npy").tolist() == [2, -1, 2]
@@ -105,7 +108,8 @@ def test_prepare_skips_malformed_files_and_counts_them(tmp_path):
 
 def test_cli_main(tmp_path, capsys):
     out = tmp_path / "cli"
-    args = ["--out", str(out), "--num-samples", "20", "--clip-frames", "16", "--num-frames", "0", "--lq", "jitter"]
+    args = ["--out", str(out), "--num-samples", "20", "--clip-frames", "16", "--num-frames", "0",
+            "--lq", "jitter"]
     assert main(args) == 0
     assert "prepared" in capsys.readouterr().out
     assert load_manifest(out)["config"]["lq"]["name"] == "gaussian_jitter"

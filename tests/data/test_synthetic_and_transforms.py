@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from skdcore.data import (
     ACTION_NAMES,
     align_rotation,
@@ -44,7 +45,8 @@ def test_synthetic_classes_move_differently_and_subjects_differ():
     rw, lw = NTU25.index("right_wrist"), NTU25.index("left_wrist")
     assert x_wave_r[:, :, rw, 0].std(axis=1).sum() > 3 * x_wave_r[:, :, lw, 0].std(axis=1).sum()
     assert x_wave_l[:, :, lw, 0].std(axis=1).sum() > 3 * x_wave_l[:, :, rw, 0].std(axis=1).sum()
-    heights = [np.ptp(synthesize_clip(i * 14 + 12, num_classes=14, noise_std=0.0)[0][1, 0, :, 0]) for i in range(12)]
+    heights = [np.ptp(synthesize_clip(i * 14 + 12, num_classes=14, noise_std=0.0)[0][1, 0, :, 0])
+               for i in range(12)]
     assert np.std(heights) > 0.03  # body size varies across subjects
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tiny_setup import tiny_config
 
 

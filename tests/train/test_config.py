@@ -11,8 +11,9 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 def test_reference_config_has_skd_notes_defaults():
     cfg = load_config(CONFIGS / "skd_ntu60_reference.yaml")
     assert cfg.mode == "distill" and cfg.model.name == "shift_gcn" and cfg.model.args == {}
-    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.nesterov, cfg.optim.weight_decay) == ("sgd", 0.1, True, 1e-4)
-    assert (cfg.optim.milestones, cfg.optim.gamma, cfg.optim.epochs, cfg.data.batch_size) == ([30, 40, 50], 0.1, 55, 8)
+    optim = cfg.optim
+    assert (optim.name, optim.lr, optim.nesterov, optim.weight_decay) == ("sgd", 0.1, True, 1e-4)
+    assert (optim.milestones, optim.gamma, optim.epochs, cfg.data.batch_size) == ([30, 40, 50], 0.1, 55, 8)
     assert (cfg.loss.ce, cfg.loss.kl, cfg.loss.mse, cfg.loss.graph_matching) == (1.0, 1.0, 1.0, 1.0)
     assert cfg.loss.temperature is None and cfg.loss.gradient_revision
 
@@ -23,7 +24,8 @@ def test_every_shipped_config_loads(path):
 
 
 def test_unknown_key_names_the_key_and_valid_keys():
-    with pytest.raises(ConfigError, match=r"unknown config key 'optim.lrr' \(did you mean 'lr'\?\).*valid keys of optim"):
+    with pytest.raises(ConfigError,
+                       match=r"unknown config key 'optim.lrr' \(did you mean 'lr'\?\).*valid keys of optim"):
         config_from_dict({"optim": {"lrr": 0.1}})
     with pytest.raises(ConfigError, match=r"unknown config key 'epochs'.*valid keys of the top level"):
         config_from_dict({"epochs": 3})
@@ -31,9 +33,11 @@ def test_unknown_key_names_the_key_and_valid_keys():
 
 @pytest.mark.parametrize("values, message", [
     ({"optim": {"name": "adam"}}, r"optim.name: 'adam' is not valid; choose one of \['sgd', 'adamw'\]"),
-    ({"mode": "student"}, r"mode: 'student' is not valid; choose one of \['teacher', 'baseline', 'distill'\]"),
+    ({"mode": "student"},
+     r"mode: 'student' is not valid; choose one of \['teacher', 'baseline', 'distill'\]"),
     ({"ops": "cuda"}, r"ops: 'cuda' is not valid; choose one of \['fused', 'reference'\]"),
-    ({"model": {"name": "resnet"}}, r"model.name: 'resnet' is not valid; choose one of \['shift_gcn', 'st_gcn'\]"),
+    ({"model": {"name": "resnet"}},
+     r"model.name: 'resnet' is not valid; choose one of \['shift_gcn', 'st_gcn'\]"),
     ({"loss": {"temperature": 0}}, r"loss.temperature must be > 0"),
     ({"data": {"batch_size": 0}}, r"data.batch_size must be a positive integer"),
 ])
@@ -62,3 +66,12 @@ def test_demo_yaml_mirrors_demo_settings(mode):
     on_disk = load_config(CONFIGS / f"demo_{name}.yaml")
     in_code = config_from_dict(demo_config(mode, Path("runs/demo")))
     assert on_disk == in_code
+
+
+def test_lq_corruption_needs_random_lq_and_a_known_generator():
+    with pytest.raises(ConfigError, match=r"data.lq_corruption is only used with data.lq: random"):
+        config_from_dict({"data": {"lq_corruption": {"name": "skd_occlusion", "p": 0.9}}})
+    with pytest.raises(ConfigError, match=r"data.lq_corruption: unknown LQ generator 'blur'"):
+        config_from_dict({"data": {"lq": "random", "lq_corruption": {"name": "blur"}}})
+    cfg = config_from_dict({"data": {"lq": "random", "lq_corruption": {"name": "skd_occlusion", "p": 0.9}}})
+    assert cfg.data.lq_corruption == {"name": "skd_occlusion", "p": 0.9}

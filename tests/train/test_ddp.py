@@ -6,26 +6,31 @@ import sys
 
 import pytest
 import torch
-
 from tiny_setup import tiny_config
+
+
+def _torchrun_two_ranks(cfg: dict, tmp_path) -> None:
+    """ddp_worker.py on 2 CPU processes (each rank writes rank<r>.pt into tmp_path)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", worker, json.dumps(cfg), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 @pytest.mark.parametrize("mode", ["distill"])
 def test_two_process_training_keeps_ranks_identical(tiny_data, tiny_teacher, tmp_path, mode):
     cfg = tiny_config(tiny_data, tmp_path / "run", mode, teacher_checkpoint=str(tiny_teacher), max_steps=3,
                       data__batch_size=4)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           worker, json.dumps(cfg), str(tmp_path)], capture_output=True, text=True, env=env,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _torchrun_two_ranks(cfg, tmp_path)
     r0, r1 = torch.load(tmp_path / "rank0.pt"), torch.load(tmp_path / "rank1.pt")
     assert r0["world_size"] == r1["world_size"] == 2 and r0["step"] == r1["step"] == 3
     for key in r0["weights"]:
         torch.testing.assert_close(r0["weights"][key], r1["weights"][key], rtol=0, atol=0, msg=key)
     assert (tmp_path / "run" / "last.pt").exists()
-    # evaluation (of the selection split) shared by the 2 ranks and gathered == one process evaluating every clip
+    # evaluation (of the selection split) shared by the 2 ranks and gathered
+    # == one process evaluating every clip
     from skdcore.train import Trainer, config_from_dict
 
     single = Trainer(config_from_dict({**cfg, "output_dir": str(tmp_path / "single")}))
@@ -46,12 +51,7 @@ def test_sync_bn_two_processes_match_one_process_on_the_same_global_batch(tiny_d
     steps = 3
     two = tiny_config(tiny_data, tmp_path / "two", "teacher", max_steps=steps, data__batch_size=4,
                       model={**model, "sync_bn": True})
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    worker = os.path.join(os.path.dirname(__file__), "ddp_worker.py")
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                           "--nproc_per_node=2", worker, json.dumps(two), str(tmp_path)], capture_output=True, text=True, env=env,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _torchrun_two_ranks(two, tmp_path)
     ranks = torch.load(tmp_path / "rank0.pt")
     assert ranks["world_size"] == 2 and ranks["step"] == steps
 

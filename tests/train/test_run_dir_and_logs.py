@@ -3,11 +3,11 @@ import csv
 import json
 
 import pytest
+from tiny_setup import tiny_config
 
 from skdcore.train import config_from_dict, train
 from skdcore.train.run_dir import RunExistsError
 from skdcore.train.run_log import append_csv_row, read_log
-from tiny_setup import tiny_config
 
 
 def test_existing_run_is_refused_then_moved_aside_with_force(tiny_data, tmp_path):

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from tiny_setup import tiny_config
 
 from skdcore.cli import main
 from skdcore.layouts import NTU25
@@ -15,8 +16,6 @@ from skdcore.train import trainer as trainer_module
 from skdcore.train.batches import epoch_batches
 from skdcore.train.config import OptimConfig, save_config
 from skdcore.train.optim import lr_factor
-
-from tiny_setup import tiny_config
 
 
 def test_best_is_selected_on_val_and_test_is_read_once_after_training(tiny_data, tmp_path, monkeypatch):

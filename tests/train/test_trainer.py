@@ -1,11 +1,10 @@
 import pytest
 import torch
+from tiny_setup import tiny_config
 
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint, train
 from skdcore.train.checkpoint import load_model_state
 from skdcore.train.run_log import read_log
-
-from tiny_setup import tiny_config
 
 
 def _state(path):
@@ -46,13 +45,15 @@ def test_resume_is_exact(tiny_data, tiny_teacher, tmp_path, mode, stop_at):
     common = dict(teacher_checkpoint=str(tiny_teacher), data__lq="random", optim__epochs=2)
     full = train(config_from_dict(tiny_config(tiny_data, tmp_path / "full", mode, **common)))
     assert not full["stopped"]
-    stopped = train(config_from_dict(tiny_config(tiny_data, tmp_path / "split", mode, max_steps=stop_at, **common)))
+    stopped = train(config_from_dict(tiny_config(tiny_data, tmp_path / "split", mode, max_steps=stop_at,
+                                                 **common)))
     assert stopped["stopped"]
     assert load_checkpoint(tmp_path / "split" / "last.pt")["step"] == stop_at
     resumed = train(config_from_dict(tiny_config(tiny_data, tmp_path / "split", mode, **common)), resume=True)
     assert not resumed["stopped"]
     _assert_same_weights(_state(tmp_path / "full" / "last.pt"), _state(tmp_path / "split" / "last.pt"))
-    full_ckpt, split_ckpt = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "split" / "last.pt")
+    full_ckpt = load_checkpoint(tmp_path / "full" / "last.pt")
+    split_ckpt = load_checkpoint(tmp_path / "split" / "last.pt")
     assert full_ckpt["optimizer"]["state"].keys() == split_ckpt["optimizer"]["state"].keys()
     for k in full_ckpt["optimizer"]["state"]:
         torch.testing.assert_close(full_ckpt["optimizer"]["state"][k]["momentum_buffer"],
@@ -82,13 +83,15 @@ def test_checkpoint_from_a_different_model_is_a_clear_error(tiny_data, tiny_teac
 
     ckpt = load_checkpoint(tiny_teacher)
     other = build_model("shift_gcn", **{**ckpt["model_args"], "channels": [8, 32], "strides": [1, 2]})
-    with pytest.raises(CheckpointError, match=r"does not fit this model.*shape mismatch.*different architecture"):
+    with pytest.raises(CheckpointError,
+                       match=r"does not fit this model.*shape mismatch.*different architecture"):
         load_model_state(other, ckpt, tiny_teacher)
     with pytest.raises(CheckpointError, match=r"holds a 'shift_gcn' model but this run builds 'st_gcn'"):
         load_model_state(other, ckpt, tiny_teacher, model_name="st_gcn")
     # resume into a run with another architecture
     cfg = config_from_dict(tiny_config(tiny_data, tiny_teacher.parent, "teacher",
-                                       model={"name": "shift_gcn", "args": {"channels": [4, 8], "strides": [1, 2]}}))
+                                       model={"name": "shift_gcn",
+                                              "args": {"channels": [4, 8], "strides": [1, 2]}}))
     with pytest.raises(CheckpointError, match="does not fit this model"):
         Trainer(cfg, resume=True)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
@@ -116,3 +119,15 @@ def test_lr_schedule_warmup_then_steps():
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors[4:8] == [1.0] * 4
     assert factors[8:12] == pytest.approx([0.1] * 4) and factors[12:] == pytest.approx([0.01] * 4)
+
+
+def test_random_lq_uses_the_configs_corruption(tiny_data, tmp_path):
+    from skdcore.train.trainer import open_datasets
+
+    spec = {"name": "skd_occlusion", "p": 0.9, "window": 2}
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", mode="baseline",
+                                       data__lq="random", data__lq_corruption=spec))
+    train_set, _ = open_datasets(cfg)
+    assert train_set.generator.config() == spec
+    stored = config_from_dict(tiny_config(tiny_data, tmp_path / "run2", mode="baseline", data__lq="random"))
+    assert open_datasets(stored)[0].generator.config() != spec  # prepare's generator when none is named

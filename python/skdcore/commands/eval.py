@@ -12,23 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="PT",
-                        help="one or more checkpoints, evaluated side by side")
-    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: run names)")
-    parser.add_argument("--data", help="prepared data directory (default: the first checkpoint's)")
-    parser.add_argument("--split", help="split name (default: the run's test split)")
+    add_checkpoint_arguments(parser, "one or more checkpoints, evaluated side by side")
     parser.add_argument("--input", choices=["lq", "hq", "both"], default="both",
                         help="which skeletons to feed")
     parser.add_argument("--per-class", action="store_true", help="print the per-class accuracy table")
     parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV, PNG)")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
-    parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
-    parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="load checkpoints holding pickled Python objects (weights_only=False): this can "
-                             "run code from the file, so only for files from a source you trust")
+    add_model_arguments(parser)
     parser.add_argument("--robustness", action="store_true",
                         help="also compute robustness curves (see `skd robustness --help`; needs --out)")
     from .robustness import add_grid_arguments

@@ -15,6 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ..data.lq import SKD_IMPUTATION_WINDOW, SKD_OCCLUSION_P
 from ..data.prepare import prepare_dataset
 from ..data.synthetic import ACTION_NAMES
 
@@ -79,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "frames (pad to the longest) where lengths are known, else 100; 0 = the default",
     )
     parser.add_argument("--lq", default="skd", help=f"LQ preset {sorted(LQ_PRESETS)} or a JSON config")
-    parser.add_argument("--p", type=float, default=0.6, help="occlusion probability of the 'skd' preset")
+    parser.add_argument("--p", type=float, default=SKD_OCCLUSION_P,
+                        help="occlusion probability of the 'skd' preset")
     parser.add_argument("--seed", type=int, default=0)
     normalise = parser.add_mutually_exclusive_group()
     normalise.add_argument(
@@ -124,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def lq_from_args(args):
     if args.lq == "skd":
-        return {"name": "skd_occlusion", "p": args.p, "window": 3}
+        return {"name": "skd_occlusion", "p": args.p, "window": SKD_IMPUTATION_WINDOW}
     if args.lq in LQ_PRESETS:
         return LQ_PRESETS[args.lq]
     try:

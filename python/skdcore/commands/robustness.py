@@ -11,6 +11,8 @@ import io
 import json
 from pathlib import Path
 
+from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
+
 
 def add_grid_arguments(parser) -> None:
     from ..evaluation.corruptions import CORRUPTIONS
@@ -25,18 +27,9 @@ def add_grid_arguments(parser) -> None:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="PT",
-                        help="one or more checkpoints, e.g. teacher, baseline and SKD best.pt")
-    parser.add_argument("--names", nargs="+", help="display names, one per checkpoint (default: run names)")
-    parser.add_argument("--data", help="prepared data directory (default: the first checkpoint's)")
-    parser.add_argument("--split", help="split name (default: the run's test split)")
+    add_checkpoint_arguments(parser, "one or more checkpoints, e.g. teacher, baseline and SKD best.pt")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
-    parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
-    parser.add_argument("--trust-checkpoint", action="store_true",
-                        help="load checkpoints holding pickled Python objects (weights_only=False): this can "
-                             "run code from the file, so only for files from a source you trust")
+    add_model_arguments(parser)
     add_grid_arguments(parser)
 
 

@@ -13,6 +13,7 @@ Your own skeletons: ``prepare_dataset(out, ArraySource(X, y, layout="layout.yaml
 (README "Your own skeleton data").
 """
 from .dataset import PairedSkeletonDataset, make_loader
+from .holdout import hold_out
 from .lq import (
     Compose,
     ConfidenceNoise,
@@ -28,7 +29,6 @@ from .lq import (
     impute_window_mean_reference,
     sample_rng,
 )
-from .holdout import hold_out
 from .manifest import load_manifest, manifest_layout, verify_checksums
 from .prepare import prepare_dataset
 from .readers.arrays import ArraySource

@@ -29,8 +29,13 @@ def check_clip(x: np.ndarray, what: str = "x") -> np.ndarray:
     return x
 
 
+# The SKD reference's LQ parameters (SKD_NOTES.md): written here once, used everywhere else.
+SKD_OCCLUSION_P = 0.6  # probability that one (frame, joint, person) is occluded
+SKD_IMPUTATION_WINDOW = 3  # frames on each side whose non-missing values fill a hole
+
+
 # --------------------------------------------------------------------------- imputation
-def impute_window_mean_reference(x: np.ndarray, window: int = 3) -> np.ndarray:
+def impute_window_mean_reference(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarray:
     """NaN-mean imputation along the LAST axis (time), numpy reference.
 
     A NaN at t becomes the mean of the non-NaN values of frames t-window..t+window,
@@ -59,7 +64,7 @@ def impute_window_mean_reference(x: np.ndarray, window: int = 3) -> np.ndarray:
     return np.where(valid, x, mean.astype(x.dtype))
 
 
-def _compiled_kernel(name: str = "impute_window_mean"):
+def compiled_prep_kernel(name: str = "impute_window_mean"):
     """A kernel of the nanobind module ``skdcore._prep`` (numpy in/out), or None when the
     compiled extension is not importable (source checkout without a build)."""
     try:
@@ -69,13 +74,13 @@ def _compiled_kernel(name: str = "impute_window_mean"):
     return getattr(_prep, name, None)
 
 
-def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
+def impute_window_mean(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarray:
     """Same as :func:`impute_window_mean_reference` (time = last axis), computed by the C++
     kernel ``skdcore._prep`` when built, by the numpy reference otherwise."""
     x = np.asarray(x)
     if int(window) < 0:
         raise ValueError(f"impute_window_mean: window must be >= 0, got {window}")
-    kernel = _compiled_kernel()
+    kernel = compiled_prep_kernel()
     if kernel is None or x.dtype not in (np.float32, np.float64) or x.ndim == 0:
         return impute_window_mean_reference(x, window)
     T = x.shape[-1]
@@ -83,10 +88,10 @@ def impute_window_mean(x: np.ndarray, window: int = 3) -> np.ndarray:
     return np.asarray(kernel(series, int(window))).reshape(x.shape)
 
 
-def impute_clip(x: np.ndarray, window: int = 3) -> np.ndarray:
+def impute_clip(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarray:
     """Imputation over time (axis 1) of a (C, T, V, M) clip without moving axes: the clip is
     already the (outer=C, T, inner=V*M) layout the C++ kernel reads."""
-    kernel = _compiled_kernel()
+    kernel = compiled_prep_kernel()
     if kernel is None or x.dtype not in (np.float32, np.float64):
         return np.moveaxis(impute_window_mean_reference(np.moveaxis(x, 1, -1), window), -1, 1)
     C, T = x.shape[:2]
@@ -102,7 +107,7 @@ class SKDOcclusion:
     both HQ and LQ, as the reference does.
     """
 
-    def __init__(self, p: float = 0.6, window: int = 3):
+    def __init__(self, p: float = 0.6, window: int = SKD_IMPUTATION_WINDOW):
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"SKDOcclusion: p must be a probability in [0, 1], got {p}")
         if window < 0:
@@ -117,7 +122,7 @@ class SKDOcclusion:
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         x = check_clip(x)
         mask = self.occlusion_mask(x.shape, rng)
-        fused = _compiled_kernel("skd_occlude_impute")
+        fused = compiled_prep_kernel("skd_occlude_impute")
         if fused is not None and x.dtype in (np.float32, np.float64):
             C, T = x.shape[:2]
             flat = np.ascontiguousarray(x).reshape(C, T, -1)
@@ -314,7 +319,7 @@ _GENERATORS = {
 def build_lq(config: dict | Sequence[dict] | None):
     """A generator from plain data (what ``config()`` returns, or a list of such dicts).
 
-    ``None`` gives the SKD reference ``SKDOcclusion(p=0.6, window=3)``.
+    ``None`` gives the SKD reference ``SKDOcclusion()`` (p=0.6, window 3).
     """
     if config is None:
         return SKDOcclusion()

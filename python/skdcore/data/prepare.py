@@ -62,8 +62,8 @@ def process_sample(source: SkeletonSource, index: int, lq_generator, seed: int, 
     x = np.asarray(x, dtype=np.float32)
     expected = (source.num_channels, source.layout.num_joints, source.num_persons)
     if x.ndim != 4 or (x.shape[0], x.shape[2], x.shape[3]) != expected or x.shape[1] == 0:
-        raise ReaderError(f"{source.keys[index]}: reader returned shape {x.shape}, expected (C, T, V, M) with "
-                          f"(C, V, M)={expected} and T > 0")
+        raise ReaderError(f"{source.keys[index]}: reader returned shape {x.shape}, "
+                          f"expected (C, T, V, M) with (C, V, M)={expected} and T > 0")
     if normalise:
         x = pre_normalise(x, source.layout, num_coords=source.num_coords)
     lq = lq_generator(x, sample_rng(seed, index))
@@ -82,7 +82,8 @@ def _process_chunk(job):
     errors = []
     for i in range(start, stop):
         try:
-            block[i - start], labels[i - start] = process_sample(source, i, lq_generator, seed, num_frames, normalise)
+            block[i - start], labels[i - start] = process_sample(
+                source, i, lq_generator, seed, num_frames, normalise)
         except ReaderError as err:  # a malformed file is skipped, logged and counted (or fatal: strict)
             if strict:
                 raise
@@ -202,8 +203,8 @@ def prepare_dataset(
     N, C, V, M = len(src), src.num_channels, src.layout.num_joints, src.num_persons
     shape = (2 * C, int(num_frames), V, M)
     config = {
-        "format_version": FORMAT_VERSION, "source": src.config(), "lq": lq_generator.config(), "seed": int(seed),
-        "num_frames": int(num_frames), "normalise": bool(normalise),
+        "format_version": FORMAT_VERSION, "source": src.config(), "lq": lq_generator.config(),
+        "seed": int(seed), "num_frames": int(num_frames), "normalise": bool(normalise),
     }
     # NB: test first, then val out of what is left for training
     holdouts = {k: float(v) for k, v in (("test", test_fraction), ("val", val_fraction)) if v}
@@ -219,7 +220,8 @@ def prepare_dataset(
         if not force:
             raise FileExistsError(
                 f"{out} already holds a prepared dataset with a different configuration "
-                f"(its config: {stable_json(existing.get('config'))}); choose another directory or pass force=True (--force)")
+                f"(its config: {stable_json(existing.get('config'))}); "
+                "choose another directory or pass force=True (--force)")
         _clear(out)
     elif existing is not None and manifest_path.exists():
         log.info("%s is already prepared with this configuration; nothing to do", out)
@@ -228,7 +230,8 @@ def prepare_dataset(
     data_tmp, labels_tmp = out / "data.npy.partial", out / "labels.npy.partial"
     state = read_json_or_none(progress_path)
     if state is None or not data_tmp.exists() or not labels_tmp.exists():
-        state = {"config_hash": config_hash, "config": config, "chunk_size": int(chunk_size), "done_chunks": [], "errors": []}
+        state = {"config_hash": config_hash, "config": config, "chunk_size": int(chunk_size),
+                 "done_chunks": [], "errors": []}
         np.lib.format.open_memmap(data_tmp, mode="w+", dtype=np.float32, shape=(N,) + shape).flush()
         init_labels = np.lib.format.open_memmap(labels_tmp, mode="w+", dtype=np.int64, shape=(N,))
         init_labels[:] = -1
@@ -237,7 +240,8 @@ def prepare_dataset(
     data = np.lib.format.open_memmap(data_tmp, mode="r+")
     labels = np.lib.format.open_memmap(labels_tmp, mode="r+")
     if data.shape != (N,) + shape:
-        raise RuntimeError(f"{data_tmp} has shape {data.shape}, expected {(N,) + shape}; rerun with force=True")
+        raise RuntimeError(f"{data_tmp} has shape {data.shape}, expected {(N,) + shape}; "
+                           "rerun with force=True")
 
     chunk_size = int(state["chunk_size"])  # NB: a resumed run keeps the chunking it started with
     done = set(state["done_chunks"])
@@ -290,8 +294,9 @@ def _split_indices(src: SkeletonSource, labels: np.ndarray, config: dict) -> tup
         rest, held, by = hold_out(splits[origin], labels, subjects, fraction, seed=seed)
         if held.size == 0 or rest.size == 0:
             raise ValueError(f"--{kind}-fraction {fraction} of split {origin!r} ({splits[origin].size} "
-                             f"clips) leaves {held.size} held out and {rest.size} kept; choose a fraction with "
-                             "clips on both sides (and --force to rerun into the same directory)")
+                             f"clips) leaves {held.size} held out and {rest.size} kept; "
+                             "choose a fraction with clips on both sides "
+                             "(and --force to rerun into the same directory)")
         splits[origin], splits[name] = rest, held
         made[name] = {"from": origin, "fraction": fraction, "by": by, "seed": seed, "count": int(held.size)}
     return splits, made
@@ -326,9 +331,11 @@ def _finalise(out: Path, src, labels, state, config, config_hash, N, shape, poli
         "config_hash": config_hash, "config": config, "format_version": FORMAT_VERSION,
         "shape": [N, *shape], "channels": {"lq": [0, shape[0] // 2], "hq": [shape[0] // 2, shape[0]]},
         "layout": src.layout.to_dict(), "label_names": list(src.label_names) if src.label_names else None,
-        "num_classes": src.num_classes or (len(src.label_names) if src.label_names else int(labels_arr.max(initial=-1)) + 1),
+        "num_classes": src.num_classes or (len(src.label_names) if src.label_names
+                                           else int(labels_arr.max(initial=-1)) + 1),
         "num_coords": int(src.num_coords),
-        "counts": {"samples": N, "valid": int(valid.sum()), "skipped": int((~valid).sum()), "splits": split_counts},
+        "counts": {"samples": N, "valid": int(valid.sum()), "skipped": int((~valid).sum()),
+                   "splits": split_counts},
         "holdouts": holdouts, **policies,
         "skipped": state["errors"],
         "sha256": {f: sha256_file(out / f) for f in files},
@@ -378,7 +385,8 @@ def _clear(out: Path) -> None:
     """Remove the files a previous prepare wrote (only ours, never the whole directory)."""
     for p in out.iterdir():
         if p.name in _FINAL_FILES or p.name in (MANIFEST_NAME, PROGRESS_NAME) or \
-                (p.name.startswith("split_") and p.suffix == ".npy") or ".partial" in p.name or ".tmp" in p.name:
+                (p.name.startswith("split_") and p.suffix == ".npy") or \
+                ".partial" in p.name or ".tmp" in p.name:
             if p.is_dir():
                 shutil.rmtree(p)
             else:

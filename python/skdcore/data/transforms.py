@@ -146,7 +146,8 @@ def bones(x: np.ndarray, layout: str | Layout, num_coords: int | None = None) ->
     x = check_clip(x)
     layout = get_layout(layout)
     if x.shape[2] != layout.num_joints:
-        raise ValueError(f"bones: layout {layout.name!r} has {layout.num_joints} joints, x has V={x.shape[2]}")
+        raise ValueError(f"bones: layout {layout.name!r} has {layout.num_joints} joints, "
+                         f"x has V={x.shape[2]}")
     parent = parents(layout)
     coords = min(3, x.shape[0]) if num_coords is None else int(num_coords)
     out = x.copy()

@@ -26,7 +26,7 @@ from typing import Callable, Dict, Optional
 
 import numpy as np
 
-from ..data.lq import SKDOcclusion, _compiled_kernel, resample_at
+from ..data.lq import SKD_IMPUTATION_WINDOW, SKDOcclusion, compiled_prep_kernel, resample_at
 
 # Six severities per corruption (the first is always "none").
 DEFAULT_GRID: Dict[str, tuple] = {
@@ -52,7 +52,8 @@ def _present(x: np.ndarray) -> np.ndarray:
     return np.any(x != 0, axis=1, keepdims=True)
 
 
-def occlusion(x: np.ndarray, p: float, rng: np.random.Generator, window: int = 3) -> np.ndarray:
+def occlusion(x: np.ndarray, p: float, rng: np.random.Generator,
+              window: int = SKD_IMPUTATION_WINDOW) -> np.ndarray:
     """SKD's reference LQ for every clip of the batch in one compiled call."""
     if p <= 0:
         return x.copy()
@@ -70,7 +71,7 @@ def _occlude_folded(generator: SKDOcclusion, folded: np.ndarray, mask: np.ndarra
     """``folded`` (C, T, N, V, M) read as one clip with N*V joints: the per-series maths is the same."""
     C, T, N, V, M = folded.shape
     clip = folded.reshape(C, T, N * V, M)
-    fused = _compiled_kernel("skd_occlude_impute")
+    fused = compiled_prep_kernel("skd_occlude_impute")
     if fused is not None and clip.dtype in (np.float32, np.float64):
         return np.asarray(fused(clip.reshape(C, T, -1), mask.reshape(T, -1), generator.window))
     return generator.reference(clip, mask.reshape(T, N * V, M))

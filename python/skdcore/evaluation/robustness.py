@@ -20,7 +20,8 @@ from .metrics import classification_metrics
 def score_channel_of(dataset) -> Optional[int]:
     """Channel holding detector confidences (2D pose layouts), or None (3D skeletons)."""
     layout = (getattr(dataset, "manifest", None) or {}).get("layout")
-    return 2 if layout in SCORE_LAYOUTS and getattr(dataset, "num_channels", 0) == 3 else None
+    name = layout.get("name") if isinstance(layout, dict) else layout  # manifests store the full layout dict
+    return 2 if name in SCORE_LAYOUTS and getattr(dataset, "num_channels", 0) == 3 else None
 
 
 def hq_clips(dataset, rows: np.ndarray) -> np.ndarray:

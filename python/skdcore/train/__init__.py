@@ -3,16 +3,17 @@
     from skdcore.train import load_config, train
     train(load_config("configs/demo_teacher.yaml"))
 """
+from ..evaluation.metrics import classification_metrics, evaluate
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, ExperimentConfig, config_from_dict, load_config
 from .losses import cross_entropy, feature_mse, kl_distillation, skd_losses
-from ..evaluation.metrics import classification_metrics, evaluate
 from .ops_select import select_ops
 from .revision import RevisedBackward, reference_multi_loss_backward
 from .trainer import Trainer, train
 
 __all__ = [
     "CheckpointError", "ConfigError", "ExperimentConfig", "RevisedBackward", "Trainer",
-    "classification_metrics", "config_from_dict", "cross_entropy", "evaluate", "feature_mse", "kl_distillation", "load_checkpoint",
-    "load_config", "reference_multi_loss_backward", "save_checkpoint", "select_ops", "skd_losses", "train",
+    "classification_metrics", "config_from_dict", "cross_entropy", "evaluate", "feature_mse",
+    "kl_distillation", "load_checkpoint", "load_config", "reference_multi_loss_backward", "save_checkpoint",
+    "select_ops", "skd_losses", "train",
 ]

@@ -9,7 +9,6 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 import torch
 
-
 MIN_TRAIN_BATCH = 2  # BatchNorm in training mode needs more than one sample
 
 
@@ -45,7 +44,10 @@ def epoch_batches(num_samples: int, batch_size: int, seed: int, epoch: int, shuf
 
 def fetch(dataset, indices: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(hq (B, C, T, V, M), lq (B, C, T, V, M), labels (B,)) of ``indices`` via the dataset's batched read."""
-    items = dataset.__getitems__(list(indices)) if hasattr(dataset, "__getitems__") else [dataset[i] for i in indices]
+    if hasattr(dataset, "__getitems__"):
+        items = dataset.__getitems__(list(indices))
+    else:
+        items = [dataset[i] for i in indices]
     hq, lq, labels = zip(*items)
     return torch.stack(hq), torch.stack(lq), torch.stack(labels)
 

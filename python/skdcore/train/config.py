@@ -49,7 +49,10 @@ class DataConfig:
     val_split: Optional[str] = "val"  # selects best.pt; made by `skd prepare --val-fraction 0.1`
     # true: select best.pt on test_split every epoch, as the SKD reference code does (reproducing its numbers)
     select_on_test: bool = False
-    lq: str = "fixed"  # fixed: stored LQ; random: fresh occlusion per epoch
+    lq: str = "fixed"  # fixed: stored LQ; random: fresh LQ per epoch
+    # data.lq: random regenerates the train LQ every epoch with this generator (a skdcore.data.build_lq
+    # spec, e.g. {name: skd_occlusion, p: 0.9}); null: the generator `skd prepare` used (manifest)
+    lq_corruption: Optional[dict] = None
     batch_size: int = 8
     eval_batch_size: int = 64
     drop_last: Optional[bool] = None  # None: keep an incomplete last batch unless < 2 samples (BatchNorm)
@@ -99,7 +102,8 @@ class LossConfig:
 @dataclass
 class LogConfig:
     progress: bool = True  # tqdm bars when stdout is a terminal (plain lines otherwise)
-    every_steps: int = 50  # a plain progress line in train.log (and stdout without a bar) every N steps; 0: none
+    # a plain progress line in train.log (and stdout without a bar) every N steps; 0: none
+    every_steps: int = 50
     tensorboard: str = "auto"  # auto: only if the tensorboard package is installed
     eval_every: int = 1  # epochs
     checkpoint_every_steps: int = 0  # 0: only at epoch ends
@@ -152,6 +156,7 @@ class ExperimentConfig:
                 f"data.val_split and data.test_split are both {data.test_split!r}; selecting on the test "
                 f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})"
             )
+        _check_lq_corruption(data, errors)
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
@@ -161,6 +166,22 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _check_lq_corruption(data: DataConfig, errors: list) -> None:
+    if data.lq_corruption is None:
+        return
+    if data.lq != "random":
+        errors.append("data.lq_corruption is only used with data.lq: random (fresh LQ every epoch); "
+                      "with data.lq: fixed the LQ stored by `skd prepare` is used, so remove it or set "
+                      "data.lq: random")
+        return
+    from ..data.lq import build_lq
+
+    try:
+        build_lq(data.lq_corruption)
+    except ValueError as error:
+        errors.append(f"data.lq_corruption: {error}")
 
 
 # Fields with a fixed set of string values (model.name's come from the model registry).

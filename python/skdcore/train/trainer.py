@@ -27,9 +27,10 @@ import torch
 
 from ..atomic_io import atomic_write_json, remove_stale_temp_files
 from ..devices import resolve_device
+from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
+from ..layouts import get_layout, layout_data
 from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
-from ..layouts import get_layout, layout_data
 from .checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -41,10 +42,17 @@ from .checkpoint import (
     unwrap,
 )
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
-from .distributed import (DistInfo, average_gradients, average_over_ranks, barrier, broadcast_buffers,
-                          gather_predictions, init_from_env, rank_device)
+from .distributed import (
+    DistInfo,
+    average_gradients,
+    average_over_ranks,
+    barrier,
+    broadcast_buffers,
+    gather_predictions,
+    init_from_env,
+    rank_device,
+)
 from .losses import LOSS_NAMES, cross_entropy, skd_losses
-from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .revision import RevisedBackward
@@ -75,10 +83,12 @@ def open_datasets(cfg: ExperimentConfig):
     root = Path(cfg.data.root)
     if not (root / "manifest.json").exists():
         if cfg.data.prepare is None:
-            raise FileNotFoundError(f"data.root {root} holds no prepared dataset; run `skd prepare --out {root}` "
+            raise FileNotFoundError(f"data.root {root} holds no prepared dataset; "
+                                    f"run `skd prepare --out {root}` "
                                     "or add a data.prepare section to the config")
         prepare_dataset(root, **cfg.data.prepare)
-    train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed)
+    train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed,
+                                  lq_config=cfg.data.lq_corruption)
     selection = selection_split(cfg)
     try:
         select = PairedSkeletonDataset(root, split=selection, lq="fixed")
@@ -132,8 +142,8 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
-                 force: bool = False):
+    def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None,
+                 trust_checkpoint: bool = False, force: bool = False):
         self.cfg = cfg
         self.trust_checkpoint = trust_checkpoint  # load teacher / resume checkpoints with weights_only=False
         self.device = resolve_device(cfg.device)
@@ -181,14 +191,16 @@ class Trainer:
     def _load_teacher(self):
         path = self.cfg.teacher_checkpoint
         if not path:
-            raise ValueError("mode: distill needs teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
+            raise ValueError("mode: distill needs teacher_checkpoint "
+                             "(train one with `skd train` on a mode: teacher config)")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
         load_model_state(teacher, ckpt, path)
         for p in teacher.parameters():
             p.requires_grad_(False)
         if teacher.num_class != self.num_classes:
-            raise CheckpointError(f"teacher {path} predicts {teacher.num_class} classes but the data has {self.num_classes}")
+            raise CheckpointError(f"teacher {path} predicts {teacher.num_class} classes "
+                                  f"but the data has {self.num_classes}")
         return teacher.to(self.device).eval()
 
     def _batches(self, epoch: int):
@@ -206,12 +218,14 @@ class Trainer:
 
     def _resume(self, path: Path) -> None:
         if not path.exists():
-            raise CheckpointError(f"--resume: {path} not found; start without --resume or point output_dir at the run")
+            raise CheckpointError(f"--resume: {path} not found; "
+                                  "start without --resume or point output_dir at the run")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
         state = resume_state(ckpt, path)
         if state["mode"] not in (None, self.cfg.mode):
-            raise CheckpointError(f"{path} comes from a mode={state['mode']!r} run, this run is mode={self.cfg.mode!r}")
+            raise CheckpointError(f"{path} comes from a mode={state['mode']!r} run, "
+                                  f"this run is mode={self.cfg.mode!r}")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
@@ -221,8 +235,9 @@ class Trainer:
     def _save(self, name: str) -> None:
         if not self.dist.is_main:
             return
-        save_checkpoint(self.out / name, model=self.model, model_name=self.cfg.model.name, model_args=self.model_args,
-                        optimizer=self.optimizer, scheduler=self.scheduler, epoch=self.epoch, step=self.step,
+        save_checkpoint(self.out / name, model=self.model, model_name=self.cfg.model.name,
+                        model_args=self.model_args, optimizer=self.optimizer, scheduler=self.scheduler,
+                        epoch=self.epoch, step=self.step,
                         step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
                         extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used},
                         epoch_sums=self.epoch_sums)
@@ -265,11 +280,12 @@ class Trainer:
         """Metrics of the current model on ``dataset`` (default: the selection split); under torchrun every
         rank predicts its shard and every rank gets the gathered metrics (call it on all ranks)."""
         dataset = self.val_set if dataset is None else dataset
-        logits, labels = predict(unwrap(self.model), iterate(dataset, self._eval_batches(dataset, shard=True)),
-                                 self.device, use or self.input_name)
+        batches = iterate(dataset, self._eval_batches(dataset, shard=True))
+        logits, labels = predict(unwrap(self.model), batches, self.device, use or self.input_name)
         logits, labels = gather_predictions(logits, labels, self.dist)
         metrics = classification_metrics(logits, labels, self.num_classes)
-        metrics["loss"] = float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel() else float("nan")
+        metrics["loss"] = (float(torch.nn.functional.cross_entropy(logits, labels)) if labels.numel()
+                           else float("nan"))
         return metrics
 
     def evaluate_test(self) -> Dict:
@@ -299,10 +315,11 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             remove_stale_temp_files(self.out)  # of checkpoints interrupted mid-write
             save_config(cfg, self.out / "config.yaml")
-        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main, every_steps=cfg.log.every_steps,
-                           progress=cfg.log.progress)
+        logger = RunLogger(self.out, cfg.log.tensorboard, enabled=self.dist.is_main,
+                           every_steps=cfg.log.every_steps, progress=cfg.log.progress)
         if self.moved_aside is not None:
-            logger.message(f"[{cfg.name}] --force: the earlier run in {self.out} was moved to {self.moved_aside}")
+            logger.message(f"[{cfg.name}] --force: the earlier run in {self.out} "
+                           f"was moved to {self.moved_aside}")
         logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
                        f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
                        f"{self.dist.world_size} process(es), global batch "
@@ -315,8 +332,9 @@ class Trainer:
             if self.dist.is_main:
                 test = self.evaluate_test() if not stopped else {}
                 if test:
-                    logger.message(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% ({test['split']}, best.pt of "
-                                   f"epoch {test['best_epoch']}, selected on the {test['selected_on']})")
+                    logger.message(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% "
+                                   f"({test['split']}, best.pt of epoch {test['best_epoch']}, "
+                                   f"selected on the {test['selected_on']})")
                 self._write_results(stopped, test)
         finally:
             logger.close()
@@ -350,14 +368,15 @@ class Trainer:
         for hq, lq, labels in iterate(self.train_set, batches, self.step_in_epoch):
             values = self.train_step(hq, lq, labels)
             if not math.isfinite(values["loss"]):
-                raise FloatingPointError(f"{cfg.name}: loss became {values['loss']} at step {self.step}; lower optim.lr "
-                                         "or check the data")
+                raise FloatingPointError(f"{cfg.name}: loss became {values['loss']} at step {self.step}; "
+                                         "lower optim.lr or check the data")
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
             done += 1
             self.step += 1
             self.step_in_epoch += 1
-            logger.log_step(self.step, self.step_in_epoch, len(batches), values, self.optimizer.param_groups[0]["lr"])
+            logger.log_step(self.step, self.step_in_epoch, len(batches), values,
+                            self.optimizer.param_groups[0]["lr"])
             self.epoch_sums = {"sums": dict(sums), "steps": done, "time_s": time.perf_counter() - start_time}
             if cfg.max_steps and self.step >= cfg.max_steps:
                 self._save("last.pt")
@@ -369,13 +388,14 @@ class Trainer:
         row = {"epoch": self.epoch + 1, "step": self.step, "lr": self.optimizer.param_groups[0]["lr"],
                "time_s": round(time.perf_counter() - start_time, 2)}
         # NB: averaged over every rank's batches, not rank 0's only
-        row.update({f"train_{k}": v for k, v in average_over_ranks({k: v / max(done, 1) for k, v in sums.items()},
-                                                                    self.dist).items()})
+        means = average_over_ranks({k: v / max(done, 1) for k, v in sums.items()}, self.dist)
+        row.update({f"train_{k}": v for k, v in means.items()})
         self.epoch += 1
         self.step_in_epoch = 0
         self.epoch_sums = {}
         is_eval_epoch = self.epoch % cfg.log.eval_every == 0 or self.epoch == cfg.optim.epochs
-        summary = (f"[{cfg.name}] epoch {self.epoch}/{cfg.optim.epochs}: train loss {row.get('train_loss', float('nan')):.3f} "
+        summary = (f"[{cfg.name}] epoch {self.epoch}/{cfg.optim.epochs}: "
+                   f"train loss {row.get('train_loss', float('nan')):.3f} "
                    f"acc {100 * row.get('train_acc', 0):.1f}% ({row['time_s']:.0f} s)")
         if is_eval_epoch:
             metrics = self.evaluate()  # every rank: sharded, gathered
@@ -408,4 +428,5 @@ def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_chec
     ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
     ``force`` (move it aside to ``<dir>.old-<time>`` first).
     """
-    return Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint, force=force).fit()
+    trainer = Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint, force=force)
+    return trainer.fit()
