@@ -293,7 +293,10 @@ def _forward_kinematics(controls: dict, offsets: np.ndarray, T: int) -> np.ndarr
     names = NTU25.joint_names
     parent, order = _fk_tree()
     V = len(names)
-    get = lambda key: np.broadcast_to(controls.get(key, 0.0), (T,)).astype(np.float64)
+
+    def get(key: str) -> np.ndarray:
+        return np.broadcast_to(controls.get(key, 0.0), (T,)).astype(np.float64)
+
     local = [None] * V  # None: no joint rotation (saves a matmul per joint)
     local[names.index("spine_base")] = _rot("y", get("yaw"))
     local[names.index("spine_mid")] = _rot("y", get("spine_twist")) @ _rot("x", get("spine_bend"))
@@ -305,7 +308,9 @@ def _forward_kinematics(controls: dict, offsets: np.ndarray, T: int) -> np.ndarr
             @ _rot("z", sign * get(f"{side}_sh_abd")) @ _rot("y", sign * get(f"{side}_sh_twist"))
         )
         local[names.index(f"{full}_elbow")] = _rot("x", -get(f"{side}_elbow"))
-        local[names.index(f"{full}_hip")] = _rot("z", sign * get(f"{side}_hip_abd")) @ _rot("x", -get(f"{side}_hip_flex"))
+        local[names.index(f"{full}_hip")] = (
+            _rot("z", sign * get(f"{side}_hip_abd")) @ _rot("x", -get(f"{side}_hip_flex"))
+        )
         local[names.index(f"{full}_knee")] = _rot("x", get(f"{side}_knee"))
     glob = [None] * V
     pos = np.zeros((T, V, 3))
@@ -340,7 +345,9 @@ def _smooth_noise(rng, T: int, scale: float) -> np.ndarray:
     t = np.arange(T) / FPS
     out = np.zeros(T)
     for _ in range(2):
-        out += scale * rng.standard_normal() * np.sin(2 * np.pi * rng.uniform(0.1, 0.8) * t + rng.uniform(0, 6.3))
+        amplitude = scale * rng.standard_normal()  # NB: draw order as before (same clips)
+        frequency, phase = rng.uniform(0.1, 0.8), rng.uniform(0, 6.3)
+        out += amplitude * np.sin(2 * np.pi * frequency * t + phase)
     return out
 
 
