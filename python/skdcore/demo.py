@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Dict
 
+from .devices import choose_threads
+
 # The demo's data and runs. Same architecture for teacher and student, as in SKD.
 DEMO_DATA = {
     "source": "synthetic",
@@ -118,26 +120,6 @@ def _table(rows) -> str:
     lines = [f"{'model / input':<{width}}  top-1   top-5", "-" * (width + 16)]
     lines += [f"{name:<{width}}  {100 * m['top1']:5.1f}%  {100 * m['top5']:5.1f}%" for name, m in rows]
     return "\n".join(lines)
-
-
-def choose_threads() -> int:
-    """Torch CPU threads for the demo: 1 when the machine is already busy.
-
-    NB: OpenMP threads spin-wait for each other; on an oversubscribed machine (load >= cores) two
-    threads ran ~10x slower than one in our measurements, on an idle one they are ~1.6x faster.
-    """
-    import os
-
-    import torch
-
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0] >= cores
-    except OSError:
-        busy = False
-    threads = 1 if busy else torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return threads
 
 
 def run_demo(args=None) -> int:

@@ -29,32 +29,8 @@ def add_arguments(parser) -> None:
     add_grid_arguments(parser)
 
 
-def load_models(paths, names=None, ops: str = "fused", layout=None, trust: bool = False):
-    """{display name: (model, checkpoint dict, path)} in the given order; names made unique."""
-    from ..evaluation.checkpoints import load_trained_model, run_name
-
-    if names is not None and len(names) != len(paths):
-        raise ValueError(f"--names: {len(names)} names for {len(paths)} checkpoints; give one per checkpoint")
-    models = {}
-    for i, path in enumerate(paths):
-        model, ckpt = load_trained_model(path, ops, layout, trust)
-        name = names[i] if names else run_name(path, ckpt)
-        base, suffix = name, 2
-        while name in models:
-            name, suffix = f"{base}_{suffix}", suffix + 1
-        models[name] = (model, ckpt, path)
-    return models
-
-
-def _check_same_classes(models, dataset) -> None:
-    for name, (model, _, path) in models.items():
-        if getattr(model, "num_class", dataset.num_classes) != dataset.num_classes:
-            raise ValueError(f"{path} ({name}) predicts {model.num_class} classes but {dataset.root} has "
-                             f"{dataset.num_classes}; evaluate it on its own data with --data")
-
-
 def run(args) -> int:
-    from ..evaluation.checkpoints import default_device, open_eval_dataset
+    from ..evaluation.checkpoints import check_same_classes, default_device, load_models, open_eval_dataset
     from ..evaluation.metrics import evaluate, format_metrics, per_class_table
     from ..train.batches import epoch_batches, iterate
 
@@ -63,7 +39,7 @@ def run(args) -> int:
     models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
     first_model, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
-    _check_same_classes(models, dataset)
+    check_same_classes(models, dataset)
     device = default_device()
     uses = ["lq", "hq"] if args.input == "both" else [args.input]
     batches = epoch_batches(len(dataset), args.batch_size, 0, 0, shuffle=False, drop_last=False)

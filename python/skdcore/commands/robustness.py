@@ -47,7 +47,7 @@ def parse_severities(items) -> dict:
 
 
 def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
-    from ..demo import choose_threads
+    from ..devices import choose_threads
     from ..evaluation.robustness import format_table, robustness_grid
     from ..reports.plots import plot_robustness
 
@@ -82,13 +82,12 @@ def write_tables(result: dict, out: Path) -> None:
 
 
 def run(args) -> int:
-    from ..evaluation.checkpoints import default_device, open_eval_dataset
-    from .eval import _check_same_classes, load_models
+    from ..evaluation.checkpoints import check_same_classes, default_device, load_models, open_eval_dataset
 
     models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
     _, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)
-    _check_same_classes(models, dataset)
+    check_same_classes(models, dataset)
     run_grid(args, {name: model for name, (model, _, _) in models.items()}, dataset, Path(args.out),
              default_device())
     return 0

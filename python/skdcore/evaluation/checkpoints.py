@@ -55,3 +55,26 @@ def evaluate_checkpoint(path, data_root=None, split=None, use="lq", ops="fused",
     batches = epoch_batches(len(dataset), batch_size, 0, 0, shuffle=False, drop_last=False)
     device = default_device()
     return evaluate(model.to(device), iterate(dataset, batches), device, dataset.num_classes, use), dataset
+
+
+def load_models(paths, names=None, ops: str = "fused", layout=None, trust: bool = False):
+    """{display name: (model, checkpoint dict, path)} in the given order; names made unique."""
+    if names is not None and len(names) != len(paths):
+        raise ValueError(f"--names: {len(names)} names for {len(paths)} checkpoints; give one per checkpoint")
+    models = {}
+    for i, path in enumerate(paths):
+        model, ckpt = load_trained_model(path, ops, layout, trust)
+        name = names[i] if names else run_name(path, ckpt)
+        base, suffix = name, 2
+        while name in models:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        models[name] = (model, ckpt, path)
+    return models
+
+
+def check_same_classes(models, dataset) -> None:
+    """Every model of ``load_models`` predicts the dataset's classes, else a ValueError naming it."""
+    for name, (model, _, path) in models.items():
+        if getattr(model, "num_class", dataset.num_classes) != dataset.num_classes:
+            raise ValueError(f"{path} ({name}) predicts {model.num_class} classes but {dataset.root} has "
+                             f"{dataset.num_classes}; evaluate it on its own data with --data")
