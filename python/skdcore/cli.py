@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .nn.ops_choice import OPS
+
 
 def _info(args) -> int:
     import skdcore
@@ -145,13 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quick", action="store_true", help="a much smaller run (smoke test, ~1 minute)")
     demo.add_argument("--ablation", action="store_true",
                       help="also run the CE / +KL / +MSE / +GM / +GR ablation")
-    demo.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    demo.add_argument("--ops", choices=OPS, default="fused")
     demo.set_defaults(func=_demo)
 
     ablation = commands.add_parser("ablation", help="paper-style ablation: CE, +KL, +MSE, +GM, +GR")
     ablation.add_argument("--out", default="runs/demo", help="demo folder (reuses its data and teacher)")
     ablation.add_argument("--quick", action="store_true")
-    ablation.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    ablation.add_argument("--ops", choices=OPS, default="fused")
     ablation.set_defaults(func=_ablation)
 
     from .commands import export as export_command

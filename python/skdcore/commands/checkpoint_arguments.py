@@ -1,6 +1,8 @@
 """Command-line arguments shared by the commands that evaluate checkpoints (`skd eval`, `skd robustness`)."""
 from __future__ import annotations
 
+from ..nn.ops_choice import OPS
+
 
 def add_checkpoint_arguments(parser, checkpoint_help: str) -> None:
     """--checkpoint (one or more), their display names and the data they are evaluated on."""
@@ -13,7 +15,7 @@ def add_checkpoint_arguments(parser, checkpoint_help: str) -> None:
 def add_model_arguments(parser) -> None:
     """How the checkpoints' models are loaded and run."""
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--ops", choices=["fused", "reference"], default="fused")
+    parser.add_argument("--ops", choices=OPS, default="fused")
     parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="load checkpoints holding pickled Python objects (weights_only=False): this can "

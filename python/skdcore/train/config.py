@@ -21,10 +21,10 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from ..nn.ops_choice import OPS
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
 MODES = ("teacher", "baseline", "distill")
-OPS = ("fused", "reference")
 OPTIMIZERS = ("sgd", "adamw")
 LQ_MODES = ("fixed", "random")
 REVISION_SCHEMES = ("fast", "reference")

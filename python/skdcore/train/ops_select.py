@@ -14,6 +14,7 @@ from typing import Callable, Dict
 import torch
 
 from ..models import model_class
+from ..nn.ops_choice import OPS
 from .losses import graph_matching_loss_for
 
 _REVISION_NAMES = {"fast": "RevisedBackward (one backward per loss, fused revision)",
@@ -33,7 +34,7 @@ class OpsSelection:
 
 def select_ops(ops: str, model_name: str, revision_scheme: str = "fast") -> OpsSelection:
     """The loss / revision implementations for ``ops``, and what each op of the run uses."""
-    if ops not in ("fused", "reference"):
+    if ops not in OPS:
         raise ValueError(f"ops must be 'fused' or 'reference', got {ops!r}")
     used = {name: ops for name in model_class(model_name).compiled_ops}
     used["graph_matching_loss"] = ops
