@@ -122,3 +122,22 @@ def test_synthetic_source_subjects_match_generated_clips():
     np.testing.assert_array_equal(src.subjects(), clips.subjects)
     splits = src.splits()
     assert np.all(clips.subjects[splits["train"]] < 14) and np.all(clips.subjects[splits["test"]] >= 14)
+
+
+def test_synthetic_source_train_fraction_sizes_the_test_split():
+    """More subjects and a smaller train_fraction: the same 14 training people, a larger test split."""
+    from skdcore.data import SyntheticSource
+
+    src = SyntheticSource(num_samples=80, clip_frames=16, seed=2, num_subjects=40, train_fraction=0.35)
+    subjects = src.subjects()
+    splits = src.splits()
+    assert np.all(subjects[splits["train"]] < 14) and np.all(subjects[splits["test"]] >= 14)
+    assert len(splits["test"]) > 1.5 * len(splits["train"])
+    assert src.config()["train_fraction"] == 0.35
+    assert "train_fraction" not in SyntheticSource(num_samples=4).config()  # older manifests still match
+    # the clip generator draws the same subject as the split uses
+    _, _, subject = synthesize_clip(5, num_frames=16, seed=2, num_subjects=40)
+    assert subject == subjects[5]
+    for bad in (0.0, 0.01, 0.99, 1.0):
+        with pytest.raises(ValueError, match="train_fraction"):
+            SyntheticSource(num_samples=4, num_subjects=40, train_fraction=bad)

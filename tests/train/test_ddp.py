@@ -43,21 +43,22 @@ def test_two_process_training_keeps_ranks_identical(tiny_data, tiny_teacher, tmp
 
 @pytest.mark.slow
 def test_sync_bn_two_processes_match_one_process_on_the_same_global_batch(tiny_data, tmp_path):
-    """model.sync_bn: 2 ranks x 4 clips give the weights and BatchNorm statistics of 1 process x 8 clips."""
+    """model.sync_bn: 2 ranks x 4 clips give the weights, BatchNorm statistics and logged train metrics
+    (averaged over the ranks) of 1 process x 8 clips, over one whole epoch."""
     from skdcore.train import Trainer, config_from_dict
     # NB: ST-GCN, not Shift-GCN: Shift-GCN's learnable temporal shifts start at exactly 0, where the
     # interpolation's gradient jumps, so float round-off alone sends the two runs' shifts apart.
     model = {"name": "st_gcn", "args": {"channels": [8, 16], "strides": [1, 2]}}
-    steps = 3
-    two = tiny_config(tiny_data, tmp_path / "two", "teacher", max_steps=steps, data__batch_size=4,
-                      model={**model, "sync_bn": True})
+    one_epoch = {"lr": 0.05, "epochs": 1, "milestones": [], "warmup_epochs": 0}
+    two = tiny_config(tiny_data, tmp_path / "two", "teacher", optim=one_epoch, data__batch_size=4,
+                      model={**model, "sync_bn": True}, log={"progress": False, "tensorboard": "off",
+                                                           "every_steps": 0})
     _torchrun_two_ranks(two, tmp_path)
     ranks = torch.load(tmp_path / "rank0.pt")
-    assert ranks["world_size"] == 2 and ranks["step"] == steps
-
-    single = Trainer(config_from_dict(tiny_config(tiny_data, tmp_path / "one", "teacher", max_steps=steps,
+    single = Trainer(config_from_dict(tiny_config(tiny_data, tmp_path / "one", "teacher", optim=one_epoch,
                                                   data__batch_size=8, model=model)))
-    single.fit()
+    history = single.fit()["history"]
+    assert ranks["world_size"] == 2 and ranks["step"] == single.step > 3
     reference = single.model.state_dict()
     fresh = Trainer(config_from_dict(tiny_config(tiny_data, tmp_path / "init", "teacher", model=model)))
     initial = fresh.model.state_dict()
@@ -65,4 +66,8 @@ def test_sync_bn_two_processes_match_one_process_on_the_same_global_batch(tiny_d
     for key, value in reference.items():
         torch.testing.assert_close(ranks["weights"][key], value, rtol=1e-4, atol=1e-5, msg=key)
         moved += int(value.is_floating_point() and not torch.equal(value, initial[key]))
-    assert moved > 10  # the weights did change over the 3 steps: the comparison is not of initial values
+    assert moved > 10  # the weights did change over the epoch: the comparison is not of initial values
+    # rank 0 logs the mean over both ranks' batches: the single process's mean over the same clips
+    logged, expected = ranks["history"][0], history[0]
+    assert logged["train_acc"] == pytest.approx(expected["train_acc"], abs=1e-9)
+    assert logged["train_loss"] == pytest.approx(expected["train_loss"], rel=1e-4)

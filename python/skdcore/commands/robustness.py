@@ -24,6 +24,9 @@ def add_grid_arguments(parser) -> None:
                              "(default: 6 levels each, see skdcore.evaluation.corruptions.DEFAULT_GRID)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the corruptions (the same clips for every model)")
+    parser.add_argument("--max-clips", type=int, metavar="N",
+                        help="evaluate about N clips of the split (seeded, every class keeps its share) "
+                             "instead of all: the cost grows with clips x models x conditions")
 
 
 def add_arguments(parser) -> None:
@@ -54,13 +57,15 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
     if device.type == "cpu":
         choose_threads()  # NB: one thread on a busy machine: spin-waiting OpenMP threads cost ~10x there
     result = robustness_grid(models, dataset, args.corruptions, parse_severities(args.severities),
-                             seed=args.seed, batch_size=args.batch_size, device=device)
+                             seed=args.seed, batch_size=args.batch_size, device=device,
+                             max_samples=args.max_clips)
     write_tables(result, out)
     plots = plot_robustness(result, out)
     print(format_table(result))
     seconds = result["seconds"]
     print(f"robustness: {len(result['models'])} model(s) x {len(result['grid'])} corruptions x "
-          f"{sum(len(v) for v in result['grid'].values())} conditions on {result['num_samples']} clips in "
+          f"{sum(len(v) for v in result['grid'].values())} conditions on {result['num_samples']} "
+          f"of {result['split_samples']} clips in "
           f"{seconds['total']:.1f} s (corrupting {seconds['corrupt']:.1f} s, "
           f"evaluating {seconds['evaluate']:.1f} s; {seconds['cpu']:.1f} s CPU, "
           f"{seconds['threads']} thread(s))")

@@ -4,6 +4,8 @@ For every corruption of :mod:`.corruptions` and every severity of its grid, the 
 corrupted in batches (seeded: the same corrupted clips for every model) and every model is
 evaluated on them, in large batches under ``torch.inference_mode``. The clips are processed in
 chunks of ``chunk_size`` so a large test set never sits in memory once per corruption.
+``max_samples`` evaluates a seeded, class-stratified subset of a large split instead (the cost
+is one forward per clip, model and condition).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from ..data.holdout import hold_out
 from .corruptions import CORRUPTIONS, DEFAULT_GRID, SCORE_LAYOUTS, corrupt
 from .metrics import classification_metrics
 
@@ -45,11 +48,16 @@ def _logits(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch_s
 
 def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Optional[Sequence[str]] = None,
                     grid: Optional[Dict[str, Sequence[float]]] = None, seed: int = 0, batch_size: int = 256,
-                    chunk_size: int = 2048, device: Optional[torch.device] = None) -> Dict:
+                    chunk_size: int = 2048, device: Optional[torch.device] = None,
+                    max_samples: Optional[int] = None) -> Dict:
     """Top-1 / top-5 / mean class accuracy of every model under every (corruption, severity).
 
+    ``max_samples``: evaluate about this many clips of the split (every class keeps its share,
+    chosen with ``seed``) when it has more; None: all of them.
+
     Returns {"rows": [{model, corruption, severity, top1, top5, mean_class_acc, num_samples}],
-    "grid": {corruption: severities}, "seed", "num_samples", "score_channel", "seconds"}.
+    "grid": {corruption: severities}, "seed", "num_samples", "split_samples", "score_channel",
+    "seconds"}.
     """
     corruptions = list(corruptions or DEFAULT_GRID)
     unknown = [c for c in corruptions if c not in CORRUPTIONS]
@@ -60,13 +68,15 @@ def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Op
     for model in models.values():
         model.to(device).eval()
     score_channel = score_channel_of(dataset)
-    labels = torch.from_numpy(np.asarray(dataset.labels[dataset.indices], dtype=np.int64))
+    split_labels = np.asarray(dataset.labels[dataset.indices], dtype=np.int64)
+    positions = evaluated_positions(split_labels, max_samples, seed)
+    labels = torch.from_numpy(split_labels[positions])
     n = len(labels)
     logits = {(m, c, k): [] for m in models for c in corruptions for k in range(len(grid[c]))}
     start, cpu_start = time.perf_counter(), time.process_time()
     corrupt_seconds = 0.0
     for chunk_start in range(0, n, chunk_size):
-        clean = hq_clips(dataset, np.arange(chunk_start, min(n, chunk_start + chunk_size)))
+        clean = hq_clips(dataset, positions[chunk_start:chunk_start + chunk_size])
         clean_logits = {}  # severity 0 is the clean clips for every corruption: evaluated once
         for c_index, name in enumerate(corruptions):
             for k, severity in enumerate(grid[name]):
@@ -93,9 +103,20 @@ def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Op
                              "top5": m["top5"], "mean_class_acc": m["mean_class_acc"], "num_samples": n})
     seconds = time.perf_counter() - start
     return {"rows": rows, "grid": {c: list(v) for c, v in grid.items()}, "seed": seed, "num_samples": n,
-            "models": list(models), "score_channel": score_channel,
+            "split_samples": len(split_labels), "models": list(models), "score_channel": score_channel,
             "seconds": {"total": seconds, "corrupt": corrupt_seconds, "evaluate": seconds - corrupt_seconds,
                         "cpu": time.process_time() - cpu_start, "threads": torch.get_num_threads()}}
+
+
+def evaluated_positions(labels: np.ndarray, max_samples: Optional[int], seed: int) -> np.ndarray:
+    """Sorted positions in the split to evaluate: all, or a class-stratified ~``max_samples`` subset."""
+    n = len(labels)
+    if max_samples is not None and max_samples < 1:
+        raise ValueError(f"max_samples must be >= 1 (or None for the whole split), got {max_samples}")
+    if max_samples is None or max_samples >= n:
+        return np.arange(n)
+    _, subset, _ = hold_out(np.arange(n), labels, None, max_samples / n, seed=seed)
+    return subset
 
 
 def curves(result: Dict, metric: str = "top1") -> Dict[str, Dict[str, list]]:
