@@ -30,12 +30,12 @@ DEMO_DATA = {
     # All 17 classes (the last 3 are fine-grained twins whose difference is a small fast motion that
     # occlusion + imputation blurs) and occlusion p=0.9 (SKD's procedure, heavier than its 0.6): the only
     # setting measured with a 10+ point teacher-HQ / baseline-LQ gap (benchmarks/RESULTS.md, issue 15).
-    # 1150 clips: with 10% of the subjects held out as val (it selects best.pt) 705 train / 109 val / 336
-    # test clips, about the 715 train clips the demo had before the val split (with 1000 clips, 620 train:
-    # SKD 70.9 vs baseline 73.3 on seed 0). Measured 2026-11-29, best.pt on val, test read once, 10 seeds
-    # (seed_sweep.py): teacher HQ 88.1, baseline LQ 74.2 +- 2.0, SKD LQ 76.6 +- 1.8, gain +2.4 +- 2.9
-    # (7/10 seeds better): positive on average, but one run can show SKD below the baseline. ~13% more
-    # CPU than 1000 clips. Tried on seeds 0-1, no clearer gain: data.lq random, cosine (RESULTS.md).
+    # 2330 clips of 40 subjects, the first 14 train (train_fraction 0.35, one of them held out as val to
+    # select best.pt): 710 train / 97 val / 1523 test clips. The training set is the size it was with 20
+    # subjects (0.7 of 1150 clips); the test split is 4.5x larger because with 336 test clips the
+    # test-sampling noise (~2 points on a paired difference) hid SKD's gain in single runs. Measured
+    # 2026-11-29, 10 seeds (benchmarks/seed_sweep.py): teacher HQ 90.0, baseline LQ 77.7 +- 0.9, SKD LQ
+    # 80.0 +- 0.6, gain +2.4 +- 0.9 (10/10 seeds better).
     "source_options": {"num_samples": 2330, "num_subjects": 40, "train_fraction": 0.35, "clip_frames": 32,
                        "num_classes": 17, "seed": 0, "num_persons": 1, "difficulty": 2.0, "noise_std": 0.03},
     "lq": {"name": "skd_occlusion", "p": 0.9, "window": 3},
