@@ -50,3 +50,11 @@ def test_max_clips_on_the_command_line(tiny_runs, tmp_path, capsys):
     result = json.loads((tmp_path / "robustness.json").read_text())
     assert result["num_samples"] < result["split_samples"]
     assert f"on {result['num_samples']} of {result['split_samples']} clips" in capsys.readouterr().out
+
+
+def test_max_clips_below_one_is_refused_naming_the_option(tiny_runs, tmp_path, capsys):
+    teacher = str(tiny_runs["teacher"] / "best.pt")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["robustness", "--checkpoint", teacher, "--max-clips", "0", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "--max-clips: must be >= 1" in capsys.readouterr().err

@@ -6,12 +6,24 @@ per model, plus ``robustness_all.png`` (all corruptions side by side).
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 from pathlib import Path
 
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
+
+
+def clip_count(text: str) -> int:
+    """argparse type of --max-clips: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of clips, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (leave it out to evaluate every clip), got {value}")
+    return value
 
 
 def add_grid_arguments(parser) -> None:
@@ -24,7 +36,7 @@ def add_grid_arguments(parser) -> None:
                              "(default: 6 levels each, see skdcore.evaluation.corruptions.DEFAULT_GRID)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the corruptions (the same clips for every model)")
-    parser.add_argument("--max-clips", type=int, metavar="N",
+    parser.add_argument("--max-clips", type=clip_count, metavar="N",
                         help="evaluate about N clips of the split (seeded, every class keeps its share) "
                              "instead of all: the cost grows with clips x models x conditions")
 
