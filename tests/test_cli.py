@@ -71,6 +71,8 @@ def test_demo_quick_and_ablation(tmp_path, capsys):
     assert set(summary["table"]) == {"teacher on HQ", "teacher on LQ", "baseline on LQ", "SKD student on LQ"}
     gain = summary["skd_gain"]
     assert gain["low"] <= gain["diff"] <= gain["high"]
+    # --quick evaluates the robustness curves on every test clip (the full demo on a subset)
+    assert summary["robustness"]["num_samples"] == summary["robustness"]["split_samples"] == gain["num_clips"]
     assert summary["table"]["SKD student on LQ"]["top1"] - summary["table"]["baseline on LQ"]["top1"] == \
         pytest.approx(gain["diff"])
     # a second run reuses the finished runs (resume), it does not refuse or retrain them

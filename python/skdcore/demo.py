@@ -184,7 +184,8 @@ def run_demo(args=None) -> int:
     print(f"wall time: {wall:.0f} s (training {train_seconds:.0f} s)")
     summary = {"table": {name: {"top1": m["top1"], "top5": m["top5"]} for name, m in rows},
                "skd_gain": gain,
-               "robustness": {k: robustness[k] for k in ("grid", "rows", "seed", "seconds")},
+               "robustness": {k: robustness[k] for k in ("grid", "rows", "seed", "seconds", "num_samples",
+                                                          "split_samples")},
                "wall_s": wall, "train_s": train_seconds, "quick": quick}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if getattr(args, "ablation", False):
