@@ -449,9 +449,19 @@ def make_synthetic_dataset(
     return SyntheticClips(data, labels, subjects, ACTION_NAMES[:num_classes])
 
 
-def subject_split(subjects: np.ndarray, num_subjects: int = 20, train_fraction: float = 0.7) -> np.ndarray:
+TRAIN_FRACTION = 0.7  # of the subjects, in the synthetic cross-subject split
+
+
+def train_subject_count(num_subjects: int = 20, train_fraction: float = TRAIN_FRACTION) -> int:
+    """How many subjects train (ids 0 .. count-1) in :func:`subject_split`."""
+    return round(num_subjects * train_fraction)
+
+
+def subject_split(
+    subjects: np.ndarray, num_subjects: int = 20, train_fraction: float = TRAIN_FRACTION
+) -> np.ndarray:
     """Boolean training mask of a cross-subject split: the first subjects train, the rest test."""
-    return np.asarray(subjects) < round(num_subjects * train_fraction)
+    return np.asarray(subjects) < train_subject_count(num_subjects, train_fraction)
 
 
 __all__ = [

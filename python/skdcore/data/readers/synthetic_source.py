@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...layouts import get_layout
-from ..synthetic import ACTION_NAMES, subject_split, synthesize_clip
+from ..synthetic import ACTION_NAMES, TRAIN_FRACTION, subject_split, synthesize_clip, train_subject_count
 from .base import SkeletonSource, register_source
 
 
@@ -26,19 +26,20 @@ class SyntheticSource(SkeletonSource):
         clip_frames: int = 64,
         num_classes: int = len(ACTION_NAMES),
         seed: int = 0,
-        train_fraction: float = 0.7,
+        train_fraction: float = TRAIN_FRACTION,
         **clip_options,
     ):
         if num_samples < 1:
             raise ValueError(f"synthetic source: num_samples must be >= 1, got {num_samples}")
-        num_subjects = int(clip_options.get("num_subjects", 20))
-        train_subjects = round(num_subjects * float(train_fraction))
-        if not 0 < train_subjects < num_subjects:
-            raise ValueError(
-                f"synthetic source: train_fraction={train_fraction} of num_subjects={num_subjects} gives "
-                f"{train_subjects} training subject(s); choose it so train and test keep >= 1 subject each"
-            )
+        self.num_subjects = int(clip_options.get("num_subjects", 20))
         self.train_fraction = float(train_fraction)
+        train_subjects = train_subject_count(self.num_subjects, self.train_fraction)
+        if not 0 < train_subjects < self.num_subjects:
+            raise ValueError(
+                f"synthetic source: train_fraction={train_fraction} of num_subjects={self.num_subjects} "
+                f"gives {train_subjects} training subject(s); choose it so train and test keep >= 1 subject "
+                "each"
+            )
         self.layout = get_layout("ntu25")
         self.num_samples, self.clip_frames = int(num_samples), int(clip_frames)
         self.num_classes, self.seed = int(num_classes), int(seed)
@@ -64,16 +65,15 @@ class SyntheticSource(SkeletonSource):
     def subjects(self) -> np.ndarray:
         if self._subjects is None:
             # the subject is the first draw of the clip's generator: cheap to recompute alone
-            n_sub = int(self.clip_options.get("num_subjects", 20))
             self._subjects = np.array(
-                [int(np.random.default_rng([self.seed, i]).integers(n_sub)) for i in range(self.num_samples)],
+                [int(np.random.default_rng([self.seed, i]).integers(self.num_subjects))
+                 for i in range(self.num_samples)],
                 dtype=np.int64,
             )
         return self._subjects
 
     def splits(self):
-        num_subjects = int(self.clip_options.get("num_subjects", 20))
-        train = subject_split(self.subjects(), num_subjects, self.train_fraction)
+        train = subject_split(self.subjects(), self.num_subjects, self.train_fraction)
         return {
             "train": np.flatnonzero(train),
             "test": np.flatnonzero(~train),
@@ -85,7 +85,7 @@ class SyntheticSource(SkeletonSource):
             "clip_frames": self.clip_frames,
             "num_classes": self.num_classes,
             "seed": self.seed,
-            **({"train_fraction": self.train_fraction} if self.train_fraction != 0.7 else {}),
+            **({"train_fraction": self.train_fraction} if self.train_fraction != TRAIN_FRACTION else {}),
             **{k: self.clip_options[k] for k in sorted(self.clip_options)},
         }
 
