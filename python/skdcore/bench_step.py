@@ -19,9 +19,8 @@ from typing import Dict
 import torch
 
 from .models import build_model
-from .train.losses import LOSS_WEIGHTS, skd_losses
+from .train.distiller import Distiller
 from .train.ops_select import select_ops
-from .train.revision import RevisedBackward
 
 QUICK_MODEL = {"channels": (16, 16, 32, 32), "strides": (1, 2, 1, 2)}
 
@@ -41,17 +40,11 @@ def make_step(ops: str, model_name: str = "shift_gcn", frames: int = 100, batch_
     lq = (hq + 0.1 * torch.randn(hq.shape, generator=generator).to(device))
     labels = torch.randint(0, num_class, (batch_size,), generator=generator).to(device)
     optimizer = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    weights = dict(LOSS_WEIGHTS)
-    backward = RevisedBackward(student.parameters(), scheme=selection.revision)
+    distiller = Distiller(teacher, student, ops=ops, revision_scheme=selection.revision)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            t_logits, t_features = teacher(hq)
-        s_logits, s_features = student(lq)
-        losses = skd_losses(s_logits, s_features, t_logits, t_features, labels, weights,
-                            selection.graph_matching)
-        backward(losses)
+        distiller.backward(distiller(hq, lq, labels))
         optimizer.step()
         if device != "cpu":
             torch.cuda.synchronize()

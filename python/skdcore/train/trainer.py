@@ -42,6 +42,7 @@ from .checkpoint import (
     unwrap,
 )
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
+from .distiller import Distiller
 from .distributed import (
     DistInfo,
     average_gradients,
@@ -52,10 +53,9 @@ from .distributed import (
     init_from_env,
     rank_device,
 )
-from .losses import LOSS_NAMES, cross_entropy, skd_losses
+from .losses import LOSS_NAMES, cross_entropy
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
-from .revision import RevisedBackward
 from .run_dir import check_run_dir, move_run_aside
 from .run_log import RunLogger
 from .sync_batchnorm import convert_sync_batchnorm
@@ -176,9 +176,13 @@ class Trainer:
             raise ValueError(f"the train split {cfg.data.train_split!r} is empty")
         self.optimizer = build_optimizer(self.model.parameters(), cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
-        self.revised_backward = None
-        if cfg.mode == "distill" and cfg.loss.gradient_revision:
-            self.revised_backward = RevisedBackward(self.model.parameters(), scheme=self.ops.revision)
+        self.distiller = None
+        if cfg.mode == "distill":  # NB: buffers are broadcast by train_step for every mode
+            self.distiller = Distiller(self.teacher, self.model, ops=cfg.ops,
+                                       revision_scheme=self.ops.revision,
+                                       weights={k: getattr(cfg.loss, k) for k in LOSS_NAMES},
+                                       temperature=cfg.loss.temperature,
+                                       gradient_revision=cfg.loss.gradient_revision, broadcast_buffers=False)
 
         self.epoch, self.step, self.step_in_epoch = 0, 0, 0
         self.best: Dict = {}
@@ -250,18 +254,12 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer.zero_grad(set_to_none=True)
         info: Dict[str, float] = {}
-        if self.cfg.mode == "distill":
-            with torch.no_grad():
-                teacher_logits, teacher_features = self.teacher(hq)
-            logits, features = self.model(lq)
-            weights = {k: getattr(self.cfg.loss, k) for k in LOSS_NAMES}
-            losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
-                                self.ops.graph_matching, self.cfg.loss.temperature)
-            if self.revised_backward is not None:
-                info = self.revised_backward(losses)
-            else:
-                sum(losses.values()).backward()
-                average_gradients(params, self.dist)
+        if self.distiller is not None:
+            teacher = self.distiller.teacher_forward(hq)
+            student = self.distiller.student_forward(lq)
+            losses = self.distiller.losses(student, teacher, labels)
+            info = self.distiller.backward(losses)
+            logits = student.logits
             loss_values = {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
             total = sum(loss_values.values())
         else:

@@ -1,0 +1,246 @@
+"""The SKD step for any teacher / student pair: the one implementation the trainer and users share.
+
+Public as :mod:`skdcore.distill` (this module lives in ``train`` so that the trainer can use it
+without an import cycle). A step is::
+
+    teacher_out = distiller.teacher_forward(hq)            # frozen teacher, eval mode, no grad
+    student_out = distiller.student_forward(lq)            # student (+ adaption conv)
+    losses = distiller.losses(student_out, teacher_out, labels)   # CE, KL, MSE, graph matching (fp32)
+    info = distiller.backward(losses, scaler)              # revised gradient into p.grad
+
+or ``distiller(hq, lq, labels)`` for the first three. What a model has to return: ``(logits,
+features)``, or logits alone with ``teacher_layer`` / ``student_layer`` naming the module whose
+output is the feature map (read by a forward hook). Feature maps are (N, C, T, V) or (N, C, T, V, M);
+persons are folded into the batch, (N*M, C, T, V), as SKD does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .distributed import DistInfo, average_gradients, broadcast_buffers
+from .losses import LOSS_WEIGHTS, graph_matching_loss_for, skd_losses
+from .revision import SCHEMES, RevisedBackward
+
+
+@dataclass
+class ModelOutput:
+    """One model's output as SKD reads it."""
+
+    logits: torch.Tensor  # (N, num_class)
+    features: torch.Tensor  # (N*M, C, T', V), persons folded into the batch
+
+
+@dataclass
+class DistillOutput:
+    """What :meth:`Distiller.forward` returns: the weighted losses by name and both models' outputs."""
+
+    losses: Dict[str, torch.Tensor]  # "ce", "kl", "mse", "graph_matching" (scalars)
+    student: ModelOutput
+    teacher: ModelOutput
+
+    def loss_values(self) -> Dict[str, float]:
+        return {name: float(loss.detach()) for name, loss in self.losses.items()}
+
+
+def fold_persons(features: torch.Tensor, role: str = "model") -> torch.Tensor:
+    """(N, C, T, V) as is; (N, C, T, V, M) -> (N*M, C, T, V), sample-major (sample n, person m at n*M + m)."""
+    if not isinstance(features, torch.Tensor):
+        raise TypeError(f"Distiller: the {role}'s feature map must be a tensor, "
+                        f"got {type(features).__name__}")
+    if features.dim() == 4:
+        return features
+    if features.dim() == 5:
+        N, C, T, V, M = features.shape
+        return features.permute(0, 4, 1, 2, 3).reshape(N * M, C, T, V)
+    raise ValueError(f"Distiller: the {role}'s feature map must be (N, C, T, V) or (N, C, T, V, M), got "
+                     "shape "
+                     f"{tuple(features.shape)}; name the layer whose output is such a map "
+                     f"({role}_layer=...)")
+
+
+class _FeatureTap:
+    """Reads (logits, features) from a model: its returned pair, or its logits and a named layer's output."""
+
+    def __init__(self, model: nn.Module, layer: Optional[str], role: str):
+        self.layer, self.role, self.captured = layer, role, None
+        if layer is not None:
+            try:
+                module = model.get_submodule(layer)
+            except AttributeError:
+                names = [name for name, _ in model.named_modules() if name][:12]
+                raise ValueError(f"Distiller: the {role} has no layer {layer!r} ({role}_layer); its layers "
+                                 f"include {names}") from None
+            module.register_forward_hook(self._capture)
+
+    def _capture(self, module: nn.Module, inputs: Any, output: Any) -> None:
+        self.captured = output
+
+    def __call__(self, model: nn.Module, x: torch.Tensor) -> ModelOutput:
+        self.captured = None
+        output = model(x)
+        if self.layer is None:
+            if not (isinstance(output, (tuple, list)) and len(output) == 2):
+                raise ValueError(f"Distiller: the {self.role} must return (logits, features), got "
+                                 f"{type(output).__name__}; or name its feature layer "
+                                 f"({self.role}_layer=...)")
+            logits, features = output
+        else:
+            logits = output[0] if isinstance(output, (tuple, list)) else output
+            features = self.captured
+            if features is None:
+                raise ValueError(f"Distiller: the {self.role}'s layer {self.layer!r} did not run in forward")
+        if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+            got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ValueError(f"Distiller: the {self.role}'s logits must be (N, num_class), got {got}")
+        return ModelOutput(logits, fold_persons(features, self.role))
+
+
+def _adaption_module(adaption: Union[None, Tuple[int, int], nn.Module]) -> Optional[nn.Module]:
+    if adaption is None or isinstance(adaption, nn.Module):
+        return adaption
+    if isinstance(adaption, (tuple, list)) and len(adaption) == 2 and all(
+            isinstance(c, int) and c > 0 for c in adaption):
+        return nn.Conv2d(adaption[0], adaption[1], 1)
+    raise TypeError("Distiller: adaption must be None, (student_channels, teacher_channels) or an nn.Module, "
+                    f"got {adaption!r}")
+
+
+def _full_precision(x: torch.Tensor) -> torch.Tensor:
+    """fp16 / bf16 model outputs -> float32; float32 and float64 stay (the losses run in full precision)."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class Distiller(nn.Module):
+    """Structural knowledge distillation (SKD) of ``student`` from a frozen ``teacher``, for any models.
+
+    Args:
+        teacher: trained model; runs in eval mode without gradients (its parameters are untouched).
+        student: the model being trained. A ``DistributedDataParallel`` wrapper is unwrapped: the
+            per-loss gradients need ``torch.autograd.grad``, which DDP's hooks do not support, so under
+            ``torch.distributed`` the distiller averages the gradients over ranks itself (gradient
+            revision: only the Gram matrix is all-reduced; see ``skdcore.train.revision``).
+        adaption: the student's 1x1 "adaption" conv on its features: ``(student_channels,
+            teacher_channels)`` builds one (its parameters are the distiller's, so give
+            ``distiller.parameters()`` to the optimizer), an ``nn.Module`` is used as is, ``None``
+            (default): the student's features are compared directly (skdcore students carry their own).
+        teacher_layer, student_layer: the module whose output is the feature map, for models that return
+            logits only (dotted names as in ``named_modules()``); ``None``: the model returns a pair.
+        weights: loss weights by name ("ce", "kl", "mse", "graph_matching"); missing ones are 1 (SKD).
+            A distillation loss of weight 0 is not computed.
+        temperature: KL temperature; ``None`` is SKD's (none).
+        gradient_revision: project distillation gradients that conflict with the task gradient off it
+            (SKD); ``False``: plain summed backward.
+        ops: "fused" (skdcore's compiled graph matching and gradient revision) or "reference" (pure
+            PyTorch, with the reference's one-backward-per-loss revision).
+        revision_scheme, revision_mode: :class:`~skdcore.train.revision.RevisedBackward`'s scheme ("fast",
+            "reference") and mode ("skd", "pcgrad"); ops="reference" implies scheme "reference".
+        broadcast_buffers: under torch.distributed, copy rank 0's buffers (BatchNorm statistics) to every
+            rank before each student forward, as DDP does.
+    """
+
+    def __init__(self, teacher: nn.Module, student: nn.Module, *,
+                 adaption: Union[None, Tuple[int, int], nn.Module] = None,
+                 teacher_layer: Optional[str] = None, student_layer: Optional[str] = None,
+                 weights: Optional[Mapping[str, float]] = None, temperature: Optional[float] = None,
+                 gradient_revision: bool = True, ops: str = "fused", revision_scheme: str = "fast",
+                 revision_mode: str = "skd", broadcast_buffers: bool = True):
+        super().__init__()
+        if isinstance(student, DistributedDataParallel):
+            student = student.module
+        unknown = sorted(set(weights or {}) - set(LOSS_WEIGHTS))
+        if unknown:
+            raise ValueError(f"Distiller: unknown loss weights {unknown}; the losses are "
+                             f"{list(LOSS_WEIGHTS)}")
+        if revision_scheme not in SCHEMES:
+            raise ValueError(f"Distiller: revision_scheme must be one of {SCHEMES}, got {revision_scheme!r}")
+        self._teacher = (teacher,)  # NB: a tuple keeps the frozen teacher out of parameters() / state_dict()
+        self.student = student
+        self.adaption = _adaption_module(adaption)
+        self.weights = {**LOSS_WEIGHTS, **(weights or {})}
+        self.temperature = temperature
+        self.graph_matching = graph_matching_loss_for(ops)
+        self.broadcast_buffers = broadcast_buffers
+        self._teacher_tap = _FeatureTap(teacher, teacher_layer, "teacher")
+        self._student_tap = _FeatureTap(student, student_layer, "student")
+        self.trained_parameters = [p for p in self.parameters() if p.requires_grad]
+        self.revised_backward = None
+        if gradient_revision:
+            scheme = revision_scheme if ops == "fused" else "reference"
+            self.revised_backward = RevisedBackward(self.trained_parameters, scheme=scheme,
+                                                    mode=revision_mode)
+
+    @property
+    def teacher(self) -> nn.Module:
+        return self._teacher[0]
+
+    def _apply(self, fn, recurse=True):  # NB: .to() / .cuda() / .double() move the teacher too
+        self.teacher._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
+    # -- forward -------------------------------------------------------------------------------
+    def teacher_forward(self, x: torch.Tensor) -> ModelOutput:
+        """The frozen teacher on (high-quality) input ``x``, in eval mode, without gradients."""
+        if self.teacher.training:
+            self.teacher.eval()
+        with torch.no_grad():
+            return self._teacher_tap(self.teacher, x)
+
+    def student_forward(self, x: torch.Tensor) -> ModelOutput:
+        """The student on (low-quality) input ``x``; features pass through the adaption conv if any."""
+        if self.broadcast_buffers and _distributed():
+            broadcast_buffers(self.student, DistInfo(dist.get_rank(), dist.get_world_size()))
+        out = self._student_tap(self.student, x)
+        if self.adaption is not None:
+            out.features = self.adaption(out.features)
+        return out
+
+    def losses(self, student: ModelOutput, teacher: ModelOutput,
+               labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The weighted SKD losses by name, computed in full precision (outside autocast) whatever the
+        models ran in."""
+        with torch.autocast(student.logits.device.type, enabled=False):
+            return skd_losses(_full_precision(student.logits), _full_precision(student.features),
+                              _full_precision(teacher.logits), _full_precision(teacher.features), labels,
+                              self.weights, self.graph_matching, self.temperature)
+
+    def forward(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> DistillOutput:
+        """Teacher on ``hq``, student on ``lq``, and the losses; call :meth:`backward` next."""
+        teacher = self.teacher_forward(hq)
+        student = self.student_forward(lq)
+        return DistillOutput(self.losses(student, teacher, labels), student, teacher)
+
+    # -- backward ------------------------------------------------------------------------------
+    def backward(self, losses: Union[Mapping[str, torch.Tensor], DistillOutput],
+                 scaler: Optional[torch.amp.GradScaler] = None) -> Dict[str, float]:
+        """The step's gradient into ``p.grad`` of the student (and adaption) parameters.
+
+        With gradient revision it REPLACES ``p.grad`` (per-loss gradients, conflicts projected off the task
+        gradient, over all parameters as one vector); without, the summed loss is back-propagated
+        (accumulating, as ``loss.backward()`` does). Under torch.distributed the gradients are averaged
+        over ranks. ``scaler`` (mixed precision): every loss is scaled before its gradient; the
+        revision is invariant to the common scale, so follow with ``scaler.step(optimizer)`` and
+        ``scaler.update()`` as usual. Returns logging info: per distillation loss, the cosine of its
+        gradient with the task gradient and whether it was projected (empty without revision).
+        """
+        if isinstance(losses, DistillOutput):
+            losses = losses.losses
+        if "ce" not in losses:
+            raise ValueError(f"Distiller.backward: losses need the task loss 'ce', got {sorted(losses)}")
+        if scaler is not None:
+            losses = {name: scaler.scale(loss) for name, loss in losses.items()}
+        if self.revised_backward is not None:
+            return self.revised_backward(dict(losses))
+        sum(losses.values()).backward()
+        if _distributed():
+            average_gradients(self.trained_parameters, DistInfo(dist.get_rank(), dist.get_world_size()))
+        return {}

@@ -1,0 +1,240 @@
+"""skdcore.distill.Distiller: the trainer's distill step, and SKD for users' own models.
+
+The expected gradients come from the distill step as the trainer wrote it before the Distiller existed
+(skd_losses + reference_multi_loss_backward, or a summed backward), written out here.
+"""
+import copy
+import os
+import socket
+
+import pytest
+import torch
+import torch.nn.functional as F
+from tiny_setup import tiny_config
+from torch import nn
+
+from skdcore.distill import Distiller, fold_persons
+from skdcore.reference.graph_matching import graph_matching_loss_reference
+from skdcore.train import Trainer, config_from_dict, reference_multi_loss_backward
+from skdcore.train.losses import LOSS_NAMES, skd_losses
+from skdcore.train.ops_select import select_ops
+
+
+def _batch(trainer, n=8):
+    items = trainer.train_set.__getitems__(list(range(n)))
+    return tuple(torch.stack([i[k] for i in items]) for k in range(3))
+
+
+def _original_distill_step(trainer, model, hq, lq, labels):
+    """The trainer's distill step before the Distiller (commit f6cab12), on ``model``."""
+    cfg = trainer.cfg
+    ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
+    model.train()
+    with torch.no_grad():
+        teacher_logits, teacher_features = trainer.teacher(hq)
+    logits, features = model(lq)
+    losses = skd_losses(logits, features, teacher_logits, teacher_features, labels,
+                        {k: getattr(cfg.loss, k) for k in LOSS_NAMES}, ops.graph_matching,
+                        cfg.loss.temperature)
+    if cfg.loss.gradient_revision:
+        reference_multi_loss_backward(model.parameters(), losses["ce"],
+                                      [v for k, v in losses.items() if k != "ce"])
+    else:
+        sum(losses.values()).backward()
+    return {k: float(v.detach()) for k, v in losses.items()}
+
+
+@pytest.mark.parametrize("revision", [True, False])
+def test_trainer_step_gradients_equal_the_original_step(tiny_data, tiny_teacher, tmp_path, revision):
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path, "distill", teacher_checkpoint=str(tiny_teacher),
+                                       loss__gradient_revision=revision))
+    trainer = Trainer(cfg)
+    hq, lq, labels = _batch(trainer)
+    model = copy.deepcopy(trainer.model)  # same weights and BatchNorm state
+    expected_losses = _original_distill_step(trainer, model, hq, lq, labels)
+    values = trainer.train_step(hq, lq, labels)
+    for name, value in expected_losses.items():
+        assert values[f"loss_{name}"] == pytest.approx(value, rel=1e-6)
+    expected = dict(model.named_parameters())
+    for name, p in trainer.model.named_parameters():
+        torch.testing.assert_close(p.grad, expected[name].grad, rtol=1e-4, atol=1e-6, msg=name)
+    assert any(k.startswith("cos_") for k in values) == revision
+
+
+# --- a user's own model, defined here ---------------------------------------------------------------
+class UserGCN(nn.Module):
+    """Returns logits only; its "body" layer outputs a (N, C, T, V, M) map the distiller reads by hook."""
+
+    def __init__(self, channels, classes=4, joints=5):
+        super().__init__()
+        self.embed = nn.Linear(3, channels)
+        self.mix = nn.Parameter(torch.eye(joints) + 0.1 * torch.randn(joints, joints))
+        self.body = nn.Tanh()
+        self.head = nn.Linear(channels, classes)
+
+    def forward(self, x):  # x (N, 3, T, V, M)
+        h = self.embed(x.permute(0, 2, 3, 4, 1))  # (N, T, V, M, C)
+        h = torch.einsum("ntvmc,vw->nctwm", h, self.mix)
+        h = self.body(h)  # (N, C, T, V, M)
+        return self.head(h.mean((2, 3, 4)))
+
+
+def _user_models(dtype=torch.float64):
+    torch.manual_seed(0)
+    teacher, student = UserGCN(6).to(dtype), UserGCN(4).to(dtype)
+    g = torch.Generator().manual_seed(1)
+    hq = torch.randn(6, 3, 7, 5, 2, generator=g, dtype=dtype)
+    lq = hq + 0.3 * torch.randn(hq.shape, generator=g, dtype=dtype)
+    return teacher, student, hq, lq, torch.randint(0, 4, (6,), generator=g)
+
+
+def _by_hand(teacher, student, adaption, hq, lq, labels):
+    """SKD by hand: persons folded into the batch, the adaption conv, the four losses."""
+    with torch.no_grad():
+        t_logits = teacher(hq)
+        t_features = teacher.body(torch.einsum("ntvmc,vw->nctwm", teacher.embed(hq.permute(0, 2, 3, 4, 1)),
+                                               teacher.mix))
+    logits = student(lq)
+    features = student.body(torch.einsum("ntvmc,vw->nctwm", student.embed(lq.permute(0, 2, 3, 4, 1)),
+                                         student.mix))
+    fold = lambda f: f.permute(0, 4, 1, 2, 3).reshape(-1, *f.shape[1:4])  # noqa: E731
+    s, t = adaption(fold(features)), fold(t_features)
+    return [F.cross_entropy(logits, labels),
+            F.kl_div(F.log_softmax(logits, 1), F.softmax(t_logits, 1), reduction="batchmean"),
+            F.mse_loss(s, t), graph_matching_loss_reference(s, t)]
+
+
+@pytest.mark.parametrize("revision", [True, False])
+def test_user_model_with_a_hooked_layer_matches_skd_by_hand(revision):
+    teacher, student, hq, lq, labels = _user_models()
+    distiller = Distiller(teacher, student, adaption=(4, 6), teacher_layer="body", student_layer="body",
+                          gradient_revision=revision).double()
+    reference_student, reference_adaption = copy.deepcopy(student), copy.deepcopy(distiller.adaption)
+    losses = _by_hand(teacher, reference_student, reference_adaption, hq, lq, labels)
+    params = list(reference_student.parameters()) + list(reference_adaption.parameters())
+    if revision:
+        reference_multi_loss_backward(params, losses[0], losses[1:])
+    else:
+        sum(losses).backward()
+
+    out = distiller(hq, lq, labels)
+    assert list(out.losses) == ["ce", "kl", "mse", "graph_matching"]
+    for got, expected in zip(out.losses.values(), losses):
+        torch.testing.assert_close(got, expected.detach())
+    info = distiller.backward(out)
+    assert sorted(info) == (sorted(f"{kind}_{n}" for kind in ("cos", "projected")
+                                   for n in ("kl", "mse", "graph_matching")) if revision else [])
+    got = list(distiller.parameters())
+    assert len(got) == len(params)
+    for p, q in zip(got, params):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-12)
+    assert not any(p.grad is not None for p in teacher.parameters())
+
+
+def test_teacher_is_frozen_outside_the_parameters_and_moves_with_the_distiller():
+    teacher, student, hq, lq, labels = _user_models(torch.float32)
+    teacher.train()
+    distiller = Distiller(teacher, student, adaption=(4, 6), teacher_layer="body", student_layer="body")
+    assert {id(p) for p in distiller.parameters()} == {id(p) for p in student.parameters()} | {
+        id(p) for p in distiller.adaption.parameters()}
+    assert all(k.startswith(("student.", "adaption.")) for k in distiller.state_dict())
+    distiller.double()
+    assert teacher.head.weight.dtype == torch.float64
+    distiller(hq.double(), lq.double(), labels)
+    assert not teacher.training
+
+
+def test_grad_scaler_scales_the_revised_gradient_and_the_step_is_unchanged():
+    teacher, student, hq, lq, labels = _user_models(torch.float32)
+    plain = Distiller(teacher, copy.deepcopy(student), adaption=(4, 6), teacher_layer="body",
+                      student_layer="body")
+    scaled = copy.deepcopy(plain)
+    plain_info = plain.backward(plain(hq, lq, labels))
+    scaler = torch.amp.GradScaler("cpu", init_scale=256.0)
+    scaled_info = scaled.backward(scaled(hq, lq, labels), scaler)
+    for p, q in zip(scaled.parameters(), plain.parameters()):
+        torch.testing.assert_close(p.grad, 256.0 * q.grad, rtol=1e-5, atol=1e-7)
+    assert scaled_info == pytest.approx(plain_info, rel=1e-5)
+    for distiller, step in ((plain, lambda o: o.step()), (scaled, lambda o: scaler.step(o))):
+        step(torch.optim.SGD(distiller.parameters(), lr=0.1))
+    for p, q in zip(scaled.parameters(), plain.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-7)
+
+
+def test_losses_are_float32_from_bfloat16_outputs_under_autocast():
+    teacher, student, hq, lq, labels = _user_models(torch.float32)
+    distiller = Distiller(teacher, student, adaption=(4, 6), teacher_layer="body", student_layer="body")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = distiller(hq, lq, labels)
+    assert out.student.logits.dtype == torch.bfloat16
+    assert all(loss.dtype == torch.float32 for loss in out.losses.values())
+    expected = F.mse_loss(out.student.features.float(), out.teacher.features.float())
+    torch.testing.assert_close(out.losses["mse"], expected)
+    distiller.backward(out)
+    assert all(p.grad.dtype == torch.float32 for p in distiller.parameters())
+
+
+def test_fold_persons_is_sample_major():
+    x = torch.arange(2 * 3 * 1 * 1 * 2.0).reshape(2, 3, 1, 1, 2)
+    folded = fold_persons(x)
+    assert folded.shape == (4, 3, 1, 1)
+    torch.testing.assert_close(folded[1, :, 0, 0], x[0, :, 0, 0, 1])
+    torch.testing.assert_close(folded[2, :, 0, 0], x[1, :, 0, 0, 0])
+
+
+def test_errors_name_the_fix():
+    teacher, student, hq, lq, labels = _user_models(torch.float32)
+    with pytest.raises(ValueError, match="student has no layer 'bodyy'.*include"):
+        Distiller(teacher, student, student_layer="bodyy")
+    with pytest.raises(ValueError, match=r"teacher must return \(logits, features\).*teacher_layer"):
+        Distiller(teacher, student, student_layer="body")(hq, lq, labels)
+    with pytest.raises(ValueError, match=r"unknown loss weights \['kd'\]"):
+        Distiller(teacher, student, weights={"kd": 1.0})
+    with pytest.raises(ValueError, match=r"student's feature map must be \(N, C, T, V\).*student_layer"):
+        Distiller(teacher, student, teacher_layer="body", student_layer="head")(hq, lq, labels)
+    with pytest.raises(TypeError, match="adaption must be None"):
+        Distiller(teacher, student, adaption=4)
+    distiller = Distiller(teacher, student, teacher_layer="body", student_layer="body")
+    with pytest.raises(ValueError, match="feature_mse: student features .* differ"):
+        distiller(hq, lq, labels)
+
+
+# --- under torch.distributed: 2 gloo processes, a DDP-wrapped student --------------------------------
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank, world, port, revision, result_dir):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.set_num_threads(1)
+        teacher, student, hq, lq, labels = _user_models()
+        distiller = Distiller(teacher, DistributedDataParallel(student), adaption=(4, 6),
+                              teacher_layer="body", student_layer="body", gradient_revision=revision).double()
+        shard = slice(rank * 3, (rank + 1) * 3)  # each rank sees half of the batch
+        distiller.backward(distiller(hq[shard], lq[shard], labels[shard]))
+        torch.save([p.grad for p in distiller.parameters()], os.path.join(result_dir, f"rank{rank}.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow  # ~10 s each: two processes import torch and set up gloo
+@pytest.mark.parametrize("revision", [True, False])
+def test_ddp_student_equals_one_process_on_the_concatenated_batch(tmp_path, revision):
+    import torch.multiprocessing as mp
+
+    mp.spawn(_ddp_worker, args=(2, _free_port(), revision, str(tmp_path)), nprocs=2, join=True)
+    teacher, student, hq, lq, labels = _user_models()
+    distiller = Distiller(teacher, student, adaption=(4, 6), teacher_layer="body", student_layer="body",
+                          gradient_revision=revision).double()
+    distiller.backward(distiller(hq, lq, labels))
+    expected = [p.grad for p in distiller.parameters()]
+    for rank in range(2):
+        for got, want in zip(torch.load(tmp_path / f"rank{rank}.pt"), expected):
+            torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
