@@ -5,6 +5,7 @@ same model and inputs, ratio of medians measured in one run, plus peak memory of
     python benchmarks/bench_train_step.py                 # B=16, T=100, V=25, M=2, reference Shift-GCN
     python benchmarks/bench_train_step.py --frames 100 300
     python benchmarks/bench_train_step.py --quick         # tiny smoke run
+    python benchmarks/bench_train_step.py --model ctr_gcn --batch-size 4 --frames 64   # CTR-GCN step
 """
 from __future__ import annotations
 

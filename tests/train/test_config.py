@@ -37,7 +37,7 @@ def test_unknown_key_names_the_key_and_valid_keys():
      r"mode: 'student' is not valid; choose one of \['teacher', 'baseline', 'distill'\]"),
     ({"ops": "cuda"}, r"ops: 'cuda' is not valid; choose one of \['fused', 'reference'\]"),
     ({"model": {"name": "resnet"}},
-     r"model.name: 'resnet' is not valid; choose one of \['shift_gcn', 'st_gcn'\]"),
+     r"model.name: 'resnet' is not valid; choose one of \['ctr_gcn', 'shift_gcn', 'st_gcn'\]"),
     ({"loss": {"temperature": 0}}, r"loss.temperature must be > 0"),
     ({"data": {"batch_size": 0}}, r"data.batch_size must be a positive integer"),
 ])

@@ -1,4 +1,5 @@
-"""Backbones for SKD: Shift-GCN (the reference's) and ST-GCN, built on skdcore's graph ops.
+"""Backbones for SKD: Shift-GCN (the reference's), ST-GCN and CTR-GCN, built on skdcore's ops; your own
+with ``register_model``.
 
     model = build_model("shift_gcn")                      # the SKD reference teacher architecture
     model.load_state_dict(torch.load(path, weights_only=True), strict=True)
@@ -13,7 +14,22 @@ references instead, and ``use_ops(model, ops)`` re-points an existing model. Sam
 """
 from ..nn.graph_conv import GraphConv
 from ..nn.ops_choice import OPS, use_ops
-from .registry import MODELS, build_model, make_student, model_class
+from .ctr_gcn import (
+    CTRGCN,
+    ChannelTopologyRefinement,
+    ChannelwiseGraphConv,
+    CTRGCNBlock,
+    MultiScaleTemporalConv,
+)
+from .registry import (
+    MODELS,
+    accepted_arguments,
+    available_models,
+    build_model,
+    make_student,
+    model_class,
+    register_model,
+)
 from .shift_gcn import (
     ShiftGCN,
     ShiftGCNUnit,
@@ -27,7 +43,9 @@ from .skeleton_model import SkeletonModel
 from .st_gcn import STGCN, STGCNBlock
 
 __all__ = [
-    "GraphConv", "OPS", "use_ops", "MODELS", "build_model", "make_student", "model_class", "ShiftGCN",
+    "GraphConv", "OPS", "use_ops", "MODELS", "accepted_arguments", "available_models", "build_model",
+    "make_student", "model_class", "register_model", "ChannelTopologyRefinement", "ChannelwiseGraphConv",
+    "CTRGCN", "CTRGCNBlock", "MultiScaleTemporalConv", "ShiftGCN",
     "ShiftGCNUnit",
     "ShiftGraphConv", "ShiftTemporalConv", "TemporalShift", "spatial_shift_indices",
     "constrain_shift_grad", "SkeletonModel", "STGCN", "STGCNBlock",

@@ -217,12 +217,13 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
                 f"{path}: field {key!r} is {found}, expected {what}; the checkpoint is damaged "
                 "or was not written by skdcore"
             )
-    from ..models import MODELS
+    from ..models import available_models
 
-    if ckpt["model_name"] not in MODELS:
+    models = available_models()
+    if ckpt["model_name"] not in models:
         raise CheckpointError(
             f"{path}: field 'model_name' is {ckpt['model_name'][:40]!r}, not a model of this "
-            f"skdcore ({sorted(MODELS)})"
+            f"skdcore ({list(models)})"
         )
     bad = [k for k, v in ckpt["model"].items() if not torch.is_tensor(v)]
     if bad:

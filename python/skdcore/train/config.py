@@ -65,7 +65,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: str = "shift_gcn"  # a name of skdcore.models.MODELS
+    name: str = "shift_gcn"  # a name of skdcore.models.available_models()
     args: dict = field(default_factory=dict)  # keyword arguments of the model class (num_class, channels..)
     adaption: bool = True  # the student's 1x1 adaption conv (distill mode only)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch of all ranks
@@ -128,10 +128,10 @@ class ExperimentConfig:
 
     def validate(self) -> "ExperimentConfig":
         """Check choices and ranges (types are checked when the dict is read); every problem is one line."""
-        from ..models import MODELS
+        from ..models import available_models
 
         errors: list = []
-        for key, choices in {**CHOICES, "model.name": tuple(sorted(MODELS))}.items():
+        for key, choices in {**CHOICES, "model.name": tuple(available_models())}.items():
             _choice(key, _get(self, key), choices, errors)
         if not DEVICE_PATTERN.match(str(self.device)):
             errors.append(
