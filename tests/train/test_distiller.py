@@ -104,11 +104,11 @@ def _by_hand(teacher, student, adaption, hq, lq, labels):
             F.mse_loss(s, t), graph_matching_loss_reference(s, t)]
 
 
-@pytest.mark.parametrize("revision", [True, False])
-def test_user_model_with_a_hooked_layer_matches_skd_by_hand(revision):
+@pytest.mark.parametrize("revision, ops", [(True, "fused"), (True, "reference"), (False, "fused")])
+def test_user_model_with_a_hooked_layer_matches_skd_by_hand(revision, ops):
     teacher, student, hq, lq, labels = _user_models()
     distiller = Distiller(teacher, student, adaption=(4, 6), teacher_layer="body", student_layer="body",
-                          gradient_revision=revision).double()
+                          gradient_revision=revision, ops=ops).double()
     reference_student, reference_adaption = copy.deepcopy(student), copy.deepcopy(distiller.adaption)
     losses = _by_hand(teacher, reference_student, reference_adaption, hq, lq, labels)
     params = list(reference_student.parameters()) + list(reference_adaption.parameters())
