@@ -79,9 +79,10 @@ __global__ void gradient_revision_apply_kernel(const __grid_constant__ Table tab
   using acc_t = typename Accumulate<scalar_t>::type;
   const BlockChunk chunk = block_chunk(table, K + 2);
   scalar_t* out = static_cast<scalar_t*>(const_cast<void*>(table.pointers[chunk.first_pointer + K + 1]));
+  const scalar_t* task = static_cast<const scalar_t*>(table.pointers[chunk.first_pointer]);
   for (int64_t e = chunk.begin + threadIdx.x; e < chunk.end; e += blockDim.x) {
-    acc_t value = 0;
-    for (int64_t j = 0; j <= K; ++j) {
+    acc_t value = static_cast<acc_t>(weights[0]) * static_cast<acc_t>(task[e]);
+    for (int64_t j = 1; j <= K; ++j) {
       const scalar_t* vector = static_cast<const scalar_t*>(table.pointers[chunk.first_pointer + j]);
       value += static_cast<acc_t>(weights[j]) * static_cast<acc_t>(vector[e]);
     }
