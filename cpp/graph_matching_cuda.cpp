@@ -3,10 +3,12 @@
 // SKDCORE_GRAPH_MATCHING_CUDA):
 //   gemm (default): cuBLAS Gram chunks + the elementwise kernels of cuda/graph_matching_chunks.cu
 //     (graph_matching_gemm.cpp); H200: 1.82-2.34x eager at C=256 (issue #22). Its products run
-//     in fp32 even when TF32 matmuls are allowed (the driver holds an at::NoTF32Guard).
+//     in fp32 even when TF32 matmuls are allowed (the driver holds an at::NoTF32Guard; see
+//     use_gemm_path for the one backend where that guard does not reach).
 //   fused: cuda/graph_matching.cu, distance tiles from FMAs in shared memory; 0.39-0.74x eager at
 //     C=256 (H100, H200). It stays for float64 on cards whose fp64 matrix units the gemm path has
 //     not been measured against, and as the second implementation the CUDA tests compare with.
+#include <ATen/Context.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
@@ -21,8 +23,20 @@
 namespace skdcore {
 namespace {
 
-// The path from op_paths.h (graph_matching_cuda).
-bool use_gemm_path() { return op_path(OpPath::GraphMatchingCuda) == kGraphMatchingCudaGemm; }
+// The path from op_paths.h (graph_matching_cuda). NB: the gemm driver's at::NoTF32Guard reaches
+// torch's cuBLAS backend (the handle's math mode), not every torch version's cublasLt backend
+// (torch.backends.cuda.preferred_blas_library("cublaslt") reads only the global TF32 flag there);
+// with that backend and TF32 allowed the fused kernels (exact fp32 FMAs) run instead.
+bool use_gemm_path() {
+  if (op_path(OpPath::GraphMatchingCuda) != kGraphMatchingCudaGemm) return false;
+  at::Context& context = at::globalContext();
+  if (context.blasPreferredBackend() == at::BlasBackend::Cublaslt && context.allowTF32CuBLAS()) {
+    TORCH_WARN_ONCE("skdcore.graph_matching_loss: TF32 matmuls are allowed and the preferred BLAS library is "
+                    "cublasLt, whose Gram products the gemm path cannot keep in fp32; using the fused kernels");
+    return false;
+  }
+  return true;
+}
 
 template <typename T>
 cuda::ChunkInputs<T> chunk_inputs(const at::Tensor& gram_s, const at::Tensor& gram_t, const at::Tensor& norms_s,

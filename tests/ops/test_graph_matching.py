@@ -331,3 +331,21 @@ def test_cuda_gemm_path_keeps_fp32_accuracy_when_tf32_is_allowed(monkeypatch):
                                atol=5e-2 * expected_grad.abs().max().item())
     # TF32 stays allowed for everything else: the guard is scoped to the op's own products.
     assert torch.backends.cuda.matmul.allow_tf32
+
+
+@pytest.mark.cuda
+def test_cuda_gemm_path_with_cublaslt_and_tf32_falls_back_accurately(monkeypatch):
+    # torch's cublasLt backend ignores the NoTF32Guard in some versions: there the op warns and
+    # runs the fused kernels, so the result keeps fp32 accuracy either way.
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    before = torch.backends.cuda.preferred_blas_library()
+    torch.backends.cuda.preferred_blas_library("cublaslt")
+    try:
+        base = features((2, 64, 1, 1))
+        student = base + 0.01 * features((2, 64, 5, 8), seed=1)
+        teacher = base + 0.01 * features((2, 64, 5, 8), seed=2)
+        with pytest.warns(UserWarning, match="cublasLt"):
+            ours = graph_matching_loss(student.float().cuda(), teacher.float().cuda())
+    finally:
+        torch.backends.cuda.preferred_blas_library(before)
+    torch.testing.assert_close(ours.double().cpu(), graph_matching_loss(student, teacher), rtol=2e-2, atol=0)
