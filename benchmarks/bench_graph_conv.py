@@ -12,7 +12,11 @@ vs the fused op's per-thread workspaces (K, min(C_in, C_out), T, V).
 On CUDA the op's default path (SKDCORE_GRAPH_CONV_CUDA=gemm, cuBLAS products) is "skdcore"; the
 conv2d path (a graph product + a cuDNN conv, following cuDNN's TF32 switch like eager) is timed
 in the same run, fwd+bwd, in the last columns.
+
+--autocast runs everything under torch.autocast(device, bfloat16): skdcore's autocast rule
+multiplies in bfloat16 with float32 sums, eager and compile follow autocast's own rules.
 """
+import contextlib
 import statistics
 
 import torch
@@ -43,7 +47,7 @@ def sgemm_gflops(flops, device, min_run_time):
     return 2 * size**3 / median_seconds(lambda: torch.mm(a, b), min_run_time) / 1e9
 
 
-def measure(N, C_in, C_out, T, V, learn_edges, device, impls, rounds, min_run_time):
+def measure(N, C_in, C_out, T, V, learn_edges, device, impls, rounds, min_run_time, tolerance=1e-3):
     K = 3
     x = torch.randn(N, C_in, T, V, device=device)
     weight = torch.randn(K, C_out, C_in, device=device) / C_in**0.5
@@ -62,7 +66,8 @@ def measure(N, C_in, C_out, T, V, learn_edges, device, impls, rounds, min_run_ti
         xs, ws, bs = inputs[:3]
         return torch.autograd.grad(f(xs, ws, A, bs, inputs[3] if learn_edges else None), inputs, grad_y)
 
-    torch.testing.assert_close(forward(impls["skdcore"]), forward(graph_conv_reference), rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(forward(impls["skdcore"]).float(), forward(graph_conv_reference).float(),
+                               rtol=tolerance, atol=tolerance)
     times = {(name, mode): [] for name in impls for mode in ("fwd", "fwd+bwd")}
     for _ in range(rounds):  # interleaved, so a burst of load hits every implementation
         for name, f in impls.items():
@@ -78,7 +83,11 @@ def cuda_path(path):
 def main():
     parser = base_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 3, quick 1)")
+    parser.add_argument("--autocast", action="store_true", help="everything under torch.autocast(bfloat16)")
     args = parser.parse_args()
+    precision = (torch.autocast(args.device, dtype=torch.bfloat16) if args.autocast
+                 else contextlib.nullcontext())
+    tolerance = 5e-2 if args.autocast else 1e-3  # bfloat16 keeps 8 significant bits
     N = 8 if args.quick else 32
     shapes = QUICK_SHAPES if args.quick else FULL_SHAPES
     rounds = args.rounds or (1 if args.quick else 3)
@@ -94,7 +103,9 @@ def main():
                  "eager": graph_conv_reference, "compile": compiled}
     rows = []
     for C_in, C_out, T, V, learn_edges in shapes:
-        t = measure(N, C_in, C_out, T, V, learn_edges, args.device, impls, rounds, min_run_time)
+        with precision:
+            t = measure(N, C_in, C_out, T, V, learn_edges, args.device, impls, rounds, min_run_time,
+                        tolerance)
         flops = forward_flops(N, C_in, C_out, T, V, 3)
         ceiling = sgemm_gflops(flops, args.device, min_run_time)
         ours_fwd, ours_bwd = t[("skdcore", "fwd")], t[("skdcore", "fwd+bwd")]
@@ -115,7 +126,8 @@ def main():
             f"{t[('eager', 'fwd+bwd')] / t[(name, 'fwd+bwd')]:.2f}x",
             f"{t[('compile', 'fwd+bwd')] / t[(name, 'fwd+bwd')]:.2f}x")])
         print(rows[-1], flush=True)
-    print(f"\ngraph_conv N={N} K=3 on {machine_line()}, {rounds} interleaved rounds")
+    print(f"\ngraph_conv N={N} K=3 on {machine_line()}, {rounds} interleaved rounds"
+          + (", under autocast(bfloat16)" if args.autocast else ""))
     print(markdown_table(
         ["shape", "fwd ms", "fwd vs eager", "fwd vs compile", "fwd+bwd ms", "fwd+bwd vs eager",
          "fwd+bwd vs compile", "GFLOP/s fwd / fwd+bwd", "sgemm GFLOP/s",

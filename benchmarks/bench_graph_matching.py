@@ -11,10 +11,10 @@ compiled reference, compilation) the kernel's peak-RSS counter is reset (`echo 5
 large blocks to the OS, so this is the real high-water mark of the op. On CUDA it is
 torch.cuda.max_memory_allocated after reset_peak_memory_stats.
 
-On CUDA the op has two paths (SKDCORE_GRAPH_MATCHING_CUDA): "skdcore" is the default fused
-kernel, "gemm" the cuBLAS Gram-chunk path; both are timed in the same run.
+On CUDA the op has two paths (SKDCORE_GRAPH_MATCHING_CUDA): "skdcore" is the default cuBLAS
+Gram-chunk path (gemm), "fused" the shared-memory kernels; both are timed in the same run.
 
-    python benchmarks/bench_graph_matching.py [--quick] [--device cpu|cuda]
+    python benchmarks/bench_graph_matching.py [--quick] [--device cpu|cuda] [--tf32-matmuls]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def implementations(device):
     compiled = torch.compile(graph_matching_loss_reference, dynamic=False)
     ours = {"skdcore": skdcore.ops.graph_matching_loss}
     if device == "cuda":
-        ours = {"skdcore": cuda_path("fused"), "gemm": cuda_path("gemm")}
+        ours = {"skdcore": cuda_path("gemm"), "fused": cuda_path("fused")}
     return {**ours, "eager": graph_matching_loss_reference, "compile": compiled}
 
 
@@ -160,7 +160,12 @@ def main():
     parser.add_argument("--shape", help=argparse.SUPPRESS)
     parser.add_argument("--large", action="store_true",
                         help=f"only the P=5000 run at {LARGE_SHAPE} (GPU-sized: eager needs >140 GB)")
+    parser.add_argument("--tf32-matmuls", action="store_true",
+                        help="CUDA: allow TF32 matmuls (torch.backends.cuda.matmul.allow_tf32) for eager and "
+                             "compile; skdcore's gemm path keeps its own Gram products in fp32")
     args = parser.parse_args()
+    if args.tf32_matmuls:
+        torch.backends.cuda.matmul.allow_tf32 = True
     if args.memory_child:
         measure_memory_child(args.memory_child, tuple(int(x) for x in args.shape.split(",")), args.device)
         return

@@ -6,11 +6,19 @@
 #   STAGES="build install tests-cuda bench-graph-conv" bash benchmarks/gpu_check.sh   # a subset
 #   (keep build and install in STAGES unless skdcore is already installed with CUDA)
 #
-# Open GPU questions (2026-11-26), in order; each fits one device call (600 s):
-#   1. STAGES="build install tests-cuda bench-graph-matching bench-graph-matching-large"
-#      (the graph_matching gemm path: correctness on the card, speed vs the fused kernels and eager)
-#   2. STAGES="build install bench-graph-conv bench-graph-conv-fp32 bench-train-step-stgcn"
-#      (graph_conv's conv2d path and chunked adjacency gradient; eager with and without TF32)
+# Open GPU questions (2026-12-05, issue #22), in order; each fits one device call (600 s, build
+# ~35 s of it):
+#   1. STAGES="build install tests-cuda bench-graph-matching bench-graph-matching-tf32" ... 570
+#      (every CUDA test incl. autocast on the card, gradient_revision under sync debug mode "error",
+#      graph_matching's default gemm path with TF32 matmuls allowed; target: fwd+bwd >= 2x eager
+#      and >= 1x compile at C=256, P=625 and 1875, TF32 on and off)
+#   2. STAGES="build install bench-gradient-revision bench-graph-conv bench-graph-conv-fp32" ... 570
+#      (gradient_revision op >= 10x eager at 3.1 M params now that its tensor table is passed by
+#      value; graph_conv's gemm and conv2d paths, eager with and without TF32, target fwd+bwd >=
+#      1.2x eager at every shape)
+#   3. STAGES="build install bench-graph-conv-autocast bench-train-step-stgcn" ... 570
+#      (graph_conv under autocast bfloat16: the gemm path's 16-bit products vs eager/compile under
+#      autocast; the ST-GCN step with the chunked adjacency gradient)
 #
 # Writes to $OUT: summary.txt (what ran, exit codes, times), build.log, tests.log, bench.log,
 # demo.log and the wheel it built (reusable: pip install it to skip the build next time).
@@ -73,9 +81,11 @@ grep -E "passed|failed|error" "$out/tests.log" | tail -n 3 | tee -a "$summary"
 
 cd benchmarks
 stage bench-graph-matching "$out/bench.log" 120 $py bench_graph_matching.py --device cuda
+stage bench-graph-matching-tf32 "$out/bench.log" 120 $py bench_graph_matching.py --device cuda --tf32-matmuls
 stage bench-graph-matching-large "$out/bench.log" 120 $py bench_graph_matching.py --device cuda --large
 stage bench-graph-conv "$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1
 stage bench-graph-conv-fp32 "$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1 --no-tf32
+stage bench-graph-conv-autocast "$out/bench.log" 120 $py bench_graph_conv.py --device cuda --rounds 1 --autocast
 stage bench-gradient-revision "$out/bench.log" 90 $py bench_gradient_revision.py --device cuda --no-compile --repeats 5
 stage bench-temporal-shift "$out/bench.log" 90 $py bench_temporal_shift.py --device cuda
 stage bench-normalize-adjacency "$out/bench.log" 60 $py bench_normalize_adjacency.py --device cuda

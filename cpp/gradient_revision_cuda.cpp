@@ -1,12 +1,14 @@
-// CUDA glue of skdcore::gradient_revision: checks, device guard, current stream, one small
-// host->device copy of the tensor table (pointers, sizes, chunks, pairs), then the launches.
-// Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/.
+// CUDA glue of skdcore::gradient_revision: checks, device guard, current stream, the launches.
+// The tensor table (pointers, sizes, chunks) reaches the kernels BY VALUE as kernel arguments
+// (cuda/gradient_revision.cuh, multi_tensor_apply style): no host->device copy, no
+// synchronisation, no device memory for it. Device allocations per call, all stream-ordered from
+// the caching allocator: the outputs, the Gram partials (chunks x pairs float64) and the K+1
+// weights. Built only against a CUDA torch (SKDCORE_WITH_CUDA); the kernels are in cuda/.
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <tuple>
 #include <vector>
@@ -19,64 +21,30 @@
 namespace skdcore {
 namespace {
 
-// Device-side description of all gradient tensors; `owned` keeps contiguous inputs alive.
-struct DeviceTable {
-  std::vector<at::Tensor> owned;
-  std::vector<at::Tensor> targets;  // contiguous outputs (apply only)
-  at::Tensor meta;                  // int64 on the device
-  int64_t num_tensors = 0, num_vectors = 0, num_chunks = 0, num_pairs = 0;
-  int64_t off_vectors = 0, off_outputs = 0, off_numel = 0, off_chunk_tensor = 0,
-          off_chunk_begin = 0, off_pairs = 0;
+// The gradients as contiguous tensors (the inputs themselves when already contiguous), loss-major
+// like the op's arguments: vectors[j * N + i], j = 0 the task gradient; numel[i] per parameter.
+struct ContiguousGradients {
+  std::vector<at::Tensor> vectors;
+  std::vector<int64_t> numel;
 
-  DeviceTable(at::TensorList task, at::TensorList distill, int64_t K, GradientRevisionMode mode,
-              at::TensorList out) {
-    num_tensors = static_cast<int64_t>(task.size());
-    num_vectors = K + 1;
-    for (const auto& t : task) owned.push_back(t.contiguous());
-    for (const auto& t : distill) owned.push_back(t.contiguous());
-    for (const auto& o : out) {
-      targets.push_back(o.is_contiguous() ? o : at::empty_like(o, at::MemoryFormat::Contiguous));
+  ContiguousGradients(at::TensorList task, at::TensorList distill) {
+    vectors.reserve(task.size() + distill.size());
+    for (const auto& t : task) {
+      vectors.push_back(t.contiguous());
+      numel.push_back(t.numel());
     }
-    std::vector<int64_t> chunk_tensor, chunk_begin;
-    for (int64_t i = 0; i < num_tensors; ++i) {
-      for (int64_t b = 0; b < task[i].numel(); b += cuda::kGradientRevisionChunk) {
-        chunk_tensor.push_back(i);
-        chunk_begin.push_back(b);
-      }
-    }
-    num_chunks = static_cast<int64_t>(chunk_tensor.size());
-    const auto pairs = gradient_revision_pairs(K, mode);
-    num_pairs = static_cast<int64_t>(pairs.size());
-
-    std::vector<int64_t> host;
-    off_vectors = 0;
-    for (const auto& t : owned) host.push_back(reinterpret_cast<int64_t>(t.const_data_ptr()));
-    off_outputs = static_cast<int64_t>(host.size());
-    for (auto& t : targets) host.push_back(reinterpret_cast<int64_t>(t.mutable_data_ptr()));
-    off_numel = static_cast<int64_t>(host.size());
-    for (const auto& t : task) host.push_back(t.numel());
-    off_chunk_tensor = static_cast<int64_t>(host.size());
-    host.insert(host.end(), chunk_tensor.begin(), chunk_tensor.end());
-    off_chunk_begin = static_cast<int64_t>(host.size());
-    host.insert(host.end(), chunk_begin.begin(), chunk_begin.end());
-    off_pairs = static_cast<int64_t>(host.size());
-    for (const auto& p : pairs) {
-      host.push_back(p.first);
-      host.push_back(p.second);
-    }
-    // NB: a synchronous (pageable) copy: `host` may be freed right after, and the table is tiny.
-    meta = at::tensor(host, at::TensorOptions().dtype(at::kLong))
-               .to(task[0].device(), /*non_blocking=*/false);
+    for (const auto& t : distill) vectors.push_back(t.contiguous());
   }
 
-  const int64_t* at_offset(int64_t offset) const { return meta.const_data_ptr<int64_t>() + offset; }
+  int64_t num_tensors() const { return static_cast<int64_t>(numel.size()); }
+
+  // Host array of device pointers, what the launchers pack into their by-value tables.
   template <typename scalar_t>
-  const scalar_t* const* vectors() const {
-    return reinterpret_cast<const scalar_t* const*>(at_offset(off_vectors));
-  }
-  template <typename scalar_t>
-  scalar_t* const* outputs() const {
-    return reinterpret_cast<scalar_t* const*>(at_offset(off_outputs));
+  std::vector<const scalar_t*> pointers() const {
+    std::vector<const scalar_t*> out;
+    out.reserve(vectors.size());
+    for (const auto& t : vectors) out.push_back(t.const_data_ptr<scalar_t>());
+    return out;
   }
 };
 
@@ -87,17 +55,18 @@ at::TensorOptions double_options(const at::Device& device) {
 at::Tensor gram_cuda_impl(const char* op, at::TensorList task, at::TensorList distill, int64_t K,
                           GradientRevisionMode mode) {
   at::Tensor gram = at::zeros({K + 1, K + 1}, double_options(task[0].device()));
-  const DeviceTable table(task, distill, K, mode, {});
-  if (table.num_chunks == 0) return gram;
-  at::Tensor partials = at::empty({table.num_chunks * table.num_pairs}, double_options(task[0].device()));
+  const ContiguousGradients gradients(task, distill);
+  const int64_t num_chunks = cuda::gradient_revision_num_chunks(gradients.numel.data(), gradients.num_tensors());
+  if (num_chunks == 0) return gram;
+  at::Tensor partials =
+      at::empty({num_chunks * gradient_revision_num_pairs(K, mode)}, double_options(task[0].device()));
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES(task[0].scalar_type(), "gradient_revision_gram_cuda", [&] {
-    check_launch(cuda::gradient_revision_gram<scalar_t>(
-                     table.vectors<scalar_t>(), table.at_offset(table.off_numel),
-                     table.num_tensors, table.at_offset(table.off_chunk_tensor),
-                     table.at_offset(table.off_chunk_begin), table.num_chunks,
-                     table.at_offset(table.off_pairs), table.num_pairs, K,
-                     partials.mutable_data_ptr<double>(), gram.mutable_data_ptr<double>(), stream),
+    const std::vector<const scalar_t*> vectors = gradients.pointers<scalar_t>();
+    check_launch(cuda::gradient_revision_gram<scalar_t>(vectors.data(), gradients.numel.data(),
+                                                        gradients.num_tensors(), K, mode,
+                                                        partials.mutable_data_ptr<double>(),
+                                                        gram.mutable_data_ptr<double>(), stream),
                  op);
   });
   return gram;
@@ -116,19 +85,22 @@ at::Tensor apply_cuda_impl(const char* op, at::TensorList out, at::TensorList ta
                                                stats.mutable_data_ptr<double>(), stream),
                op);
   if (task.empty()) return stats;
-  const DeviceTable table(task, distill, K, mode, out);
-  if (table.num_chunks == 0) return stats;
+  const ContiguousGradients gradients(task, distill);
+  std::vector<at::Tensor> targets;  // contiguous outputs: `out` itself, or a buffer copied back
+  targets.reserve(out.size());
+  for (const auto& o : out) targets.push_back(o.is_contiguous() ? o : at::empty_like(o, at::MemoryFormat::Contiguous));
   AT_DISPATCH_FLOATING_TYPES(task[0].scalar_type(), "gradient_revision_apply_cuda", [&] {
-    check_launch(cuda::gradient_revision_apply<scalar_t>(
-                     table.vectors<scalar_t>(), table.outputs<scalar_t>(),
-                     table.at_offset(table.off_numel), table.num_tensors,
-                     table.at_offset(table.off_chunk_tensor),
-                     table.at_offset(table.off_chunk_begin), table.num_chunks, K,
-                     weights.const_data_ptr<double>(), stream),
+    const std::vector<const scalar_t*> vectors = gradients.pointers<scalar_t>();
+    std::vector<scalar_t*> outputs;
+    outputs.reserve(targets.size());
+    for (auto& t : targets) outputs.push_back(t.mutable_data_ptr<scalar_t>());
+    check_launch(cuda::gradient_revision_apply<scalar_t>(vectors.data(), outputs.data(), gradients.numel.data(),
+                                                         gradients.num_tensors(), K,
+                                                         weights.const_data_ptr<double>(), stream),
                  op);
   });
   for (size_t i = 0; i < out.size(); ++i) {
-    if (!out[i].is_same(table.targets[i])) out[i].copy_(table.targets[i]);
+    if (!out[i].is_same(targets[i])) out[i].copy_(targets[i]);
   }
   return stats;
 }

@@ -1,10 +1,13 @@
 // CUDA glue of skdcore::graph_matching_loss: checks, device guard, current stream, launch.
-// Built only against a CUDA torch (SKDCORE_WITH_CUDA). Two paths:
-//   fused (default): cuda/graph_matching.cu, distance tiles from FMAs in shared memory; measured
-//     0.41-0.74x eager at C=256 on an H100 (benchmarks/RESULTS.md);
-//   gemm (op_paths.h: graph_matching_cuda, SKDCORE_GRAPH_MATCHING_CUDA=gemm): cuBLAS Gram chunks + the elementwise kernels of
-//     cuda/graph_matching_chunks.cu (graph_matching_gemm.cpp). Not yet run on a GPU (its kernels are
-//     checked on the CPU by tests/cuda_emulation); the default moves to it once measured faster.
+// Built only against a CUDA torch (SKDCORE_WITH_CUDA). Two paths (op_paths.h: graph_matching_cuda,
+// SKDCORE_GRAPH_MATCHING_CUDA):
+//   gemm (default): cuBLAS Gram chunks + the elementwise kernels of cuda/graph_matching_chunks.cu
+//     (graph_matching_gemm.cpp); H200: 1.82-2.34x eager at C=256 (issue #22). Its products run
+//     in fp32 even when TF32 matmuls are allowed (the driver holds an at::NoTF32Guard; see
+//     use_gemm_path for the one backend where that guard does not reach).
+//   fused: cuda/graph_matching.cu, distance tiles from FMAs in shared memory; 0.39-0.74x eager at
+//     C=256 (H100, H200). It stays for float64 on cards whose fp64 matrix units the gemm path has
+//     not been measured against, and as the second implementation the CUDA tests compare with.
 #include <ATen/Context.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAStream.h>
@@ -20,14 +23,16 @@
 namespace skdcore {
 namespace {
 
-// The path from op_paths.h (graph_matching_cuda). NB: with TF32 matmuls allowed
-// (torch.backends.cuda.matmul.allow_tf32) cuBLAS would round the Gram products to a 10-bit mantissa, and |a|^2 + |b|^2 - 2 a.b turns that into distance errors of
-// ~1e-3 |a|^2; the fused kernels (exact fp32 FMAs) run instead.
+// The path from op_paths.h (graph_matching_cuda). NB: the gemm driver's at::NoTF32Guard reaches
+// torch's cuBLAS backend (the handle's math mode), not every torch version's cublasLt backend
+// (torch.backends.cuda.preferred_blas_library("cublaslt") reads only the global TF32 flag there);
+// with that backend and TF32 allowed the fused kernels (exact fp32 FMAs) run instead.
 bool use_gemm_path() {
   if (op_path(OpPath::GraphMatchingCuda) != kGraphMatchingCudaGemm) return false;
-  if (at::globalContext().allowTF32CuBLAS()) {
-    TORCH_WARN_ONCE("skdcore.graph_matching_loss: TF32 matmuls are allowed, which the Gram-form distances of "
-                    "the gemm path (graph_matching_cuda) cannot afford; using the fused kernels");
+  at::Context& context = at::globalContext();
+  if (context.blasPreferredBackend() == at::BlasBackend::Cublaslt && context.allowTF32CuBLAS()) {
+    TORCH_WARN_ONCE("skdcore.graph_matching_loss: TF32 matmuls are allowed and the preferred BLAS library is "
+                    "cublasLt, whose Gram products the gemm path cannot keep in fp32; using the fused kernels");
     return false;
   }
   return true;

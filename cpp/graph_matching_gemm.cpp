@@ -8,6 +8,7 @@
 // once, grad_I = 4 (rowsum(W) f_I - W F), with no accumulation across chunks.
 #include "graph_matching_gemm.h"
 
+#include <ATen/Context.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
@@ -66,8 +67,10 @@ std::tuple<at::Tensor, at::Tensor> graph_matching_gemm_forward(const at::Tensor&
                                                                const GraphMatchingOptions& options,
                                                                const GraphMatchingChunkSteps& steps,
                                                                int64_t workspace_bytes) {
-  // Plain tensor maths below the autograd layer (the op has its own backward; bmm_out has none).
+  // Plain tensor maths below the autograd layer (the op has its own backward; bmm_out has none),
+  // products in full fp32 (graph_matching_gemm.h).
   at::AutoDispatchBelowADInplaceOrView guard;
+  const at::NoTF32Guard full_fp32_products;
   const at::Tensor s = student.contiguous();
   const at::Tensor t = teacher.detach().contiguous();
   const GraphShape shape = graph_shape(s);
@@ -121,6 +124,7 @@ at::Tensor graph_matching_gemm_backward(const at::Tensor& grad, const at::Tensor
                                         const at::Tensor& stats, const GraphMatchingOptions& options,
                                         const GraphMatchingChunkSteps& steps, int64_t workspace_bytes) {
   at::AutoDispatchBelowADInplaceOrView guard;
+  const at::NoTF32Guard full_fp32_products;
   const at::Tensor s = student.contiguous();
   const at::Tensor t = teacher.detach().contiguous();
   const GraphShape shape = graph_shape(s);

@@ -8,9 +8,11 @@
 // per chunk (GraphMatchingChunkSteps: a CPU loop or a CUDA kernel) turns them into the loss sums
 // or into W = dL/dd2, and the gradient is two more products: grad = 4 (rowsum(W) f - W F).
 // Registered as the private ops skdcore::_graph_matching_gemm_{forward,backward} (CPU and CUDA),
-// so the CPU tests check the same driver the GPU runs. The Gram products follow torch's float32
-// matmul precision: with TF32 allowed they lose the accuracy the Gram form needs, so the CUDA op
-// falls back to its fused kernels then (graph_matching_cuda.cpp).
+// so the CPU tests check the same driver the GPU runs. NB: the Gram products always run in full
+// fp32: with TF32 (a 10-bit mantissa) |a|^2 + |b|^2 - 2 a.b would carry distance errors of
+// ~1e-3 |a|^2, so the drivers hold an at::NoTF32Guard, which sets cuBLAS's math mode for these
+// products only (torch.backends.cuda.matmul.allow_tf32 / set_float32_matmul_precision stay as the
+// user set them for everything else).
 #pragma once
 
 #include <ATen/ATen.h>

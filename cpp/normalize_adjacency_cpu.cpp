@@ -15,15 +15,20 @@ namespace {
 // a task gets at least ~64k entries.
 int64_t partitions_per_task(int64_t V) { return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, V * V)); }
 
-// scale[i] for one (V, V) matrix: in_degree sums columns (over sources v), symmetric sums rows.
+// degree[i] for one (V, V) matrix: in_degree sums columns (over sources v), symmetric sums rows.
 template <typename scalar_t>
-void adjacency_scales(const scalar_t* A, int64_t V, AdjacencyNorm mode, double* scale) {
-  for (int64_t i = 0; i < V; ++i) scale[i] = 0.0;
+void adjacency_degrees(const scalar_t* A, int64_t V, AdjacencyNorm mode, double* degree) {
+  for (int64_t i = 0; i < V; ++i) degree[i] = 0.0;
   for (int64_t v = 0; v < V; ++v) {
     for (int64_t w = 0; w < V; ++w) {
-      scale[mode == AdjacencyNorm::InDegree ? w : v] += static_cast<double>(A[v * V + w]);
+      degree[mode == AdjacencyNorm::InDegree ? w : v] += static_cast<double>(A[v * V + w]);
     }
   }
+}
+
+template <typename scalar_t>
+void adjacency_scales(const scalar_t* A, int64_t V, AdjacencyNorm mode, double* scale) {
+  adjacency_degrees(A, V, mode, scale);
   for (int64_t i = 0; i < V; ++i) scale[i] = adjacency_scale(mode, scale[i]);
 }
 
@@ -31,15 +36,15 @@ template <typename scalar_t>
 void normalize_adjacency_forward_kernel(const scalar_t* A, scalar_t* out, int64_t K, int64_t V,
                                         AdjacencyNorm mode) {
   at::parallel_for(0, K, partitions_per_task(V), [&](int64_t begin, int64_t end) {
-    std::vector<double> scale(V);
+    std::vector<double> degree(V);
     for (int64_t k = begin; k < end; ++k) {
       const scalar_t* a = A + k * V * V;
       scalar_t* o = out + k * V * V;
-      adjacency_scales(a, V, mode, scale.data());
+      adjacency_degrees(a, V, mode, degree.data());
       for (int64_t v = 0; v < V; ++v) {
         for (int64_t w = 0; w < V; ++w) {
-          const double s = mode == AdjacencyNorm::InDegree ? scale[w] : scale[v] * scale[w];
-          o[v * V + w] = static_cast<scalar_t>(static_cast<double>(a[v * V + w]) * s);
+          o[v * V + w] = static_cast<scalar_t>(
+              normalized_adjacency_entry(mode, static_cast<double>(a[v * V + w]), degree[v], degree[w]));
         }
       }
     }

@@ -33,4 +33,16 @@ SKD_HOST_DEVICE acc_t adjacency_scale(AdjacencyNorm mode, acc_t degree) {
   return mode == AdjacencyNorm::InDegree ? inverse_or_zero(degree) : inverse_sqrt_or_zero(degree);
 }
 
+// out[v, w] of the forward from A[v, w] and the degrees of joints v and w. NB: divides by the
+// degrees instead of multiplying by the scales: for a denormal degree 1/deg (or the product of two
+// d^-1/2) overflows to inf while A[v, w] / deg is finite (three equal denormal entries: 1/3).
+template <typename acc_t>
+SKD_HOST_DEVICE acc_t normalized_adjacency_entry(AdjacencyNorm mode, acc_t a, acc_t degree_v, acc_t degree_w) {
+  if (mode == AdjacencyNorm::InDegree) return degree_w <= acc_t(0) ? acc_t(0) : a / degree_w;
+  // NB: NaN != NaN; a NaN degree wins over the other joint's degree <= 0 (NaN policy: propagate).
+  if (degree_v != degree_v || degree_w != degree_w) return degree_v + degree_w;
+  if (degree_v <= acc_t(0) || degree_w <= acc_t(0)) return acc_t(0);
+  return a / skd_sqrt(degree_v) / skd_sqrt(degree_w);
+}
+
 }  // namespace skdcore

@@ -2,7 +2,7 @@
 // environment once (on first use) and changed only through set_op_path (skdcore.ops.paths in
 // Python, for tests and benchmarks that compare the variants). Never parsed per call.
 //   graph_conv_cuda         SKDCORE_GRAPH_CONV_CUDA      gemm (default) | fused | conv2d
-//   graph_matching_cuda     SKDCORE_GRAPH_MATCHING_CUDA  fused (default) | gemm
+//   graph_matching_cuda     SKDCORE_GRAPH_MATCHING_CUDA  gemm (default) | fused
 //   graph_matching_cpu_gemm SKDCORE_GM_GEMM              blas (default) | aten
 #pragma once
 
@@ -16,7 +16,7 @@ enum class OpPath { GraphConvCuda = 0, GraphMatchingCuda = 1, GraphMatchingCpuGe
 
 // The choices, in the order op_path() returns them (index 0 is the default).
 enum GraphConvCudaPath : int { kGraphConvCudaGemm, kGraphConvCudaFused, kGraphConvCudaConv2d };
-enum GraphMatchingCudaPath : int { kGraphMatchingCudaFused, kGraphMatchingCudaGemm };
+enum GraphMatchingCudaPath : int { kGraphMatchingCudaGemm, kGraphMatchingCudaFused };
 enum GraphMatchingCpuGemm : int { kGraphMatchingCpuBlas, kGraphMatchingCpuAten };
 
 // The chosen variant's index. Raises ValueError (naming the variable and the choices) if the

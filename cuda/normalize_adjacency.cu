@@ -10,15 +10,16 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// scale[i] = adjacency_scale(degree[i]); in_degree sums column i, symmetric sums row i.
+// scale[i] = degree[i] (as_scales false) or adjacency_scale(degree[i]); in_degree sums column i,
+// symmetric sums row i.
 template <typename scalar_t, typename acc_t>
-__device__ void block_scales(const scalar_t* a, int64_t V, AdjacencyNorm mode, acc_t* scale) {
+__device__ void block_scales(const scalar_t* a, int64_t V, AdjacencyNorm mode, acc_t* scale, bool as_scales = true) {
   for (int64_t i = threadIdx.x; i < V; i += blockDim.x) {
     acc_t degree = 0;
     for (int64_t j = 0; j < V; ++j) {
       degree += static_cast<acc_t>(mode == AdjacencyNorm::InDegree ? a[j * V + i] : a[i * V + j]);
     }
-    scale[i] = adjacency_scale(mode, degree);
+    scale[i] = as_scales ? adjacency_scale(mode, degree) : degree;
   }
   __syncthreads();
 }
@@ -28,13 +29,13 @@ __global__ void normalize_adjacency_forward_kernel(const scalar_t* __restrict__ 
                                                    scalar_t* __restrict__ out, int64_t V,
                                                    AdjacencyNorm mode) {
   using acc_t = typename Accumulate<scalar_t>::type;
-  acc_t* scale = block_shared_memory<acc_t>();  // (V,)
+  acc_t* degree = block_shared_memory<acc_t>();  // (V,)
   const int64_t offset = static_cast<int64_t>(blockIdx.x) * V * V;
-  block_scales(A + offset, V, mode, scale);
+  block_scales(A + offset, V, mode, degree, /*as_scales=*/false);
   for (int64_t idx = threadIdx.x; idx < V * V; idx += blockDim.x) {
     const int64_t v = idx / V, w = idx % V;
-    const acc_t s = mode == AdjacencyNorm::InDegree ? scale[w] : scale[v] * scale[w];
-    out[offset + idx] = static_cast<scalar_t>(static_cast<acc_t>(A[offset + idx]) * s);
+    out[offset + idx] = static_cast<scalar_t>(
+        normalized_adjacency_entry(mode, static_cast<acc_t>(A[offset + idx]), degree[v], degree[w]));
   }
 }
 

@@ -8,6 +8,16 @@
 namespace skdcore {
 namespace prep {
 
+// Frames t-window..t+window clipped to [0, T-1]. NB: the window is clamped to T first, so a huge
+// one (2**63-1: "the whole clip") cannot overflow t + window.
+struct FrameRange {
+  int64_t lo, hi;
+};
+inline FrameRange window_frames(int64_t t, int64_t T, int64_t window) {
+  const int64_t w = window < T ? window : T;
+  return {t - w < 0 ? 0 : t - w, t + w >= T ? T - 1 : t + w};
+}
+
 // x, out: contiguous (outer, T, inner). For every series x[o, :, i], a NaN at frame t becomes the
 // mean of the non-NaN values among frames t-window..t+window (t excluded; frames beyond the ends
 // count as missing). Means read the input series, so an imputed value never feeds another.
@@ -19,8 +29,7 @@ void impute_window_mean(const scalar_t* x, scalar_t* out, int64_t outer, int64_t
     const scalar_t* series = x + o * T * inner;
     scalar_t* result = out + o * T * inner;
     for (int64_t t = 0; t < T; ++t) {
-      const int64_t lo = t - window < 0 ? 0 : t - window;
-      const int64_t hi = t + window >= T ? T - 1 : t + window;
+      const auto [lo, hi] = window_frames(t, T, window);
       for (int64_t i = 0; i < inner; ++i) {
         const scalar_t value = series[t * inner + i];
         if (!std::isnan(value)) {

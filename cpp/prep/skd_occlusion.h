@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "impute.h"
+
 namespace skdcore {
 namespace prep {
 
@@ -36,8 +38,7 @@ void skd_occlude_impute(const scalar_t* x, const uint8_t* mask, scalar_t* out, i
       value[k] = ok ? v : 0.0;
     }
     for (int64_t t = 0; t < T; ++t) {
-      const int64_t lo = t - window < 0 ? 0 : t - window;
-      const int64_t hi = t + window >= T ? T - 1 : t + window;
+      const auto [lo, hi] = window_frames(t, T, window);
       for (int64_t i = 0; i < inner; ++i) {
         sum[i] = 0.0;
         count[i] = 0.0;

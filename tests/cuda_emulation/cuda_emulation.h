@@ -28,6 +28,8 @@ struct dim3 {
 // __shared__ is on the GPU.
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
+// A kernel argument read in place on the GPU; here an ordinary by-value parameter.
+#define __grid_constant__
 
 // 16-bit types: only need to compile here (the emulation checks float and double).
 struct __half {

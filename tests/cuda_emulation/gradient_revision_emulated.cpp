@@ -5,7 +5,8 @@
 //   weights: the stats (cosines, projection counts);
 //   apply  : out = g_task + sum_k rev(g_k), out of place and in place (out aliasing the task vectors).
 // skd and pcgrad modes; tensors of exactly one chunk, one element over, empty and tiny; more chunks
-// than threads per block (the finalize reduction strides); K = 0 and the largest K (16);
+// than threads per block (the finalize reduction strides); more tensors than one by-value table
+// holds and a tensor split across two tables (several launches); K = 0 and the largest K (16);
 // conflicting, agreeing and all-zero gradients; float and double. Exit code 0 = all match.
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include <random>
 #include <vector>
 
+// Small tables (GradientRevisionTable), so that these inputs need many launches.
+#define SKDCORE_GRADIENT_REVISION_SMALL_TABLES
 #include "gradient_revision.cu"
 
 using namespace skdcore;
@@ -102,17 +105,15 @@ bool check(const Case& k, GradientRevisionMode mode, std::mt19937& rng) {
   for (int64_t j = 0; j <= K; ++j)
     for (int64_t i = 0; i < N; ++i) flat[j].insert(flat[j].end(), grads[j][i].begin(), grads[j][i].end());
 
-  // The glue's tensor table: vectors[j * N + i], numel, chunks of kGradientRevisionChunk, pairs.
+  // What the glue passes: host arrays of pointers vectors[j * N + i] and sizes; the launchers pack
+  // them into by-value tables themselves.
   std::vector<const T*> vectors((K + 1) * N);
   for (int64_t j = 0; j <= K; ++j)
     for (int64_t i = 0; i < N; ++i) vectors[j * N + i] = grads[j][i].data();
-  std::vector<int64_t> chunk_tensor, chunk_begin, pairs;
-  for (int64_t i = 0; i < N; ++i)
-    for (int64_t b = 0; b < k.sizes[i]; b += cuda::kGradientRevisionChunk) {
-      chunk_tensor.push_back(i);
-      chunk_begin.push_back(b);
-    }
-  const int64_t num_chunks = static_cast<int64_t>(chunk_tensor.size());
+  std::vector<int64_t> pairs;
+  int64_t want_chunks = 0;
+  for (int64_t i = 0; i < N; ++i) want_chunks += (k.sizes[i] + cuda::kGradientRevisionChunk - 1) / cuda::kGradientRevisionChunk;
+  const int64_t num_chunks = cuda::gradient_revision_num_chunks(k.sizes.data(), N);
   const int64_t num_pairs = gradient_revision_num_pairs(K, mode);
   for (int64_t p = 0; p < num_pairs; ++p) {
     int64_t a, b;
@@ -125,10 +126,13 @@ bool check(const Case& k, GradientRevisionMode mode, std::mt19937& rng) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const int64_t n = K + 1;
   std::vector<double> gram(n * n, 0.0), partials(num_chunks * num_pairs, nan);
-  report.expect(cuda::gradient_revision_gram<T>(vectors.data(), k.sizes.data(), N, chunk_tensor.data(),
-                                                chunk_begin.data(), num_chunks, pairs.data(), num_pairs, K,
-                                                partials.data(), gram.data(), nullptr) == cudaSuccess,
+  report.expect(num_chunks == want_chunks, "chunk count", 0, num_chunks, want_chunks);
+  report.expect(cuda::gradient_revision_gram<T>(vectors.data(), k.sizes.data(), N, K, mode, partials.data(),
+                                                gram.data(), nullptr) == cudaSuccess,
                 "gram launch", 0, 0, 0);
+  for (int64_t c = 0; c < num_chunks * num_pairs; ++c) {
+    report.expect(!std::isnan(partials[c]), "partials written", c, partials[c], 0);  // every chunk, once
+  }
   std::vector<bool> listed(n * n, false);
   for (int64_t p = 0; p < num_pairs; ++p) {
     const int64_t a = pairs[2 * p], b = pairs[2 * p + 1];
@@ -168,8 +172,7 @@ bool check(const Case& k, GradientRevisionMode mode, std::mt19937& rng) {
       outputs[i] = out[i].data();
       if (in_place) inputs[i] = out[i].data();
     }
-    report.expect(cuda::gradient_revision_apply<T>(inputs.data(), outputs.data(), k.sizes.data(), N,
-                                                   chunk_tensor.data(), chunk_begin.data(), num_chunks, K,
+    report.expect(cuda::gradient_revision_apply<T>(inputs.data(), outputs.data(), k.sizes.data(), N, K,
                                                    weights.data(), nullptr) == cudaSuccess,
                   "apply launch", 0, 0, 0);
     int64_t flat_index = 0;
@@ -190,6 +193,12 @@ int main() {
   const Case edges{"chunk edges", {8192, 8193, 1, 0, 300}, 3};  // 1 + 2 + 1 + 0 + 1 chunks
   const Case many_chunks{"257 tiny tensors", tiny, 0};           // K = 0: one pair, out = g_task
   const Case largest{"largest K", {300, 40}, kGradientRevisionMaxLosses};
+  // The by-value tables, shrunk here to 16 blocks, 16 tensor slots, 20 pointers: 6 tensors of 3
+  // chunks fill a table's blocks in the middle of tensor 5, which continues in the next table; 30
+  // tensors with K = 5 need more pointers than a table holds (3 tensors a launch for the Gram
+  // matrix, 2 for apply). Every case above also runs over several tables.
+  const Case split_tensor{"tensors split across tables", std::vector<int64_t>(6, 3 * 8192 - 5), 1};
+  const Case many_slots{"more tensors than one table", std::vector<int64_t>(30, 3), 5};
   bool ok = true;
   for (GradientRevisionMode mode : {GradientRevisionMode::Skd, GradientRevisionMode::PcGrad}) {
     ok &= check<float>(edges, mode, rng);
@@ -200,6 +209,9 @@ int main() {
   ok &= check<double>(many_chunks, GradientRevisionMode::Skd, rng);
   ok &= check<double>(largest, GradientRevisionMode::PcGrad, rng);  // 153 pairs
   ok &= check<float>(largest, GradientRevisionMode::Skd, rng);
+  ok &= check<double>(split_tensor, GradientRevisionMode::Skd, rng);
+  ok &= check<double>(many_slots, GradientRevisionMode::PcGrad, rng);
+  ok &= check<float>(many_slots, GradientRevisionMode::Skd, rng);
   std::printf(ok ? "all match\n" : "FAILED\n");
   return ok ? 0 : 1;
 }

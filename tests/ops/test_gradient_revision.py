@@ -253,6 +253,32 @@ def test_cuda_matches_cpu():
         torch.testing.assert_close(gpu.stats.cpu(), cpu.stats, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.cuda
+def test_cuda_many_tensors_without_synchronising():
+    # More tensors than one by-value table holds (48), one split across tables (> 320 chunks of
+    # 8192): the CUDA op passes its tensor table as kernel arguments, with no host<->device copy,
+    # so it runs under sync debug mode "error" (the old table went through a pageable copy).
+    shapes = [(3, 5), (17,), (1,), (64, 3, 1, 1)] * 30 + [(3_000_000,), (9000,)]
+    task, distill = make_grads(2, shapes=shapes, seed=4)
+    cuda_task = [t.cuda() for t in task]
+    cuda_distill = [g.cuda() for grads in distill for g in grads]
+    out = [torch.empty_like(t) for t in cuda_task]
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        options = (2, 1e-12, "pcgrad", 3)  # num_losses, eps, projection, seed
+        grads, stats = torch.ops.skdcore.gradient_revision(cuda_task, cuda_distill, *options)
+        in_place_stats = torch.ops.skdcore.gradient_revision_(out, cuda_task, cuda_distill, *options)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    cpu = gradient_revision(task, distill, mode="pcgrad", seed=3)
+    for got, got_in_place, want in zip(grads, out, cpu.grads):
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(got_in_place.cpu(), want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(stats.cpu(), cpu.stats, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(in_place_stats.cpu(), cpu.stats, rtol=1e-9, atol=1e-12)
+
+
 def test_devices_register_only_the_two_stages():
     # gradient_revision = gram then apply: the composites are registered once, for every device.
     has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key

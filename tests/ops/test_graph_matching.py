@@ -6,6 +6,7 @@ import itertools
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -16,8 +17,8 @@ from skdcore.ops import graph_matching_loss
 from skdcore.ops.paths import op_paths, set_op_path
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 
-# graph_matching_cuda (skdcore.ops.paths): the fused kernels (default) or cuBLAS Gram chunks
-CUDA_PATHS = ["fused", "gemm"]
+# graph_matching_cuda (skdcore.ops.paths): cuBLAS Gram chunks (default) or the fused kernels
+CUDA_PATHS = ["gemm", "fused"]
 TOLERANCE = {torch.float64: {"rtol": 1e-9, "atol": 1e-12}, torch.float32: {"rtol": 2e-4, "atol": 1e-6}}
 OPTION_GRID = [
     {"distance": d, "loss": loss, "normalize": n, "reduction": r}
@@ -260,7 +261,7 @@ def test_aten_tile_fallback_matches_blas_path():
 
 
 def test_op_path_table_names_every_variant_and_rejects_unknown_ones():
-    choices = {"graph_conv_cuda": {"gemm", "fused", "conv2d"}, "graph_matching_cuda": {"fused", "gemm"},
+    choices = {"graph_conv_cuda": {"gemm", "fused", "conv2d"}, "graph_matching_cuda": {"gemm", "fused"},
                "graph_matching_cpu_gemm": {"blas", "aten"}}
     assert set(op_paths()) == set(choices) and all(op_paths()[name] in choices[name] for name in choices)
     with pytest.raises(ValueError,
@@ -304,9 +305,9 @@ def test_cuda_matches_cpu(path, dtype, options, monkeypatch):
 @pytest.mark.cuda
 def test_cuda_rejects_an_unknown_path():
     with pytest.raises(ValueError,
-                       match="graph_matching_cuda must be 'fused' \\(default\\) or 'gemm', got 'cudnn'"):
+                       match="graph_matching_cuda must be 'gemm' \\(default\\) or 'fused', got 'cudnn'"):
         set_op_path("graph_matching_cuda", "cudnn")
-    assert op_paths()["graph_matching_cuda"] == "fused"
+    assert op_paths()["graph_matching_cuda"] == "gemm"
     graph_matching_loss(features((2, 4, 3, 5)).cuda(), features((2, 4, 3, 5), seed=1).cuda())
 
 
@@ -314,12 +315,37 @@ def test_cuda_rejects_an_unknown_path():
 def test_cuda_gemm_path_keeps_fp32_accuracy_when_tf32_is_allowed(monkeypatch):
     # Nearby nodes (|f|^2 ~ 64, d^2 ~ 0.013): fp32 Gram products leave ~1e-3 relative error in the
     # loss, TF32 ones (10-bit mantissa) ~20x the loss itself (both measured with a CPU emulation).
-    # The op falls back to the fused kernels, so the result stays at fp32 accuracy.
-    set_op_path("graph_matching_cuda", "gemm")
+    # The default (gemm) path runs its own products in fp32 under an at::NoTF32Guard, so the
+    # result stays at fp32 accuracy; it used to warn and fall back to the fused kernels.
+    assert op_paths()["graph_matching_cuda"] == "gemm"
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
     base = features((2, 64, 1, 1))
     student = base + 0.01 * features((2, 64, 5, 8), seed=1)
     teacher = base + 0.01 * features((2, 64, 5, 8), seed=2)
-    expected = graph_matching_loss(student, teacher)
-    ours = graph_matching_loss(student.float().cuda(), teacher.float().cuda())
+    expected, expected_grad = value_and_grad(graph_matching_loss, student, teacher)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning
+        ours, grad = value_and_grad(graph_matching_loss, student.float().cuda(), teacher.float().cuda())
     torch.testing.assert_close(ours.double().cpu(), expected, rtol=2e-2, atol=0)
+    torch.testing.assert_close(grad.double().cpu(), expected_grad, rtol=0,
+                               atol=5e-2 * expected_grad.abs().max().item())
+    # TF32 stays allowed for everything else: the guard is scoped to the op's own products.
+    assert torch.backends.cuda.matmul.allow_tf32
+
+
+@pytest.mark.cuda
+def test_cuda_gemm_path_with_cublaslt_and_tf32_falls_back_accurately(monkeypatch):
+    # torch's cublasLt backend ignores the NoTF32Guard in some versions: there the op warns and
+    # runs the fused kernels, so the result keeps fp32 accuracy either way.
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", True)
+    before = torch.backends.cuda.preferred_blas_library()
+    torch.backends.cuda.preferred_blas_library("cublaslt")
+    try:
+        base = features((2, 64, 1, 1))
+        student = base + 0.01 * features((2, 64, 5, 8), seed=1)
+        teacher = base + 0.01 * features((2, 64, 5, 8), seed=2)
+        with pytest.warns(UserWarning, match="cublasLt"):
+            ours = graph_matching_loss(student.float().cuda(), teacher.float().cuda())
+    finally:
+        torch.backends.cuda.preferred_blas_library(before)
+    torch.testing.assert_close(ours.double().cpu(), graph_matching_loss(student, teacher), rtol=2e-2, atol=0)

@@ -70,6 +70,32 @@ def test_nan_propagates():
     assert torch.isfinite(out[0, :, 0]).all()
 
 
+@pytest.mark.parametrize("dtype,tiny", [(torch.float64, 1e-320), (torch.float32, 1e-40)])
+def test_denormal_degrees_give_finite_ratios(device, dtype, tiny):
+    # Three equal denormal entries in a column: 1/deg overflows to inf, the ratio is exactly 1/3
+    # (issue #23 item 6: the kernels multiplied by 1/deg). Symmetric: entries of joints whose row
+    # sums are denormal; A[v, 0] / sqrt(d_v d_0) with d_v = d_0 = tiny is 1.
+    A = torch.zeros(1, 3, 3, dtype=dtype, device=device)
+    A[0, :, 0] = tiny
+    assert A[0, 0, 0].item() != 0  # really denormal, not flushed to zero
+    out = skdcore.normalize_adjacency(A, "in_degree")
+    torch.testing.assert_close(out[0, :, 0], torch.full((3,), 1 / 3, dtype=dtype, device=device))
+    torch.testing.assert_close(out, normalize_adjacency_reference(A, "in_degree"))
+    out = skdcore.normalize_adjacency(A, "symmetric")
+    torch.testing.assert_close(out[0, :, 0], torch.ones(3, dtype=dtype, device=device))
+    torch.testing.assert_close(out, normalize_adjacency_reference(A, "symmetric"))
+
+
+def test_symmetric_nan_degree_wins_over_zero_degree():
+    # Row 2 sends nothing (degree 0), row 3 has a NaN: the entry between them is NaN, not 0.
+    A = torch.rand(1, 5, 5, dtype=torch.float64)
+    A[0, 2, :] = 0
+    A[0, 3, 3] = float("nan")
+    out = skdcore.normalize_adjacency(A, "symmetric")
+    assert torch.isnan(out[0, 2, 3]) and torch.isnan(out[0, 3, 2])
+    torch.testing.assert_close(out, normalize_adjacency_reference(A, "symmetric"), equal_nan=True)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_gradcheck(device, mode):
     # Degrees must stay away from 0: the scale jumps there (deg -> 0+ gives 1/deg), so finite

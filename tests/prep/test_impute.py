@@ -56,3 +56,29 @@ def test_values_present_are_untouched_and_input_not_modified():
 def test_bad_input():
     with pytest.raises(ValueError, match="window must be >= 0"):
         impute_window_mean(np.zeros((3, 4)), window=-1)
+
+
+@pytest.mark.parametrize("window", [2**62, 2**63 - 1])
+def test_huge_window_means_the_whole_series(window):
+    # t + window used to overflow int64 and leave every hole NaN (issue #23 item 6).
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 9, 3))
+    x[rng.random(x.shape) < 0.5] = np.nan
+    x[0, 0, 0] = 1.0
+    out = impute_window_mean(x, window=window, axis=1)
+    np.testing.assert_allclose(out, impute_reference(x, 9, axis=1), rtol=1e-12, equal_nan=True)
+    assert not np.isnan(out[0, :, 0]).any()
+
+
+def test_huge_window_in_the_fused_occlusion_kernel():
+    from skdcore.data.lq import compiled_prep_kernel
+
+    fused = compiled_prep_kernel("skd_occlude_impute")
+    if fused is None:
+        pytest.skip("skdcore._prep is not built")
+    rng = np.random.default_rng(2)
+    clip = rng.normal(size=(3, 9, 4))  # (C, T, inner)
+    mask = (rng.random((9, 4)) < 0.6).astype(np.uint8)
+    whole = np.asarray(fused(clip, mask, 9))  # a window of T frames already covers the clip
+    np.testing.assert_array_equal(np.asarray(fused(clip, mask, 2**63 - 1)), whole)
+    assert not np.isnan(whole).any()

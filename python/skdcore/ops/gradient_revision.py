@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import torch
 
+from ._fake_checks import check_same_device
+
 _MODES = ("skd", "pcgrad")
 MaybeTensor = torch.Tensor | None
 
@@ -214,7 +216,12 @@ def _fake_stats(task_grads, num_losses, fallback_device=None):
     return torch.empty(2, num_losses, dtype=torch.float64, device=device)
 
 
-def _fake_check(task_grads, distill_grads, num_losses, projection):
+def _fake_check(task_grads, distill_grads, num_losses, projection, out=(), gram=None):
+    if len(task_grads):
+        tensors = [(f"task_grads[{i}]", g) for i, g in enumerate(task_grads)]
+        tensors += [(f"distill_grads[{i}]", g) for i, g in enumerate(distill_grads)]
+        tensors += [(f"out[{i}]", g) for i, g in enumerate(out)] + [("gram", gram)]
+        check_same_device("gradient_revision", "task_grads[0]", task_grads[0], tensors)
     torch._check(len(distill_grads) == num_losses * len(task_grads),
                  lambda: "distill_grads must hold num_losses * len(task_grads) tensors")
     torch._check(projection in _MODES, lambda: f"projection must be one of {_MODES}, got {projection!r}")
@@ -229,7 +236,7 @@ def _gradient_revision_fake(task_grads, distill_grads, num_losses, eps=1e-12, pr
 @torch.library.register_fake("skdcore::gradient_revision_")
 def _gradient_revision_inplace_fake(out, task_grads, distill_grads, num_losses, eps=1e-12, projection="skd",
                                     seed=0):
-    _fake_check(task_grads, distill_grads, num_losses, projection)
+    _fake_check(task_grads, distill_grads, num_losses, projection, out)
     return _fake_stats(task_grads, num_losses)
 
 
@@ -243,7 +250,7 @@ def _gradient_revision_gram_fake(task_grads, distill_grads, num_losses, projecti
 @torch.library.register_fake("skdcore::gradient_revision_apply")
 def _gradient_revision_apply_fake(task_grads, distill_grads, gram, eps=1e-12, projection="skd", seed=0):
     num_losses = gram.shape[0] - 1
-    _fake_check(task_grads, distill_grads, num_losses, projection)
+    _fake_check(task_grads, distill_grads, num_losses, projection, gram=gram)
     return _fake_outputs(task_grads), _fake_stats(task_grads, num_losses, gram.device)
 
 
@@ -251,5 +258,5 @@ def _gradient_revision_apply_fake(task_grads, distill_grads, gram, eps=1e-12, pr
 def _gradient_revision_apply_inplace_fake(out, task_grads, distill_grads, gram, eps=1e-12, projection="skd",
                                           seed=0):
     num_losses = gram.shape[0] - 1
-    _fake_check(task_grads, distill_grads, num_losses, projection)
+    _fake_check(task_grads, distill_grads, num_losses, projection, out, gram)
     return _fake_stats(task_grads, num_losses, gram.device)

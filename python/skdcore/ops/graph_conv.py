@@ -5,6 +5,8 @@ from typing import Optional
 
 import torch
 
+from ._fake_checks import check_same_device
+
 
 def graph_conv(
     x: torch.Tensor,
@@ -48,12 +50,8 @@ def graph_conv(
 def _check_shapes(x, weight, A, bias, edge_importance) -> None:
     # Same rules as the C++ check_graph_conv_inputs, for fake/meta tensors (torch.compile tracing;
     # a mix of meta and real tensors also lands here).
-    for name, tensor in (("weight", weight), ("A", A), ("bias", bias), ("edge_importance", edge_importance)):
-        if tensor is not None and tensor.device != x.device:
-            raise ValueError(
-                f"skdcore.graph_conv: {name} is on {tensor.device} but x is on {x.device}; "
-                "move them to the same device"
-            )
+    check_same_device("graph_conv", "x", x,
+                      (("weight", weight), ("A", A), ("bias", bias), ("edge_importance", edge_importance)))
     torch._check(x.dim() == 4, lambda: f"x must be (N, C_in, T, V), got {tuple(x.shape)}")
     torch._check(weight.dim() == 3, lambda: f"weight must be (K, C_out, C_in), got {tuple(weight.shape)}")
     torch._check(A.dim() == 3, lambda: f"A must be (K, V, V), got {tuple(A.shape)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ._fake_checks import check_same_device
+
 _DISTANCES = ("euclidean", "squared_euclidean")
 _LOSSES = ("smooth_l1", "l2")
 _NORMALIZATIONS = ("mean_positive", "none")
@@ -60,6 +62,7 @@ def graph_matching_loss(
 
 
 def _check_options(student, teacher, distance, loss, beta, normalize, reduction):
+    check_same_device("graph_matching_loss", "student", student, (("teacher", teacher),))
     torch._check(
         student.dim() in (3, 4),
         lambda: f"student must be (N, C, T, V) or (N, P, C), got {tuple(student.shape)}",
@@ -111,6 +114,8 @@ def _graph_matching_loss_forward_fake(student, teacher, distance, loss, beta, no
 def _graph_matching_loss_backward_fake(
     grad, student, teacher, stats, distance, loss, beta, normalize, reduction
 ):
+    check_same_device("_graph_matching_loss_backward", "student", student,
+                      (("grad", grad), ("teacher", teacher), ("stats", stats)))
     return torch.empty_like(student, memory_format=torch.contiguous_format)
 
 
@@ -126,4 +131,5 @@ def _graph_matching_gemm_forward_fake(
 def _graph_matching_gemm_backward_fake(
     grad, student, teacher, stats, distance, loss, beta, normalize, reduction, workspace_bytes=0
 ):
-    return torch.empty_like(student, memory_format=torch.contiguous_format)
+    return _graph_matching_loss_backward_fake(grad, student, teacher, stats, distance, loss, beta, normalize,
+                                              reduction)

@@ -1,7 +1,7 @@
 """Which variant an op with several implementations runs: one small table in the compiled core.
 
     graph_conv_cuda          gemm (default) | fused | conv2d    env SKDCORE_GRAPH_CONV_CUDA
-    graph_matching_cuda      fused (default) | gemm             env SKDCORE_GRAPH_MATCHING_CUDA
+    graph_matching_cuda      gemm (default) | fused             env SKDCORE_GRAPH_MATCHING_CUDA
     graph_matching_cpu_gemm  blas (default) | aten              env SKDCORE_GM_GEMM
 
 The table is read from the environment once, when first needed (never per call), and changed only

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ._fake_checks import check_same_device
+
 
 def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> torch.Tensor:
     """Move every channel of ``x`` in time by its own real-valued offset, with linear interpolation.
@@ -27,7 +29,8 @@ def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> tor
     return torch.ops.skdcore.temporal_shift(x, shift, stride)
 
 
-def _check_fake_args(x, shift, stride):
+def _check_fake_args(x, shift, stride, grad=None):
+    check_same_device("temporal_shift", "x", x, (("shift", shift), ("grad", grad)))
     torch._check(x.dim() == 4, lambda: f"temporal_shift: x must be (N, C, T, V), got {tuple(x.shape)}")
     torch._check(shift.dim() == 1 and shift.shape[0] == x.shape[1],
                  lambda: f"temporal_shift: shift must be (C,) = ({x.shape[1]},), got {tuple(shift.shape)}")
@@ -43,6 +46,6 @@ def _temporal_shift_fake(x, shift, stride=1):
 
 @torch.library.register_fake("skdcore::_temporal_shift_backward")
 def _temporal_shift_backward_fake(grad, x, shift, stride):
-    _check_fake_args(x, shift, stride)
+    _check_fake_args(x, shift, stride, grad)
     return (torch.empty_like(x, memory_format=torch.contiguous_format),
             torch.empty_like(shift, memory_format=torch.contiguous_format))

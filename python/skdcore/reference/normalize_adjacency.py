@@ -4,12 +4,13 @@ from __future__ import annotations
 import torch
 
 
-def _inverse_or_zero(degree: torch.Tensor, power: float) -> torch.Tensor:
-    # NB: where(...) keeps the gradient of the masked branch finite (no 0 ** -1); a NaN degree
-    # is not <= 0, so it propagates.
+def _safe_degree_and_mask(degree: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # (degree with 1 where it is <= 0, 0/1 mask of degree > 0). NB: the normalised entries divide
+    # by the degrees rather than multiplying by 1/degree, which overflows to inf for a denormal
+    # degree while the ratio is finite; the masked branch keeps a finite gradient; a NaN degree is
+    # not <= 0, so it propagates (NaN times the mask's 0 of another joint is still NaN).
     nonpositive = degree <= 0
-    safe = torch.where(nonpositive, torch.ones_like(degree), degree)
-    return torch.where(nonpositive, torch.zeros_like(degree), safe.pow(power))
+    return torch.where(nonpositive, torch.ones_like(degree), degree), (~nonpositive).to(degree.dtype)
 
 
 def normalize_adjacency_reference(A: torch.Tensor, mode: str = "in_degree") -> torch.Tensor:
@@ -18,8 +19,10 @@ def normalize_adjacency_reference(A: torch.Tensor, mode: str = "in_degree") -> t
     Degrees <= 0 give a scale of 0.
     """
     if mode == "in_degree":
-        return A * _inverse_or_zero(A.sum(dim=-2, keepdim=True), -1.0)
+        safe, mask = _safe_degree_and_mask(A.sum(dim=-2, keepdim=True))
+        return A / safe * mask
     if mode == "symmetric":
-        scale = _inverse_or_zero(A.sum(dim=-1), -0.5)
-        return A * scale.unsqueeze(-1) * scale.unsqueeze(-2)
+        safe, mask = _safe_degree_and_mask(A.sum(dim=-1))
+        root = safe.sqrt()
+        return A / root.unsqueeze(-1) / root.unsqueeze(-2) * mask.unsqueeze(-1) * mask.unsqueeze(-2)
     raise ValueError(f"mode must be 'in_degree' or 'symmetric', got {mode!r}")
