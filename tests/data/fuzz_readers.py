@@ -597,11 +597,18 @@ def arrays_valid(tmp: Path) -> bytes:
 
 def arrays_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
     kind = rng.choice(
-        ["bytes", "bytes", "bytes", "compressed", "field", "field", "delete", "header", "objects"]
+        ["bytes", "bytes", "bytes", "compressed", "field", "field", "delete", "header", "objects", "benign"]
     )
     if kind == "bytes":
         return mutate_bytes(rng, valid)
     fields = _arrays_fields()
+    if kind == "benign":  # still a valid input: other dtypes, optional fields, compression
+        fields["x"] = fields["x"].astype(rng.choice([np.float64, np.float16, np.int16]))
+        fields["labels"] = fields["labels"].astype(rng.choice([np.int32, np.uint8, np.float64]))
+        fields.update(
+            rng.choice([{}, {"subjects": np.array([1, 2, 1, 2])}, {"label_names": np.array(["a", "b"])}])
+        )
+        return savez_bytes(fields, compress=rng.random() < 0.5)
     if kind == "compressed":
         return mutate_bytes(rng, savez_bytes(fields, compress=True))
     if kind == "field":

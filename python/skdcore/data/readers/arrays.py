@@ -155,10 +155,10 @@ def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) 
             raise ReaderError(f"{x_path}: no 'x' array (N, C, T, V[, M]); keys found: {sorted(npz)}")
         if labels_path is not None:
             if fields["labels"] is not None:
-                raise ValueError(f"{x_path} has labels and --labels {labels_path} was given too; use one")
+                raise ReaderError(f"{x_path} has labels and --labels {labels_path} was given too; use one")
             fields["labels"] = _load_labels(Path(labels_path), "--labels")
         if fields["labels"] is None:
-            raise ValueError(f"{x_path}: no 'labels' array (N,); add it to the .npz or pass --labels y.npy")
+            raise ReaderError(f"{x_path}: no 'labels' array (N,); add it to the .npz or pass --labels y.npy")
         return fields
     if labels_path is None:
         raise ValueError(
