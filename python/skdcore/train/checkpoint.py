@@ -191,9 +191,9 @@ def check_archive(path: Path) -> None:
     (torch.save stores records uncompressed); CheckpointError otherwise, before torch.load reads it."""
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
-            f"{path} is not a zip-format torch checkpoint (what torch.save writes since torch 1.6, and "
-            "skdcore always); an older format declares sizes that cannot be checked before loading; "
-            f"{TRUST_HINT}"
+            f"{path} is not a readable checkpoint: not a zip archive (what torch.save writes since torch "
+            "1.6, and skdcore always); an older torch format declares sizes that cannot be checked before "
+            f"loading; {TRUST_HINT}"
         )
     size = path.stat().st_size
     with open_zip(path, str(path), error=CheckpointError) as archive:
