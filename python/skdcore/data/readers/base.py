@@ -194,8 +194,9 @@ def read_capped_bytes(path: Path, limit: int) -> bytes:
         raise ReaderError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
-# A JSON string (possessive: an unterminated one runs to the end in one linear pass), or a bracket.
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+# A JSON string or a bracket. The string part cannot fail once it has started (an unterminated string
+# runs to the end, a lone trailing backslash included), so the scan never backtracks: linear time.
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 _OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
 
 
