@@ -51,6 +51,8 @@ def _npz_field(npz: dict, path, field):
     return npz[found[0]] if found else None
 
 
+_READ_CHUNK = 16 << 20  # bytes per read: a zip member's readinto() buffers one read's worth
+
 _PICKLE_HINT = (
     "files are never unpickled: save the clips padded to one length with a 'lengths' array in a .npz "
     "(np.savez(path, x=padded, lengths=lengths, labels=y)) or pass the list from Python to ArraySource"
@@ -80,10 +82,15 @@ def _read_npy(stream, where: str, data_bytes: int) -> np.ndarray:
             f"{where}: its header declares a {shape} {dtype} array ({declared} bytes) but {available} "
             "bytes of data follow; the file is damaged or crafted"
         )
-    data = stream.read(declared)
-    if len(data) != declared:
-        raise ReaderError(f"{where}: truncated ({len(data)} of {declared} bytes)")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").copy()
+    array = np.empty(math.prod(shape), dtype=dtype)
+    if declared:  # NB: read straight into the array (no second copy of a dataset-sized buffer)
+        target, filled = memoryview(array.view(np.uint8)), 0
+        while filled < declared:
+            count = stream.readinto(target[filled : filled + _READ_CHUNK])
+            if not count:
+                raise ReaderError(f"{where}: truncated ({filled} of {declared} bytes of array data)")
+            filled += count
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _load_npy(path: Path, what: str) -> np.ndarray:
