@@ -120,3 +120,38 @@ def test_a_record_declaring_more_bytes_than_the_file_is_refused(plain_pt2, tmp_p
     assert crafted.stat().st_size < 1 << 20
     with pytest.raises(ExportError, match=r"bomb.pt2: member '.*extra/big.txt' declares 8388608 bytes"):
         load_program(crafted)
+
+
+def test_a_tensor_declared_over_an_empty_record_is_refused(plain_pt2, tmp_path):
+    """torch builds torch.zeros(sizes) for an empty weight record: 10^12 elements from a few bytes."""
+    with zipfile.ZipFile(plain_pt2[0]) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("_weights_config.json"))
+        config = json.loads(archive.read(name))
+    config["config"]["weight"]["tensor_meta"]["sizes"] = [{"as_int": 10**6}, {"as_int": 10**6}]
+    path_name = config["config"]["weight"]["path_name"]
+    crafted = _rewrite(
+        plain_pt2[0],
+        tmp_path / "zeros.pt2",
+        {name.split("/", 1)[1]: json.dumps(config).encode(), path_name: b""},
+    )
+    with pytest.raises(
+        ExportError, match=r"zeros.pt2: .*\['weight'\] declare tensors with elements over empty"
+    ):
+        load_program(crafted)
+
+
+def test_deflated_sample_inputs_are_capped_too(plain_pt2, tmp_path):
+    buffer = io.BytesIO()
+    torch.save((torch.zeros(4 << 20),), buffer)
+    deflated = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as old,
+        zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as new,
+    ):
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info))
+    crafted = _rewrite(plain_pt2[0], tmp_path / "inputs.pt2", {"sample_inputs/model.pt": deflated.getvalue()})
+    with pytest.raises(
+        ExportError, match=r"inputs.pt2: the sample inputs .* declares 16777216 bytes, more than"
+    ):
+        load_program(crafted)

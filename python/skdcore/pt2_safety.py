@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import torch
 from torch.export.pt2_archive import constants as pt2
@@ -55,30 +56,55 @@ def check_pt2_archive(data: bytes, where: str, error=ValueError) -> None:
         members = check_members(
             archive, where, max_member_bytes=len(data), max_total_bytes=len(data), error=error
         )
+        sizes = {_inner(m.filename): m.file_size for m in members}
         for member in members:
-            inner = member.filename.split("/", 1)[1] if "/" in member.filename else member.filename
+            inner = _inner(member.filename)
             if not _allowed(inner):
                 raise error(
                     f"{where}: entry {member.filename!r} is not part of a plain torch.export program "
                     f"(pickled objects, AOTInductor libraries or a legacy format can run code){hint}"
                 )
             if inner.endswith(("_weights_config.json", "_constants_config.json")):
-                _check_payload_config(archive.read(member), f"{where}: {member.filename}", hint, error)
+                folder = inner.rpartition("/")[0] + "/"
+                _check_payload_config(
+                    archive.read(member), folder, sizes, f"{where}: {member.filename}", hint, error
+                )
             elif inner.startswith(pt2.SAMPLE_INPUTS_DIR) and member.file_size:
-                try:
-                    torch.load(io.BytesIO(archive.read(member)), weights_only=True)
-                except Exception as err:  # noqa: BLE001  (anything weights_only refuses is refused here)
-                    raise error(
-                        f"{where}: the sample inputs {member.filename!r} are not plain tensors "
-                        f"({type(err).__name__}){hint}"
-                    ) from None
+                _check_tensor_file(
+                    archive.read(member), f"{where}: the sample inputs {member.filename!r}", hint, error
+                )
 
 
-def _check_payload_config(text: bytes, where: str, hint: str, error) -> None:
+def _inner(name: str) -> str:
+    """A record's path inside the archive's top-level folder."""
+    return name.split("/", 1)[1] if "/" in name else name
+
+
+def _check_tensor_file(data: bytes, where: str, hint: str, error) -> None:
+    """A nested torch.save file: a zip whose records fit in it, loadable with weights_only=True."""
+    with open_zip(data, where, error=error) as nested:
+        check_members(nested, where, max_member_bytes=len(data), max_total_bytes=len(data), error=error)
+    try:
+        torch.load(io.BytesIO(data), weights_only=True)
+    except Exception as err:  # noqa: BLE001  (anything weights_only refuses is refused here)
+        raise error(f"{where} are not plain tensors ({type(err).__name__}){hint}") from None
+
+
+def _check_payload_config(text: bytes, folder: str, sizes: dict, where: str, hint: str, error) -> None:
+    """No entry stored pickled; an entry over an empty record declares no elements (torch would
+    allocate torch.zeros(sizes) for it)."""
     try:
         config = json.loads(text)["config"]
         pickled = [fqn for fqn, meta in config.items() if meta.get("use_pickle", False) is not False]
+        empty = [
+            fqn
+            for fqn, meta in config.items()
+            if not sizes.get(folder + str(meta.get("path_name")))
+            and math.prod(int(d["as_int"]) for d in meta["tensor_meta"]["sizes"]) != 0
+        ]
     except Exception as err:  # noqa: BLE001  (a damaged config: not JSON, wrong structure)
         raise error(f"{where}: not a valid payload config ({type(err).__name__}: {err})") from None
     if pickled:
         raise error(f"{where}: {pickled[:3]} are stored pickled (use_pickle){hint}")
+    if empty:
+        raise error(f"{where}: {empty[:3]} declare tensors with elements over empty or missing records")
