@@ -22,6 +22,7 @@ which.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -211,17 +212,36 @@ def save_pt2(program, path: Path, metadata: dict) -> None:
     torch.export.save(program, str(path), extra_files={METADATA_FILE: json.dumps(metadata)})
 
 
-def load_program(path: Union[str, Path]):
-    """torch.export.load of a skdcore .pt2, after registering skdcore's ops (``import skdcore``)."""
+MAX_PROGRAM_BYTES = 16 << 30  # a .pt2 is read into memory whole to be checked
+
+
+def load_program(path: Union[str, Path], trust: bool = False):
+    """torch.export.load of a skdcore .pt2, after registering skdcore's ops (``import skdcore``).
+
+    The file is untrusted: it is read once, checked to hold only a plain program (JSON graph, raw tensor
+    records, tensor sample inputs; :mod:`skdcore.pt2_safety`) and loaded from those bytes, so nothing
+    in it is unpickled or executed. ``trust=True`` skips the check (torch's own loader, which unpickles
+    some entries and loads AOTInductor libraries): only for files from a source you trust.
+    """
     import skdcore  # noqa: F401  (registers torch.ops.skdcore.* and their fake kernels)
+
+    from .pt2_safety import check_pt2_archive
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"load_program: {path} not found; make one with `skd export CHECKPOINT --format pt2`"
         )
+    source = str(path)
+    if not trust:
+        size = path.stat().st_size
+        if size > MAX_PROGRAM_BYTES:
+            raise ExportError(f"{path}: {size} bytes, more than the limit {MAX_PROGRAM_BYTES} for a .pt2")
+        data = path.read_bytes()
+        check_pt2_archive(data, str(path), error=ExportError)
+        source = io.BytesIO(data)
     try:
-        return torch.export.load(str(path))
+        return torch.export.load(source)
     except Exception as error:
         raise ExportError(
             f"{path} is not a loadable torch.export program for this skdcore / torch ({torch.__version__}): "

@@ -1,20 +1,24 @@
 """Fuzzing the dataset readers: seeded mutations of small valid files, each read by a child process.
 
 ``run_fuzz(reader, count, seed)`` writes ``count`` mutated inputs for one reader (NTU ``.skeleton``,
-Kinetics JSON, PYSKL pickle, Penn ``.mat``), reads every one through its prepare source (the
-constructor, ``load`` of every sample, ``splits``) in a child process, and returns a Counter of
-outcomes:
+Kinetics JSON, PYSKL pickle, Penn ``.mat``, an arrays ``.npz``), reads every one through its prepare
+source (the constructor, ``load`` of every sample, ``splits``) in a child process, and returns a
+Counter of outcomes:
 
 - ``ok``: read cleanly, every clip finite;    ``reader_error``: refused with a ReaderError;
 - ``nonfinite``: read, but a clip holds NaN/Inf;  ``error:<Type>``: any other exception;
 - ``executed``: a malicious payload ran (it creates a marker file);
+- ``unnamed``: refused with a ReaderError whose message does not name the file;
 - ``crash``: the child died (a signal); ``hang``: a case took longer than ``case_timeout``.
 
-A crash or hang restarts the child at the next case, so the counts cover every case.
+A crash or hang restarts the child at the next case, so the counts cover every case. The child's
+address space is capped (``CHILD_MEMORY_BYTES`` above what it has after start-up), so a memory bomb
+ends as an outcome instead of exhausting the machine.
 Mutations: truncation, byte flips / inserts / deletions, type-confused fields, huge declared
-counts, deep nesting, and (pickles) payloads that try to run code.
+counts, deep nesting, (pickles) payloads that try to run code and hand-made pickles that attack the
+unpickler itself (:func:`crafted_pickle`), (.npz) headers declaring huge arrays.
 
-    python tests/data/fuzz_readers.py [ntu kinetics pyskl penn] [--count 300] [--seed 0]
+    python tests/data/fuzz_readers.py [ntu kinetics pyskl penn arrays] [--count 300] [--seed 0]
 """
 
 from __future__ import annotations
@@ -39,14 +43,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_formats import ntu_body, write_kinetics_json, write_ntu_skeleton, write_penn_mat  # noqa: E402
 
-READERS = ("ntu", "kinetics", "pyskl", "penn")
+READERS = ("ntu", "kinetics", "pyskl", "penn", "arrays")
 MARKER = "EXECUTED"
 FILE_NAMES = {
     "ntu": "S001C001P001R001A001.skeleton",
     "kinetics": "clip.json",
     "pyskl": "ann.pkl",
     "penn": "0001.mat",
+    "arrays": "clips.npz",
 }
+CHILD_MEMORY_BYTES = 3 << 30
 
 
 # --------------------------------------------------------------------------- byte-level mutations
@@ -311,6 +317,67 @@ def _numpy_confusers(rng: random.Random):
     )
 
 
+def _annotation(name: str, keypoint) -> dict:
+    return {"frame_dir": name, "label": 0, "total_frames": 6, "keypoint": keypoint}
+
+
+def crafted_pickle(kind: str, count: int = 100_000) -> bytes:
+    """Hand-made PYSKL pickles that attack the unpickler or multiply a small file through the memo:
+
+    - ``dtype_subarray``: a keypoint array whose dtype state (BUILD) claims a sub-array of 10^6 float64
+      over its 8 bytes: numpy's own __setstate__ then reads and writes past its buffer;
+    - ``memo_index``: a 9-byte pickle storing None at memo index 2^28 (the C unpickler allocates a
+      table of 2^28 slots);
+    - ``shared_annotation``: one annotation dict listed ``count`` times;
+    - ``shared_keypoint``: ``count`` // 100 distinct annotations sharing one (1, 300, 17, 2) keypoint list;
+    - ``shared_bytes``: ``count`` // 10 distinct arrays built over one memoised block of bytes;
+    - ``empty_array_p2``: a valid file, protocol 2, with an empty array (written with builtins.bytes).
+    """
+    from numpy._core.multiarray import _reconstruct
+
+    valid = pyskl_valid_object()
+    if kind == "dtype_subarray":
+        dtype = _Reduce(
+            np.dtype, ("f8", False, True), (3, "<", (np.dtype("f8"), (10**6,)), None, None, 8, 8, 0)
+        )
+        array = _Reduce(
+            _reconstruct, (np.ndarray, (0,), b"b"), (1, (1, 1, 17, 2), dtype, False, b"\x01" * 272)
+        )
+        valid["annotations"][0]["keypoint"] = array
+        del valid["annotations"][0]["keypoint_score"]  # scores then come from the keypoints: all read
+        return pickle.dumps(valid, protocol=2)
+    if kind == "memo_index":
+        return b"\x80\x02N" + b"r" + struct.pack("<I", 2**28) + b"."
+    if kind == "shared_annotation":
+        return pickle.dumps({"split": {}, "annotations": [valid["annotations"][0]] * count}, protocol=4)
+    if kind == "shared_keypoint":
+        keypoint = [[[[0.5, 0.5]] * 17] * 300]
+        anns = [_annotation(f"video_{i:040d}", keypoint) for i in range(count // 100)]
+        return pickle.dumps({"split": {}, "annotations": anns}, protocol=4)
+    if kind == "shared_bytes":
+        raw = np.ones((1, 300, 17, 2), np.float32).tobytes()
+        arrays = [
+            _Reduce(_reconstruct, (np.ndarray, (0,), b"b"), (1, (1, 300, 17, 2), np.dtype("f4"), False, raw))
+            for _ in range(count // 10)
+        ]
+        anns = [_annotation(f"v{i}", a) for i, a in enumerate(arrays)]
+        return pickle.dumps({"split": {}, "annotations": anns}, protocol=4)
+    if kind == "empty_array_p2":
+        valid["annotations"][0]["empty"] = np.zeros((0,), np.float32)
+        return pickle.dumps(valid, protocol=2)
+    raise ValueError(f"unknown crafted pickle {kind!r}")
+
+
+CRAFTED_PICKLES = (
+    "dtype_subarray",
+    "memo_index",
+    "shared_annotation",
+    "shared_keypoint",
+    "shared_bytes",
+    "empty_array_p2",
+)
+
+
 PICKLE_CONFUSERS = [
     None,
     "x",
@@ -333,12 +400,26 @@ PICKLE_CONFUSERS = [
 
 def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
     kind = rng.choice(
-        ["bytes", "bytes", "field", "field", "numpy", "numpy", "delete", "malicious", "opcodes", "deep"]
+        [
+            "bytes",
+            "bytes",
+            "field",
+            "field",
+            "numpy",
+            "numpy",
+            "delete",
+            "malicious",
+            "opcodes",
+            "deep",
+            "crafted",
+        ]
     )
     if kind == "bytes":
         return mutate_bytes(rng, valid)
     if kind == "opcodes":
         return _huge_opcodes(rng)
+    if kind == "crafted":
+        return crafted_pickle(rng.choice(CRAFTED_PICKLES), count=rng.choice([1000, 100_000]))
     tree = pyskl_valid_object()
     paths = [p for p, _ in _paths(tree)]
     if kind == "field":
@@ -441,11 +522,119 @@ def penn_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
         return mutate_bytes(rng, valid)
 
 
+# --------------------------------------------------------------------------- arrays .npz
+def _arrays_fields() -> dict:
+    rng = np.random.default_rng(4)
+    return {
+        "x": rng.normal(size=(4, 3, 6, 25, 2)).astype(np.float32),
+        "labels": np.arange(4) % 2,
+        "split": np.array(["train", "train", "test", "test"]),
+    }
+
+
+def savez_bytes(fields: dict, compress: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    (np.savez_compressed if compress else np.savez)(buffer, **fields)
+    return buffer.getvalue()
+
+
+def npy_bytes(shape, descr: str = "<f4", data: bytes = b"") -> bytes:
+    """A .npy whose header declares ``shape`` whatever ``data`` follows."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + data
+
+
+def npz_of(members: dict, compress: bool = False) -> bytes:
+    """A zip of raw members {name: bytes} (names as np.savez writes them: 'x.npy')."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+ARRAY_CONFUSERS = {
+    "x": [
+        np.full((4, 3, 6, 25, 2), np.nan, np.float32),
+        np.zeros((4, 3, 6), np.float32),
+        np.zeros((0, 3, 6, 25, 2), np.float32),
+        np.zeros((4, 3, 6, 25, 2), np.complex64),
+        np.array(["a", "b"]),
+        np.zeros((4, 25, 6, 3), np.float32),
+        np.zeros((4, 3, 6, 25, 2), "M8[s]"),
+        np.ones((4, 3, 0, 25, 2), np.float32),
+        np.float32(1.0),
+    ],
+    "labels": [
+        np.array([-1, 0, 1, 0]),
+        np.array([0.5, 1, 2, 3]),
+        np.arange(3),
+        np.array(["a", "b", "c", "d"]),
+        np.zeros((4, 2), np.int64),
+        np.array([np.nan] * 4),
+        np.array([2**62] * 4),
+    ],
+    "split": [np.arange(4), np.array(["train"]), np.zeros((4, 2))],
+    "lengths": [np.zeros(4, np.int64), np.full(4, 100), np.array([-1, 2, 3, 4]), np.ones(4, np.float32)],
+    "subjects": [np.arange(3), np.zeros((4, 4))],
+    "label_names": [np.array(["a"]), np.array([1, 2])],
+}
+
+
+def ragged_clips() -> np.ndarray:
+    """Two clips of different lengths in an object array (np.save pickles it)."""
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.zeros((3, 6, 25, 2)), np.zeros((3, 4, 25, 2))
+    return ragged
+
+
+def arrays_valid(tmp: Path) -> bytes:
+    return savez_bytes(_arrays_fields())
+
+
+def arrays_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
+    kind = rng.choice(
+        ["bytes", "bytes", "bytes", "compressed", "field", "field", "delete", "header", "objects", "benign"]
+    )
+    if kind == "bytes":
+        return mutate_bytes(rng, valid)
+    fields = _arrays_fields()
+    if kind == "benign":  # still a valid input: other dtypes, optional fields, compression
+        fields["x"] = fields["x"].astype(rng.choice([np.float64, np.float16, np.int16]))
+        fields["labels"] = fields["labels"].astype(rng.choice([np.int32, np.uint8, np.float64]))
+        fields.update(
+            rng.choice([{}, {"subjects": np.array([1, 2, 1, 2])}, {"label_names": np.array(["a", "b"])}])
+        )
+        return savez_bytes(fields, compress=rng.random() < 0.5)
+    if kind == "compressed":
+        return mutate_bytes(rng, savez_bytes(fields, compress=True))
+    if kind == "field":
+        name = rng.choice(sorted(ARRAY_CONFUSERS))
+        fields[name] = rng.choice(ARRAY_CONFUSERS[name])
+    elif kind == "delete":
+        del fields[rng.choice(["x", "labels"])]
+    elif kind == "objects":  # an object array: np.load would unpickle it
+        fields["x"] = ragged_clips()
+    else:  # a header declaring a huge array over the few bytes that follow it
+        shape = rng.choice([(10**6, 3, 300, 25, 2), (2**40,), (4, 3, 6, 25, 2 * 10**9), (2**62, 2)])
+        members = {
+            "x.npy": npy_bytes(shape, data=b"\0" * 64),
+            "labels.npy": npy_bytes((4,), "<i8", b"\0" * 32),
+        }
+        return npz_of(members, compress=rng.random() < 0.5)
+    return savez_bytes(fields, compress=rng.random() < 0.3)
+
+
 MUTATORS = {
     "ntu": (ntu_valid, ntu_case),
     "kinetics": (kinetics_valid, kinetics_case),
     "pyskl": (pyskl_valid, pyskl_case),
     "penn": (penn_valid, penn_case),
+    "arrays": (arrays_valid, arrays_case),
 }
 
 
@@ -472,13 +661,16 @@ def read_case(reader: str, folder: Path) -> str:
     def attempt(fn):
         try:
             return fn(), None
-        except ReaderError:
-            return None, "reader_error"
+        except ReaderError as err:
+            return None, "reader_error" if FILE_NAMES[reader] in str(err) else "unnamed"
         except BaseException as err:  # noqa: BLE001  (every other type is a finding)
             return None, f"error:{type(err).__name__}"
 
-    root = folder / FILE_NAMES[reader] if reader == "pyskl" else folder
-    source, problem = attempt(lambda: make_source(reader, root=str(root)))
+    if reader == "arrays":
+        source, problem = attempt(lambda: make_source(reader, x=str(folder / FILE_NAMES[reader])))
+    else:
+        root = folder / FILE_NAMES[reader] if reader == "pyskl" else folder
+        source, problem = attempt(lambda: make_source(reader, root=str(root)))
     outcomes = [problem] if problem else []
     if source is not None:
         for i in range(len(source)):
@@ -490,17 +682,32 @@ def read_case(reader: str, folder: Path) -> str:
         outcomes.append(attempt(source.splits)[1])
     if (folder / MARKER).exists():
         return "executed"
-    for worst in ("error:", "nonfinite", "reader_error"):
+    for worst in ("error:", "nonfinite", "unnamed", "reader_error"):
         found = [o for o in outcomes if o and o.startswith(worst)]
         if found:
             return found[0]
     return "ok"
 
 
+def cap_address_space(extra_bytes: int) -> None:
+    """Limit this process's address space to what it uses now plus ``extra_bytes`` (Linux)."""
+    import resource
+
+    try:
+        with open("/proc/self/status") as status:
+            used = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    except (OSError, StopIteration):
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (used + extra_bytes, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+
 def child_main(reader: str, folders: list[str]) -> None:
     import warnings
 
+    import skdcore.data  # noqa: F401  (imported before the cap: torch maps large libraries)
+
     warnings.simplefilter("ignore")
+    cap_address_space(CHILD_MEMORY_BYTES)
     for folder in folders:
         print(json.dumps({"case": folder, "outcome": read_case(reader, Path(folder))}), flush=True)
 

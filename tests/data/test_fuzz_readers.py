@@ -1,6 +1,7 @@
 """Fuzzing every reader (tests/data/fuzz_readers.py): a few hundred seeded mutations of small valid
-files per format, each read through its prepare source in a child process. Every outcome must be a
-clean, finite read or a ReaderError: no other exception, no crash, no hang, no code execution."""
+files per format (NTU, Kinetics, PYSKL with hand-made pickles among them, Penn, arrays .npz), each read
+through its prepare source in a memory-capped child process. Every outcome must be a clean, finite
+read or a ReaderError naming the file: no other exception, no crash, no hang, no code execution."""
 
 import pytest
 from fuzz_readers import READERS, run_fuzz

@@ -115,3 +115,41 @@ def test_non_finite_clips_are_never_written(tmp_path):
     )
     assert [(e["key"], "contains NaN or Inf" in e["error"]) for e in manifest["skipped"]] == [("bad", True)]
     assert np.all(np.isfinite(np.load(tmp_path / "out" / "data.npy")))
+
+
+def test_json_depth_is_a_streaming_scan():
+    """The depth pre-check of every Kinetics JSON costs little beyond the file's own bytes (it used to
+    build a string-free copy and int64 arrays per byte: ~20x the file size)."""
+    import tracemalloc
+
+    from skdcore.data.readers.base import json_depth
+
+    frame = {"frame_index": 1, "skeleton": [{"pose": [0.5] * 36, "score": [0.9] * 18}]}
+    payload = json.dumps(
+        {"data": [frame] * 15_000, "label": 'a [ { tricky " name', "label_index": 3}
+    ).encode()
+    assert len(payload) > 4 << 20
+    tracemalloc.start()
+    try:
+        depth = json_depth(payload)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert depth == 6  # {data: [ {skeleton: [ {pose: [
+    assert peak < len(payload) // 10, f"peak {peak} bytes for a {len(payload)}-byte file"
+    assert json_depth(b'[[["]]]]]]", {"a": "\\"[["}]]]') == 4
+    assert json_depth(b'[[ "unterminated [[[[') == 2
+
+
+def test_trust_pickle_cannot_come_from_a_config_file():
+    from skdcore.train import ConfigError, config_from_dict
+
+    values = {
+        "data": {"prepare": {"source": "pyskl", "source_options": {"root": "a.pkl", "trust_pickle": True}}}
+    }
+    with pytest.raises(
+        ConfigError, match=r"data.prepare.source_options.trust_pickle: trust cannot come from a"
+    ):
+        config_from_dict(values)
+    del values["data"]["prepare"]["source_options"]["trust_pickle"]
+    assert config_from_dict(values).data.prepare["source_options"] == {"root": "a.pkl"}

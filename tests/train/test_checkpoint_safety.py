@@ -2,6 +2,10 @@
 that needs weights_only=False is refused (naming --trust-checkpoint) and its payload never runs."""
 
 import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +13,14 @@ import torch
 
 from skdcore.cli import main
 from skdcore.train import CheckpointError, load_checkpoint
-from skdcore.train.checkpoint import FORMAT, plain_data, rng_state, set_rng_state
+from skdcore.train.checkpoint import (
+    FORMAT,
+    load_model_state,
+    model_from_checkpoint,
+    plain_data,
+    rng_state,
+    set_rng_state,
+)
 
 
 class _Payload:
@@ -143,3 +154,92 @@ def test_unknown_model_or_bad_model_args_are_checkpoint_errors(tmp_path, capsys)
     )
     assert main(["eval", "--checkpoint", str(tmp_path / "a.pt")]) == 2
     assert "a.pt: cannot build its model 'shift_gcn' from the recorded model_args" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ declared sizes (issue #23, item 4)
+def _deflated_copy(source, target):
+    """The same checkpoint with every record deflated: torch.save stores records, so a deflated one
+    can declare far more bytes than the file holds."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info))
+    return target
+
+
+def test_a_deflated_record_larger_than_the_file_is_refused_before_torch_load(tmp_path):
+    plain = tmp_path / "plain.pt"
+    model = {"w": torch.zeros(4 << 20)}  # a 16 MiB record of zeros
+    torch.save({"format": FORMAT, "model_name": "shift_gcn", "model_args": {}, "model": model}, plain)
+    bomb = _deflated_copy(plain, tmp_path / "bomb.pt")
+    assert bomb.stat().st_size < 1 << 20
+    with pytest.raises(
+        CheckpointError, match=r"bomb.pt: member '.*data/0' declares 16777216 bytes, more than"
+    ):
+        load_checkpoint(bomb)
+    assert load_checkpoint(plain)["model"]["w"].numel() == 4 << 20  # what torch.save writes still loads
+
+
+def test_a_legacy_format_checkpoint_needs_trust(tmp_path):
+    path = tmp_path / "legacy.pt"
+    ckpt = {"format": FORMAT, "model_name": "shift_gcn", "model_args": {}, "model": {}}
+    torch.save(ckpt, path, _use_new_zipfile_serialization=False)
+    with pytest.raises(
+        CheckpointError, match=r"legacy.pt is not a readable checkpoint: not a zip archive.*--trust-chec"
+    ):
+        load_checkpoint(path)
+    assert load_checkpoint(path, trust=True)["model_name"] == "shift_gcn"
+
+
+def _memory_capped_child(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a child whose address space is capped 3 GiB above its size after importing skdcore."""
+    fuzz = Path(__file__).resolve().parents[1] / "data"
+    prelude = (
+        f"import sys; sys.path.insert(0, {str(fuzz)!r}); import skdcore.train; "
+        "from fuzz_readers import cap_address_space; cap_address_space(3 << 30); "
+    )
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=300)
+
+
+def test_model_args_describing_a_huge_model_are_refused_before_building(tmp_path):
+    """channels [30000, 30000] in a 2 KB checkpoint: a 7 GB model used to be built before any check."""
+    path = tmp_path / "wide.pt"
+    args = {"num_class": 6, "channels": [30000, 30000], "strides": [1, 1]}
+    torch.save({"format": FORMAT, "model_name": "shift_gcn", "model_args": args, "model": {}}, path)
+    child = _memory_capped_child(
+        "from skdcore.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint\n"
+        f"try:\n    model_from_checkpoint(load_checkpoint({str(path)!r}), {str(path)!r})\n"
+        "except CheckpointError as err:\n    print('REFUSED', err)\n"
+        # VmHWM: this process's peak resident memory (ru_maxrss would include the parent's at fork)
+        "peak = [int(line.split()[1]) for line in open('/proc/self/status') if 'VmHWM' in line][0]\n"
+        "print('PEAK_MB', peak // 1024)\n"
+    )
+    assert child.returncode == 0, child.stderr[-800:]
+    assert (
+        "REFUSED" in child.stdout
+        and "wide.pt: its model_args describe a 'shift_gcn' model of" in child.stdout
+    )
+    assert "but the checkpoint holds 0" in child.stdout
+    peak = int(child.stdout.split("PEAK_MB")[1])
+    assert peak < 2000, f"{peak} MB: the model was allocated"
+
+
+@pytest.mark.parametrize(
+    "args, where",
+    [
+        ({"num_class": 10**9}, r"model_args\['num_class'\] is 1000000000"),
+        ({"channels": [8] * 5000}, r"model_args\['channels'\] has 5000 entries"),
+        ({"init_scale": float("nan")}, r"model_args\['init_scale'\] is nan"),
+    ],
+)
+def test_model_args_beyond_sane_limits_are_named(tmp_path, args, where):
+    path = tmp_path / "args.pt"
+    torch.save({"format": FORMAT, "model_name": "shift_gcn", "model_args": args, "model": {}}, path)
+    with pytest.raises(CheckpointError, match=rf"args.pt: {where}"):
+        model_from_checkpoint(load_checkpoint(path), path)
+
+
+def test_a_real_checkpoint_still_builds_its_model(tiny_teacher):
+    ckpt = load_checkpoint(tiny_teacher)
+    model = model_from_checkpoint(ckpt, tiny_teacher)
+    load_model_state(model, ckpt, tiny_teacher)
+    assert sum(p.numel() for p in model.parameters()) > 0

@@ -6,6 +6,12 @@ A checkpoint holds tensors and plain data only (dicts, lists, tuples, str, numbe
 the file. A checkpoint that needs ``weights_only=False`` (pickled objects: an older skdcore format,
 or a file from elsewhere) is refused unless the caller trusts it explicitly (``trust=True``,
 ``--trust-checkpoint``).
+
+Sizes are capped before anything is allocated: an untrusted checkpoint must be a zip archive (what
+torch.save writes) whose records declare no more bytes than the file holds (a deflated record of zeros
+would otherwise expand to gigabytes inside torch.load), and the model its ``model_args`` describe is
+first built on the meta device (no memory) and must not need more bytes than the checkpoint's tensors
+hold, so channels [30000, 30000] are refused instead of allocating a 7 GB model.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import datetime
 import pickle
 import random
 import re
+import zipfile
 from pathlib import Path
 from typing import Optional, Union
 
@@ -22,6 +29,7 @@ import numpy as np
 import torch
 
 from ..atomic_io import atomic_torch_save, atomic_write_text  # noqa: F401  (atomic_write_text: re-exported)
+from ..untrusted_zip import check_members, open_zip
 
 FORMAT = "skdcore-checkpoint-2"  # 2: plain data only (weights_only loads); 1: pickled numpy RNG state
 KNOWN_FORMATS = ("skdcore-checkpoint-1", FORMAT)
@@ -178,6 +186,20 @@ def _refused_global(error: Exception) -> str:
     return f" (it needs {match.group(1)})" if match else ""
 
 
+def check_archive(path: Path) -> None:
+    """An untrusted checkpoint is a zip whose records together declare no more bytes than the file has
+    (torch.save stores records uncompressed); CheckpointError otherwise, before torch.load reads it."""
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint: not a zip archive (what torch.save writes since torch "
+            "1.6, and skdcore always); an older torch format declares sizes that cannot be checked before "
+            f"loading; {TRUST_HINT}"
+        )
+    size = path.stat().st_size
+    with open_zip(path, str(path), error=CheckpointError) as archive:
+        check_members(archive, str(path), max_member_bytes=size, max_total_bytes=size, error=CheckpointError)
+
+
 def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = False) -> dict:
     """An skdcore checkpoint as a dict, loaded with ``weights_only=True`` unless ``trust``.
 
@@ -187,6 +209,8 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} not found")
+    if not trust:
+        check_archive(path)
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=not trust)
     except pickle.UnpicklingError as error:
@@ -240,14 +264,69 @@ def model_from_checkpoint(ckpt: dict, path: Union[str, Path], **overrides) -> to
     from ..models import build_model
 
     args = {**ckpt["model_args"], **overrides}
+    check_model_args(ckpt["model_args"], path)
     try:
+        with torch.device("meta"):  # NB: sizes first, without allocating: model_args come from the file
+            needed = _state_bytes(build_model(ckpt["model_name"], **args).state_dict().values())
+        held = _state_bytes(ckpt["model"].values())
+        if needed > held:
+            raise CheckpointError(
+                f"{path}: its model_args describe a {ckpt['model_name']!r} model of {needed} bytes of "
+                f"parameters and buffers but the checkpoint holds {held}; model_args "
+                f"{_brief_args(ckpt['model_args'])} do not match its weights (damaged or crafted)"
+            )
         return build_model(ckpt["model_name"], **args)
-    except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as error:
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError, NotImplementedError) as error:
+        if isinstance(error, CheckpointError):
+            raise
         raise CheckpointError(
             f"{path}: cannot build its model {ckpt['model_name']!r} from the recorded "
             f"model_args ({type(error).__name__}: {error}); the checkpoint is damaged or comes "
             "from another skdcore version"
         ) from None
+
+
+MAX_MODEL_ARG = 1 << 20  # any count in model_args (channels, classes, joints, strides)
+MAX_MODEL_ARG_ITEMS = 4096  # members of one list / dict in model_args
+
+
+def check_model_args(args, path, where: str = "model_args") -> None:
+    """Every number and list length in a checkpoint's model_args within sane bounds (CheckpointError
+    naming the argument), before anything is built from them."""
+    if isinstance(args, (dict, list, tuple)):
+        items = args.items() if isinstance(args, dict) else enumerate(args)
+        if len(args) > MAX_MODEL_ARG_ITEMS:
+            raise CheckpointError(
+                f"{path}: {where} has {len(args)} entries, more than {MAX_MODEL_ARG_ITEMS}; the checkpoint "
+                "is damaged or crafted"
+            )
+        for key, value in items:
+            check_model_args(value, path, f"{where}[{key!r}]")
+    elif isinstance(args, (int, float)) and not isinstance(args, bool) and not abs(args) <= MAX_MODEL_ARG:
+        raise CheckpointError(
+            f"{path}: {where} is {str(args)[:40]}, beyond the limit {MAX_MODEL_ARG} for a model setting; "
+            "the checkpoint is damaged or crafted"
+        )
+
+
+def _state_bytes(tensors) -> int:
+    """Bytes of the distinct storages behind ``tensors`` (views of one storage count once; a meta
+    tensor, which has no storage, counts its own size)."""
+    storages = {}
+    for tensor in tensors:
+        if not torch.is_tensor(tensor):
+            continue
+        if tensor.is_meta:
+            storages[id(tensor)] = tensor.numel() * tensor.element_size()
+        else:
+            storage = tensor.untyped_storage()
+            storages[(tensor.device.type, storage.data_ptr())] = storage.nbytes()
+    return sum(storages.values())
+
+
+def _brief_args(args: dict) -> str:
+    text = repr(args)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def resume_state(ckpt: dict, path: Union[str, Path]) -> dict:

@@ -157,6 +157,7 @@ class ExperimentConfig:
                 f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})"
             )
         _check_lq_corruption(data, errors)
+        _check_prepare_trust(data, errors)
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
@@ -182,6 +183,18 @@ def _check_lq_corruption(data: DataConfig, errors: list) -> None:
         build_lq(data.lq_corruption)
     except ValueError as error:
         errors.append(f"data.lq_corruption: {error}")
+
+
+def _check_prepare_trust(data: DataConfig, errors: list) -> None:
+    """Trust (e.g. trust_pickle: plain pickle, which runs code from the data files) is given on the
+    command line or as a Python argument, never by a config file that may come with the data."""
+    options = (data.prepare or {}).get("source_options") or {}
+    if not isinstance(options, dict):
+        return  # prepare_dataset reports a wrong type itself
+    for key in sorted(k for k in options if isinstance(k, str) and k.startswith("trust")):
+        errors.append(f"data.prepare.source_options.{key}: trust cannot come from a config file (it lets "
+                      "the input files run code); prepare the data first with `skd prepare ... "
+                      "--trust-pickle`, or pass it to prepare_dataset() from Python")
 
 
 # Fields with a fixed set of string values (model.name's come from the model registry).

@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ...layouts import BUILTIN_LAYOUTS, Layout, get_layout
-from .base import SkeletonSource, register_source
+from ...untrusted_zip import check_members, open_zip
+from .base import LIMITS, ReaderError, SkeletonSource, register_source
 
 log = logging.getLogger("skdcore.data.arrays")
 
@@ -42,27 +44,108 @@ NPZ_KEYS = {
 }
 
 
-def _npz_field(npz, path, field):
-    found = [k for k in NPZ_KEYS[field] if k in npz.files]
+def _npz_field(npz: dict, path, field):
+    found = [k for k in NPZ_KEYS[field] if k in npz]
     if len(found) > 1:
-        raise ValueError(f"{path}: keys {found} mean the same thing ({field}); keep one")
-    return np.asarray(npz[found[0]]) if found else None
+        raise ReaderError(f"{path}: keys {found} mean the same thing ({field}); keep one")
+    return npz[found[0]] if found else None
+
+
+_READ_CHUNK = 16 << 20  # bytes per read: a zip member's readinto() buffers one read's worth
+
+_PICKLE_HINT = (
+    "files are never unpickled: save the clips padded to one length with a 'lengths' array in a .npz "
+    "(np.savez(path, x=padded, lengths=lengths, labels=y)) or pass the list from Python to ArraySource"
+)
+
+
+def _npy_header(stream, where: str) -> tuple:
+    """(shape, fortran_order, dtype, data bytes it declares) of a .npy stream, read up to its data."""
+    version = np.lib.format.read_magic(stream)
+    if version not in ((1, 0), (2, 0)):
+        raise ValueError(f"unsupported .npy format version {version}")
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    shape, fortran, dtype = headers[version](stream)
+    if dtype.hasobject:
+        raise ReaderError(
+            f"{where} holds Python objects (an object array, e.g. a list of clips); {_PICKLE_HINT}"
+        )
+    return shape, fortran, dtype, math.prod(shape) * dtype.itemsize
+
+
+def _read_npy(stream, where: str, data_bytes: int) -> np.ndarray:
+    """A .npy from ``stream`` whose header must declare exactly the ``data_bytes`` that follow it."""
+    shape, fortran, dtype, declared = _npy_header(stream, where)
+    available = data_bytes - stream.tell()
+    if declared != available:
+        raise ReaderError(
+            f"{where}: its header declares a {shape} {dtype} array ({declared} bytes) but {available} "
+            "bytes of data follow; the file is damaged or crafted"
+        )
+    array = np.empty(math.prod(shape), dtype=dtype)
+    if declared:  # NB: read straight into the array (no second copy of a dataset-sized buffer)
+        target, filled = memoryview(array.view(np.uint8)), 0
+        while filled < declared:
+            count = stream.readinto(target[filled : filled + _READ_CHUNK])
+            if not count:
+                raise ReaderError(f"{where}: truncated ({filled} of {declared} bytes of array data)")
+            filled += count
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def _load_npy(path: Path, what: str) -> np.ndarray:
+    """One .npy file, its declared size checked against the file before anything is allocated."""
+    where = f"{path} ({what})"
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ValueError(
-                f"{path} ({what}) holds Python objects (an object array, e.g. a list of clips); "
-                "files are never unpickled: save the clips padded to one length with a 'lengths' "
-                "array in a .npz (np.savez(path, x=padded, lengths=lengths, labels=y)) or pass the "
-                "list from Python to ArraySource"
-            ) from None
-        raise ValueError(f"{path} ({what}) is not a readable .npy/.npz file: {error}") from None
-    except OSError as error:
-        raise ValueError(f"{path} ({what}) cannot be read: {error}") from None
+        size = path.stat().st_size
+        if size > LIMITS.array_file_bytes:
+            raise ReaderError(f"{where}: {size} bytes, more than the limit {LIMITS.array_file_bytes}")
+        with open(path, "rb") as stream:
+            return _read_npy(stream, where, size)
+    except ReaderError:
+        raise
+    except Exception as err:  # noqa: BLE001  (a damaged file: any error of numpy's parser or the OS)
+        raise ReaderError(f"{where} is not a readable .npy file ({type(err).__name__}: {err})") from None
+
+
+def _load_npz(path: Path, what: str) -> dict:
+    """{key: array} of a .npz, every member's declared sizes checked before it is decompressed."""
+    where = f"{path} ({what})"
+    archive = open_zip(path, where, error=ReaderError)
+    with archive:
+        members = check_members(
+            archive,
+            where,
+            max_member_bytes=LIMITS.array_file_bytes,
+            max_total_bytes=LIMITS.array_file_bytes,
+            error=ReaderError,
+        )
+        known = {k for keys in NPZ_KEYS.values() for k in keys}
+        keys = [m.filename[:-4] if m.filename.endswith(".npy") else m.filename for m in members]
+        unknown = sorted(set(keys) - known)
+        if unknown:
+            raise ReaderError(
+                f"{path}: unknown keys {unknown}; a skeleton .npz holds x (N, C, T, V[, M]), labels (N,) "
+                "and optionally lengths, split, subjects, label_names"
+            )
+        arrays = {}
+        for key, member in zip(keys, members):
+            try:
+                with archive.open(member) as stream:
+                    arrays[key] = _read_npy(stream, f"{where} member {key!r}", member.file_size)
+            except ReaderError:
+                raise
+            except Exception as err:  # noqa: BLE001  (bad CRC, deflate error, header garbage...)
+                raise ReaderError(
+                    f"{where} member {key!r} is not readable ({type(err).__name__}: {err})"
+                ) from None
+        return arrays
+
+
+def _load_labels(path: Path, what: str) -> np.ndarray:
+    if not path.is_file():
+        raise ReaderError(f"{what} {path} not found")
+    return _load_npy(path, what)
 
 
 def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) -> dict:
@@ -73,33 +156,25 @@ def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) 
             f"--input {x_path} not found; give a .npz (keys x, labels) or an X.npy with --labels y.npy"
         )
     if x_path.suffix == ".npz":
-        npz = _load_npy(x_path, "--input")
-        known = {k for keys in NPZ_KEYS.values() for k in keys}
-        unknown = sorted(set(npz.files) - known)
-        if unknown:
-            raise ValueError(
-                f"{x_path}: unknown keys {unknown}; a skeleton .npz holds x (N, C, T, V[, M]), labels (N,) "
-                "and optionally lengths, split, subjects, label_names"
-            )
+        npz = _load_npz(x_path, "--input")
         fields = {f: _npz_field(npz, x_path, f) for f in NPZ_KEYS}
         if fields["x"] is None:
-            raise ValueError(f"{x_path}: no 'x' array (N, C, T, V[, M]); keys found: {npz.files}")
+            raise ReaderError(f"{x_path}: no 'x' array (N, C, T, V[, M]); keys found: {sorted(npz)}")
         if labels_path is not None:
             if fields["labels"] is not None:
-                raise ValueError(f"{x_path} has labels and --labels {labels_path} was given too; use one")
-            fields["labels"] = _load_npy(Path(labels_path), "--labels")
+                raise ReaderError(f"{x_path} has labels and --labels {labels_path} was given too; use one")
+            fields["labels"] = _load_labels(Path(labels_path), "--labels")
         if fields["labels"] is None:
-            raise ValueError(f"{x_path}: no 'labels' array (N,); add it to the .npz or pass --labels y.npy")
+            raise ReaderError(f"{x_path}: no 'labels' array (N,); add it to the .npz or pass --labels y.npy")
         return fields
     if labels_path is None:
         raise ValueError(
             f"--input {x_path} is a .npy of skeletons; pass its labels with --labels y.npy "
             "(or put x and labels in one .npz)"
         )
-    labels_path = Path(labels_path)
-    if not labels_path.is_file():
-        raise ValueError(f"--labels {labels_path} not found")
-    return {"x": _load_npy(x_path, "--input"), "labels": _load_npy(labels_path, "--labels")}
+    if x_path.suffix != ".npy":
+        raise ReaderError(f"--input {x_path}: expected a .npz or a .npy file")
+    return {"x": _load_npy(x_path, "--input"), "labels": _load_labels(Path(labels_path), "--labels")}
 
 
 class ArraySource(SkeletonSource):
@@ -142,8 +217,20 @@ class ArraySource(SkeletonSource):
             subjects = subjects if subjects is not None else fields.get("subjects")
             label_names = label_names if label_names is not None else fields.get("label_names")
         elif isinstance(labels, (str, Path)):
-            labels = _load_npy(Path(labels), "labels")
+            labels = _load_labels(Path(labels), "labels")
         self._what = what
+        if self.path is None:
+            self._validate(x, labels, layout, split, subjects, label_names, lengths, num_coords)
+            return
+        try:  # NB: every error about a file's content names the file
+            self._validate(x, labels, layout, split, subjects, label_names, lengths, num_coords)
+        except ReaderError:
+            raise
+        except (ValueError, TypeError) as err:
+            text = str(err)
+            raise ReaderError(text if text.startswith(self.path) else f"{self.path}: {text}") from None
+
+    def _validate(self, x, labels, layout, split, subjects, label_names, lengths, num_coords) -> None:
         self.clips = self._clips(x, lengths)
         N = len(self.clips)
         C, _, V, M = self.clips[0].shape

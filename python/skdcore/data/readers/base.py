@@ -32,6 +32,7 @@ class ReadLimits:
 
     text_file_bytes: int = 256 << 20  # one NTU .skeleton / Kinetics .json / Penn .mat
     pickle_file_bytes: int = 64 << 30  # a whole PYSKL annotation file
+    array_file_bytes: int = 64 << 30  # the arrays of one .npz / .npy input, uncompressed
     frames: int = 100_000
     bodies_per_frame: int = 64
     persons: int = 64
@@ -193,14 +194,24 @@ def read_capped_bytes(path: Path, limit: int) -> bytes:
         raise ReaderError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# A JSON string or a bracket. The string part cannot fail once it has started (an unterminated string
+# runs to the end, a lone trailing backslash included), so the scan never backtracks: linear time.
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
 
 
 def json_depth(payload: bytes) -> int:
-    """Deepest nesting of [ and { outside strings (for valid JSON; a rough bound otherwise)."""
-    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', payload), dtype=np.uint8)
-    step = np.isin(skeleton, (ord("["), ord("{"))).astype(np.int64) - np.isin(skeleton, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
+    """Deepest nesting of [ and { outside strings (for valid JSON; a rough bound otherwise), in one
+    streaming pass that allocates nothing per byte (no copy of the payload, no per-byte arrays)."""
+    depth = deepest = 0
+    for match in _JSON_TOKEN.finditer(payload):
+        first = payload[match.start()]
+        if first in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif first in _CLOSING:
+            depth -= 1
+    return deepest
 
 
 def load_json(path: Path, limits: ReadLimits = LIMITS):

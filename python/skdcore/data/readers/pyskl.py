@@ -31,6 +31,9 @@ from .base import (
 from .safe_pickle import load_pickle
 
 _LAYOUT_BY_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
+# A pickled annotation (a dict with frame_dir, label and a keypoint array) takes far more bytes than this;
+# many more annotations than file bytes / MIN_ANNOTATION_BYTES can only be memo references to a few.
+MIN_ANNOTATION_BYTES = 32
 
 
 def load_pyskl_annotations(path: str | Path, trust_pickle: bool = False) -> dict:
@@ -48,6 +51,51 @@ def load_pyskl_annotations(path: str | Path, trust_pickle: bool = False) -> dict
     ):
         raise ReaderError(f"{path}: field 'split' must map split names to lists of frame_dir strings")
     return content
+
+
+def _declared_values(value, budget: int) -> int:
+    """Numbers an array field holds (an ndarray's size, or the members of nested lists counted level by
+    level), counting stops once past ``budget``."""
+    if isinstance(value, np.ndarray):
+        return value.size
+    total, level = 0, [value]
+    while level and total <= budget:
+        lists = [v for v in level if isinstance(v, (list, tuple))]
+        total += sum(1 for v in level if not isinstance(v, (list, tuple)))
+        level = []
+        for v in lists:
+            level.extend(v)
+            if len(level) > budget:
+                return total + len(level)
+    return total + len(level)
+
+
+def check_annotation_counts(annotations: list, file_bytes: int, path: Path) -> None:
+    """Refuse annotations that a pickle's memo multiplies: the same object listed many times, more
+    annotations than the file could hold, or more keypoint values than the file has bytes (a stored
+    value takes at least one byte). Checked before any clip is read, so prepare never sizes its output
+    from a count the file does not back."""
+    if len({id(a) for a in annotations}) != len(annotations):
+        raise ReaderError(
+            f"{path}: 'annotations' lists the same annotation object more than once (a pickle memo "
+            "reference); every clip must be stored on its own"
+        )
+    limit = max(1, file_bytes // MIN_ANNOTATION_BYTES)
+    if len(annotations) > limit:
+        raise ReaderError(
+            f"{path}: {len(annotations)} annotations in {file_bytes} bytes, more than one per "
+            f"{MIN_ANNOTATION_BYTES} bytes ({limit}); the file is crafted or damaged"
+        )
+    values = 0
+    for ann in annotations:
+        if isinstance(ann, dict):
+            for key in ("keypoint", "keypoint_score"):
+                values += _declared_values(ann.get(key, ()), file_bytes - values)
+        if values > file_bytes:
+            raise ReaderError(
+                f"{path}: its annotations hold more keypoint values ({values}+) than the file has bytes "
+                f"({file_bytes}): they share data through pickle memo references; the file is crafted"
+            )
 
 
 def _keypoint(ann: dict, where: str) -> np.ndarray:
@@ -122,6 +170,7 @@ class PysklSource(SkeletonSource):
         self.annotations = content["annotations"]
         if not self.annotations:
             raise ReaderError(f"{self.path}: 'annotations' is empty")
+        check_annotation_counts(self.annotations, self.path.stat().st_size, self.path)
         first = self.annotations[0]
         if layout is None:
             kp = _keypoint(first, f"{self.path}: annotations[0]") if isinstance(first, dict) else None
