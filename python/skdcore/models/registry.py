@@ -12,6 +12,10 @@ from .st_gcn import STGCN
 MODELS: Dict[str, Type[SkeletonModel]] = {"shift_gcn": ShiftGCN, "st_gcn": STGCN}
 
 
+class ModelArgumentError(ValueError):
+    """A model built with arguments its class does not accept (the message lists the accepted ones)."""
+
+
 def model_class(name: str) -> Type[SkeletonModel]:
     """The class registered as ``name`` (ValueError listing the names otherwise)."""
     try:
@@ -30,11 +34,11 @@ def build_model(name: str, **kwargs) -> nn.Module:
     cls = model_class(name)
     try:
         return cls(**kwargs)
-    except TypeError as error:  # unknown keyword: say which ones exist
+    except (TypeError, ValueError) as error:  # an unknown keyword or a wrong value: say which ones exist
         import inspect
 
         known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-        raise ValueError(f"build_model({name!r}): {error}; accepted arguments: {known}") from None
+        raise ModelArgumentError(f"model.args of {name}: {error}; accepted arguments: {known}") from error
 
 
 def make_student(model: nn.Module, adaption_channels: Optional[int] = None) -> nn.Module:

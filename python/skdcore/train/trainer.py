@@ -56,7 +56,7 @@ from .losses import LOSS_NAMES, cross_entropy, skd_losses
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .revision import RevisedBackward
-from .run_dir import check_run_dir, move_run_aside
+from .run_dir import claim_run_dir
 from .run_log import RunLogger
 from .sync_batchnorm import convert_sync_batchnorm
 
@@ -83,10 +83,13 @@ def open_datasets(cfg: ExperimentConfig):
     root = Path(cfg.data.root)
     if not (root / "manifest.json").exists():
         if cfg.data.prepare is None:
-            raise FileNotFoundError(f"data.root {root} holds no prepared dataset; "
-                                    f"run `skd prepare --out {root}` "
-                                    "or add a data.prepare section to the config")
-        prepare_dataset(root, **cfg.data.prepare)
+            raise ConfigError(f"data.root {root} holds no prepared dataset; run `skd prepare --out {root}`, "
+                              "point data.root at a prepared folder, or add a data.prepare section")
+        try:
+            prepare_dataset(root, **cfg.data.prepare)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"data.prepare: {error}") from None
+    check_splits(cfg, root)
     train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed,
                                   lq_config=cfg.data.lq_corruption)
     selection = selection_split(cfg)
@@ -109,6 +112,16 @@ def selection_split(cfg: ExperimentConfig) -> str:
     return cfg.data.val_split
 
 
+def check_splits(cfg: ExperimentConfig, root: Path) -> None:
+    """The train and test splits exist (the test split is read only after training: a typo there would
+    otherwise cost the whole run)."""
+    known = sorted(p.stem[len("split_"):] for p in root.glob("split_*.npy"))
+    for key in ("train_split", "test_split"):
+        split = getattr(cfg.data, key)
+        if split not in known:
+            raise ConfigError(f"data.{key}: split {split!r} not in {root}; available splits: {known}")
+
+
 def open_test_set(cfg: ExperimentConfig):
     from ..data import PairedSkeletonDataset
 
@@ -121,7 +134,10 @@ def data_layout(cfg: ExperimentConfig, dataset) -> dict:
     if cfg.data.layout is None:
         layout = dataset.layout
     else:
-        layout = get_layout(cfg.data.layout)
+        try:
+            layout = get_layout(cfg.data.layout)
+        except ValueError as error:
+            raise ConfigError(f"data.layout (--layout): {error}") from None
         if layout.num_joints != joints:
             raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but "
                               f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
@@ -151,9 +167,16 @@ class Trainer:
         self.device = rank_device(self.device, self.dist)
         seed_everything(cfg.seed, cfg.deterministic)
         self.out = Path(cfg.output_dir)
-        check_run_dir(self.out, resume, force)
-        self.moved_aside = move_run_aside(self.out) if force and self.dist.is_main else None
-        barrier(self.dist)
+        self.claim = claim_run_dir(self.out, resume, force, self.dist)  # locks out against a second run
+        self.moved_aside = self.claim.moved_aside
+        try:
+            self._set_up(datasets, self.claim.resume)
+        except BaseException:
+            self.claim.release()
+            raise
+
+    def _set_up(self, datasets, resume: bool) -> None:
+        cfg = self.cfg
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
         # NB: the test split is not opened here; it is read once, after training (evaluate_test)
         self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
@@ -191,8 +214,8 @@ class Trainer:
     def _load_teacher(self):
         path = self.cfg.teacher_checkpoint
         if not path:
-            raise ValueError("mode: distill needs teacher_checkpoint "
-                             "(train one with `skd train` on a mode: teacher config)")
+            raise ConfigError("mode: distill needs teacher_checkpoint: pass --teacher PATH or set "
+                              "teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
         load_model_state(teacher, ckpt, path)
@@ -320,6 +343,8 @@ class Trainer:
         if self.moved_aside is not None:
             logger.message(f"[{cfg.name}] --force: the earlier run in {self.out} "
                            f"was moved to {self.moved_aside}")
+        if self.claim.note:
+            logger.message(f"[{cfg.name}] {self.claim.note}")
         logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
                        f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
                        f"{self.dist.world_size} process(es), global batch "
@@ -338,6 +363,7 @@ class Trainer:
                 self._write_results(stopped, test)
         finally:
             logger.close()
+            self.claim.release()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
         return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
