@@ -65,11 +65,15 @@ class World:
         shutil.copytree(self.data, copy)
         return copy
 
-    def tampered(self, edit: Callable[[Path], None]) -> list:
-        """`skd eval` of the run's checkpoint on a copy of its data, damaged by ``edit``."""
+    def damaged_data(self, edit: Callable[[Path], None]) -> str:
+        """A copy of the prepared data, damaged by ``edit``."""
         copy = self.data_copy()
         edit(copy)
-        return ["eval", "--checkpoint", self.checkpoint, "--data", str(copy), "--input", "lq"]
+        return str(copy)
+
+    def tampered(self, edit: Callable[[Path], None]) -> list:
+        """`skd eval` of the run's checkpoint on a copy of its data, damaged by ``edit``."""
+        return ["eval", "--checkpoint", self.checkpoint, "--data", self.damaged_data(edit), "--input", "lq"]
 
 
 @dataclass
@@ -158,6 +162,11 @@ CASES = [
          ("optim.milestones", "-3")),
     Case("negative_every_steps", lambda w: _train(w, "--set", "log.every_steps=-1"),
          ("log.every_steps", ">= 0")),
+    Case("resume_and_force", lambda w: _train(w, "--resume", "--force"),
+         ("--force", "not allowed with argument --resume")),
+    Case("train_on_tampered_labels",
+         lambda w: _train(w, data__root=w.damaged_data(lambda d: _save(d / "labels.npy", _labels(d)[:5]))),
+         ("labels.npy", "5", "--force")),
     Case("absurd_epochs", lambda w: _train(w, "--set", "optim.epochs=1000000000", "--set", "max_steps=1"),
          ("optim.epochs", "1000000000", "at most")),
     # ---- eval / robustness
@@ -254,6 +263,11 @@ CASES = [
          ("--opset", "99")),
     Case("export_frames_zero", lambda w: ["export", w.checkpoint, "--format", "pt2", "--frames", "0"],
          ("--frames",)),
+    # ---- bench
+    Case("bench_batch_size_zero", lambda w: ["bench", "--quick", "--batch-size", "0"],
+         ("--batch-size", ">= 1")),
+    Case("bench_unknown_model", lambda w: ["bench", "--model", "resnet"],
+         ("--model", "'resnet'", "shift_gcn")),
     # ---- prepare, demo, ablation: --out
     Case("prepare_out_is_a_file", lambda w: ["prepare", "--out", w.file(), "--num-samples", "8"],
          ("--out", "a_file.txt", "not a directory")),
