@@ -6,24 +6,18 @@ per model, plus ``robustness_all.png`` (all corruptions side by side).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 from pathlib import Path
 
+from .argument_types import positive_int
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
 
 
 def clip_count(text: str) -> int:
     """argparse type of --max-clips: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of clips, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (leave it out to evaluate every clip), got {value}")
-    return value
+    return positive_int(text, "a whole number of clips", "leave it out to evaluate every clip")
 
 
 def add_grid_arguments(parser) -> None:

@@ -193,7 +193,10 @@ def _check_model_args(model: ModelConfig, errors: list) -> None:
 
     if model.name not in MODELS:
         return  # reported by the model.name choice check
-    accepted = [p for p in inspect.signature(MODELS[model.name].__init__).parameters if p != "self"]
+    parameters = inspect.signature(MODELS[model.name].__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # a class taking **kwargs: build_model reports what it refuses
+    accepted = [p for p in parameters if p != "self"]
     for key in model.args:
         if key not in accepted:
             close = difflib.get_close_matches(str(key), accepted, n=1)
