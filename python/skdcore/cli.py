@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple:
     """The exception types that mean a user mistake (a bad value, file or folder), each with a message
-    naming it and the fix: printed as one error line, exit code 2. Anything else is a bug: a traceback."""
+    naming it and the fix: printed as one error line, exit code 2. Anything else is a bug: a traceback.
+    FloatingPointError: the trainer's "loss became nan at step N; lower optim.lr or check the data"."""
     from .data.manifest import PreparedDataError
     from .devices import DeviceError
     from .models.registry import ModelArgumentError
@@ -190,7 +191,7 @@ def user_errors() -> tuple:
     from .train.run_dir import RunExistsError, RunLockedError
 
     return (ConfigError, CheckpointError, RunExistsError, RunLockedError, DeviceError, ModelArgumentError,
-            PreparedDataError, OutputPathError)
+            PreparedDataError, OutputPathError, FloatingPointError)
 
 
 def main(argv: list[str] | None = None) -> int:

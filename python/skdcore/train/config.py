@@ -185,6 +185,11 @@ def _check_optim_ranges(optim: OptimConfig, errors: list) -> None:
                       f"{list(optim.milestones)}")
 
 
+# Model arguments the trainer sets itself, and the config key that sets them.
+TRAINER_MODEL_ARGS = {"ops": "use the top-level ops: key",
+                      "adaption_channels": "the teacher's feature width (model.adaption: true, distill mode)"}
+
+
 def _check_model_args(model: ModelConfig, errors: list) -> None:
     """Unknown keyword arguments of the model class, found now instead of after the data is read."""
     import inspect
@@ -196,8 +201,11 @@ def _check_model_args(model: ModelConfig, errors: list) -> None:
     parameters = inspect.signature(MODELS[model.name].__init__).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return  # a class taking **kwargs: build_model reports what it refuses
-    accepted = [p for p in parameters if p != "self"]
+    accepted = [p for p in parameters if p not in ("self", *TRAINER_MODEL_ARGS)]
     for key in model.args:
+        if key in TRAINER_MODEL_ARGS:
+            errors.append(f"model.args.{key} is set by the trainer: {TRAINER_MODEL_ARGS[key]}")
+            continue
         if key not in accepted:
             close = difflib.get_close_matches(str(key), accepted, n=1)
             guess = f" (did you mean {close[0]!r}?)" if close else ""

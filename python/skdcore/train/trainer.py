@@ -28,7 +28,7 @@ import torch
 from ..atomic_io import atomic_write_json, remove_stale_temp_files
 from ..devices import resolve_device
 from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
-from ..layouts import get_layout, layout_data
+from ..layouts import get_layout
 from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
 from .checkpoint import (
@@ -128,19 +128,19 @@ def open_test_set(cfg: ExperimentConfig):
     return PairedSkeletonDataset(cfg.data.root, split=cfg.data.test_split, lq="fixed")
 
 
-def data_layout(cfg: ExperimentConfig, dataset) -> dict:
-    """The layout the model is built for, as plain data: ``data.layout`` (an override) or the manifest's."""
+def data_layout(cfg: ExperimentConfig, dataset, layout=None, key: str = "data.layout (--layout)") -> dict:
+    """The layout the model is built for, as plain data: ``layout`` (model.args.layout), ``data.layout``
+    (an override) or the manifest's; an override must have the data's joints."""
     joints = dataset.data.shape[3]
-    if cfg.data.layout is None:
-        layout = dataset.layout
-    else:
-        try:
-            layout = get_layout(cfg.data.layout)
-        except ValueError as error:
-            raise ConfigError(f"data.layout (--layout): {error}") from None
-        if layout.num_joints != joints:
-            raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but "
-                              f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
+    if layout is None and cfg.data.layout is None:
+        return dataset.layout.to_dict()
+    try:
+        layout = get_layout(cfg.data.layout if layout is None else layout)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    if layout.num_joints != joints:
+        raise ConfigError(f"{key}: layout {layout.name!r} has {layout.num_joints} joints but "
+                          f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
     return layout.to_dict()
 
 
@@ -152,7 +152,8 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
     args = dict(cfg.model.args)
     N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
     clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
-    layout = layout_data(args.pop("layout")) if "layout" in args else data_layout(cfg, dataset)
+    layout = (data_layout(cfg, dataset, args.pop("layout"), "model.args.layout") if "layout" in args
+              else data_layout(cfg, dataset))
     from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
     return {"num_class": dataset.num_classes, **from_data, **args}
 
