@@ -170,6 +170,7 @@ CASES = [
          ("log.every_steps", ">= 0")),
     Case("resume_and_force", lambda w: _train(w, "--resume", "--force"),
          ("--force", "not allowed with argument --resume")),
+    Case("resume_of_no_run", lambda w: _train(w, "--resume"), ("--resume", "last.pt not found")),
     Case("train_on_tampered_labels",
          lambda w: _train(w, data__root=w.damaged_data(lambda d: _save(d / "labels.npy", _labels(d)[:5]))),
          ("labels.npy", "5", "--force")),

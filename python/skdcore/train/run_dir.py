@@ -68,8 +68,8 @@ def resume_or_fresh(out: Path, resume: bool) -> tuple:
     checkpoint starts it from scratch; one with best.pt but no last.pt is refused (a fresh start would
     overwrite that result)."""
     out = Path(out)
-    if not resume or (out / "last.pt").exists():
-        return resume, None
+    if not resume or (out / "last.pt").exists() or not existing_run_files(out):
+        return resume, None  # NB: no run there at all (a wrong path?): resuming it says last.pt is missing
     if (out / "best.pt").exists():
         raise RunExistsError(f"--resume: {out} holds best.pt but no last.pt, so there is nothing to continue "
                              "from; move the run aside with --force (kept as <dir>.old-<time>) or choose "
