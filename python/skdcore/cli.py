@@ -82,22 +82,29 @@ def _bench(args) -> int:
 
 def _demo(args) -> int:
     from .demo import run_demo
+    from .output_paths import check_output_dir
 
+    check_output_dir(args.out, "--out")
     return run_demo(args)
 
 
 def _ablation(args) -> int:
     from .demo import run_ablation_cli
+    from .output_paths import check_output_dir
 
+    check_output_dir(args.out, "--out")
     return run_ablation_cli(args)
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
-    parser.add_argument("--resume", action="store_true", help="continue exactly from <output_dir>/last.pt")
-    parser.add_argument("--force", action="store_true",
-                        help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) "
-                             "and start again")
+    existing = parser.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue exactly from <output_dir>/last.pt (a run stopped before its first "
+                               "checkpoint starts again from scratch)")
+    existing.add_argument("--force", action="store_true",
+                          help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) "
+                               "and start again")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
@@ -172,14 +179,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_errors() -> tuple:
+    """The exception types that mean a user mistake (a bad value, file or folder), each with a message
+    naming it and the fix: printed as one error line, exit code 2. Anything else is a bug: a traceback.
+    FloatingPointError: the trainer's "loss became nan at step N; lower optim.lr or check the data"."""
+    from .data.manifest import PreparedDataError
+    from .devices import DeviceError
+    from .models.registry import ModelArgumentError
+    from .output_paths import OutputPathError
+    from .train import CheckpointError, ConfigError
+    from .train.run_dir import RunExistsError, RunLockedError
+
+    return (ConfigError, CheckpointError, RunExistsError, RunLockedError, DeviceError, ModelArgumentError,
+            PreparedDataError, OutputPathError, FloatingPointError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .train import CheckpointError, ConfigError
-    from .train.run_dir import RunExistsError
-
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, RunExistsError) as error:
+    except user_errors() as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -35,6 +35,9 @@ from torch import nn
 
 FORMATS = ("pt2", "onnx")
 DEFAULT_OPSET = 18
+# The opsets torch's ONNX exporter writes: below 18 it has no implementations (it would silently write 18),
+# above 23 it does not go (torch 2.13).
+SUPPORTED_OPSETS = tuple(range(18, 24))
 DEFAULT_FRAMES = 100  # SKD's clip length (clips are cut / padded to 100 frames)
 # onnxruntime vs PyTorch: max |difference| <= MAX_ERROR * max(1, max |logit|). Absolute on unit-scale
 # logits; relative beyond, because float32 cannot resolve 1e-4 on large logits (random clips give

@@ -231,9 +231,15 @@ def layout_from_dict(values: Mapping[str, Any], where: str = "layout") -> Layout
 def load_layout(path: Union[str, Path]) -> Layout:
     """A layout from a YAML (.yaml/.yml) or JSON (.json) file written by hand or :func:`save_layout`."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"layout {path} is a directory; pass its layout.yaml / .json file, or a built-in "
+                         f"name {sorted(BUILTIN_LAYOUTS)}")
     if not path.is_file():
         raise ValueError(f"layout file {path} not found; write one like the example in skdcore.layouts")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"layout file {path} cannot be read as text: {error}") from None
     try:
         if path.suffix.lower() == ".json":
             values = json.loads(text)

@@ -8,13 +8,17 @@ import sys
 import torch
 
 from ..bench_step import QUICK_MODEL, bench_train_step, format_result
+from .argument_types import positive_int
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--frames", type=int, nargs="+", default=[100], help="clip lengths T (e.g. 100 300)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--model", default="shift_gcn")
-    parser.add_argument("--repeats", type=int, default=5)
+    from ..models import MODELS
+
+    parser.add_argument("--frames", type=positive_int, nargs="+", default=[100],
+                        help="clip lengths T (e.g. 100 300)")
+    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--model", default="shift_gcn", choices=sorted(MODELS))
+    parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny model and shapes (smoke run)")
     parser.add_argument("--all", action="store_true", help="run every benchmarks/bench_*.py instead")
     parser.add_argument("--benchmarks", default="benchmarks", help="benchmark folder for --all")

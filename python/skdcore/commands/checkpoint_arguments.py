@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..nn.ops_choice import OPS
+from .argument_types import positive_int
 
 
 def add_checkpoint_arguments(parser, checkpoint_help: str) -> None:
@@ -14,7 +15,7 @@ def add_checkpoint_arguments(parser, checkpoint_help: str) -> None:
 
 def add_model_arguments(parser) -> None:
     """How the checkpoints' models are loaded and run."""
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="clips per forward pass")
     parser.add_argument("--ops", choices=OPS, default="fused")
     parser.add_argument("--layout", help="skeleton layout of the models (default: each checkpoint's)")
     parser.add_argument("--trust-checkpoint", action="store_true",

@@ -33,9 +33,11 @@ def run(args) -> int:
     from ..evaluation.checkpoints import check_same_classes, default_device, load_models, open_eval_dataset
     from ..evaluation.metrics import evaluate, format_metrics, per_class_table
     from ..train.batches import epoch_batches, iterate
+    from .robustness import check_grid_arguments
 
     if args.robustness and not args.out:
         raise ValueError("--robustness writes a table and plots: add --out DIR")
+    check_grid_arguments(args)  # --severities and --out, before any model is loaded
     models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
     first_model, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)

@@ -7,7 +7,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..export import DEFAULT_FRAMES, DEFAULT_OPSET, FORMATS
+    from ..export import DEFAULT_FRAMES, DEFAULT_OPSET, FORMATS, SUPPORTED_OPSETS
 
     parser.add_argument("checkpoint", help="skdcore training checkpoint (e.g. runs/demo/runs/skd/best.pt)")
     parser.add_argument(
@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="frames T of the example clip (the fixed T when the frame count cannot be dynamic)",
     )
     parser.add_argument("--static", action="store_true", help="fixed input shape (no dynamic batch / frames)")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, choices=SUPPORTED_OPSETS, metavar="N",
+                        help=f"ONNX opset, {SUPPORTED_OPSETS[0]}..{SUPPORTED_OPSETS[-1]} "
+                             f"(default {DEFAULT_OPSET})")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime vs PyTorch check")
     parser.add_argument(
         "--trust-checkpoint",
@@ -37,10 +39,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..export import ExportError, export_checkpoint
+    from ..output_paths import check_output_file
 
     if args.frames < 1:
         print(f"skd export: error: --frames must be >= 1, got {args.frames}", file=sys.stderr)
         return 2
+    if args.out:
+        check_output_file(args.out, "--out", example=f"model.{args.format}")
     try:
         result = export_checkpoint(
             args.checkpoint,

@@ -221,11 +221,22 @@ def print_skipped_summary(manifest: dict, show: int = 10) -> None:
 
 
 def run(args) -> int:
+    from ..layouts import get_layout
+    from ..output_paths import check_output_dir
+
     try:
-        run_prepare(args)
+        check_output_dir(args.out, "--out")
+        if args.layout:
+            get_layout(args.layout)  # NB: before any input file is read
+        manifest = run_prepare(args)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as error:
         print(f"skd prepare: error: {error}", file=sys.stderr)
         return 2
+    if manifest["counts"]["valid"] == 0:
+        print(f"skd prepare: error: every input file was skipped ({manifest['counts']['skipped']}, reasons "
+              f"above and in {args.out}/manifest.json): no clip to train on; fix or replace the files "
+              "(--strict stops at the first)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,24 +6,18 @@ per model, plus ``robustness_all.png`` (all corruptions side by side).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 from pathlib import Path
 
+from .argument_types import positive_int
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
 
 
 def clip_count(text: str) -> int:
     """argparse type of --max-clips: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of clips, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (leave it out to evaluate every clip), got {value}")
-    return value
+    return positive_int(text, "a whole number of clips", "leave it out to evaluate every clip")
 
 
 def add_grid_arguments(parser) -> None:
@@ -48,16 +42,28 @@ def add_arguments(parser) -> None:
     add_grid_arguments(parser)
 
 
-def parse_severities(items) -> dict:
+def parse_severities(items, corruptions=None) -> dict:
+    """{corruption: severities} of the --severities options, each checked (``corruptions``: the ones
+    --corruptions selected, None: all)."""
+    from ..evaluation.corruptions import check_severities
+
     grid = {}
     for item in items or []:
         name, _, values = item.partition("=")
+        name = name.strip()
         try:
-            grid[name.strip()] = [float(v) for v in values.split(",") if v.strip()]
+            grid[name] = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:
             raise ValueError(f"--severities {item!r}: expected NAME=S1,S2,... with numbers") from None
-        if not grid[name.strip()]:
+        if not grid[name]:
             raise ValueError(f"--severities {item!r}: no severity given; expected NAME=S1,S2,...")
+        try:
+            check_severities(name, grid[name])
+        except ValueError as error:
+            raise ValueError(f"--severities {item!r}: {error}") from None
+        if corruptions and name not in corruptions:
+            raise ValueError(f"--severities {item!r}: {name!r} is not among --corruptions "
+                             f"{list(corruptions)}; add it there or drop its grid")
     return grid
 
 
@@ -68,7 +74,8 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
 
     if device.type == "cpu":
         choose_threads()  # NB: one thread on a busy machine: spin-waiting OpenMP threads cost ~10x there
-    result = robustness_grid(models, dataset, args.corruptions, parse_severities(args.severities),
+    grid = parse_severities(args.severities, args.corruptions)
+    result = robustness_grid(models, dataset, args.corruptions, grid,
                              seed=args.seed, batch_size=args.batch_size, device=device,
                              max_samples=args.max_clips)
     write_tables(result, out)
@@ -98,9 +105,19 @@ def write_tables(result: dict, out: Path) -> None:
     atomic_write_text(out / "robustness.json", json.dumps(result, indent=2) + "\n")
 
 
+def check_grid_arguments(args) -> None:
+    """--severities and --out, checked before any checkpoint is loaded."""
+    from ..output_paths import check_output_dir
+
+    parse_severities(args.severities, args.corruptions)
+    if args.out:
+        check_output_dir(args.out, "--out")
+
+
 def run(args) -> int:
     from ..evaluation.checkpoints import check_same_classes, default_device, load_models, open_eval_dataset
 
+    check_grid_arguments(args)
     models = load_models(args.checkpoint, args.names, args.ops, args.layout, args.trust_checkpoint)
     _, first_ckpt, first_path = next(iter(models.values()))
     dataset = open_eval_dataset(first_ckpt, first_path, args.data, args.split)

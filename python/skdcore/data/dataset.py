@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from .lq import build_lq, sample_rng
-from .manifest import load_manifest, manifest_layout
+from .manifest import damaged, load_manifest, manifest_layout
+from .prepared_checks import check_labels, check_split, load_array, manifest_lq, manifest_num_classes
 
 
 class PairedSkeletonDataset(torch.utils.data.Dataset):
@@ -46,7 +47,8 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         self.lq_mode = lq
         self.in_memory = bool(in_memory)
         self._data = None
-        labels = np.load(self.root / "labels.npy")
+        num_classes = manifest_num_classes(self.manifest, self.root)
+        labels = check_labels(load_array(self.root / "labels.npy"), len(self.data), num_classes, self.root)
         if split is None:
             self.indices = np.flatnonzero(labels >= 0)
         else:
@@ -54,17 +56,23 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
             if not path.exists():
                 known = sorted(p.stem[len("split_"):] for p in self.root.glob("split_*.npy"))
                 raise ValueError(f"split {split!r} not in {self.root}; available splits: {known}")
-            self.indices = np.load(path)
+            self.indices = check_split(load_array(path), labels, path)
         self.labels = labels
         self.num_channels = self.data.shape[1] // 2
         self.seed, self.epoch = int(seed), 0
-        self.generator = build_lq(lq_config if lq_config is not None else self.manifest["config"]["lq"])
+        if lq_config is None:
+            lq_config = manifest_lq(self.manifest, self.root)
+        self.generator = build_lq(lq_config)
 
     @property
     def data(self) -> np.ndarray:
         """(N, 2C, T, V, M) array, opened lazily so each DataLoader worker maps it itself."""
         if self._data is None:
-            self._data = np.load(self.root / "data.npy", mmap_mode=None if self.in_memory else "r")
+            path = self.root / "data.npy"
+            data = load_array(path, mmap_mode=None if self.in_memory else "r")
+            if data.ndim != 5 or data.shape[1] % 2:
+                raise damaged(path, f"shape {data.shape} is not (N, 2C, T, V, M) (LQ and HQ stacked on C)")
+            self._data = data
         return self._data
 
     def __getstate__(self):

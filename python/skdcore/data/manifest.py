@@ -27,6 +27,20 @@ def sha256_file(path: Path, block: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+class PreparedDataError(ValueError):
+    """A prepared directory is missing, damaged or inconsistent; the message names the file and the fix."""
+
+
+class MissingPreparedData(PreparedDataError, FileNotFoundError):
+    """No prepared dataset where one was expected."""
+
+
+def damaged(path: Path, problem: str) -> PreparedDataError:
+    """The error for a prepared file that was edited, truncated or replaced."""
+    return PreparedDataError(f"{path}: {problem}; the prepared data was changed or damaged: rerun "
+                             "`skd prepare` into this folder with --force")
+
+
 # --------------------------------------------------------------------------- read / verify
 def read_json_or_none(path: Path):
     """The JSON in ``path``, None when absent; a corrupt file raises naming it and the fix."""
@@ -36,7 +50,9 @@ def read_json_or_none(path: Path):
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise RuntimeError(f"{path} is corrupt ({err}); delete it or rerun prepare with --force") from None
+        raise damaged(path, f"corrupt JSON ({err})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise damaged(path, f"cannot be read ({err})") from None
 
 
 def load_manifest(root: str | Path) -> dict:
@@ -50,12 +66,12 @@ def load_manifest(root: str | Path) -> dict:
             hint = " (the directory does not exist: was it moved or deleted?)"
         else:
             hint = ""
-        raise FileNotFoundError(
+        raise MissingPreparedData(
             f"{path} not found{hint}; create the dataset with skd prepare / prepare_dataset()"
         )
     manifest = read_json_or_none(path)
     if not isinstance(manifest, dict):
-        raise ValueError(f"{path} is not a manifest (expected a JSON object); rerun prepare with --force")
+        raise damaged(path, "not a manifest (expected a JSON object)")
     return manifest
 
 

@@ -46,6 +46,29 @@ SEVERITY_LABEL = {
     "confidence_noise": "confidence noise sigma (x (1 - confidence))",
 }
 
+# Severities each corruption accepts: probabilities in [0, 1], noise and step sizes >= 0 (finite).
+PROBABILITY = (0.0, 1.0)
+SIZE = (0.0, float("inf"))
+SEVERITY_RANGE = {"occlusion": PROBABILITY, "jitter": SIZE, "frame_drop": PROBABILITY, "quantise": SIZE,
+                  "joint_dropout": PROBABILITY, "confidence_noise": SIZE}
+
+
+def check_severities(name: str, severities) -> None:
+    """ValueError naming the corruption and the first severity it cannot take (NaN, inf, out of range)."""
+    if name not in SEVERITY_RANGE:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), SEVERITY_RANGE, n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"{name!r} is no corruption{guess}; corruptions: {list(SEVERITY_RANGE)}")
+    low, high = SEVERITY_RANGE[name]
+    for severity in severities:
+        if not np.isfinite(severity):
+            raise ValueError(f"{name}: severity {severity} is not a finite number")
+        if not low <= severity <= high:
+            allowed = f"in [{low:g}, {high:g}] (a probability)" if high < np.inf else f">= {low:g}"
+            raise ValueError(f"{name}: severity {severity:g} must be {allowed}")
+
 
 def _present(x: np.ndarray) -> np.ndarray:
     """(N, 1, T, V, M) bool: joints that exist (some channel non-zero)."""

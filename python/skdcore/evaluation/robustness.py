@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..data.holdout import hold_out
-from .corruptions import CORRUPTIONS, DEFAULT_GRID, SCORE_LAYOUTS, corrupt
+from .corruptions import CORRUPTIONS, DEFAULT_GRID, SCORE_LAYOUTS, check_severities, corrupt
 from .metrics import classification_metrics
 
 
@@ -64,6 +64,8 @@ def robustness_grid(models: Dict[str, torch.nn.Module], dataset, corruptions: Op
     if unknown:
         raise ValueError(f"unknown corruption(s) {unknown}; choose from {sorted(CORRUPTIONS)}")
     grid = {c: tuple(float(s) for s in (grid or {}).get(c, DEFAULT_GRID[c])) for c in corruptions}
+    for name, severities in grid.items():
+        check_severities(name, severities)
     device = device or torch.device("cpu")
     for model in models.values():
         model.to(device).eval()

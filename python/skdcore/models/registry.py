@@ -81,6 +81,10 @@ def available_models() -> Dict[str, Type[SkeletonModel]]:
     return dict(sorted(MODELS.items()))
 
 
+class ModelArgumentError(ValueError):
+    """A model built with arguments its class does not accept (the message lists the accepted ones)."""
+
+
 def model_class(name: str) -> Type[SkeletonModel]:
     """The class registered as ``name`` (ValueError listing the names otherwise)."""
     if name not in MODELS:
@@ -110,9 +114,9 @@ def build_model(name: str, **kwargs) -> nn.Module:
     cls = model_class(name)
     try:
         return cls(**kwargs)
-    except TypeError as error:  # unknown keyword: say which ones exist
-        raise ValueError(f"build_model({name!r}): {error}; accepted arguments: "
-                         f"{list(accepted_arguments(name))}") from None
+    except (TypeError, ValueError) as error:  # an unknown keyword or a wrong value: say which ones exist
+        raise ModelArgumentError(f"model.args of {name}: {error}; accepted arguments: "
+                                 f"{list(accepted_arguments(name))}") from error
 
 
 def make_student(model: nn.Module, adaption_channels: Optional[int] = None) -> nn.Module:

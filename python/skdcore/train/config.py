@@ -33,6 +33,7 @@ SCHEDULES = ("step", "cosine")
 SELECT_ON_TEST_LABEL = "reference behaviour: model selection on the test split"
 
 
+MAX_EPOCHS = 100_000  # far beyond any real schedule: a larger value is a typo, and would run for ever
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
 
 
@@ -139,9 +140,13 @@ class ExperimentConfig:
             )
         for key in ("data.batch_size", "data.eval_batch_size", "optim.epochs", "log.eval_every"):
             _at_least(key, _get(self, key), 1, errors)
-        for key in ("max_steps", "log.checkpoint_every_steps", *(f"loss.{k}" for k in LOSS_NAMES),
-                    "optim.momentum", "optim.weight_decay", "optim.warmup_epochs", "optim.gamma"):
+        for key in ("max_steps", "log.checkpoint_every_steps", "log.every_steps",
+                    *(f"loss.{k}" for k in LOSS_NAMES), "optim.weight_decay", "optim.warmup_epochs",
+                    "optim.gamma"):
             _at_least(key, _get(self, key), 0, errors)
+        _check_optim_ranges(self.optim, errors)
+        _check_model_args(self.model, errors)
+        _check_prepare_keys(self.data, errors)
         if self.loss.temperature is not None and self.loss.temperature <= 0:
             errors.append(
                 f"loss.temperature must be > 0 or null (no temperature), got {self.loss.temperature!r}"
@@ -167,6 +172,63 @@ class ExperimentConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _check_optim_ranges(optim: OptimConfig, errors: list) -> None:
+    if not 0 <= optim.momentum < 1:
+        errors.append(f"optim.momentum must be in [0, 1) (0.9 is usual), got {optim.momentum!r}")
+    if optim.epochs > MAX_EPOCHS:
+        errors.append(f"optim.epochs must be at most {MAX_EPOCHS:,}, got {optim.epochs!r}; for a run "
+                      "bounded by steps set max_steps")
+    wrong = [m for m in optim.milestones if m < 1]
+    if wrong:
+        errors.append(f"optim.milestones are epochs (>= 1) where lr *= gamma, got {wrong} in "
+                      f"{list(optim.milestones)}")
+
+
+# Model arguments the trainer sets itself, and the config key that sets them.
+TRAINER_MODEL_ARGS = {"ops": "use the top-level ops: key",
+                      "adaption_channels": "the teacher's feature width (model.adaption: true, distill mode)"}
+
+
+def _check_model_args(model: ModelConfig, errors: list) -> None:
+    """Unknown keyword arguments of the model class, found now instead of after the data is read."""
+    import inspect
+
+    from ..models import MODELS
+
+    if model.name not in MODELS:
+        return  # reported by the model.name choice check
+    parameters = inspect.signature(MODELS[model.name].__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # a class taking **kwargs: build_model reports what it refuses
+    accepted = [p for p in parameters if p not in ("self", *TRAINER_MODEL_ARGS)]
+    for key in model.args:
+        if key in TRAINER_MODEL_ARGS:
+            errors.append(f"model.args.{key} is set by the trainer: {TRAINER_MODEL_ARGS[key]}")
+            continue
+        if key not in accepted:
+            close = difflib.get_close_matches(str(key), accepted, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(f"model.args: {model.name} has no argument {key!r}{guess}; accepted arguments: "
+                          f"{accepted}")
+
+
+def _check_prepare_keys(data: DataConfig, errors: list) -> None:
+    if not data.prepare:
+        return
+    import inspect
+
+    from ..data.prepare import prepare_dataset
+
+    valid = [p for p in inspect.signature(prepare_dataset).parameters if p != "out_dir"]
+    for key in data.prepare:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            errors.append(f"data.prepare: unknown key {key!r}{guess}; valid keys: {valid} (the arguments "
+                          "of skdcore.data.prepare_dataset; the source's own options, e.g. num_samples, go "
+                          "under source_options)")
 
 
 def _check_lq_corruption(data: DataConfig, errors: list) -> None:
@@ -343,7 +405,12 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key.sub=value (e.g. optim.lr=0.05)")
     key, raw = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(raw)
+    try:
+        return key.strip().split("."), yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        problem = str(getattr(error, "problem", None) or error).splitlines()[0]
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({problem}); close its brackets / "
+                          "quotes, e.g. --set 'optim.milestones=[30, 40]'") from None
 
 
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] = None,
@@ -354,10 +421,15 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] =
         path = Path(path)
         if not path.exists():
             raise ConfigError(f"config file {path} not found; the shipped configs are in configs/")
+        if path.is_dir():
+            raise ConfigError(f"config {path} is a directory; pass an experiment YAML file, e.g. "
+                              "configs/demo_teacher.yaml")
         try:
             data = yaml.safe_load(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"config {path} cannot be read: {error.strerror or error}") from None
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the config must be a mapping of keys to values, got a "

@@ -28,7 +28,7 @@ import torch
 from ..atomic_io import atomic_write_json, remove_stale_temp_files
 from ..devices import resolve_device
 from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
-from ..layouts import get_layout, layout_data
+from ..layouts import get_layout
 from ..models import build_model, model_class
 from .batches import epoch_batches, iterate
 from .checkpoint import (
@@ -56,7 +56,7 @@ from .distributed import (
 from .losses import LOSS_NAMES, cross_entropy
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
-from .run_dir import check_run_dir, move_run_aside
+from .run_dir import claim_run_dir
 from .run_log import RunLogger
 from .sync_batchnorm import convert_sync_batchnorm
 
@@ -83,10 +83,13 @@ def open_datasets(cfg: ExperimentConfig):
     root = Path(cfg.data.root)
     if not (root / "manifest.json").exists():
         if cfg.data.prepare is None:
-            raise FileNotFoundError(f"data.root {root} holds no prepared dataset; "
-                                    f"run `skd prepare --out {root}` "
-                                    "or add a data.prepare section to the config")
-        prepare_dataset(root, **cfg.data.prepare)
+            raise ConfigError(f"data.root {root} holds no prepared dataset; run `skd prepare --out {root}`, "
+                              "point data.root at a prepared folder, or add a data.prepare section")
+        try:
+            prepare_dataset(root, **cfg.data.prepare)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"data.prepare: {error}") from None
+    check_splits(cfg, root)
     train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed,
                                   lq_config=cfg.data.lq_corruption)
     selection = selection_split(cfg)
@@ -109,22 +112,35 @@ def selection_split(cfg: ExperimentConfig) -> str:
     return cfg.data.val_split
 
 
+def check_splits(cfg: ExperimentConfig, root: Path) -> None:
+    """The train and test splits exist (the test split is read only after training: a typo there would
+    otherwise cost the whole run)."""
+    known = sorted(p.stem[len("split_"):] for p in root.glob("split_*.npy"))
+    for key in ("train_split", "test_split"):
+        split = getattr(cfg.data, key)
+        if split not in known:
+            raise ConfigError(f"data.{key}: split {split!r} not in {root}; available splits: {known}")
+
+
 def open_test_set(cfg: ExperimentConfig):
     from ..data import PairedSkeletonDataset
 
     return PairedSkeletonDataset(cfg.data.root, split=cfg.data.test_split, lq="fixed")
 
 
-def data_layout(cfg: ExperimentConfig, dataset) -> dict:
-    """The layout the model is built for, as plain data: ``data.layout`` (an override) or the manifest's."""
+def data_layout(cfg: ExperimentConfig, dataset, layout=None, key: str = "data.layout (--layout)") -> dict:
+    """The layout the model is built for, as plain data: ``layout`` (model.args.layout), ``data.layout``
+    (an override) or the manifest's; an override must have the data's joints."""
     joints = dataset.data.shape[3]
-    if cfg.data.layout is None:
-        layout = dataset.layout
-    else:
-        layout = get_layout(cfg.data.layout)
-        if layout.num_joints != joints:
-            raise ConfigError(f"data.layout {layout.name!r} has {layout.num_joints} joints but "
-                              f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
+    if layout is None and cfg.data.layout is None:
+        return dataset.layout.to_dict()
+    try:
+        layout = get_layout(cfg.data.layout if layout is None else layout)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    if layout.num_joints != joints:
+        raise ConfigError(f"{key}: layout {layout.name!r} has {layout.num_joints} joints but "
+                          f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
     return layout.to_dict()
 
 
@@ -136,7 +152,8 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
     args = dict(cfg.model.args)
     N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
     clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
-    layout = layout_data(args.pop("layout")) if "layout" in args else data_layout(cfg, dataset)
+    layout = (data_layout(cfg, dataset, args.pop("layout"), "model.args.layout") if "layout" in args
+              else data_layout(cfg, dataset))
     from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
     return {"num_class": dataset.num_classes, **from_data, **args}
 
@@ -151,9 +168,16 @@ class Trainer:
         self.device = rank_device(self.device, self.dist)
         seed_everything(cfg.seed, cfg.deterministic)
         self.out = Path(cfg.output_dir)
-        check_run_dir(self.out, resume, force)
-        self.moved_aside = move_run_aside(self.out) if force and self.dist.is_main else None
-        barrier(self.dist)
+        self.claim = claim_run_dir(self.out, resume, force, self.dist)  # locks out against a second run
+        self.moved_aside = self.claim.moved_aside
+        try:
+            self._set_up(datasets, self.claim.resume)
+        except BaseException:
+            self.claim.release()
+            raise
+
+    def _set_up(self, datasets, resume: bool) -> None:
+        cfg = self.cfg
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
         # NB: the test split is not opened here; it is read once, after training (evaluate_test)
         self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
@@ -195,8 +219,8 @@ class Trainer:
     def _load_teacher(self):
         path = self.cfg.teacher_checkpoint
         if not path:
-            raise ValueError("mode: distill needs teacher_checkpoint "
-                             "(train one with `skd train` on a mode: teacher config)")
+            raise ConfigError("mode: distill needs teacher_checkpoint: pass --teacher PATH or set "
+                              "teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
         teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
         load_model_state(teacher, ckpt, path)
@@ -318,6 +342,8 @@ class Trainer:
         if self.moved_aside is not None:
             logger.message(f"[{cfg.name}] --force: the earlier run in {self.out} "
                            f"was moved to {self.moved_aside}")
+        if self.claim.note:
+            logger.message(f"[{cfg.name}] {self.claim.note}")
         logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
                        f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
                        f"{self.dist.world_size} process(es), global batch "
@@ -336,6 +362,7 @@ class Trainer:
                 self._write_results(stopped, test)
         finally:
             logger.close()
+            self.claim.release()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
         return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
