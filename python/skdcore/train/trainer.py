@@ -30,6 +30,7 @@ from ..devices import resolve_device
 from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
 from ..layouts import get_layout, layout_data
 from ..models import build_model, model_class
+from .amp import MixedPrecision
 from .batches import epoch_batches, iterate
 from .checkpoint import (
     CheckpointError,
@@ -41,6 +42,7 @@ from .checkpoint import (
     set_rng_state,
     unwrap,
 )
+from .compile import compile_model
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distributed import (
     DistInfo,
@@ -176,6 +178,9 @@ class Trainer:
             raise ValueError(f"the train split {cfg.data.train_split!r} is empty")
         self.optimizer = build_optimizer(self.model.parameters(), cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
+        self.amp = MixedPrecision(cfg.train.amp, self.device)
+        if cfg.train.compile:
+            self.model, self.teacher = compile_model(self.model), compile_model(self.teacher)
         self.revised_backward = None
         if cfg.mode == "distill" and cfg.loss.gradient_revision:
             self.revised_backward = RevisedBackward(self.model.parameters(), scheme=self.ops.revision)
@@ -230,6 +235,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
         self.best, self.history, self.epoch_sums = state["best"], state["history"], state["epoch_sums"]
+        self.amp.load_state_dict(state["amp_scaler"])
         set_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
@@ -240,7 +246,7 @@ class Trainer:
                         epoch=self.epoch, step=self.step,
                         step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
                         extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used},
-                        epoch_sums=self.epoch_sums)
+                        epoch_sums=self.epoch_sums, amp_scaler=self.amp.state_dict())
 
     # -- one step ------------------------------------------------------------------------------
     def train_step(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> Dict[str, float]:
@@ -250,27 +256,35 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer.zero_grad(set_to_none=True)
         info: Dict[str, float] = {}
+        amp = self.amp  # NB: forward passes under autocast, losses in float32, fp16 losses scaled
         if self.cfg.mode == "distill":
-            with torch.no_grad():
-                teacher_logits, teacher_features = self.teacher(hq)
-            logits, features = self.model(lq)
+            with amp.autocast():
+                with torch.no_grad():
+                    teacher_logits, teacher_features = self.teacher(hq)
+                logits, features = self.model(lq)
+            logits, features, teacher_logits, teacher_features = amp.fp32(logits, features, teacher_logits,
+                                                                         teacher_features)
             weights = {k: getattr(self.cfg.loss, k) for k in LOSS_NAMES}
             losses = skd_losses(logits, features, teacher_logits, teacher_features, labels, weights,
                                 self.ops.graph_matching, self.cfg.loss.temperature)
             if self.revised_backward is not None:
-                info = self.revised_backward(losses)
+                info = self.revised_backward(amp.scale(losses))
             else:
-                sum(losses.values()).backward()
+                amp.scale(sum(losses.values())).backward()
                 average_gradients(params, self.dist)
             loss_values = {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
             total = sum(loss_values.values())
         else:
-            logits, _ = self.model(hq if self.cfg.mode == "teacher" else lq)
+            with amp.autocast():
+                logits, _ = self.model(hq if self.cfg.mode == "teacher" else lq)
+            (logits,) = amp.fp32(logits)
             loss = cross_entropy(logits, labels)
-            loss.backward()
+            amp.scale(loss).backward()
             average_gradients(params, self.dist)
             loss_values, total = {"loss_ce": float(loss.detach())}, float(loss.detach())
-        self.optimizer.step()
+        stepped = amp.step(self.optimizer)
+        if amp.scaling:
+            info["amp_skipped_step"] = float(not stepped)  # epoch mean: the fraction of skipped steps
         self.scheduler.step()
         correct = float((logits.argmax(1) == labels).float().mean())
         return {"loss": total, "acc": correct, **loss_values, **info}
