@@ -242,3 +242,30 @@ def test_config_train_section():
         config_from_dict({"train": {"amp": "fp32"}})
     with pytest.raises(ConfigError, match=r"train.amp: True \(bool\) is not a string"):
         config_from_dict({"train": {"amp": True}})
+
+
+def test_demo_and_cli_pass_amp_to_every_run():
+    from pathlib import Path
+
+    from skdcore.cli import build_parser
+    from skdcore.demo import demo_config
+
+    assert build_parser().parse_args(["demo", "--amp", "bf16"]).amp == "bf16"
+    assert build_parser().parse_args(["demo"]).amp == "off"
+    for mode in ("teacher", "baseline", "distill"):
+        assert config_from_dict(demo_config(mode, Path("runs/demo"), amp="bf16")).train.amp == "bf16"
+
+
+@pytest.mark.parametrize("amp", ["fp16", "bf16"])
+def test_benchmark_step_runs_the_trainers_amp(amp):
+    """bench_train_step's skdcore variant steps like the trainer under amp (reference ops: they take
+    CPU autocast inputs today); the reference variant stays float32 eager."""
+    from skdcore.bench_step import QUICK_MODEL, bench_variants, make_step, variant_label
+
+    assert bench_variants(amp)["reference"] == {"ops": "reference"}
+    assert bench_variants(amp)["skdcore"] == {"ops": "fused", "amp": amp, "compile": False}
+    assert "skdcore_fp32" in bench_variants(amp) and "skdcore_fp32" not in bench_variants()
+    assert variant_label({"amp": amp, "compile": True}) == f"skdcore ({amp}, compiled)"
+    torch.manual_seed(0)
+    step, _ = make_step("reference", frames=8, batch_size=2, num_class=4, model_args=QUICK_MODEL, amp=amp)
+    step()  # no dtype error: the losses see float32, the scaler (fp16) unscales before the SGD step
