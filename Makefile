@@ -48,6 +48,7 @@ wheel: setup
 # --isolated: no local CPU wheel or constraint may stand in for it; several GB). The build names that
 # torch and CUDA in the local version and pins that torch exactly (build_support/torch_requirement.py);
 # auditwheel vendors no torch or CUDA library. CUDA_PY=python3 builds with an existing CUDA torch instead.
+# Its own CMake build folder: the CPU build's cache points at the CPU torch.
 CUDA_VENV ?= .venv-cuda
 CUDA_PY ?= $(CUDA_VENV)/bin/python
 CUDA_TORCH_PIN ?= $(TORCH_PIN)
@@ -59,7 +60,7 @@ wheel-cuda:
 	$(CUDA_PY) -c "import torch; assert torch.version.cuda, f'torch {torch.__version__} is not a CUDA build'"
 	rm -rf build/wheel-cuda-raw
 	SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS="$(CUDA_ARCHS)" $(CUDA_PY) -m pip wheel --no-build-isolation --no-deps \
-	  -w build/wheel-cuda-raw .
+	  -C build-dir="build/cuda-{wheel_tag}" -w build/wheel-cuda-raw .
 	PATH="$(abspath $(dir $(CUDA_PY))):$$PATH" $(CUDA_PY) -m auditwheel repair \
 	  $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-cuda-raw/skdcore-*.whl
 	@ls -l $(WHEEL_DIR)/*+pt*cu*.whl

@@ -104,6 +104,7 @@ def test_make_wheel_cuda_uses_the_registry_torch_nvcc_and_vendors_no_torch_or_cu
                               check=True, capture_output=True, text=True).stdout
     assert "pip install --isolated" in commands  # the registry's torch, never a local CPU wheel
     assert "SKDCORE_CUDA=ON" in commands and "--no-build-isolation" in commands
+    assert 'build-dir="build/cuda-{wheel_tag}"' in commands  # never the CPU build's CMake cache
     for library in ("libtorch*.so", "libc10*.so", "libcu*.so*", "libnv*.so*"):
         assert f"--exclude '{library}'" in commands
 
