@@ -8,7 +8,7 @@ import functools
 
 import pytest
 import torch
-from tiny_setup import tiny_config
+from tiny_setup import TINY_MODEL, tiny_config
 
 from skdcore.ops.gradient_revision import gradient_revision
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint
@@ -198,8 +198,21 @@ def test_bf16_step_matches_fp32_within_tolerance(tiny_data, tiny_teacher, tmp_pa
     assert float((bf16_grad - fp32_grad).norm() / fp32_grad.norm()) < 0.1
 
 
+# fp16 needs gradients that scale with the loss: Shift-GCN's exact shift gradient, not the reference's
+FP16_MODEL = {**TINY_MODEL, "args": {**TINY_MODEL["args"], "shift_grad": "exact"}}
+
+
+def test_fp16_refuses_a_gradient_that_ignores_the_loss_scale(tiny_data, tmp_path):
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path, "teacher", train__amp="fp16"))
+    expected = (r"train.amp: fp16 scales the losses, but l1.tcn1.shift_in .*"
+                r"use train.amp: bf16 \(no scaling\), or model.args.shift_grad: exact")
+    with pytest.raises(ValueError, match=expected):
+        Trainer(cfg)
+    Trainer(config_from_dict(tiny_config(tiny_data, tmp_path, "teacher", train__amp="bf16")))
+
+
 def test_fp16_trainer_step_scales_logs_and_resumes_with_the_scaler(tiny_data, tiny_teacher, tmp_path):
-    overrides = dict(teacher_checkpoint=str(tiny_teacher), ops="reference", max_steps=2)
+    overrides = dict(teacher_checkpoint=str(tiny_teacher), ops="reference", max_steps=2, model=FP16_MODEL)
     cfg = config_from_dict(tiny_config(tiny_data, tmp_path, "distill", train__amp="fp16", **overrides))
     trainer = Trainer(cfg)
     fp32 = Trainer(config_from_dict(tiny_config(tiny_data, tmp_path / "fp32", "distill", **overrides)))
@@ -211,6 +224,10 @@ def test_fp16_trainer_step_scales_logs_and_resumes_with_the_scaler(tiny_data, ti
     # the stored gradient is unscaled (scaler.step unscaled it in place): close to float32's
     grad, fp32_grad = _flat_grad(trainer.model), _flat_grad(fp32.model)
     assert float((grad - fp32_grad).norm() / fp32_grad.norm()) < 0.1  # the bf16 test's tolerance
+    for name, p in trainer.model.named_parameters():  # every one, the shift positions included
+        want = dict(fp32.model.named_parameters())[name].grad
+        if want.norm() > 1e-3:
+            assert float((p.grad - want).norm() / want.norm()) < 0.1, name
 
     trainer.amp.scaler.update(512.0)  # a scale no fresh scaler starts with
     trainer._save("last.pt")
@@ -220,7 +237,7 @@ def test_fp16_trainer_step_scales_logs_and_resumes_with_the_scaler(tiny_data, ti
 
 
 def test_damaged_scaler_state_is_a_clear_checkpoint_error(tiny_data, tiny_teacher, tmp_path):
-    cfg = config_from_dict(tiny_config(tiny_data, tmp_path, "teacher", train__amp="fp16"))
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path, "teacher", train__amp="fp16", model=FP16_MODEL))
     trainer = Trainer(cfg)
     trainer._save("last.pt")
     ckpt = load_checkpoint(tmp_path / "last.pt")

@@ -70,6 +70,21 @@ class MixedPrecision:
         """The forward outputs as float32 (the losses and their reductions run in float32)."""
         return tuple(t.float() for t in tensors)
 
+    def check_model(self, model: torch.nn.Module) -> None:
+        """fp16: every gradient must scale with the loss, or unscaling shrinks it by the scale. A module
+        whose gradient does not (``gradient_ignores_loss_scale``: Shift-GCN's reference shift gradient,
+        sign(g) * 0.01) is an error naming the fix."""
+        if not self.scaling:
+            return
+        fixed = [name for name, module in model.named_modules()
+                 if getattr(module, "gradient_ignores_loss_scale", False)]
+        if fixed:
+            raise ValueError(
+                f"train.amp: fp16 scales the losses, but {fixed[0]} (and {len(fixed) - 1} more modules) "
+                "set a gradient that ignores that scale (shift_grad: reference, sign(g) * 0.01), so "
+                "unscaling would shrink it to ~0; use train.amp: bf16 (no scaling), or "
+                "model.args.shift_grad: exact")
+
     def scale(self, losses: LossOrLosses) -> LossOrLosses:
         """A loss (or a dict of losses) multiplied by the current loss scale; unchanged unless fp16."""
         if not self.scaling:

@@ -179,6 +179,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.model.parameters(), cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
         self.amp = MixedPrecision(cfg.train.amp, self.device)
+        self.amp.check_model(self.model)
         if cfg.train.compile:
             self.model, self.teacher = compile_model(self.model), compile_model(self.teacher)
         self.revised_backward = None
