@@ -126,7 +126,9 @@ def test_wheel_metadata_pins_the_installed_torch_minor(tmp_path, monkeypatch):
 
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("SKDCORE_SDIST", raising=False)
+    monkeypatch.delenv("SKDCORE_CUDA", raising=False)  # the CPU wheel: plain version, the minor pinned
     name = prepare_metadata_for_build_wheel(str(tmp_path))
+    assert name == "skdcore-0.1.0.dist-info"
     metadata = email.message_from_string((tmp_path / name / "METADATA").read_text())
     requires = metadata.get_all("Requires-Dist")
     torch_requires = [r for r in requires if r.startswith("torch")]
