@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 SETUP_STAMP := $(VENV)/.skdcore-setup
 
-.PHONY: setup install demo test test-fast wheel sdist bench clean
+.PHONY: setup install demo test test-fast wheel wheel-cuda sdist bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,28 @@ wheel: setup
 	$(PY) -m pip wheel --no-build-isolation --no-deps -w build/wheel-raw .
 	PATH="$(abspath $(dir $(PY))):$$PATH" $(PY) -m auditwheel repair $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-raw/skdcore-*.whl
 	@ls -l $(WHEEL_DIR)/*.whl
+
+# A CUDA wheel, e.g. skdcore-0.1.0+pt213cu130-cp311-cp311-manylinux_2_28_x86_64.whl: compiled with the local
+# nvcc (SKDCORE_CUDA=ON) against the registry's CUDA torch, installed into its own venv $(CUDA_VENV) (pip
+# --isolated: no local CPU wheel or constraint may stand in for it; several GB). The build names that
+# torch and CUDA in the local version and pins that torch exactly (build_support/torch_requirement.py);
+# auditwheel vendors no torch or CUDA library. CUDA_PY=python3 builds with an existing CUDA torch instead.
+# Its own CMake build folder: the CPU build's cache points at the CPU torch.
+CUDA_VENV ?= .venv-cuda
+CUDA_PY ?= $(CUDA_VENV)/bin/python
+CUDA_TORCH_PIN ?= $(TORCH_PIN)
+CUDA_ARCHS ?= 80;90
+wheel-cuda:
+	[ -x "$(CUDA_PY)" ] || $(PYTHON) -m venv $(CUDA_VENV)
+	$(CUDA_PY) -c "import torch; assert torch.version.cuda" 2>/dev/null || \
+	  $(CUDA_PY) -m pip install --isolated "$(CUDA_TORCH_PIN)" -r requirements-dev.txt
+	$(CUDA_PY) -c "import torch; assert torch.version.cuda, f'torch {torch.__version__} is not a CUDA build'"
+	rm -rf build/wheel-cuda-raw
+	SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS="$(CUDA_ARCHS)" $(CUDA_PY) -m pip wheel --no-build-isolation --no-deps \
+	  -C build-dir="build/cuda-{wheel_tag}" -w build/wheel-cuda-raw .
+	PATH="$(abspath $(dir $(CUDA_PY))):$$PATH" $(CUDA_PY) -m auditwheel repair \
+	  $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-cuda-raw/skdcore-*.whl
+	@ls -l $(WHEEL_DIR)/*+pt*cu*.whl
 
 # The source distribution; it compiles against whatever supported torch the installing venv has.
 sdist: setup

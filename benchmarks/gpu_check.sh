@@ -19,9 +19,12 @@
 #   3. STAGES="build install bench-graph-conv-autocast bench-train-step-stgcn" ... 570
 #      (graph_conv under autocast bfloat16: the gemm path's 16-bit products vs eager/compile under
 #      autocast; the ST-GCN step with the chunked adjacency gradient)
+#   4. STAGES="build install bench-train-step-stgcn-bf16 bench-train-step-stgcn-bf16-compile demo demo-bf16" ... 540
+#      (the bf16 / compiled SKD step vs the fp32 reference, target >= 4x for ST-GCN B=16 T=100;
+#      the demo's final accuracies under train.amp: bf16 within 1 point of fp32; the wheel's name)
 #
 # Writes to $OUT: summary.txt (what ran, exit codes, times), build.log, tests.log, bench.log,
-# demo.log and the wheel it built (reusable: pip install it to skip the build next time).
+# demo.log, demo-bf16.log and the wheel it built (reusable: pip install it to skip the build next time).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-gpu_out}
@@ -73,6 +76,7 @@ SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS=$arch TORCH_CUDA_ARCH_LIST=${arch:0:1}.${arch
   exit 1
 }
 cp "$wheel_dir"/*.whl "$out/" 2>/dev/null  # none when STAGES leaves out build
+ls "$wheel_dir" | tee -a "$summary"  # SKDCORE_CUDA=ON: skdcore-0.1.0+pt<torch>cu<cuda>-...whl
 stage install "$out/build.log" 60 $py -m pip install --no-deps --force-reinstall "$wheel_dir"/*.whl || exit 1
 (cd /tmp && $py -c "import skdcore; print(skdcore.build_info())") 2>&1 | tee -a "$summary"
 
@@ -91,6 +95,16 @@ stage bench-temporal-shift "$out/bench.log" 90 $py bench_temporal_shift.py --dev
 stage bench-normalize-adjacency "$out/bench.log" 60 $py bench_normalize_adjacency.py --device cuda
 stage bench-train-step "$out/bench.log" 120 $py bench_train_step.py --device cuda --frames 100 300
 stage bench-train-step-stgcn "$out/bench.log" 90 $py bench_train_step.py --device cuda --model st_gcn
+# mixed precision / torch.compile of the skdcore step (the reference stays fp32 eager; peak memory skipped
+# to fit the budget: the fp32 stages above measure it)
+stage bench-train-step-stgcn-bf16 "$out/bench.log" 90 \
+  $py bench_train_step.py --device cuda --model st_gcn --amp bf16 --no-memory
+stage bench-train-step-stgcn-bf16-compile "$out/bench.log" 180 \
+  $py bench_train_step.py --device cuda --model st_gcn --amp bf16 --compile --no-memory
+stage bench-train-step-bf16 "$out/bench.log" 120 \
+  $py bench_train_step.py --device cuda --frames 100 300 --amp bf16 --no-memory
 cd ..
 stage demo "$out/demo.log" 180 skd demo --out "$(mktemp -d)"
 [[ -f "$out/demo.log" ]] && tail -n 15 "$out/demo.log" >>"$summary"
+stage demo-bf16 "$out/demo-bf16.log" 180 skd demo --amp bf16 --out "$(mktemp -d)"
+[[ -f "$out/demo-bf16.log" ]] && tail -n 15 "$out/demo-bf16.log" >>"$summary"

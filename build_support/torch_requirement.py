@@ -1,11 +1,18 @@
-"""scikit-build-core metadata provider: the wheel requires the torch minor it is compiled against.
+"""scikit-build-core metadata provider: the wheel requires the torch it is compiled against, and a CUDA
+wheel says in its version which torch and CUDA those are.
 
 A C++ extension only loads into the torch minor version it was built with, so the wheel's
 ``Requires-Dist`` is derived here, at build time, from the torch the build imports (the same one
 CMake compiles against): torch 2.13.0 gives ``torch>=2.13,<2.14``. Never hand-edited.
 
-Configured in pyproject.toml (``[tool.scikit-build.metadata.dependencies]``); the other runtime
-dependencies come in the ``requires`` setting and are passed through unchanged.
+A CUDA build (``SKDCORE_CUDA=ON``, what ``make wheel-cuda`` sets) also links that torch's CUDA runtime,
+so it pins the exact torch (``torch==2.13.0``: the registry's CUDA build of that release) and carries a
+local version naming both, as torch's own wheels do: torch 2.13.0+cu130 gives ``0.1.0+pt213cu130``.
+The CPU wheel and the sdist keep the plain version.
+
+Configured in pyproject.toml (``[tool.scikit-build.metadata.dependencies]`` and ``.version``); the
+other runtime dependencies come in the ``requires`` setting and are passed through unchanged, the
+version's base in the ``version`` setting.
 
 If the build cannot import torch, it is running in an isolated build environment (pip's default),
 which would otherwise have to download a torch of its own (multi-GB for CUDA): stop at once and
@@ -18,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["dynamic_metadata", "get_requires_for_dynamic_metadata", "torch_requirement"]
+__all__ = ["cuda_local_version", "dynamic_metadata", "get_requires_for_dynamic_metadata", "torch_requirement"]
 
 # The oldest torch the sources build against (what an sdist accepts).
 MINIMUM_TORCH = "2.11"
@@ -30,13 +37,22 @@ NO_TORCH_MESSAGE = (
 )
 
 
-def torch_requirement(torch_version: str) -> str:
-    """'2.13.0+cpu' -> 'torch>=2.13,<2.14' (a pre-release build also accepts that minor's pre-releases)."""
+def _major_minor(torch_version: str) -> re.Match:
     match = re.match(r"(\d+)\.(\d+)(.*)", torch_version)
     if match is None:
         raise RuntimeError(
             f"skdcore build: cannot read a major.minor from torch.__version__ {torch_version!r}"
         )
+    return match
+
+
+def torch_requirement(torch_version: str, exact: bool = False) -> str:
+    """'2.13.0+cpu' -> 'torch>=2.13,<2.14' (a pre-release build also accepts that minor's pre-releases);
+    ``exact`` (a CUDA wheel): '2.13.0+cu130' -> 'torch==2.13.0' (the public version: it matches the
+    registry's 2.13.0 and any local build of it)."""
+    match = _major_minor(torch_version)
+    if exact:
+        return f"torch=={torch_version.split('+')[0]}"
     major, minor, rest = int(match[1]), int(match[2]), match[3].split("+")[0]
     lower = f"{major}.{minor}"
     if re.search(r"(a|b|rc|dev)\d*", rest):
@@ -44,21 +60,47 @@ def torch_requirement(torch_version: str) -> str:
     return f"torch>={lower},<{major}.{minor + 1}"
 
 
-def _installed_torch_version() -> str:
+def cuda_local_version(torch_version: str, cuda_version: str | None) -> str:
+    """The local version label of a CUDA wheel: ('2.13.0+cu130', '13.0') -> 'pt213cu130'."""
+    match = _major_minor(torch_version)
+    cuda = re.fullmatch(r"(\d+)\.(\d+)(\.\d+)?", cuda_version or "")
+    if cuda is None:
+        raise RuntimeError(
+            f"skdcore build: SKDCORE_CUDA=ON but torch {torch_version} is not a CUDA build "
+            f"(torch.version.cuda={cuda_version!r}); install the registry's CUDA torch (make wheel-cuda "
+            "does) or build with SKDCORE_CUDA=OFF"
+        )
+    return f"pt{match[1]}{match[2]}cu{cuda[1]}{cuda[2]}"
+
+
+def _installed_torch():
     try:
         import torch
     except ImportError:
         raise RuntimeError(NO_TORCH_MESSAGE) from None
-    return torch.__version__
+    return torch
 
 
-def dynamic_metadata(field: str, settings: dict, project=None) -> list:
+def _cuda_build() -> bool:
+    """Whether this build compiles the CUDA kernels for sure (CMake stops if it cannot)."""
+    return os.environ.get("SKDCORE_CUDA", "").upper() == "ON" and os.environ.get("SKDCORE_SDIST") != "1"
+
+
+def dynamic_metadata(field: str, settings: dict, project=None):
+    if field == "version":
+        base = settings.get("version")
+        if not base:
+            raise RuntimeError("torch_requirement: [tool.scikit-build.metadata.version] needs version = ...")
+        if not _cuda_build():
+            return base
+        torch = _installed_torch()
+        return f"{base}+{cuda_local_version(torch.__version__, torch.version.cuda)}"
     if field != "dependencies":
-        raise RuntimeError(f"torch_requirement provides 'dependencies' only, not {field!r}")
+        raise RuntimeError(f"torch_requirement provides 'dependencies' and 'version', not {field!r}")
     requires = list(settings.get("requires", []))
     if os.environ.get("SKDCORE_SDIST") == "1":
         return [f"torch>={MINIMUM_TORCH}", *requires]
-    return [torch_requirement(_installed_torch_version()), *requires]
+    return [torch_requirement(_installed_torch().__version__, exact=_cuda_build()), *requires]
 
 
 def get_requires_for_dynamic_metadata(settings: dict) -> list:

@@ -39,6 +39,76 @@ def test_torch_requirement_pins_the_minor(version, requirement):
     assert torch_requirement.torch_requirement(version) == requirement
 
 
+@pytest.mark.parametrize(
+    "torch_version, cuda, local",
+    [
+        ("2.11.0+cu130", "13.0", "pt211cu130"),
+        ("2.13.0", "12.8", "pt213cu128"),
+        ("2.14.1+cu126", "12.6.3", "pt214cu126"),
+    ],
+)
+def test_cuda_local_version_names_torch_and_cuda(torch_version, cuda, local):
+    assert torch_requirement.cuda_local_version(torch_version, cuda) == local
+
+
+def test_cuda_local_version_of_a_cpu_torch_is_an_error_naming_the_fix():
+    expected = r"SKDCORE_CUDA=ON but torch 2.13.0\+cpu is not a CUDA build.*wheel-cuda"
+    with pytest.raises(RuntimeError, match=expected):
+        torch_requirement.cuda_local_version("2.13.0+cpu", None)
+
+
+def test_cuda_wheel_pins_the_exact_torch():
+    assert torch_requirement.torch_requirement("2.11.0+cu130", exact=True) == "torch==2.11.0"
+    assert torch_requirement.torch_requirement("2.13.1", exact=True) == "torch==2.13.1"
+
+
+def _fake_cuda_torch(monkeypatch, version="2.11.0+cu130", cuda="13.0"):
+    fake = types.SimpleNamespace(__version__=version, version=types.SimpleNamespace(cuda=cuda))
+    monkeypatch.setitem(sys.modules, "torch", fake)
+
+
+def test_version_provider_adds_the_local_version_only_for_a_cuda_build(monkeypatch):
+    monkeypatch.delenv("SKDCORE_SDIST", raising=False)
+    _fake_cuda_torch(monkeypatch)
+    settings = {"version": "0.1.0"}
+    monkeypatch.delenv("SKDCORE_CUDA", raising=False)
+    assert torch_requirement.dynamic_metadata("version", settings) == "0.1.0"
+    assert torch_requirement.dynamic_metadata("dependencies", {"requires": []}) == ["torch>=2.11,<2.12"]
+    monkeypatch.setenv("SKDCORE_CUDA", "ON")
+    assert torch_requirement.dynamic_metadata("version", settings) == "0.1.0+pt211cu130"
+    requires = torch_requirement.dynamic_metadata("dependencies", {"requires": ["numpy"]})
+    assert requires == ["torch==2.11.0", "numpy"]
+    monkeypatch.setenv("SKDCORE_SDIST", "1")  # an sdist is never a CUDA build
+    assert torch_requirement.dynamic_metadata("version", settings) == "0.1.0"
+
+
+def test_cuda_wheel_metadata_from_the_build_backend(tmp_path, monkeypatch):
+    """What `make wheel-cuda` writes, through scikit-build-core itself (a fake CUDA torch, no compiler)."""
+    from scikit_build_core.build import prepare_metadata_for_build_wheel
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("SKDCORE_SDIST", raising=False)
+    monkeypatch.setenv("SKDCORE_CUDA", "ON")
+    _fake_cuda_torch(monkeypatch)
+    name = prepare_metadata_for_build_wheel(str(tmp_path))
+    assert name == "skdcore-0.1.0+pt211cu130.dist-info"
+    metadata = email.message_from_string((tmp_path / name / "METADATA").read_text())
+    assert metadata["Version"] == "0.1.0+pt211cu130"
+    assert [r for r in metadata.get_all("Requires-Dist") if r.startswith("torch")] == ["torch==2.11.0"]
+
+
+def test_make_wheel_cuda_uses_the_registry_torch_nvcc_and_vendors_no_torch_or_cuda_library():
+    if shutil.which("make") is None:
+        pytest.skip("make not found")
+    commands = subprocess.run(["make", "-n", "wheel-cuda", "CUDA_PY=/nonexistent/python"], cwd=REPO,
+                              check=True, capture_output=True, text=True).stdout
+    assert "pip install --isolated" in commands  # the registry's torch, never a local CPU wheel
+    assert "SKDCORE_CUDA=ON" in commands and "--no-build-isolation" in commands
+    assert 'build-dir="build/cuda-{wheel_tag}"' in commands  # never the CPU build's CMake cache
+    for library in ("libtorch*.so", "libc10*.so", "libcu*.so*", "libnv*.so*"):
+        assert f"--exclude '{library}'" in commands
+
+
 def test_provider_without_torch_stops_naming_no_build_isolation(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
     monkeypatch.delenv("SKDCORE_SDIST", raising=False)
@@ -56,7 +126,9 @@ def test_wheel_metadata_pins_the_installed_torch_minor(tmp_path, monkeypatch):
 
     monkeypatch.chdir(REPO)
     monkeypatch.delenv("SKDCORE_SDIST", raising=False)
+    monkeypatch.delenv("SKDCORE_CUDA", raising=False)  # the CPU wheel: plain version, the minor pinned
     name = prepare_metadata_for_build_wheel(str(tmp_path))
+    assert name == "skdcore-0.1.0.dist-info"
     metadata = email.message_from_string((tmp_path / name / "METADATA").read_text())
     requires = metadata.get_all("Requires-Dist")
     torch_requires = [r for r in requires if r.startswith("torch")]

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .nn.ops_choice import OPS
+from .train.amp import AMP_MODES
 
 
 def _info(args) -> int:
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--ablation", action="store_true",
                       help="also run the CE / +KL / +MSE / +GM / +GR ablation")
     demo.add_argument("--ops", choices=OPS, default="fused")
+    demo.add_argument("--amp", choices=AMP_MODES, default="off",
+                      help="mixed precision of the three trainings (train.amp); off: float32")
     demo.set_defaults(func=_demo)
 
     ablation = commands.add_parser("ablation", help="paper-style ablation: CE, +KL, +MSE, +GM, +GR")

@@ -54,8 +54,9 @@ ROBUSTNESS_CLIPS = 340
 QUICK_ROBUSTNESS = {"occlusion": (0.0, 0.6)}
 
 
-def demo_config(mode: str, out: Path, quick: bool = False, ops: str = "fused", **loss) -> dict:
-    """Plain-data config of one demo run (``mode`` teacher | baseline | distill)."""
+def demo_config(mode: str, out: Path, quick: bool = False, ops: str = "fused", amp: str = "off",
+                **loss) -> dict:
+    """Plain-data config of one demo run (``mode`` teacher | baseline | distill); ``amp``: train.amp."""
     data = copy.deepcopy(DEMO_DATA)
     model = copy.deepcopy(DEMO_MODEL)
     optim = dict(DEMO_OPTIM)
@@ -71,6 +72,7 @@ def demo_config(mode: str, out: Path, quick: bool = False, ops: str = "fused", *
                  "eval_batch_size": 128, "prepare": data},
         "model": {**model, "adaption": True},
         "optim": optim,
+        "train": {"amp": amp},
         "log": {"progress": True, "tensorboard": "auto", "eval_every": 1},
     }
     if mode == "distill":
@@ -136,7 +138,8 @@ def run_demo(args=None) -> int:
     out = Path(getattr(args, "out", None) or "runs/demo")
     quick = bool(getattr(args, "quick", False))
     ops = getattr(args, "ops", None) or "fused"
-    configs = {mode: config_from_dict(demo_config(mode, out, quick, ops))
+    amp = getattr(args, "amp", None) or "off"
+    configs = {mode: config_from_dict(demo_config(mode, out, quick, ops, amp))
                for mode in ("teacher", "baseline", "distill")}
     threads = choose_threads()
     print(f"skd demo: output in {out}/ (data, runs, plots){' [quick]' if quick else ''}; "

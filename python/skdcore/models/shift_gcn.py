@@ -116,6 +116,12 @@ class TemporalShift(ChoosesOps, nn.Module):
         self.register_buffer("xpos", torch.empty(channels).uniform_(-1e-8, 1e-8))
         self.ypos = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
+    @property
+    def gradient_ignores_loss_scale(self) -> bool:
+        """Whether ypos's gradient is sign(g) * 0.01 whatever the loss's scale (fp16 loss scaling would
+        divide it by the scale: train/amp.py refuses that)."""
+        return self.shift_grad == "reference"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shift = constrain_shift_grad(self.ypos) if self.shift_grad == "reference" else self.ypos
         if self.stride != 1:

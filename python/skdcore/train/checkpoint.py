@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, full training state (model, optimizer, scheduler, RNG, the epoch's
-running sums), clear errors when a checkpoint is foreign, damaged or belongs to a different model.
+running sums, the fp16 loss scaler's state), clear errors when a checkpoint is foreign, damaged or
+belongs to a different model.
 
 A checkpoint holds tensors and plain data only (dicts, lists, tuples, str, numbers, None), so
 ``torch.load(path)`` with its default ``weights_only=True`` opens it and loading never runs code from
@@ -147,9 +148,11 @@ def save_checkpoint(
     config: Optional[dict] = None,
     extra: Optional[dict] = None,
     epoch_sums: Optional[dict] = None,
+    amp_scaler: Optional[dict] = None,
 ) -> None:
     """Write a training checkpoint atomically. ``epoch_sums``: the running sums of the epoch in progress
-    ({name: float} and 'steps'), so a resumed run logs the same epoch averages as an uninterrupted one."""
+    ({name: float} and 'steps'), so a resumed run logs the same epoch averages as an uninterrupted one.
+    ``amp_scaler``: the fp16 GradScaler's state (``MixedPrecision.state_dict()``; empty without one)."""
     atomic_torch_save(
         {
             "format": FORMAT,
@@ -170,6 +173,7 @@ def save_checkpoint(
             "config": plain_data(config, "config"),
             "extra": plain_data(extra or {}, "extra"),
             "epoch_sums": plain_data(epoch_sums or {}, "epoch_sums"),
+            "amp_scaler": plain_data(amp_scaler or {}, "amp_scaler"),
         },
         path,
     )
@@ -347,13 +351,35 @@ def resume_state(ckpt: dict, path: Union[str, Path]) -> dict:
             )
     extra = ckpt.get("extra") if isinstance(ckpt.get("extra"), dict) else {}
     sums = ckpt.get("epoch_sums") if isinstance(ckpt.get("epoch_sums"), dict) else {}
+    scaler = ckpt.get("amp_scaler") if isinstance(ckpt.get("amp_scaler"), dict) else {}
+    _check_scaler_state(scaler, path)
     return {
         **{k: ckpt[k] for k in ("optimizer", "scheduler", "epoch", "step", "step_in_epoch", "rng")},
         "best": ckpt.get("best") or {},
         "history": extra.get("history", []),
         "mode": extra.get("mode"),
         "epoch_sums": sums,
+        "amp_scaler": scaler,  # empty: no fp16 scaler (an fp16 resume then starts from a fresh scale)
     }
+
+
+# GradScaler.state_dict()'s fields and their types (a float scale, an int count of good steps, ...)
+SCALER_FIELDS = {"scale": float, "growth_factor": float, "backoff_factor": float, "growth_interval": int,
+                 "_growth_tracker": int}
+
+
+def _check_scaler_state(state: dict, path: Union[str, Path]) -> None:
+    if not state:
+        return
+    for key, kind in SCALER_FIELDS.items():
+        value = state.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            raise CheckpointError(f"{path}: field 'amp_scaler' has {key}={value!r}, expected "
+                                  f"{'a number' if kind is float else 'an integer'}; the checkpoint is "
+                                  "damaged or was not written by skdcore")
+    if not 0 < state["scale"] < float("inf"):
+        raise CheckpointError(f"{path}: field 'amp_scaler' has scale={state['scale']!r}, expected a finite "
+                              "number > 0; the checkpoint is damaged")
 
 
 def load_model_state(

@@ -5,7 +5,8 @@ annotations are the schema: before anything runs, every value is checked against
 (``seed: abc``, ``loss.gradient_revision: 'false'``, ``optim.lr: .nan`` are errors, never silently
 used), then against its allowed choices and ranges. Each wrong value is one line of the
 ``ConfigError``, naming the full key path (``optim.name``), the value, the expected type and the valid
-choices. A mode whose choices are on/off also takes YAML's booleans (YAML 1.1 reads ``off`` as false).
+choices. A mode whose choices include off (and on) also takes YAML's booleans (YAML 1.1 reads ``off``
+as false).
 ``--set a.b=value`` overrides from the CLI use the same validation.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..nn.ops_choice import OPS
+from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
 MODES = ("teacher", "baseline", "distill")
@@ -101,6 +103,14 @@ class LossConfig:
 
 
 @dataclass
+class TrainConfig:
+    # mixed precision of the forward passes (train/amp.py): off (float32), bf16, or fp16 with loss scaling
+    amp: str = "off"
+    # torch.compile the student and the teacher (fullgraph where the model allows, train/compile.py)
+    compile: bool = False
+
+
+@dataclass
 class LogConfig:
     progress: bool = True  # tqdm bars when stdout is a terminal (plain lines otherwise)
     # a plain progress line in train.log (and stdout without a bar) every N steps; 0: none
@@ -125,6 +135,7 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def validate(self) -> "ExperimentConfig":
@@ -262,7 +273,7 @@ def _check_prepare_trust(data: DataConfig, errors: list) -> None:
 # Fields with a fixed set of string values (model.name's come from the model registry).
 CHOICES = {
     "mode": MODES, "ops": OPS, "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES, "data.lq": LQ_MODES,
-    "loss.revision_scheme": REVISION_SCHEMES, "log.tensorboard": TENSORBOARD,
+    "loss.revision_scheme": REVISION_SCHEMES, "log.tensorboard": TENSORBOARD, "train.amp": AMP_MODES,
 }
 
 
@@ -314,7 +325,7 @@ def check_type(key: str, value, annotation, errors: list):
 
     bool / int / float / str / dict / list / tuple / Optional / Any, the only types configs use. Floats
     take integers, and strings in float syntax (YAML 1.1 reads ``1e-3`` as a string); a string mode
-    whose choices are on/off takes YAML's booleans and 'true'/'false'.
+    whose choices include off (and on) takes YAML's booleans and 'true'/'false'.
     """
     origin = typing.get_origin(annotation)
     if annotation is Any:
@@ -330,9 +341,10 @@ def check_type(key: str, value, annotation, errors: list):
         errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}")
         return value
     choices = CHOICES.get(key)
-    if annotation is str and choices and {"on", "off"} <= set(choices):
-        value = {True: "on", False: "off", "true": "on", "false": "off"}.get(value, value) \
-            if isinstance(value, (bool, str)) else value
+    if annotation is str and choices and "off" in choices and isinstance(value, (bool, str)):
+        # YAML 1.1 reads off / on as booleans; 'on' only where it is a choice (train.amp has none)
+        booleans = {False: "off", "false": "off", **({True: "on", "true": "on"} if "on" in choices else {})}
+        value = booleans.get(value, value)
     ok, out = _convert(value, origin or annotation)
     if ok and origin in (list, tuple) and typing.get_args(annotation):  # each wrong item is its own line
         item_type = typing.get_args(annotation)[0]

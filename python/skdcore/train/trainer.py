@@ -30,6 +30,7 @@ from ..devices import resolve_device
 from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
 from ..layouts import get_layout
 from ..models import build_model, model_class
+from .amp import MixedPrecision
 from .batches import epoch_batches, iterate
 from .checkpoint import (
     CheckpointError,
@@ -41,6 +42,7 @@ from .checkpoint import (
     set_rng_state,
     unwrap,
 )
+from .compile import compile_model
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
 from .distiller import Distiller
 from .distributed import (
@@ -200,6 +202,10 @@ class Trainer:
             raise ValueError(f"the train split {cfg.data.train_split!r} is empty")
         self.optimizer = build_optimizer(self.model.parameters(), cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, self.steps_per_epoch)
+        self.amp = MixedPrecision(cfg.train.amp, self.device)
+        self.amp.check_model(self.model)
+        if cfg.train.compile:
+            self.model, self.teacher = compile_model(self.model), compile_model(self.teacher)
         self.distiller = None
         if cfg.mode == "distill":  # NB: buffers are broadcast by train_step for every mode
             self.distiller = Distiller(self.teacher, self.model, ops=cfg.ops,
@@ -258,6 +264,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
         self.best, self.history, self.epoch_sums = state["best"], state["history"], state["epoch_sums"]
+        self.amp.load_state_dict(state["amp_scaler"])
         set_rng_state(state["rng"])
 
     def _save(self, name: str) -> None:
@@ -268,7 +275,7 @@ class Trainer:
                         epoch=self.epoch, step=self.step,
                         step_in_epoch=self.step_in_epoch, best=self.best, config=self.cfg.to_dict(),
                         extra={"mode": self.cfg.mode, "history": self.history, "ops": self.ops.used},
-                        epoch_sums=self.epoch_sums)
+                        epoch_sums=self.epoch_sums, amp_scaler=self.amp.state_dict())
 
     # -- one step ------------------------------------------------------------------------------
     def train_step(self, hq: torch.Tensor, lq: torch.Tensor, labels: torch.Tensor) -> Dict[str, float]:
@@ -278,21 +285,27 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer.zero_grad(set_to_none=True)
         info: Dict[str, float] = {}
+        amp = self.amp  # NB: forward passes under autocast, losses in float32, fp16 losses scaled
         if self.distiller is not None:
-            teacher = self.distiller.teacher_forward(hq)
-            student = self.distiller.student_forward(lq)
-            losses = self.distiller.losses(student, teacher, labels)
-            info = self.distiller.backward(losses)
+            with amp.autocast():
+                teacher = self.distiller.teacher_forward(hq)
+                student = self.distiller.student_forward(lq)
+            losses = self.distiller.losses(student, teacher, labels)  # float32 whatever autocast gave
+            info = self.distiller.backward(losses, amp.scaler)  # a disabled scaler leaves them as they are
             logits = student.logits
             loss_values = {f"loss_{k}": float(v.detach()) for k, v in losses.items()}
             total = sum(loss_values.values())
         else:
-            logits, _ = self.model(hq if self.cfg.mode == "teacher" else lq)
+            with amp.autocast():
+                logits, _ = self.model(hq if self.cfg.mode == "teacher" else lq)
+            (logits,) = amp.fp32(logits)
             loss = cross_entropy(logits, labels)
-            loss.backward()
+            amp.scale(loss).backward()
             average_gradients(params, self.dist)
             loss_values, total = {"loss_ce": float(loss.detach())}, float(loss.detach())
-        self.optimizer.step()
+        stepped = amp.step(self.optimizer)
+        if amp.scaling:
+            info["amp_skipped_step"] = float(not stepped)  # epoch mean: the fraction of skipped steps
         self.scheduler.step()
         correct = float((logits.argmax(1) == labels).float().mean())
         return {"loss": total, "acc": correct, **loss_values, **info}
