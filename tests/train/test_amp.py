@@ -231,6 +231,7 @@ def test_fp16_trainer_step_scales_logs_and_resumes_with_the_scaler(tiny_data, ti
 
     trainer.amp.scaler.update(512.0)  # a scale no fresh scaler starts with
     trainer._save("last.pt")
+    trainer.close()  # the run directory stays locked while its Trainer is open
     assert load_checkpoint(tmp_path / "last.pt")["amp_scaler"]["scale"] == 512.0
     resumed = Trainer(cfg, resume=True)
     assert resumed.amp.scaler.get_scale() == 512.0
@@ -240,6 +241,7 @@ def test_damaged_scaler_state_is_a_clear_checkpoint_error(tiny_data, tiny_teache
     cfg = config_from_dict(tiny_config(tiny_data, tmp_path, "teacher", train__amp="fp16", model=FP16_MODEL))
     trainer = Trainer(cfg)
     trainer._save("last.pt")
+    trainer.close()
     ckpt = load_checkpoint(tmp_path / "last.pt")
     ckpt["amp_scaler"]["scale"] = float("nan")
     torch.save(ckpt, tmp_path / "last.pt")

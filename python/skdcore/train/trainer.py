@@ -221,6 +221,10 @@ class Trainer:
         if resume:
             self._resume(self.out / "last.pt")
 
+    def close(self) -> None:
+        """Release the run directory's lock (``fit`` does at its end); for a Trainer used step by step."""
+        self.claim.release()
+
     # -- set-up --------------------------------------------------------------------------------
     def _load_teacher(self):
         path = self.cfg.teacher_checkpoint
@@ -375,7 +379,7 @@ class Trainer:
                 self._write_results(stopped, test)
         finally:
             logger.close()
-            self.claim.release()
+            self.close()
         broadcast_buffers(self.model, self.dist)  # NB: every rank ends with rank 0's BatchNorm statistics
         barrier(self.dist)
         return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
