@@ -3,7 +3,7 @@
 The module is compiled in place (``nn.Module.compile``), so its state_dict keys, its attributes and the
 checkpoints are those of the eager model; the skdcore ops enter the graph as custom ops (their fake
 kernels give dynamo the shapes), so nothing falls back to eager around them. ``fullgraph=True``: every
-built-in model compiles into one graph per forward (tests/train/test_amp_compile.py compiles each one),
+built-in model compiles into one graph per forward (tests/train/test_train_compile.py compiles each one),
 so a graph break is an error at the first step instead of a silent slowdown.
 """
 from __future__ import annotations
