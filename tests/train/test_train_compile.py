@@ -11,6 +11,15 @@ from skdcore.train.compile import compile_model
 TINY_ARGS = {"num_class": 4, "channels": (8, 16), "strides": (1, 2), "num_person": 2}
 
 
+@pytest.fixture(autouse=True)
+def fresh_dynamo_cache():
+    """Each test compiles from scratch: dynamo reuses a graph compiled for another instance of the same
+    model class, with the configuration (e.g. buffer donation) of that earlier compile."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_compiles_fullgraph_with_its_ops_forward_and_backward(name):
     """aot_eager: dynamo's trace (fullgraph: a graph break is an error) and AOT autograd through the ops'

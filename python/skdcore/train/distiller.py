@@ -15,6 +15,7 @@ persons are folded into the batch, (N*M, C, T, V), as SKD does.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
@@ -116,6 +117,15 @@ def _full_precision(x: torch.Tensor) -> torch.Tensor:
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
+def _retain_graph_safe(enabled: bool):
+    """Gradient revision takes one gradient per loss (``retain_graph=True`` but for the last), which a
+    ``torch.compile``d student's backward refuses when AOTAutograd donated its saved buffers: compile
+    (and run) the student's forward with buffer donation off. No effect on an eager student."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch._functorch.config.patch(donated_buffer=False)
+
+
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
@@ -199,7 +209,8 @@ class Distiller(nn.Module):
         """The student on (low-quality) input ``x``; features pass through the adaption conv if any."""
         if self.broadcast_buffers and _distributed():
             broadcast_buffers(self.student, DistInfo(dist.get_rank(), dist.get_world_size()))
-        out = self._student_tap(self.student, x)
+        with _retain_graph_safe(self.revised_backward is not None):
+            out = self._student_tap(self.student, x)
         if self.adaption is not None:
             out.features = self.adaption(out.features)
         return out
