@@ -89,3 +89,22 @@ def test_select_is_a_checked_choice(tiny_data, tmp_path):
 
     with pytest.raises(ConfigError, match=r"data.select: .first. is not valid; choose one of \[.best"):
         config_from_dict(tiny_config(tiny_data, tmp_path, data__select="first"))
+
+
+def test_prepare_draws_bars_only_on_a_terminal(monkeypatch):
+    import io
+    import sys
+    from pathlib import Path
+
+    from skdcore.data import prepare as prepare_module
+
+    assert prepare_module._progress_bar(10, 0, True, Path("out")) is None  # pytest's stderr is no terminal
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    bar = prepare_module._progress_bar(10, 0, True, Path("out"))
+    assert bar is not None
+    bar.close()
