@@ -25,7 +25,7 @@ def run(args) -> int:
     names = [args.name] if args.name else sorted(MODELS)
     for name in names:
         cls = model_class(name)  # NB: an unknown name is a ValueError listing the known ones
-        summary = (inspect.getdoc(cls) or "").splitlines()[0]
+        summary = (inspect.getdoc(cls) or "").splitlines()[0].replace("``", "")
         print(f"{name}: {cls.__name__}, {summary}")
         for argument, default in model_arguments(cls):
             print(f"    {argument} = {default}")
