@@ -129,6 +129,8 @@ def build_variant(name: str, layout, num_class: int):
                 skd["A"] = torch.from_numpy(partitions(layout))
             elif key == "centre_input":  # the model centres each clip on its mean joint position
                 skd["centre_input"] = True
+            elif key == "dropout":  # ST-GCN's dropout after each block's temporal conv
+                skd["dropout"] = float(value)
             elif key == "centred":  # data centred on the centre joint per frame (prepare --normalise)
                 overrides["centred"] = True
             else:
@@ -195,8 +197,9 @@ def centred(split_data, layout):
 
 def report(paths) -> str:
     rows = [json.loads(line) for path in paths if path.exists() for line in path.read_text().splitlines()]
+    unique = {(row["dataset"], row["variant"], row["seed"]): row for row in rows}  # NB: seeds are deterministic
     groups = {}
-    for row in rows:
+    for row in unique.values():
         groups.setdefault((row["dataset"], row["variant"]), []).append(row)
     lines = ["| data set | variant | seeds | train fit % (min) | train loss | test % mean +- std |",
              "|---|---|---|---|---|---|"]
@@ -213,7 +216,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=["skd", "plain"],
                         help="skd, plain, plain_skd_graph, or skd+change+change (yan_graph, uniform, "
-                             "no_edges, unnormalised, lr=0.1, warmup_epochs=0, epochs=80, weight_decay=0)")
+                             "no_edges, unnormalised, centred, centre_input, dropout=0.5, lr=0.1, "
+                             "warmup_epochs=0, epochs=80, weight_decay=0)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=5, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--first-seed", type=int, default=0, help="run several seed ranges side by side")
