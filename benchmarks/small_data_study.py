@@ -197,7 +197,8 @@ def centred(split_data, layout):
 
 def report(paths) -> str:
     rows = [json.loads(line) for path in paths if path.exists() for line in path.read_text().splitlines()]
-    unique = {(row["dataset"], row["variant"], row["seed"]): row for row in rows}  # NB: seeds are deterministic
+    # NB: one row per (data set, variant, seed): a seed reruns identically
+    unique = {(row["dataset"], row["variant"], row["seed"]): row for row in rows}
     groups = {}
     for row in unique.values():
         groups.setdefault((row["dataset"], row["variant"]), []).append(row)
