@@ -48,6 +48,9 @@ def test_sweep_table_files_and_resume(sweep_config, tmp_path, capsys, monkeypatc
     assert float(rows[1]["skd_minus_baseline"]) == pytest.approx(difference, abs=1e-6)
     assert "SKD - baseline over 2 seeds" in printed and "95% interval" in printed
     assert f"{100 * runs['teacher_s1']['top1']:.2f}" in printed
+    # the teacher's fit of its training clips is in the table; a 1-epoch tiny teacher underfits: warned
+    fit = runs["skd_s0"]["teacher_fit"]["train_top1"]
+    assert f"| {100 * fit:.1f}\n" in printed and "warning: the teacher of seed(s) [0, 1]" in printed
 
     # a second call trains nothing: every finished run is read back
     monkeypatch.setattr(trainer_module, "train", lambda *a, **k: pytest.fail("trained again"))

@@ -21,6 +21,7 @@ from typing import Callable, Optional, Sequence
 from ..atomic_io import atomic_write_json, atomic_write_text
 from ..evaluation.paired import mean_std, paired_stats
 from .config import load_config
+from .teacher_check import TEACHER_FIT
 
 ROLES = (("teacher", "teacher", "hq"), ("baseline", "baseline", "lq"), ("skd", "distill", "lq"))
 
@@ -106,16 +107,24 @@ def write_outputs(out: Path, summary: dict) -> None:
 def format_table(summary: dict) -> str:
     """The per-seed table, mean +- std, and the paired difference with its interval (in points)."""
     header = (f"{'seed':>6} | {'teacher (HQ)':>12} | {'baseline (LQ)':>13} | {'SKD (LQ)':>9} | "
-              f"{'SKD - base':>10}")
-    lines = [header, "-" * len(header)]
+              f"{'SKD - base':>10} | teacher fit (train, HQ)")
+    lines, weak = [header, "-" * len(header)], []
     for seed in summary["seeds"]:
         t, b, s = (100 * summary["runs"][run_name(role, seed)]["top1"] for role, _, _ in ROLES)
-        lines.append(f"{seed:>6} | {t:>12.2f} | {b:>13.2f} | {s:>9.2f} | {s - b:>+10.2f}")
+        check = summary["runs"][run_name("skd", seed)].get("teacher_fit") or {}
+        fit = f"{100 * check['train_top1']:.1f}" if "train_top1" in check else "-"
+        lines.append(f"{seed:>6} | {t:>12.2f} | {b:>13.2f} | {s:>9.2f} | {s - b:>+10.2f} | {fit}")
+        if t <= b or check.get("underfits"):
+            weak.append(seed)
     cells = []
     for role, _, _ in ROLES:
         mean, std = summary["mean_std"][role]
         cells.append(f"{100 * mean:.2f} +- {100 * std:.2f}" if std == std else f"{100 * mean:.2f}")
     lines.append(f"{'mean':>6} | {cells[0]:>12} | {cells[1]:>13} | {cells[2]:>9} |")
+    if weak:
+        lines.append(f"warning: the teacher of seed(s) {weak} is no better on HQ than the baseline on LQ, or "
+                     f"fits under {100 * TEACHER_FIT:.0f}% of its training clips: SKD has little to learn "
+                     "from it")
     paired = summary["paired"]
     if paired is None:
         lines.append("one seed: no paired comparison (give --seeds two or more)")
