@@ -114,7 +114,7 @@ def format_table(summary: dict) -> str:
         check = summary["runs"][run_name("skd", seed)].get("teacher_fit") or {}
         fit = f"{100 * check['train_top1']:.1f}" if "train_top1" in check else "-"
         lines.append(f"{seed:>6} | {t:>12.2f} | {b:>13.2f} | {s:>9.2f} | {s - b:>+10.2f} | {fit}")
-        if t <= b or check.get("underfits"):
+        if t < b or check.get("underfits"):
             weak.append(seed)
     cells = []
     for role, _, _ in ROLES:
@@ -122,7 +122,7 @@ def format_table(summary: dict) -> str:
         cells.append(f"{100 * mean:.2f} +- {100 * std:.2f}" if std == std else f"{100 * mean:.2f}")
     lines.append(f"{'mean':>6} | {cells[0]:>12} | {cells[1]:>13} | {cells[2]:>9} |")
     if weak:
-        lines.append(f"warning: the teacher of seed(s) {weak} is no better on HQ than the baseline on LQ, or "
+        lines.append(f"warning: the teacher of seed(s) {weak} is worse on HQ than the baseline on LQ, or "
                      f"fits under {100 * TEACHER_FIT:.0f}% of its training clips: SKD has little to learn "
                      "from it")
     paired = summary["paired"]
