@@ -18,54 +18,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from pathlib import Path
 
 from skdcore.demo import DEMO_DATA  # noqa: E402
+from skdcore.evaluation.paired import paired_stats  # noqa: E402
 
 TRAIN_P = DEMO_DATA["lq"]["p"]  # the occlusion the demo trains (and stores its test LQ) with
 HEAVY_P = round(min(0.95, TRAIN_P + 0.2), 2) if TRAIN_P < 0.95 else 0.99  # an extra, heavier occlusion level
 METRICS = {"top1_lq": f"top-1 @ p={TRAIN_P} (stored LQ, best epoch)",
            "top1_heavy": f"top-1 @ p={HEAVY_P} (regenerated LQ, best epoch)",
            "final_top1_lq": f"top-1 @ p={TRAIN_P}, last epoch (last.pt: no best-epoch selection)"}
-
-
-def paired_stats(baseline, skd) -> dict:
-    """Summary of paired accuracies (one pair per seed): means, sample stds, paired difference.
-
-    t = mean(d) / (std(d) / sqrt(n)) with d = skd - baseline and n - 1 degrees of freedom; the sign
-    test p-value is the exact two-sided binomial one over the non-tied pairs.
-    """
-    n = len(baseline)
-    if n != len(skd) or n < 2:
-        raise ValueError(f"paired_stats needs two equally long lists of >= 2 values, got {n} and {len(skd)}")
-    diffs = [s - b for b, s in zip(baseline, skd)]
-
-    def mean_std(values):
-        mean = sum(values) / len(values)
-        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-    (base_mean, base_std), (skd_mean, skd_std), (diff_mean, diff_std) = map(mean_std, (baseline, skd, diffs))
-    if diff_std > 0:
-        t = diff_mean / (diff_std / math.sqrt(n))
-    else:  # every pair differs by the same amount: no spread to compare against
-        t = math.copysign(math.inf, diff_mean) if diff_mean != 0 else math.nan
-    wins, losses = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
-    untied = wins + losses
-    tail = sum(math.comb(untied, i) for i in range(min(wins, losses) + 1)) / 2 ** untied if untied else 1.0
-    return {"n": n, "baseline_mean": base_mean, "baseline_std": base_std, "skd_mean": skd_mean,
-            "skd_std": skd_std,
-            "diff_mean": diff_mean, "diff_std": diff_std, "t": t, "df": n - 1,
-            "wins": wins, "ties": n - untied, "losses": losses, "sign_test_p": min(1.0, 2 * tail)}
-
-
-def t_test_p(t: float, df: int) -> float:
-    """Two-sided p-value of a Student t statistic (scipy)."""
-    from scipy import stats
-
-    return float(2 * stats.t.sf(abs(t), df)) if math.isfinite(t) else (0.0 if math.isinf(t) else math.nan)
 
 
 def run_config(mode: str, seed: int, out: Path, quick: bool, ops: str):
@@ -210,9 +174,8 @@ def main(argv=None) -> int:
 
     summary = {}
     for key in METRICS:
-        st = paired_stats([runs[("baseline", s)][key] for s in seeds],
-                          [runs[("distill", s)][key] for s in seeds])
-        summary[key] = {**st, "t_test_p": t_test_p(st["t"], st["df"])}
+        summary[key] = paired_stats([runs[("baseline", s)][key] for s in seeds],
+                                    [runs[("distill", s)][key] for s in seeds])
     report = format_report(runs, seeds, summary)
     num_test = teacher["num_test"]
     print(f"\nteacher (seed 0) on LQ: p={TRAIN_P} {100 * teacher['top1_lq']:.1f}%, p={HEAVY_P} "

@@ -71,8 +71,8 @@ def test_hand_written_yaml(tmp_path):
 def test_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="unknown layout keys \\['joints'\\]"):
         layout_from_dict({**UPPER8, "joints": []})
-    with pytest.raises(ValueError, match="needs \\['center'\\]"):
-        layout_from_dict({k: v for k, v in UPPER8.items() if k != "center"})
+    with pytest.raises(ValueError, match="needs \\['edges'\\]"):
+        layout_from_dict({k: v for k, v in UPPER8.items() if k != "edges"})
     with pytest.raises(ValueError, match="not connected"):
         layout_from_dict({**UPPER8, "edges": UPPER8["edges"][:-1]})
     with pytest.raises(ValueError, match="strategy='star' is not valid"):
@@ -85,6 +85,21 @@ def test_errors_name_the_problem(tmp_path):
         load_layout(bad)
     with pytest.raises(ValueError, match="layout.yaml path"):
         get_layout("upper9")
+
+
+def test_center_is_optional_the_graph_centre_by_default():
+    # upper8: the neck is at most 2 hops from every joint, every other joint is 3 or more from one
+    layout = layout_from_dict({k: v for k, v in UPPER8.items() if k != "center"})
+    assert layout.center == 2 and layout.to_dict()["center"] == 2
+    # a chain a-b-c-d-e: the middle joint; an even chain a-b-c-d: the lower index of the two middles
+    assert make_layout("chain", list("abcde"), [[0, 1], [1, 2], [2, 3], [3, 4]]).center == 2
+    assert make_layout("chain", list("abcd"), [[0, 1], [1, 2], [2, 3]]).center == 1
+    for name, builtin in BUILTIN_LAYOUTS.items():  # a joint of the built-ins' smallest eccentricity
+        hops = builtin.hop_distance()
+        centre = make_layout(name, builtin.joint_names, builtin.edges)
+        assert centre.hop_distance().max() <= hops.max()
+    with pytest.raises(ValueError, match="not connected"):
+        make_layout("split", list("abcd"), [[0, 1], [2, 3]])
 
 
 def test_a_layout_object_is_returned_as_is():

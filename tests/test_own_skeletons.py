@@ -4,6 +4,8 @@ prepare, teacher, LQ baseline, SKD student, eval: once with CLI commands only, o
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -12,7 +14,9 @@ import pytest
 
 from skdcore.cli import main
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "own_skeletons.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "own_skeletons.yaml"
+README = ROOT / "README.md"
 LAYOUT_YAML = """\
 name: upper8
 joint_names: [pelvis, spine, neck, head, left_shoulder, left_hand, right_shoulder, right_hand]
@@ -74,70 +78,57 @@ def own_files(tmp_path, one_torch_thread):
     return tmp_path
 
 
-def test_cli_only(own_files, capsys, monkeypatch):
-    monkeypatch.chdir(own_files)
-    shutil.copy(CONFIG, own_files / "own.yaml")
-    tiny = [a for s in TINY for a in ("--set", s)]
-    assert (
-        main(
-            [
-                "prepare",
-                "--source",
-                "arrays",
-                "--input",
-                "X.npy",
-                "--labels",
-                "y.npy",
-                "--layout",
-                "layout.yaml",
-                "--out",
-                "data/own",
-                "--test-fraction",
-                "0.2",
-                "--val-fraction",
-                "0.1",
-            ]
-        )
-        == 0
-    )
-    printed = capsys.readouterr().out
-    assert "keep each clip's frames (51..51)" in printed and "normalisation: none" in printed
-    manifest = json.loads((own_files / "data/own/manifest.json").read_text())
-    assert manifest["layout"]["joint_names"][5] == "left_hand" and manifest["shape"] == [60, 6, 51, 8, 1]
-    assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
+def readme_own_data_commands() -> list:
+    """Argument lists of the `skd` lines in README's "Your own skeleton data" bash block, in order."""
+    text = README.read_text()
+    section = text[text.index("## Your own skeleton data"):]
+    section = section[:section.index("\n## ", 1)]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    return [shlex.split(line, comments=True)[1:] for line in block.splitlines() if line.startswith("skd ")]
 
-    for mode in ("teacher", "baseline"):
-        args = ["train", "--config", "own.yaml", "--set", f"mode={mode}", "--output-dir", f"runs/own/{mode}"]
-        assert main([*args, *tiny]) == 0
-    assert (
-        main(
-            [
-                "distill",
-                "--config",
-                "own.yaml",
-                "--teacher",
-                "runs/own/teacher/best.pt",
-                "--output-dir",
-                "runs/own/skd",
-                *tiny,
-            ]
-        )
-        == 0
-    )
-    printed = capsys.readouterr().out
-    assert printed.count("test top1") == 3 and "on the validation split 'val'" in printed
-    assert main(["eval", "--checkpoint", "runs/own/skd/best.pt", "--ops", "fused"]) == 0
-    printed = capsys.readouterr().out
-    assert "on LQ" in printed and "on HQ" in printed
+
+def tiny_run(argv: list) -> list:
+    """The README command made tiny: small model, 2 epochs (and 2 seeds for the sweep)."""
+    if argv[0] not in ("train", "distill", "sweep"):
+        return argv
+    if argv[0] == "sweep":
+        at = argv.index("--seeds") + 1
+        end = next((i for i in range(at, len(argv)) if argv[i].startswith("--")), len(argv))
+        argv = argv[:at] + ["0", "1"] + argv[end:]
+    return argv + [a for s in TINY for a in ("--set", s)]
+
+
+def test_readme_commands(own_files, capsys, monkeypatch):
+    """Every `skd` line of the README's own-data section, run as written on generated arrays (tiny model)."""
+    monkeypatch.chdir(own_files)
+    shutil.copytree(CONFIG.parent, own_files / "configs")
+    commands = readme_own_data_commands()
+    assert [argv[0] for argv in commands[:4]] == ["prepare", "train", "train", "distill"]
+    assert {"eval", "robustness", "export", "sweep", "models"} <= {argv[0] for argv in commands}
+    for argv in commands:
+        assert main(tiny_run(argv)) == 0, argv
+        printed = capsys.readouterr().out
+        if argv[0] == "prepare":
+            assert "keep each clip's frames (51..51)" in printed and "normalisation: none" in printed
+            manifest = json.loads((own_files / "data/own/manifest.json").read_text())
+            assert manifest["layout"]["joint_names"][5] == "left_hand"
+            assert manifest["shape"] == [60, 6, 51, 8, 1]
+            assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
+        elif argv[0] in ("train", "distill"):
+            assert "test top1" in printed and "on the validation split 'val'" in printed
+            assert ("HQ input" if "mode=teacher" in argv else "LQ input") in printed
+            if argv[0] == "distill":
+                assert "teacher runs/own/teacher/best.pt" in printed and "on its training split" in printed
+        elif argv[0] == "eval":
+            assert "on LQ" in printed and "on HQ" in printed
+        elif argv[0] == "sweep":
+            assert "SKD - baseline over 2 seeds" in printed
+        elif argv[0] == "models":
+            assert "st_gcn:" in printed and "shift_gcn:" in printed
     # robustness curves of the three runs and a deployable student, the custom layout carried along
-    runs = [f"runs/own/{name}/best.pt" for name in ("teacher", "baseline", "skd")]
-    severities = ["--severities", "occlusion=0,0.6", "--corruptions", "occlusion", "jitter",
-                  "--names", "teacher", "baseline", "skd"]
-    assert main(["robustness", "--checkpoint", *runs, "--out", "runs/own/robustness", *severities]) == 0
     table = json.loads((own_files / "runs/own/robustness/robustness.json").read_text())
-    assert {row["model"] for row in table["rows"]} == {"teacher", "baseline", "skd"}
-    assert main(["export", "runs/own/skd/best.pt", "--format", "onnx", "--out", "runs/own/skd.onnx"]) == 0
-    assert (own_files / "runs/own/skd.onnx").stat().st_size > 0
+    assert len({row["model"] for row in table["rows"]}) == 3 and len(table["rows"]) > 3
+    assert (own_files / "runs/own/skd/best.onnx").stat().st_size > 0
     # the run's own config re-runs as is (the layout travels as data)
     assert main(["train", "--config", "runs/own/skd/config.yaml", "--output-dir", "runs/own/skd_again"]) == 0
     again = json.loads((own_files / "runs/own/skd_again/test_metrics.json").read_text())
@@ -171,3 +162,22 @@ def test_python(own_files):
     assert len(test_set) == 12 and test_set.layout.name == "upper8"
     assert metrics["top1"] == pytest.approx(results["distill"]["test"]["top1"])
     assert all(results[m]["best"]["split"] == "val" for m in results)
+
+
+@pytest.mark.parametrize("name", ["own_skeletons.yaml", "own_skeletons_stgcn.yaml"])
+def test_own_data_configs_centre_the_input(name):
+    """Both own-data configs load, and build a model that ignores where the person stands."""
+    import torch
+    import yaml
+
+    from skdcore.layouts import layout_from_dict
+    from skdcore.models import build_model
+    from skdcore.train import load_config
+
+    cfg = load_config(CONFIG.parent / name)
+    assert cfg.model.args["centre_input"] is True and cfg.data.select == "best"
+    model = build_model(cfg.model.name, num_class=6, num_person=1, ops="reference",
+                        layout=layout_from_dict(yaml.safe_load(LAYOUT_YAML)), **cfg.model.args).eval()
+    x = torch.randn(2, 3, 20, 8, 1)
+    torch.testing.assert_close(model(x + 3.0)[0], model(x)[0], atol=1e-4, rtol=1e-4)
+

@@ -1,10 +1,11 @@
-"""The `skd` command line: train | distill | eval | robustness | plot | export | bench | demo | ablation |
-prepare | info."""
+"""The `skd` command line: train | distill | sweep | eval | robustness | plot | export | bench | demo |
+ablation | prepare | models | info."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from .commands.threads import add_threads_argument, apply_threads
 from .nn.ops_choice import OPS
 from .train.amp import AMP_MODES
 
@@ -114,6 +115,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
     if teacher:
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
     _add_trust_argument(parser)
+    add_threads_argument(parser)
+
 
 
 def _add_trust_argument(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_command(commands, "eval", "evaluate checkpoints side by side: top-1/top-5, mean class and per-class "
                  "accuracy, confusion matrices (--out), robustness curves (--robustness)")
+    _add_command(commands, "sweep", "teacher, LQ baseline and SKD student over several seeds: one table with "
+                 "mean +- std and the paired SKD - baseline difference (CSV/JSON)")
+    _add_command(commands, "models", "the model names a config takes, and each one's model.args")
     _add_command(commands, "robustness",
                  "accuracy of checkpoints under every LQ corruption over a severity grid")
     _add_command(commands, "plot", "training curves (and confusion matrices) of any run directories")
@@ -199,6 +205,7 @@ def user_errors() -> tuple:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    apply_threads(args)
     try:
         return args.func(args)
     except user_errors() as error:

@@ -5,7 +5,8 @@ A layout is plain data. The built-ins cover the joint sets people actually hold
 own skeleton with :func:`make_layout` and pass it wherever a layout is accepted.
 
 Edges are undirected pairs of 0-based joint indices. ``center`` is the joint the
-spatial partition measures hop distances from (and data normalisation centres on).
+spatial partition measures hop distances from (and data normalisation centres on); left out, it is
+the graph's centre (:func:`graph_centre`: the joint with the fewest hops to the farthest joint).
 ``roles`` optionally names joints that pre-normalisation needs (spine base/top,
 left/right shoulder); layouts without them simply skip rotation alignment.
 ``strategy`` optionally fixes the graph partition ('spatial' or 'uniform') models build.
@@ -85,18 +86,30 @@ class Layout:
         return hops
 
 
+def graph_centre(num_joints: int, edges: Sequence[Sequence[int]]) -> int:
+    """The joint whose farthest joint is the fewest hops away (ties: the lowest index): the default
+    ``center`` of a layout that names none. Joints no edge reaches count as infinitely far."""
+    def eccentricity(joint: int) -> float:
+        probe = Layout("probe", tuple(map(str, range(num_joints))), tuple(map(tuple, edges)), joint)
+        hops = probe.hop_distance()
+        return float("inf") if (hops < 0).any() else int(hops.max())
+
+    return min(range(num_joints), key=lambda j: (eccentricity(j), j))
+
+
 def make_layout(
     name: str,
     joint_names: Sequence[str],
     edges: Sequence[Sequence[int]],
-    center: Union[int, str],
+    center: Union[int, str, None] = None,
     roles: Mapping[str, Union[int, str]] | None = None,
     strategy: Optional[str] = None,
 ) -> Layout:
     """Build and validate a user-defined layout.
 
     ``center``, the joints of ``edges`` and the values of ``roles`` may be joint indices or
-    joint names. ``strategy``: partition models build ('spatial', 'uniform'; None = model default).
+    joint names; ``center`` None (left out): :func:`graph_centre`, the joint fewest hops from every other.
+    ``strategy``: partition models build ('spatial', 'uniform'; None = model default).
     Raises ValueError naming the offending argument.
     """
     if strategy is not None and strategy not in PARTITION_STRATEGIES:
@@ -139,7 +152,8 @@ def make_layout(
         if role not in ROLE_NAMES:
             raise ValueError(f"layout {name!r}: unknown role {role!r}; known roles: {ROLE_NAMES}")
         clean_roles[role] = resolve(value, f"roles[{role!r}]")
-    layout = Layout(str(name), names, tuple(clean_edges), resolve(center, "center"), clean_roles, strategy)
+    centre = graph_centre(V, clean_edges) if center is None else resolve(center, "center")
+    layout = Layout(str(name), names, tuple(clean_edges), centre, clean_roles, strategy)
     unreachable = [names[j] for j in np.flatnonzero(layout.hop_distance() < 0)]
     if unreachable:
         raise ValueError(
@@ -217,13 +231,13 @@ def layout_from_dict(values: Mapping[str, Any], where: str = "layout") -> Layout
     unknown = sorted(set(values) - set(LAYOUT_KEYS))
     if unknown:
         raise ValueError(f"{where}: unknown layout keys {unknown}; valid keys: {list(LAYOUT_KEYS)}")
-    missing = [k for k in ("joint_names", "edges", "center") if k not in values]
+    missing = [k for k in ("joint_names", "edges") if k not in values]
     if missing:
-        raise ValueError(f"{where}: layout needs {missing} (keys: name, joint_names, edges, center; "
-                         "optional roles, strategy)")
+        raise ValueError(f"{where}: layout needs {missing} (keys: name, joint_names, edges; "
+                         "optional center, roles, strategy)")
     try:
         return make_layout(values.get("name", "custom"), values["joint_names"], values["edges"],
-                           values["center"], values.get("roles") or None, values.get("strategy"))
+                           values.get("center"), values.get("roles") or None, values.get("strategy"))
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: {error}") from None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
+from .threads import add_threads_argument
 
 
 def add_arguments(parser) -> None:
@@ -22,6 +23,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--per-class", action="store_true", help="print the per-class accuracy table")
     parser.add_argument("--out", metavar="DIR", help="write eval.json and confusion matrices (CSV, PNG)")
     add_model_arguments(parser)
+    add_threads_argument(parser)
     parser.add_argument("--robustness", action="store_true",
                         help="also compute robustness curves (see `skd robustness --help`; needs --out)")
     from .robustness import add_grid_arguments

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -372,7 +373,8 @@ def _run_jobs(jobs, workers):
 
 
 def _progress_bar(total, initial, enabled, out):
-    if not enabled:
+    """A tqdm bar on stderr when it is a terminal; None otherwise (logs and pipes get no bar lines)."""
+    if not enabled or not sys.stderr.isatty():
         return None
     try:
         from tqdm import tqdm

@@ -205,6 +205,7 @@ class ShiftGCN(SkeletonModel):
     ``layout`` (a built-in name or Layout), if given, sets ``num_joints``; the spatial shift itself
     uses no edges. ``shift_grad``: "reference" (sign(g) * 0.01 for the temporal offsets, as the
     reference CUDA op) or "exact". ``ops``: "fused" (compiled temporal_shift) or "reference".
+    ``centre_input``: subtract each clip's mean joint position first (raw, uncentred recordings).
     """
 
     compiled_ops = ("temporal_shift",)
@@ -221,6 +222,7 @@ class ShiftGCN(SkeletonModel):
         shift_grad: str = "reference",
         ops: str = "fused",
         layout: Union[str, Layout, None] = None,
+        centre_input: bool = False,
     ):
         if layout is not None:  # the shift needs only the joint count
             num_joints = get_layout(layout).num_joints
@@ -232,7 +234,7 @@ class ShiftGCN(SkeletonModel):
             raise ValueError(
                 f"ShiftGCN: channels must be positive and strides 1 or 2, got {channels}, {strides}")
         super().__init__(num_class, num_joints, num_person, in_channels, channels[-1], adaption_channels,
-                         ops)
+                         ops, centre_input)
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(num_person * in_channels * num_joints)
         bn_init(self.data_bn, 1)

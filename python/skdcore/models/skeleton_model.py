@@ -22,15 +22,33 @@ from torch import nn
 from ..nn.ops_choice import check_ops
 
 
+def centre_on_clip_mean(x: torch.Tensor) -> torch.Tensor:
+    """Each clip of x (N, C, T, V, M) minus the mean position of its present joints; absent joints
+    (all coordinates 0, e.g. occluded in LQ) stay 0.
+
+    NB: where a person stands in raw, uncentred recordings differs from clip to clip by far more than
+    the joints move within a clip; data_bn then scales the motion down to a small signal and a small
+    GCN underfits (benchmarks/RESULTS.md, "Small data"). One offset per clip keeps the motion (also
+    of the whole body) and, unlike centring each frame on one joint, does not depend on a joint an
+    occlusion may hide.
+    """
+    present = (x != 0).any(dim=1, keepdim=True).to(x.dtype)  # (N, 1, T, V, M)
+    count = present.sum(dim=(2, 3, 4), keepdim=True).clamp_min(1.0)
+    mean = (x * present).sum(dim=(2, 3, 4), keepdim=True) / count  # (N, C, 1, 1, 1)
+    return (x - mean) * present
+
+
 class SkeletonModel(nn.Module):
     """Base class: subclasses set ``self.data_bn`` and implement ``backbone(x) -> (N*M, C, T', V)``."""
 
     compiled_ops: Sequence[str] = ()  # the skdcore ops the layers call when ops="fused"
 
     def __init__(self, num_class: int, num_joints: int, num_person: int, in_channels: int,
-                 feature_channels: int, adaption_channels: Optional[int] = None, ops: str = "fused"):
+                 feature_channels: int, adaption_channels: Optional[int] = None, ops: str = "fused",
+                 centre_input: bool = False):
         super().__init__()
         self.ops = check_ops(ops, type(self).__name__)
+        self.centre_input = bool(centre_input)
         for name, value in (("num_class", num_class), ("num_joints", num_joints),
                             ("num_person", num_person), ("in_channels", in_channels)):
             if int(value) != value or value < 1:
@@ -74,7 +92,9 @@ class SkeletonModel(nn.Module):
     persons_fixed = True
 
     def normalise_and_fold(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T, V, M) -> data_bn -> (N*M, C, T, V)."""
+        """(N, C, T, V, M) -> [centre_input: centre_on_clip_mean] -> data_bn -> (N*M, C, T, V)."""
+        if self.centre_input:
+            x = centre_on_clip_mean(x)
         N, C, T, V, M = x.shape
         bn_persons = M if self.persons_fixed else 1
         x = x.permute(0, 4, 3, 1, 2).contiguous().view(N * M // bn_persons, bn_persons * V * C, T)

@@ -65,6 +65,8 @@ class STGCN(SkeletonModel):
     ``layout``: a built-in name ('ntu25', 'openpose18', 'coco17', 'penn13') or a
     :class:`skdcore.layouts.Layout`; ``A`` (K, V, V) overrides the partition if given.
     Defaults: 10 blocks 64x4, 128x3, 256x3, stride 2 at blocks 5 and 8, learnable edge importance.
+    ``centre_input``: subtract each clip's mean joint position first (raw, uncentred recordings;
+    :func:`skdcore.models.skeleton_model.centre_on_clip_mean`).
     """
 
     persons_fixed = False
@@ -84,6 +86,7 @@ class STGCN(SkeletonModel):
         A: Optional[torch.Tensor] = None,
         adaption_channels: Optional[int] = None,
         ops: str = "fused",
+        centre_input: bool = False,
     ):
         channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
         if not channels or len(channels) != len(strides):
@@ -93,7 +96,7 @@ class STGCN(SkeletonModel):
             A = torch.from_numpy(partition_matrices(get_layout(layout)))
         A = torch.as_tensor(A, dtype=torch.float32)
         super().__init__(num_class, A.shape[-1], num_person, in_channels, channels[-1], adaption_channels,
-                         ops)
+                         ops, centre_input)
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(in_channels * A.shape[-1])
         blocks, previous = [], in_channels

@@ -32,6 +32,7 @@ LQ_MODES = ("fixed", "random")
 REVISION_SCHEMES = ("fast", "reference")
 TENSORBOARD = ("auto", "on", "off")
 SCHEDULES = ("step", "cosine")
+SELECTS = ("best", "last")
 SELECT_ON_TEST_LABEL = "reference behaviour: model selection on the test split"
 
 
@@ -52,6 +53,9 @@ class DataConfig:
     val_split: Optional[str] = "val"  # selects best.pt; made by `skd prepare --val-fraction 0.1`
     # true: select best.pt on test_split every epoch, as the SKD reference code does (reproducing its numbers)
     select_on_test: bool = False
+    # the checkpoint evaluated on the test split (and distilled from by `skd sweep`): best = best.pt, the best
+    # epoch on the selection split (ties: the later epoch); last = last.pt (small validation splits)
+    select: str = "best"
     lq: str = "fixed"  # fixed: stored LQ; random: fresh LQ per epoch
     # data.lq: random regenerates the train LQ every epoch with this generator (a skdcore.data.build_lq
     # spec, e.g. {name: skd_occlusion, p: 0.9}); null: the generator `skd prepare` used (manifest)
@@ -273,6 +277,7 @@ def _check_prepare_trust(data: DataConfig, errors: list) -> None:
 # Fields with a fixed set of string values (model.name's come from the model registry).
 CHOICES = {
     "mode": MODES, "ops": OPS, "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES, "data.lq": LQ_MODES,
+    "data.select": SELECTS,
     "loss.revision_scheme": REVISION_SCHEMES, "log.tensorboard": TENSORBOARD, "train.amp": AMP_MODES,
 }
 

@@ -60,7 +60,10 @@ from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .run_dir import claim_run_dir
 from .run_log import RunLogger
+from .selection import selection_lines
 from .sync_batchnorm import convert_sync_batchnorm
+from .teacher_check import check_teacher
+from .teacher_check import describe as describe_teacher
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -186,7 +189,7 @@ class Trainer:
         self.selection = "test" if cfg.data.select_on_test else "val"
         self.num_classes = self.train_set.num_classes
 
-        self.teacher = None
+        self.teacher, self.teacher_check = None, None
         self.model_args = model_arguments(cfg, self.train_set)
         if cfg.mode == "distill":
             self.teacher = self._load_teacher()
@@ -328,17 +331,22 @@ class Trainer:
         return metrics
 
     def evaluate_test(self) -> Dict:
-        """best.pt on the test split, once, after training; written to ``test_metrics.json``."""
-        best_path = self.out / "best.pt"
-        if not best_path.exists():
+        """The ``data.select`` checkpoint (best.pt or last.pt) on the test split, once, after training;
+        written to ``test_metrics.json``."""
+        name = f"{self.cfg.data.select}.pt"
+        path = self.out / name
+        if not path.exists():
             return {}
         model = build_model(self.cfg.model.name, ops=self.cfg.ops, **self.model_args)
-        load_model_state(model, load_checkpoint(best_path, trust=self.trust_checkpoint), best_path)
+        load_model_state(model, load_checkpoint(path, trust=self.trust_checkpoint), path)
         test_set = open_test_set(self.cfg)
         batches = iterate(test_set, self._eval_batches(test_set))
         metrics = evaluate(model.to(self.device), batches, self.device, self.num_classes, self.input_name)
-        result = {"split": self.cfg.data.test_split, "input": self.input_name, "checkpoint": "best.pt",
-                  "best_epoch": self.best.get("epoch"), "selected_on": self.selection_label(),
+        epoch = self.best.get("epoch") if name == "best.pt" else self.epoch
+        result = {"split": self.cfg.data.test_split, "input": self.input_name, "checkpoint": name,
+                  "best_epoch": epoch,
+                  "selected_on": (self.selection_label() if name == "best.pt"
+                                  else "last epoch (data.select: last)"),
                   **{k: metrics[k] for k in ("top1", "top5", "loss") if k in metrics}}
         atomic_write_json(self.out / "test_metrics.json", result)
         return result
@@ -364,8 +372,15 @@ class Trainer:
         logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
                        f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
                        f"{self.dist.world_size} process(es), global batch "
-                       f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else ""))
-        logger.message(f"[{cfg.name}] best.pt is selected on the {self.selection_label()}")
+                       f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else "")
+                       + self._distill_description())
+        for line in selection_lines(cfg, self.selection_label(), len(self.val_set)):
+            logger.message(f"[{cfg.name}] {line}")
+        if self.teacher is not None and not self.step:
+            self.teacher_check = check_teacher(self.teacher, self.train_set, self.val_set,
+                                               cfg.data.eval_batch_size, self.device)
+            for line in describe_teacher(self.teacher_check, cfg.teacher_checkpoint, self.selection_label()):
+                logger.message(f"[{cfg.name}] {line}")
         stopped, test = False, {}
         try:
             while self.epoch < cfg.optim.epochs and not stopped:
@@ -374,7 +389,8 @@ class Trainer:
                 test = self.evaluate_test() if not stopped else {}
                 if test:
                     logger.message(f"[{cfg.name}] test top1 {100 * test['top1']:.2f}% "
-                                   f"({test['split']}, best.pt of epoch {test['best_epoch']}, "
+                                   f"({test['split']}, {test['input'].upper()} input, "
+                                   f"{test['checkpoint']} of epoch {test['best_epoch']}, "
                                    f"selected on the {test['selected_on']})")
                 self._write_results(stopped, test)
         finally:
@@ -385,6 +401,12 @@ class Trainer:
         return {"best": self.best, "test": test, "selection": self.selection_label(), "history": self.history,
                 "stopped": stopped, "output_dir": str(self.out)}
 
+    def _distill_description(self) -> str:
+        if self.cfg.mode != "distill":
+            return ""
+        revision = "on" if self.cfg.loss.gradient_revision else "off (losses summed)"
+        return f"; teacher {self.cfg.teacher_checkpoint}, gradient revision {revision}"
+
     def _write_results(self, stopped: bool, test: Dict) -> None:
         """results.json: what the run reached (selection split, test split once), readable without torch."""
         prefix = f"{self.selection}_"
@@ -394,6 +416,8 @@ class Trainer:
                    "selection": self.selection_label(), "best": self.best, "test": test,
                    "last_eval": {k: v for k, v in last.items() if k.startswith(prefix) or k == "epoch"},
                    "world_size": self.dist.world_size, "checkpoints": {"best": "best.pt", "last": "last.pt"}}
+        if self.teacher_check is not None:
+            results["teacher_check"] = self.teacher_check
         atomic_write_json(self.out / "results.json", results)
 
     def _run_epoch(self, logger: RunLogger) -> bool:

@@ -1,0 +1,22 @@
+"""What the start of a run says about model selection, and when the validation split is too small.
+
+best.pt is the epoch with the highest top-1 on the selection split (ties: the later epoch). On a split of
+n clips one clip is 100/n points, so with a few dozen clips many epochs tie or differ by one clip, and
+best.pt is often no better than last.pt: a run then warns and names ``data.select: last``.
+"""
+from __future__ import annotations
+
+# Below this many clips one validation clip is worth more than one point of top-1.
+MIN_RANKING_CLIPS = 100
+
+
+def selection_lines(cfg, selection_label: str, num_clips: int) -> list:
+    """The lines a run prints about model selection (``selection_label``: the split best.pt is chosen on)."""
+    if cfg.data.select == "last":
+        return ["the test split is evaluated on last.pt (data.select: last); best.pt is still saved"]
+    lines = [f"best.pt is selected on the {selection_label}"]
+    if num_clips < MIN_RANKING_CLIPS:
+        lines.append(f"warning: the selection split has {num_clips} clips, one clip is "
+                     f"{100 / max(num_clips, 1):.1f} points: too few to rank epochs, best.pt may be no "
+                     "better than last.pt; data.select: last evaluates the last epoch instead")
+    return lines
