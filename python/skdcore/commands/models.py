@@ -12,22 +12,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("name", nargs="?", help="show one model only")
 
 
-def model_arguments(cls) -> list:
+def model_arguments(name: str) -> list:
     """[(name, default repr)] of the constructor arguments a config may set in ``model.args``."""
-    parameters = inspect.signature(cls.__init__).parameters.values()
-    return [(p.name, "required" if p.default is inspect.Parameter.empty else repr(p.default))
-            for p in parameters if p.name != "self" and p.name not in FROM_DATA]
+    from ..models import accepted_arguments
+
+    return [(argument, "required" if default is inspect.Parameter.empty else repr(default))
+            for argument, default in accepted_arguments(name).items() if argument not in FROM_DATA]
 
 
 def run(args) -> int:
-    from ..models import MODELS, model_class
+    from ..models import available_models, model_class
 
-    names = [args.name] if args.name else sorted(MODELS)
+    names = [args.name] if args.name else list(available_models())  # entry-point models included
     for name in names:
         cls = model_class(name)  # NB: an unknown name is a ValueError listing the known ones
         summary = (inspect.getdoc(cls) or "").splitlines()[0].replace("``", "")
         print(f"{name}: {cls.__name__}, {summary}")
-        for argument, default in model_arguments(cls):
+        for argument, default in model_arguments(name):
             print(f"    {argument} = {default}")
         from_data = [a for a in FROM_DATA if a in inspect.signature(cls).parameters]
         print(f"    (set from the data and the run: {', '.join(from_data)})")
