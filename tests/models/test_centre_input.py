@@ -19,7 +19,7 @@ def test_centre_on_clip_mean_values():
     assert (out[0, :, 1, 2, 0] == 0).all() and (out[1, :, :, :, 1] == 0).all()
 
 
-@pytest.mark.parametrize("name", ["st_gcn", "shift_gcn"])
+@pytest.mark.parametrize("name", ["st_gcn", "shift_gcn", "ctr_gcn"])
 def test_models_ignore_where_the_person_stands(name, one_torch_thread):
     torch.manual_seed(0)
     args = dict(num_class=5, num_person=1, channels=[8, 16], strides=[1, 2], ops="reference", layout="coco17")

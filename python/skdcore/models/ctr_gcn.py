@@ -31,10 +31,9 @@ from typing import Any, Dict, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from ..graph import partition_matrices
-from ..layouts import Layout, get_layout
+from ..layouts import Layout
 from .shift_gcn import bn_init, conv_init
-from .skeleton_model import SkeletonModel
+from .skeleton_model import SkeletonModel, stacked_blocks
 from .st_gcn import REFERENCE_CHANNELS, REFERENCE_STRIDES, STGCN
 
 
@@ -180,6 +179,8 @@ class CTRGCN(SkeletonModel):
     ``layout``: a built-in name or a :class:`skdcore.layouts.Layout` (its spatial partition, K=3);
     ``A`` (K, V, V) overrides it. ``channels`` / ``strides``: one entry per block (each width a
     multiple of ``len(dilations) + 2``); the first block has no residual, as the authors'.
+    ``centre_input``: subtract each clip's mean joint position first (raw, uncentred recordings;
+    :func:`skdcore.models.skeleton_model.centre_on_clip_mean`).
     """
 
     persons_fixed = False
@@ -199,16 +200,11 @@ class CTRGCN(SkeletonModel):
         A: Optional[torch.Tensor] = None,
         adaption_channels: Optional[int] = None,
         ops: str = "fused",
+        centre_input: bool = False,
     ):
-        channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
-        if not channels or len(channels) != len(strides):
-            raise ValueError("CTRGCN: channels and strides need one entry per block (same non-zero length), "
-                             f"got {len(channels)} channels and {len(strides)} strides")
-        if A is None:
-            A = torch.from_numpy(partition_matrices(get_layout(layout)))
-        A = torch.as_tensor(A, dtype=torch.float32)
+        channels, strides, A = stacked_blocks("CTRGCN", channels, strides, layout, A)
         super().__init__(num_class, A.shape[-1], num_person, in_channels, channels[-1], adaption_channels,
-                         ops)
+                         ops, centre_input)
         self.channels, self.strides = channels, strides
         self.data_bn = nn.BatchNorm1d(in_channels * A.shape[-1])
         bn_init(self.data_bn, 1)

@@ -14,11 +14,13 @@ for a dataset of clips shaped (N, C, T, V, M).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
+from ..graph import partition_matrices
+from ..layouts import get_layout
 from ..nn.ops_choice import check_ops
 
 
@@ -36,6 +38,19 @@ def centre_on_clip_mean(x: torch.Tensor) -> torch.Tensor:
     count = present.sum(dim=(2, 3, 4), keepdim=True).clamp_min(1.0)
     mean = (x * present).sum(dim=(2, 3, 4), keepdim=True) / count  # (N, C, 1, 1, 1)
     return (x - mean) * present
+
+
+def stacked_blocks(model: str, channels: Sequence[int], strides: Sequence[int], layout: Any,
+                   A: Optional[torch.Tensor]) -> Tuple[tuple, tuple, torch.Tensor]:
+    """(channels, strides, A) of a stack of graph blocks, checked: one width and one temporal stride per
+    block, and the (K, V, V) float32 partitions (given, or the layout's)."""
+    channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
+    if not channels or len(channels) != len(strides):
+        raise ValueError(f"{model}: channels and strides need one entry per block (same non-zero length), "
+                         f"got {len(channels)} channels and {len(strides)} strides")
+    if A is None:
+        A = torch.from_numpy(partition_matrices(get_layout(layout)))
+    return channels, strides, torch.as_tensor(A, dtype=torch.float32)
 
 
 class SkeletonModel(nn.Module):

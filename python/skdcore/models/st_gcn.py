@@ -13,10 +13,9 @@ from typing import Any, Dict, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from ..graph import partition_matrices
-from ..layouts import Layout, get_layout
+from ..layouts import Layout
 from ..nn.graph_conv import GraphConv
-from .skeleton_model import SkeletonModel
+from .skeleton_model import SkeletonModel, stacked_blocks
 
 REFERENCE_CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
 REFERENCE_STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
@@ -88,13 +87,7 @@ class STGCN(SkeletonModel):
         ops: str = "fused",
         centre_input: bool = False,
     ):
-        channels, strides = tuple(int(c) for c in channels), tuple(int(s) for s in strides)
-        if not channels or len(channels) != len(strides):
-            raise ValueError("STGCN: channels and strides need one entry per block (same non-zero length), "
-                             f"got {len(channels)} channels and {len(strides)} strides")
-        if A is None:
-            A = torch.from_numpy(partition_matrices(get_layout(layout)))
-        A = torch.as_tensor(A, dtype=torch.float32)
+        channels, strides, A = stacked_blocks("STGCN", channels, strides, layout, A)
         super().__init__(num_class, A.shape[-1], num_person, in_channels, channels[-1], adaption_channels,
                          ops, centre_input)
         self.channels, self.strides = channels, strides
