@@ -81,7 +81,7 @@ def test_threads_option(tiny_teacher, capsys):
         torch.set_num_threads(before)
     with pytest.raises(SystemExit):
         main(["train", "--config", "x.yaml", "--threads", "0"])
-    assert "--threads: must be at least 1" in capsys.readouterr().err
+    assert "--threads: must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_select_is_a_checked_choice(tiny_data, tmp_path):
