@@ -39,6 +39,7 @@ DATASETS = {
     "penn13_c8_n250": ("penn13", 8, 52, 32),
 }
 CHANNELS, STRIDES = (32, 32, 64, 64), (1, 1, 2, 1)  # the ST-GCN 32-32-64-64
+SHIFT_CHANNELS, SHIFT_STRIDES = (32, 64, 128), (1, 2, 2)  # configs/own_skeletons_shiftgcn.yaml's Shift-GCN
 RECIPE = {"lr": 0.05, "epochs": 60, "schedule": "cosine", "warmup_epochs": 2, "weight_decay": 5e-4,
           "batch_size": 16}
 
@@ -115,8 +116,10 @@ def build_variant(name: str, layout, num_class: int):
         return PlainSTGCN(num_class, yan_spatial_graph(layout)), {}
     if name == "plain_skd_graph":
         return PlainSTGCN(num_class, partition_matrices(layout)), {}
-    if name.startswith("skd"):
-        overrides = {}
+    if name.startswith("shift"):  # the own-data config's default model: Shift-GCN 32-64-128, 40 epochs
+        skd.update(channels=SHIFT_CHANNELS, strides=SHIFT_STRIDES)
+    if name.startswith(("skd", "shift")):
+        overrides = {"epochs": 40} if name.startswith("shift") else {}
         for part in name.split("+")[1:]:
             key, _, value = part.partition("=")
             if key == "yan_graph":
@@ -131,11 +134,14 @@ def build_variant(name: str, layout, num_class: int):
                 skd["centre_input"] = True
             elif key == "dropout":  # ST-GCN's dropout after each block's temporal conv
                 skd["dropout"] = float(value)
+            elif key in ("channels", "strides"):  # e.g. channels=64-128-256
+                skd[key] = tuple(int(width) for width in value.split("-"))
             elif key == "centred":  # data centred on the centre joint per frame (prepare --normalise)
                 overrides["centred"] = True
             else:
                 overrides[key] = float(value)
-        return build_model("st_gcn", ops="reference", **skd), overrides
+        model = "shift_gcn" if name.startswith("shift") else "st_gcn"
+        return build_model(model, ops="reference" if model == "st_gcn" else "fused", **skd), overrides
     raise ValueError(f"unknown variant {name!r}")
 
 

@@ -164,7 +164,7 @@ def test_python(own_files):
     assert all(results[m]["best"]["split"] == "val" for m in results)
 
 
-@pytest.mark.parametrize("name", ["own_skeletons.yaml", "own_skeletons_stgcn.yaml"])
+@pytest.mark.parametrize("name", ["own_skeletons.yaml", "own_skeletons_shiftgcn.yaml"])
 def test_own_data_configs_centre_the_input(name):
     """Both own-data configs load, and build a model that ignores where the person stands."""
     import torch
