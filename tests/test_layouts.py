@@ -104,3 +104,73 @@ def test_center_is_optional_the_graph_centre_by_default():
 
 def test_a_layout_object_is_returned_as_is():
     assert get_layout(NTU25) is NTU25 and get_layout("NTU25") is NTU25
+
+
+ESTIMATOR_LAYOUTS = {  # name: (joints, centre joint, the joints normalisation's roles name)
+    "halpe26": (26, "neck", {"spine_base": "hip", "spine_top": "neck"}),
+    "mediapipe33": (33, "nose", {}),
+    "h36m17": (17, "thorax", {"spine_base": "pelvis", "spine_top": "thorax"}),
+    "openpose25": (25, "neck", {"spine_base": "mid_hip", "spine_top": "neck"}),
+    "kinect20": (20, "shoulder_center", {"spine_base": "hip_center", "spine_top": "shoulder_center"}),
+}
+
+
+@pytest.mark.parametrize("name", list(ESTIMATOR_LAYOUTS))
+def test_estimator_layouts_are_trees_with_valid_partitions_and_roles(name):
+    from skdcore.data.skeleton_tree import parents
+    from skdcore.data.transforms import pre_normalise
+
+    joints, centre, spine_roles = ESTIMATOR_LAYOUTS[name]
+    layout = get_layout(name)
+    assert layout.num_joints == joints and layout.joint_names[layout.center] == centre
+    # a connected tree: V - 1 edges and every joint reachable from the centre
+    assert len(layout.edges) == joints - 1 and (layout.hop_distance() >= 0).all()
+    parent = parents(layout)
+    assert parent[layout.center] == layout.center and sorted(set(range(joints)) - {layout.center}) == sorted(
+        j for j in range(joints) if parent[j] != j)
+    A = partitions(layout)  # spatial: identity, inward, outward; each edge once in one direction
+    assert A.shape == (3, joints, joints)
+    np.testing.assert_array_equal(A[0], np.eye(joints))
+    np.testing.assert_array_equal(A[1], A[2].T)
+    assert A[1].sum() == joints - 1
+    np.testing.assert_array_equal(A[1].sum(axis=1), [0 if j == layout.center else 1 for j in range(joints)])
+    # the roles name the joints they say (by name: a wrong index would pick another joint)
+    roles = {k: layout.joint_names[v] for k, v in layout.roles.items()}
+    assert roles["left_shoulder"].replace("shoulder_left", "left_shoulder") == "left_shoulder"
+    assert roles["right_shoulder"].replace("shoulder_right", "right_shoulder") == "right_shoulder"
+    assert {k: roles[k] for k in spine_roles} == spine_roles
+    # with spine roles, 3-D normalisation rotates the spine onto +z and the shoulders onto +x
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4, joints, 1)).astype(np.float32) + 5
+    out = pre_normalise(x, layout)
+    assert np.allclose(out[:, :, layout.center, 0], 0, atol=1e-6)
+    if spine_roles:
+        r = layout.roles
+        spine = out[:, 0, r["spine_top"], 0] - out[:, 0, r["spine_base"], 0]
+        shoulders = out[:, 0, r["left_shoulder"], 0] - out[:, 0, r["right_shoulder"], 0]
+        assert abs(spine[0]) < 1e-4 and abs(spine[1]) < 1e-4 and spine[2] > 0
+        assert abs(shoulders[1]) < 1e-4 and shoulders[0] > 0
+    assert layout_from_dict(json.loads(json.dumps(layout.to_dict()))) == layout
+
+
+@pytest.mark.parametrize("name", list(ESTIMATOR_LAYOUTS))
+def test_models_build_and_run_on_estimator_layouts(name):
+    import torch
+
+    from skdcore.models import build_model
+
+    joints = ESTIMATOR_LAYOUTS[name][0]
+    for model_name in ("st_gcn", "shift_gcn"):
+        model = build_model(model_name, num_class=4, layout=name, channels=(8, 16), strides=(1, 2),
+                            num_person=1).eval()
+        with torch.no_grad():
+            logits, _ = model(torch.randn(2, 3, 8, joints, 1))
+        assert logits.shape == (2, 4) and torch.isfinite(logits).all()
+
+
+def test_arrays_keep_their_default_layout_for_shared_joint_counts():
+    from skdcore.data.readers import ArraySource
+
+    for joints, name in ((17, "coco17"), (25, "ntu25")):
+        x = np.ones((2, 3, 5, joints), dtype=np.float32)
+        assert ArraySource(x, np.array([0, 1])).layout.name == name

@@ -1,7 +1,8 @@
 """Skeleton layouts: joint names, bones (edges) and the centre joint.
 
 A layout is plain data. The built-ins cover the joint sets people actually hold
-(NTU RGB+D 25 joints, OpenPose 18, COCO 17, Penn Action 13); users describe their
+(NTU RGB+D 25 joints, OpenPose 18, COCO 17, Penn Action 13) and what pose estimators emit (Halpe 26,
+MediaPipe 33, Human3.6M 17, OpenPose BODY_25, Kinect v1 20); users describe their
 own skeleton with :func:`make_layout` and pass it wherever a layout is accepted.
 
 Edges are undirected pairs of 0-based joint indices. ``center`` is the joint the
@@ -219,7 +220,81 @@ PENN13 = make_layout(
     roles={"left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder"},
 )
 
-BUILTIN_LAYOUTS = {layout.name: layout for layout in (NTU25, OPENPOSE18, COCO17, PENN13)}
+# Pose-estimator front ends (docs/pose-estimators.md). Their published skeletons are drawn with a few
+# closed loops (shoulder-hip rectangles, hand and foot triangles); the bones here are a tree through
+# the same joints, so hop distances and the bone stream (joint minus parent) are well defined.
+HALPE26 = make_layout(
+    "halpe26",  # AlphaPose's Halpe full body: COCO-17, then head, neck, hip and 6 foot points
+    ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+     "right_knee", "left_ankle", "right_ankle", "head", "neck", "hip", "left_big_toe", "right_big_toe",
+     "left_small_toe", "right_small_toe", "left_heel", "right_heel"],
+    [(0, 1), (0, 2), (1, 3), (2, 4), (0, 18), (17, 18), (5, 18), (6, 18), (5, 7), (7, 9), (6, 8),
+     (8, 10), (18, 19), (19, 11), (19, 12), (11, 13), (12, 14), (13, 15), (14, 16), (15, 24), (16, 25),
+     (24, 20), (25, 21), (24, 22), (25, 23)],
+    center="neck",
+    roles={"spine_base": "hip", "spine_top": "neck", "left_shoulder": "left_shoulder",
+           "right_shoulder": "right_shoulder"},
+)
+
+MEDIAPIPE33 = make_layout(
+    "mediapipe33",  # MediaPipe Pose / BlazePose landmarks, in the order the landmarker returns them
+    ["nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+     "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+     "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+     "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+     "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+     "left_foot_index", "right_foot_index"],
+    [(0, 1), (1, 2), (2, 3), (3, 7), (0, 4), (4, 5), (5, 6), (6, 8), (0, 9), (0, 10),
+     (0, 11), (0, 12), (11, 13), (13, 15), (15, 17), (15, 19), (15, 21), (12, 14), (14, 16), (16, 18),
+     (16, 20), (16, 22), (11, 23), (12, 24), (23, 25), (25, 27), (27, 29), (29, 31), (24, 26), (26, 28),
+     (28, 30), (30, 32)],
+    center="nose",
+    roles={"left_shoulder": "left_shoulder", "right_shoulder": "right_shoulder"},
+)
+
+H36M17 = make_layout(
+    "h36m17",  # Human3.6M's 17 joints, the output of 3-D lifters (VideoPose3D, MotionBERT)
+    ["pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle", "spine",
+     "thorax", "neck", "head", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
+     "right_elbow", "right_wrist"],
+    [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11),
+     (11, 12), (12, 13), (8, 14), (14, 15), (15, 16)],
+    center="thorax",
+    roles={"spine_base": "pelvis", "spine_top": "thorax", "left_shoulder": "left_shoulder",
+           "right_shoulder": "right_shoulder"},
+)
+
+OPENPOSE25 = make_layout(
+    "openpose25",  # OpenPose BODY_25
+    ["nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
+     "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
+     "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear", "left_big_toe", "left_small_toe",
+     "left_heel", "right_big_toe", "right_small_toe", "right_heel"],
+    [(1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12),
+     (12, 13), (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21),
+     (11, 22), (22, 23), (11, 24)],
+    center="neck",
+    roles={"spine_base": "mid_hip", "spine_top": "neck", "left_shoulder": "left_shoulder",
+           "right_shoulder": "right_shoulder"},
+)
+
+KINECT20 = make_layout(
+    "kinect20",  # Kinect v1 SDK joint order (UTD-MHAD, MSR Action3D)
+    ["hip_center", "spine", "shoulder_center", "head", "shoulder_left", "elbow_left", "wrist_left",
+     "hand_left", "shoulder_right", "elbow_right", "wrist_right", "hand_right", "hip_left", "knee_left",
+     "ankle_left", "foot_left", "hip_right", "knee_right", "ankle_right", "foot_right"],
+    [(0, 1), (1, 2), (2, 3), (2, 4), (4, 5), (5, 6), (6, 7), (2, 8), (8, 9), (9, 10), (10, 11),
+     (0, 12), (12, 13), (13, 14), (14, 15), (0, 16), (16, 17), (17, 18), (18, 19)],
+    center="shoulder_center",
+    roles={"spine_base": "hip_center", "spine_top": "shoulder_center", "left_shoulder": "shoulder_left",
+           "right_shoulder": "shoulder_right"},
+)
+
+BUILTIN_LAYOUTS = {layout.name: layout for layout in (NTU25, OPENPOSE18, COCO17, PENN13, HALPE26,
+                                                      MEDIAPIPE33, H36M17, OPENPOSE25, KINECT20)}
+# The built-in an array of V joints gets when no layout is named (several built-ins share V = 17 and 25)
+DEFAULT_LAYOUT_FOR_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
 
 
 def layout_from_dict(values: Mapping[str, Any], where: str = "layout") -> Layout:
@@ -286,8 +361,8 @@ def _looks_like_path(text: str) -> bool:
 
 
 def get_layout(layout: Union[str, Path, Layout, Mapping]) -> Layout:
-    """A Layout from a built-in name ('ntu25', 'openpose18', 'coco17', 'penn13'), a Layout (as is),
-    its :meth:`Layout.to_dict` data, or a path to a YAML/JSON layout file."""
+    """A Layout from a built-in name (:data:`BUILTIN_LAYOUTS`: 'ntu25', 'coco17', 'mediapipe33', ...),
+    a Layout (as is), its :meth:`Layout.to_dict` data, or a path to a YAML/JSON layout file."""
     if isinstance(layout, Layout):
         return layout
     if isinstance(layout, Mapping):

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ...layouts import BUILTIN_LAYOUTS, Layout, get_layout
+from ...layouts import BUILTIN_LAYOUTS, DEFAULT_LAYOUT_FOR_JOINTS, Layout, get_layout
 from ...untrusted_zip import check_members, open_zip
 from .base import LIMITS, ReaderError, SkeletonSource, register_source
 
@@ -316,7 +316,8 @@ class ArraySource(SkeletonSource):
 
     def _layout(self, layout, V) -> Layout:
         if layout is None:
-            matches = [lay for lay in BUILTIN_LAYOUTS.values() if lay.num_joints == V]
+            default = DEFAULT_LAYOUT_FOR_JOINTS.get(V)
+            matches = [BUILTIN_LAYOUTS[default]] if default else []
             if len(matches) != 1:
                 raise ValueError(
                     f"{self._what}: V={V} joints; pass layout= / --layout (a built-in name "
