@@ -26,7 +26,7 @@ LQ_PRESETS = {
     "quantise": {"name": "quantise", "step": 0.05},
     "none": {"name": "compose", "steps": []},
 }
-SOURCES = ["synthetic", "arrays", "ntu", "kinetics", "pyskl", "penn"]
+SOURCES = ["synthetic", "arrays", "ntu", "kinetics", "pyskl", "penn", "keypoints"]
 UNTRUSTED_FILES_HELP = """\
 Untrusted files: input files are read as untrusted. A malformed, truncated or crafted file is skipped
 with a reason naming the file (listed under 'skipped' in manifest.json and printed at the end;
@@ -49,7 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="raw data: arrays .npz (or X .npy with --labels), NTU .skeleton folder, "
         "Kinetics JSON folder, PYSKL .pkl, Penn labels folder",
     )
-    parser.add_argument("--labels", help="arrays: labels .npy (N,) when --input is an X .npy")
+    parser.add_argument("--labels", help="arrays: labels .npy (N,) when --input is an X .npy; keypoints: "
+                        "labels.csv (file,label[,split][,subject])")
+    from .prepare_keypoints import add_keypoint_arguments
+
+    add_keypoint_arguments(parser)
     parser.add_argument(
         "--num-coords",
         type=int,
@@ -151,6 +155,10 @@ def source_options(args) -> dict:
         raise ValueError(f"--source {args.source} needs --input PATH")
     if args.source == "arrays":
         return {"x": args.input, "labels": args.labels, "layout": args.layout, "num_coords": args.num_coords}
+    if args.source == "keypoints":
+        from .prepare_keypoints import keypoint_source_options
+
+        return keypoint_source_options(args)
     if args.labels or args.num_coords:
         raise ValueError("--labels and --num-coords are for --source arrays (an X .npy with its labels .npy)")
     opts = {"root": args.input}

@@ -99,6 +99,16 @@ def impute_clip(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarra
     return np.asarray(kernel(flat, int(window))).reshape(x.shape)
 
 
+def impute_absent(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarray:
+    """SKD's LQ imputation of a (C, T, V, M) clip: every zero value is missing (NaN), filled by
+    :func:`impute_clip` (mean of frames t-window..t+window), and what stays missing is 0 again.
+    The one definition the LQ generator and real keypoints with missing joints share."""
+    missing = np.array(x, copy=True)
+    missing[missing == 0] = np.nan  # NB: absent (zero-filled) persons become NaN too
+    imputed = impute_clip(missing, window)
+    return np.nan_to_num(imputed, nan=0.0, copy=False).astype(x.dtype, copy=False)
+
+
 # --------------------------------------------------------------------------- SKD reference LQ
 class SKDOcclusion:
     """SKD reference LQ: occlusion (p) -> zeros to NaN -> window-mean imputation -> NaN to 0.
@@ -131,10 +141,7 @@ class SKDOcclusion:
 
     def reference(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The numpy path, step by step as SKD_NOTES lists them; ``mask`` (T, V, M) bool."""
-        occluded = np.where(mask[None], 0.0, x).astype(x.dtype)
-        occluded[occluded == 0] = np.nan  # NB: absent (zero-filled) persons become NaN too
-        imputed = impute_clip(occluded, self.window)
-        return np.nan_to_num(imputed, nan=0.0, copy=False).astype(x.dtype, copy=False)
+        return impute_absent(np.where(mask[None], 0.0, x).astype(x.dtype), self.window)
 
     def config(self) -> dict:
         return {"name": "skd_occlusion", "p": self.p, "window": self.window}

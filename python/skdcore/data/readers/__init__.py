@@ -4,6 +4,8 @@ loaders): ``base``."""
 
 from .arrays import ArraySource, read_array_files
 from .base import LIMITS, ReaderError, ReadLimits, SkeletonSource, register_source
+from .keypoint_files import read_keypoint_file
+from .keypoints import KeypointSource
 from .kinetics import KineticsSource, read_kinetics_json
 from .ntu import NTUSource, is_training, parse_ntu_name, read_ntu_skeleton, read_skeleton_bodies
 from .penn import PennActionSource, read_penn_mat
@@ -14,6 +16,7 @@ from .synthetic_source import SyntheticSource
 __all__ = [
     "LIMITS",
     "ArraySource",
+    "KeypointSource",
     "KineticsSource",
     "NTUSource",
     "PennActionSource",
@@ -28,6 +31,7 @@ __all__ = [
     "load_pyskl_annotations",
     "parse_ntu_name",
     "read_array_files",
+    "read_keypoint_file",
     "read_kinetics_json",
     "read_ntu_skeleton",
     "read_penn_mat",
