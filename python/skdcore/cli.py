@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_command(commands, "robustness",
                  "accuracy of checkpoints under every LQ corruption over a severity grid")
     _add_command(commands, "plot", "training curves (and confusion matrices) of any run directories")
+    _add_command(commands, "infer", "actions in pose-estimator keypoints (file or stdin), a line per window")
 
     bench = commands.add_parser(
         "bench", help="time one SKD training step: skdcore ops vs pure-PyTorch reference")
