@@ -196,3 +196,28 @@ def test_skd_prepare_errors(tmp_path, capsys):
     labels.write_text("file,label\nmissing.json,0\n")
     assert main(base + ["--labels", str(labels), "--layout", "coco17"]) == 2
     assert "row 2: file 'missing.json' not found" in capsys.readouterr().err
+
+
+def test_a_malformed_first_file_is_skipped_like_any_other(tmp_path, capsys):
+    from skdcore.cli import main
+
+    folder, labels = write_folder(tmp_path, n=6)
+    (folder / "clip0.json").write_text('[{"image_id": 0}]')
+    out = tmp_path / "o"
+    args = ["prepare", "--source", "keypoints", "--input", str(folder), "--labels", str(labels)]
+    assert main(args + ["--layout", "coco17", "--num-frames", "8", "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["skipped"] == 1 and "clip0.json entry 0: each entry needs" in str(
+        manifest["skipped"]
+    )
+
+
+def test_without_a_score_channel_joints_are_present_unless_all_zero():
+    from skdcore.data.readers.keypoint_files import Detection
+    from skdcore.data.readers.person_tracks import PersonTracker
+
+    tracker = PersonTracker(1, 3, 3, score_threshold=0.3, scores=False)
+    xyz = np.array([[1.0, 2.0, 0.0], [0.0, 0.0, 0.0], [3.0, 1.0, 0.1]], dtype=np.float32)  # z is no score
+    np.testing.assert_array_equal(tracker.update([Detection(xyz)])[0], xyz)
+    with_scores = PersonTracker(1, 3, 3, score_threshold=0.3)
+    np.testing.assert_array_equal(with_scores.update([Detection(xyz)])[0], np.zeros((3, 3)))

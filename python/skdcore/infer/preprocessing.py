@@ -69,6 +69,11 @@ class Preprocessing:
 
         return cls.from_manifest(load_manifest(root), str(Path(root) / "manifest.json"), **overrides)
 
+    @property
+    def has_scores(self) -> bool:
+        """Whether the last channel is the joint's score (what the estimator sources store)."""
+        return self.num_coords < self.num_channels
+
     def apply(self, clip: np.ndarray) -> np.ndarray:
         """(C, T, V, M) window with missing joints at 0 -> the model's input."""
         x = impute_absent(np.asarray(clip, dtype=np.float32), self.imputation_window)

@@ -116,7 +116,9 @@ class StreamRecognizer:
         p = self.preprocessing
         self.num_joints = p.layout.num_joints
         self._buffer = np.zeros((self.window, p.num_persons, self.num_joints, p.num_channels), np.float32)
-        self.tracker = PersonTracker(p.num_persons, self.num_joints, p.num_channels, p.score_threshold)
+        self.tracker = PersonTracker(
+            p.num_persons, self.num_joints, p.num_channels, p.score_threshold, scores=p.has_scores
+        )
         self.frames = 0
 
     # -- setup -----------------------------------------------------------------------------------

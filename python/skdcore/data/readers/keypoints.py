@@ -133,8 +133,18 @@ class KeypointSource(SkeletonSource):
             table["subjects"],
             table["sha256_16"],
         )
-        first = self._read(0)  # NB: the first clip fixes the coordinates (2-D or 3-D) of every clip
+        first = self._first_readable()  # NB: it fixes the coordinates (2-D or 3-D) of every clip
         self.num_channels, self.num_coords = first.shape[0], first.shape[0] - 1
+
+    def _first_readable(self) -> np.ndarray:
+        """The first clip that reads (a malformed file is skipped later, by prepare, with its reason)."""
+        first_error = None
+        for index in range(len(self.keys)):
+            try:
+                return self._read(index)
+            except ReaderError as error:
+                first_error = first_error or error
+        raise first_error
 
     def _read(self, index: int) -> np.ndarray:
         path = self.root / self.keys[index]

@@ -27,6 +27,7 @@ class PersonTracker:
         num_channels: int,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD,
         patience: int = DEFAULT_PATIENCE,
+        scores: bool = True,
     ):
         if max_persons < 1:
             raise ValueError(f"max_persons must be >= 1, got {max_persons}")
@@ -38,12 +39,15 @@ class PersonTracker:
             int(num_channels),
         )
         self.score_threshold, self.patience = float(score_threshold), int(patience)
+        # NB: without a score channel (data of another source) a joint is present when not all zero
+        self.scores = bool(scores)
+        self.num_coords = self.num_channels - 1 if self.scores else self.num_channels
         self.reset()
 
     def reset(self) -> None:
         self.frame = 0
         self.last_seen = np.full(self.max_persons, -1, dtype=np.int64)  # -1: never used
-        self.centres = np.zeros((self.max_persons, self.num_channels - 1), dtype=np.float64)
+        self.centres = np.zeros((self.max_persons, self.num_coords), dtype=np.float64)
         self.track_ids: list = [None] * self.max_persons
 
     def _active(self, slot: int) -> bool:
@@ -67,9 +71,12 @@ class PersonTracker:
         candidates = []
         for detection in detections:
             self._check(detection.keypoints, where)
-            present = detection.keypoints[:, -1] >= self.score_threshold
+            if self.scores:
+                present = detection.keypoints[:, -1] >= self.score_threshold
+            else:
+                present = np.any(detection.keypoints != 0, axis=1)
             if present.any():
-                centre = detection.keypoints[present, :-1].mean(axis=0)
+                centre = detection.keypoints[present, : self.num_coords].mean(axis=0)
                 candidates.append((detection, present, centre))
         # NB: the most confident people first: they take slots before the others when slots run out
         candidates.sort(key=lambda c: -c[0].mean_score())
