@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--input",
         help="raw data: arrays .npz (or X .npy with --labels), NTU .skeleton folder, "
-        "Kinetics JSON folder, PYSKL .pkl, Penn labels folder",
+        "Kinetics JSON folder, PYSKL .pkl, Penn labels folder, keypoints: folder of estimator files",
     )
     parser.add_argument("--labels", help="arrays: labels .npy (N,) when --input is an X .npy; keypoints: "
                         "labels.csv (file,label[,split][,subject])")
@@ -61,8 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--layout",
-        help="skeleton layout: a built-in name (ntu25, openpose18, coco17, penn13) or a "
-        "layout.yaml / .json (joint_names, edges, center); arrays and pyskl",
+        help="skeleton layout: a built-in name (ntu25, openpose18, coco17, penn13, halpe26, mediapipe33, "
+        "h36m17, openpose25, kinect20) or a layout.yaml / .json (joint_names, edges, center); arrays, "
+        "pyskl and keypoints",
     )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--benchmark", help="NTU: xsub / xview (NTU60) / xset (NTU120); PYSKL: split prefix")
