@@ -221,3 +221,45 @@ def test_without_a_score_channel_joints_are_present_unless_all_zero():
     np.testing.assert_array_equal(tracker.update([Detection(xyz)])[0], xyz)
     with_scores = PersonTracker(1, 3, 3, score_threshold=0.3)
     np.testing.assert_array_equal(with_scores.update([Detection(xyz)])[0], np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("fmt", ["coco", "lines", "npz"])
+def test_mutated_files_read_cleanly_or_raise_a_reader_error(tmp_path, fmt):
+    """Seeded byte flips, insertions and truncations of a valid file: a finite clip or a ReaderError."""
+    import random
+
+    keypoints, scores = moving_people(6, 17, persons=2, seed=7)
+    writer = {"coco": write_coco, "lines": write_lines, "npz": write_npz}[fmt]
+    valid = writer(
+        tmp_path / f"valid.{ {'coco': 'json', 'lines': 'jsonl', 'npz': 'npz'}[fmt] }", keypoints, scores
+    )
+    data = valid.read_bytes()
+    rng = random.Random(0)
+    outcomes = {"ok": 0, "reader_error": 0}
+    for case in range(150):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(mutated))
+            kind = rng.random()
+            if kind < 0.5:
+                mutated[at] = rng.choice(b'0123456789.-e[]{}",:x \x00\xff')
+            elif kind < 0.8:
+                mutated[at:at] = bytes(rng.choice(b"[]{}9") for _ in range(rng.randint(1, 50)))
+            else:
+                del mutated[at:]
+                break
+        path = tmp_path / f"case{case}{valid.suffix}"
+        path.write_bytes(bytes(mutated))
+        try:
+            clip = frames_to_clip(read_keypoint_file(path), 17, 2, where=str(path))
+        except ReaderError as error:
+            assert str(path) in str(error)
+            outcomes["reader_error"] += 1
+        else:
+            assert np.isfinite(clip).all() and clip.dtype == np.float32
+            outcomes["ok"] += 1
+    assert (
+        outcomes["ok"] >= 1
+        and outcomes["reader_error"] >= 30
+        and outcomes["ok"] + outcomes["reader_error"] == 150
+    ), outcomes
