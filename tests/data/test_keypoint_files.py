@@ -263,3 +263,22 @@ def test_mutated_files_read_cleanly_or_raise_a_reader_error(tmp_path, fmt):
         and outcomes["reader_error"] >= 30
         and outcomes["ok"] + outcomes["reader_error"] == 150
     ), outcomes
+
+
+def test_a_frame_line_may_hold_several_people_with_flat_coco_keypoints():
+    from skdcore.data.readers.keypoint_files import parse_frame_line
+
+    keypoints, scores = moving_people(1, 17, persons=2, seed=3)
+    people = [
+        {
+            "keypoints": np.concatenate([keypoints[0, p], scores[0, p, :, None]], 1).ravel().tolist(),
+            "track_id": p,
+        }
+        for p in range(2)
+    ]
+    detections = parse_frame_line(json.dumps({"people": people}), "line")
+    assert [d.track_id for d in detections] == [0, 1]
+    np.testing.assert_allclose(detections[1].keypoints[:, :2], keypoints[0, 1], rtol=1e-6)
+    np.testing.assert_allclose(detections[1].keypoints[:, 2], scores[0, 1], rtol=1e-6)
+    with pytest.raises(ReaderError, match="line person 0: 34 flat keypoint values is not a multiple of 3"):
+        parse_frame_line(json.dumps({"people": [{"keypoints": [1.0] * 34}]}), "line")

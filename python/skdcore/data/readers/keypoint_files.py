@@ -112,6 +112,12 @@ def _person(value, where: str) -> Detection:
             raise ReaderError(f"{where}: a person needs 'keypoints' or 'landmarks'; {FRAME_FORMAT}")
     if not isinstance(value, list):
         raise ReaderError(f"{where}: a person's landmarks are {brief(value)}; expected a list")
+    if value and all(is_number(v) for v in value):  # COCO's flat [x, y, score] * K
+        if len(value) % 3:
+            raise ReaderError(
+                f"{where}: {len(value)} flat keypoint values is not a multiple of 3 ([x, y, score] per joint)"
+            )
+        value = [value[i : i + 3] for i in range(0, len(value), 3)]
     check_count(len(value), LIMITS.joints, "joints", where)
     rows = [_landmark_values(landmark, f"{where} joint {k}") for k, landmark in enumerate(value)]
     if not rows:
@@ -126,7 +132,8 @@ def parse_frame(value, where: str) -> list:
     """The detections of one JSON-lines frame: ``{"landmarks": [...]}`` (one person, MediaPipe's
     ``pose_landmarks``), ``{"people": [person, ...]}`` / ``{"pose_landmarks": [[...], ...]}`` (several),
     a bare list of landmarks (one person) or ``[]`` / ``{}`` (no one detected). A person is a list of
-    landmarks or ``{"keypoints": [...], "track_id": id, "score": s}``."""
+    landmarks (or COCO's flat ``[x, y, score] * K``) or ``{"keypoints": [...], "track_id": id,
+    "score": s}``."""
     if isinstance(value, dict):
         if "landmarks" in value:
             people = [value] if value["landmarks"] else []
