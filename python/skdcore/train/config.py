@@ -23,6 +23,8 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..nn.ops_choice import OPS
+from ..safe_yaml import load_yaml
+from ..short_repr import short_repr
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
@@ -322,7 +324,7 @@ def _type_name(annotation) -> str:
 
 
 def _describe(value) -> str:
-    return f"{value!r} ({type(value).__name__})" if value is not None else "null"
+    return f"{short_repr(value)} ({type(value).__name__})" if value is not None else "null"
 
 
 def check_type(key: str, value, annotation, errors: list):
@@ -423,7 +425,7 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"override {text!r} must look like key.sub=value (e.g. optim.lr=0.05)")
     key, raw = text.split("=", 1)
     try:
-        return key.strip().split("."), yaml.safe_load(raw)
+        return key.strip().split("."), load_yaml(raw)
     except yaml.YAMLError as error:
         problem = str(getattr(error, "problem", None) or error).splitlines()[0]
         raise ConfigError(f"--set {text!r}: the value is not valid YAML ({problem}); close its brackets / "
@@ -442,7 +444,7 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] =
             raise ConfigError(f"config {path} is a directory; pass an experiment YAML file, e.g. "
                               "configs/demo_teacher.yaml")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
         except OSError as error:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ...bounded_json import json_depth  # noqa: F401 - readers and tests use it from here
 from ...layouts import BUILTIN_LAYOUTS, Layout
 
 
@@ -194,32 +194,11 @@ def read_capped_bytes(path: Path, limit: int) -> bytes:
         raise ReaderError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
-# A JSON string or a bracket. The string part cannot fail once it has started (an unterminated string
-# runs to the end, a lone trailing backslash included), so the scan never backtracks: linear time.
-_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
-_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
-
-
-def json_depth(payload: bytes) -> int:
-    """Deepest nesting of [ and { outside strings (for valid JSON; a rough bound otherwise), in one
-    streaming pass that allocates nothing per byte (no copy of the payload, no per-byte arrays)."""
-    depth = deepest = 0
-    for match in _JSON_TOKEN.finditer(payload):
-        first = payload[match.start()]
-        if first in _OPENING:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif first in _CLOSING:
-            depth -= 1
-    return deepest
-
-
 def load_json(path: Path, limits: ReadLimits = LIMITS):
     """Parsed JSON of an untrusted file: size and nesting depth checked before parsing."""
     payload = read_capped_bytes(path, limits.text_file_bytes)
-    depth = json_depth(payload)
-    if depth > limits.json_depth:
-        raise ReaderError(f"{path}: JSON nested {depth} levels deep, more than the limit {limits.json_depth}")
+    if json_depth(payload, stop_above=limits.json_depth) > limits.json_depth:
+        raise ReaderError(f"{path}: JSON nested more than {limits.json_depth} levels deep (the limit)")
     try:
         return json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as err:
