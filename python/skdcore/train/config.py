@@ -24,6 +24,7 @@ import yaml
 
 from ..nn.ops_choice import OPS
 from ..safe_yaml import load_yaml
+from ..seed_range import seed_problem
 from ..short_repr import short_repr
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
@@ -180,6 +181,7 @@ class ExperimentConfig:
             )
         _check_lq_corruption(data, errors)
         _check_prepare_trust(data, errors)
+        errors.extend(filter(None, [seed_problem(self.seed, "seed")]))
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:

@@ -87,7 +87,7 @@ class SkeletonSource:
         return None
 
     def config(self) -> dict:
-        keys_digest = hashlib.sha256("\n".join(self.keys).encode()).hexdigest()[:16]
+        keys_digest = hashlib.sha256("\n".join(self.keys).encode(errors="backslashreplace")).hexdigest()[:16]
         builtin = BUILTIN_LAYOUTS.get(self.layout.name)
         layout = self.layout.name if builtin == self.layout else self.layout.to_dict()
         return {
