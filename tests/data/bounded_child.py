@@ -2,7 +2,9 @@
 loop, a quadratic blow-up, a huge allocation) fails its test instead of hanging CI."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,3 +30,19 @@ def run_bounded(code: str, timeout: float = 60.0) -> tuple[str, float]:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"exit {done.returncode}:\n{output}"
     return output, seconds
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """In-process bound for inputs that cannot block in C code: the test fails (SIGALRM) after
+    ``seconds`` instead of hanging."""
+    def expired(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s (a hang or an unbounded cost)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

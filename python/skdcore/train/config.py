@@ -271,7 +271,9 @@ def _check_prepare_trust(data: DataConfig, errors: list) -> None:
     command line or as a Python argument, never by a config file that may come with the data."""
     options = (data.prepare or {}).get("source_options") or {}
     if not isinstance(options, dict):
-        return  # prepare_dataset reports a wrong type itself
+        errors.append(f"data.prepare.source_options must be a mapping of the source's options (e.g. "
+                      f"{{num_samples: 400}}), got a {type(options).__name__}")
+        return
     for key in sorted(k for k in options if isinstance(k, str) and k.startswith("trust")):
         errors.append(f"data.prepare.source_options.{key}: trust cannot come from a config file (it lets "
                       "the input files run code); prepare the data first with `skd prepare ... "

@@ -131,8 +131,11 @@ def is_number(value) -> bool:
 
 def finite_float32(values, where: str, what: str) -> np.ndarray:
     """``values`` as float32, or a ReaderError when any is NaN/Inf or outside float32's range."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.asarray(values, dtype=np.float32)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(values, dtype=np.float32)
+    except OverflowError:  # a JSON integer like 10**400 cannot even become a float
+        raise ReaderError(f"{where}: {what} holds a number beyond float32's range") from None
     if not np.all(np.isfinite(out)):
         raise ReaderError(f"{where}: {what} contains NaN or Inf (or values beyond float32's range)")
     return out
