@@ -153,3 +153,11 @@ def test_strict_names_the_clip_whatever_its_data_raised(tmp_path):
     _ntu_folder(tmp_path / "raw", {"S001C003P001R001A003": joints})
     with pytest.raises(ReaderError, match=r"S001C003P001R001A003: its data made the preparation fail"):
         _prepare(tmp_path, "ntu", {"root": str(tmp_path / "raw")}, strict=True)
+
+
+def test_a_source_of_no_persons_is_refused_before_anything_is_allocated(tmp_path):
+    path = tmp_path / "annotations.pkl"
+    path.write_bytes(pickle.dumps({"split": {"train": ["a"]}, "annotations": [_annotation("a")]}))
+    with pytest.raises(ValueError, match=r"\(M=0: no persons; max_persons / max_bodies must be >= 1\)"):
+        _prepare(tmp_path, "pyskl", {"root": str(path), "max_persons": 0})
+    assert not (tmp_path / "out" / "data.npy.partial").exists()

@@ -34,7 +34,14 @@ MAX_CHUNK_BYTES = 4 << 30  # one chunk of clips is held in memory while it is pr
 
 
 def check_chunk_bytes(chunk_size: int, clip_shape: tuple) -> None:
-    """A chunk of stored clips must fit in memory: long clips need a smaller chunk_size."""
+    """A stored clip (2C, T, V, M) has every size >= 1 (a source of M=0 persons would store nothing a
+    model can read), and a chunk of them must fit in memory: long clips need a smaller chunk_size."""
+    if min(clip_shape) < 1:
+        channels, frames, joints, persons = clip_shape
+        raise ValueError(
+            f"the source's clips would be stored as (2C, T, V, M)={tuple(clip_shape)}: every size must be at "
+            "least 1" + (" (M=0: no persons; max_persons / max_bodies must be >= 1)" if persons < 1 else "")
+        )
     clip_bytes = math.prod(clip_shape) * 4
     if chunk_size * clip_bytes > MAX_CHUNK_BYTES:
         fits = max(1, MAX_CHUNK_BYTES // clip_bytes)
