@@ -43,6 +43,11 @@ def test_prepare_lq_mistakes(lq, expected, tmp_path, capsys):
     _expect(_run(["prepare", "--out", tmp_path / "out", "--num-samples", 8, "--lq", lq], capsys), *expected)
 
 
+def test_prepare_occlusion_probability_out_of_range(tmp_path, capsys):
+    err = _run(["prepare", "--out", tmp_path / "out", "--num-samples", 8, "--p", 5], capsys)
+    _expect(err, "--p (of --lq skd): skd_occlusion.p is 5.0", "[0, 1]")
+
+
 def test_prepare_negative_seed(tmp_path, capsys):
     err = _run(["prepare", "--out", tmp_path / "out", "--num-samples", 8, "--seed", -3], capsys)
     _expect(err, "seed (--seed) must be an integer in [0, 4294967295]", "got -3")

@@ -127,7 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def lq_from_args(args):
     if args.lq == "skd":
-        return {"name": "skd_occlusion", "p": args.p, "window": SKD_IMPUTATION_WINDOW}
+        config = {"name": "skd_occlusion", "p": args.p, "window": SKD_IMPUTATION_WINDOW}
+        check_lq_config(config, "--p (of --lq skd)")
+        return config
     if args.lq in LQ_PRESETS:
         return LQ_PRESETS[args.lq]
     try:
