@@ -252,7 +252,8 @@ class PysklSource(SkeletonSource):
     def load(self, index):
         ann = self.annotations[index]
         where = f"{self.path}: annotations[{index}] ({self.keys[index]})"
-        if self.keys[index] == f"#{index}" and isinstance(ann, dict) and "frame_dir" in ann:
+        frame_dir = ann.get("frame_dir") if isinstance(ann, dict) else None
+        if isinstance(frame_dir, str) and self.keys[index] == f"#{index}":
             raise ReaderError(f"{where}: field 'frame_dir' is {brief(ann['frame_dir'])}, not UTF-8 text")
         if not isinstance(ann, dict) or "label" not in ann:
             raise ReaderError(f"{where}: field 'label' is missing")
