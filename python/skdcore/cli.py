@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import zipfile
 
 from .commands.threads import add_threads_argument, apply_threads
 from .nn.ops_choice import OPS
@@ -211,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except user_errors() as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except zipfile.BadZipFile as error:  # any zip reader (.pt2, .pt, .npz): name the files given
+        from .zip_errors import damaged_archive_message
+
+        print(f"skd {args.command}: error: {damaged_archive_message(error, args)}", file=sys.stderr)
         return 2
 
 

@@ -27,14 +27,22 @@ so a layout stored in a manifest, a checkpoint or a config rebuilds the same gra
 from __future__ import annotations
 
 import json
+import numbers
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .bounded_json import loads_bounded
+from .safe_yaml import load_yaml
+from .short_repr import short_repr
+
 ROLE_NAMES = ("spine_base", "spine_top", "left_shoulder", "right_shoulder")
 PARTITION_STRATEGIES = ("spatial", "uniform")
+MAX_JOINTS = 1_000  # the readers' cap too; the largest real layouts (whole-body keypoints) have 133
+MAX_EDGES = 10_000
 LAYOUT_KEYS = ("name", "joint_names", "edges", "center", "roles", "strategy")
 
 
@@ -87,15 +95,56 @@ class Layout:
         return hops
 
 
+def _neighbours(num_joints: int, edges: Sequence[Sequence[int]]) -> list:
+    neighbours = [[] for _ in range(num_joints)]
+    for a, b in edges:
+        neighbours[a].append(b)
+        neighbours[b].append(a)
+    return neighbours
+
+
+def _hops_from(neighbours: list, start: int, give_up_at: Optional[int] = None) -> Optional[list]:
+    """Hop counts from ``start`` (-1: unreachable); None once a joint ``give_up_at`` hops away is found."""
+    hops = [-1] * len(neighbours)
+    hops[start], frontier, level = 0, [start], 0
+    while frontier:
+        level += 1
+        nxt = []
+        for j in frontier:
+            for k in neighbours[j]:
+                if hops[k] < 0:
+                    hops[k] = level
+                    nxt.append(k)
+        if nxt and give_up_at is not None and level >= give_up_at:
+            return None
+        frontier = nxt
+    return hops
+
+
 def graph_centre(num_joints: int, edges: Sequence[Sequence[int]]) -> int:
     """The joint whose farthest joint is the fewest hops away (ties: the lowest index): the default
-    ``center`` of a layout that names none. Joints no edge reaches count as infinitely far."""
-    def eccentricity(joint: int) -> float:
-        probe = Layout("probe", tuple(map(str, range(num_joints))), tuple(map(tuple, edges)), joint)
-        hops = probe.hop_distance()
-        return float("inf") if (hops < 0).any() else int(hops.max())
+    ``center`` of a layout that names none. Joints no edge reaches count as infinitely far (then every
+    joint ties and the answer is 0).
 
-    return min(range(num_joints), key=lambda j: (eccentricity(j), j))
+    A tree (every skeleton without loops) takes three breadth-first searches: in a tree the farthest
+    joint from any joint is one end of a longest path, found from the first search's farthest joint.
+    Other graphs search from every joint, each search given up once it cannot beat the best so far."""
+    neighbours = _neighbours(num_joints, edges)
+    from_first = _hops_from(neighbours, 0)
+    if min(from_first) < 0:
+        return 0
+    if len(edges) == num_joints - 1:  # connected with V - 1 edges: a tree
+        end_a = from_first.index(max(from_first))
+        from_a = _hops_from(neighbours, end_a)
+        from_b = _hops_from(neighbours, from_a.index(max(from_a)))
+        eccentricity = [max(a, b) for a, b in zip(from_a, from_b)]
+        return eccentricity.index(min(eccentricity))
+    best, best_joint = max(from_first), 0
+    for joint in range(1, num_joints):
+        hops = _hops_from(neighbours, joint, give_up_at=best)
+        if hops is not None:
+            best, best_joint = max(hops), joint
+    return best_joint
 
 
 def make_layout(
@@ -113,22 +162,36 @@ def make_layout(
     ``strategy``: partition models build ('spatial', 'uniform'; None = model default).
     Raises ValueError naming the offending argument.
     """
+    if not isinstance(joint_names, (list, tuple)) or not isinstance(edges, (list, tuple)):
+        raise ValueError(f"layout {name!r}: joint_names and edges must be lists (got "
+                         f"{type(joint_names).__name__} and {type(edges).__name__})")
+    if roles is not None and not isinstance(roles, Mapping):
+        raise ValueError(f"layout {name!r}: roles must map role names to joints, e.g. roles: "
+                         f"{{left_shoulder: l_sho}}; got a {type(roles).__name__}")
+    if len(joint_names) > MAX_JOINTS or len(edges) > MAX_EDGES:
+        raise ValueError(f"layout {name!r}: {len(joint_names)} joints and {len(edges)} edges; a layout may "
+                         f"have at most {MAX_JOINTS} joints and {MAX_EDGES} edges (graph work and every "
+                         "model's adjacency grow with joints squared)")
     if strategy is not None and strategy not in PARTITION_STRATEGIES:
         raise ValueError(f"layout {name!r}: strategy={strategy!r} is not valid; choose one of "
                          f"{list(PARTITION_STRATEGIES)} or leave it out")
     names = tuple(str(n) for n in joint_names)
     if len(names) < 2:
         raise ValueError(f"layout {name!r}: joint_names needs at least 2 joints, got {len(names)}")
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"layout {name!r}: joint_names must be unique; repeated: {dup}")
+    position = {joint: i for i, joint in enumerate(names)}
+    if len(position) != len(names):
+        dup = sorted(joint for joint, count in Counter(names).items() if count > 1)
+        raise ValueError(f"layout {name!r}: joint_names must be unique; repeated: {short_repr(dup)}")
     V = len(names)
 
     def resolve(value, what):
         if isinstance(value, str):
-            if value not in names:
-                raise ValueError(f"layout {name!r}: {what}={value!r} is not one of joint_names")
-            return names.index(value)
+            if value not in position:
+                raise ValueError(f"layout {name!r}: {what}={short_repr(value)} is not one of joint_names")
+            return position[value]
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise ValueError(f"layout {name!r}: {what}={short_repr(value)} is not a joint: give a joint "
+                             f"name or an index 0..{V - 1}")
         idx = int(value)
         if not 0 <= idx < V:
             raise ValueError(f"layout {name!r}: {what}={idx} out of range for {V} joints (use 0..{V - 1})")
@@ -137,8 +200,8 @@ def make_layout(
     clean_edges = []
     seen = set()
     for i, edge in enumerate(edges):
-        if len(edge) != 2:
-            raise ValueError(f"layout {name!r}: edges[{i}]={tuple(edge)} must be a pair (a, b)")
+        if not isinstance(edge, (list, tuple)) or len(edge) != 2:
+            raise ValueError(f"layout {name!r}: edges[{i}]={short_repr(edge)} must be a pair (a, b)")
         a, b = resolve(edge[0], f"edges[{i}][0]"), resolve(edge[1], f"edges[{i}][1]")
         if a == b:
             raise ValueError(f"layout {name!r}: edges[{i}] is a self loop ({a}, {a}); "
@@ -151,7 +214,7 @@ def make_layout(
     clean_roles = {}
     for role, value in (roles or {}).items():
         if role not in ROLE_NAMES:
-            raise ValueError(f"layout {name!r}: unknown role {role!r}; known roles: {ROLE_NAMES}")
+            raise ValueError(f"layout {name!r}: unknown role {short_repr(role)}; known roles: {ROLE_NAMES}")
         clean_roles[role] = resolve(value, f"roles[{role!r}]")
     centre = graph_centre(V, clean_edges) if center is None else resolve(center, "center")
     layout = Layout(str(name), names, tuple(clean_edges), centre, clean_roles, strategy)
@@ -331,11 +394,9 @@ def load_layout(path: Union[str, Path]) -> Layout:
         raise ValueError(f"layout file {path} cannot be read as text: {error}") from None
     try:
         if path.suffix.lower() == ".json":
-            values = json.loads(text)
+            values = loads_bounded(text)
         else:
-            import yaml
-
-            values = yaml.safe_load(text)
+            values = load_yaml(text)
     except Exception as error:  # a malformed file: say which and why
         kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         raise ValueError(f"layout file {path} is not valid {kind}: {error}") from None

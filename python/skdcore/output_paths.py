@@ -17,10 +17,10 @@ class OutputPathError(ValueError):
 def check_output_dir(path: Union[str, Path], option: str) -> Path:
     """Create the folder ``path`` (and its parents) if needed and check a file can be written in it."""
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise OutputPathError(f"{option} {path} is not a directory (a file of that name exists); "
-                              "pass a folder path")
     try:
+        if path.exists() and not path.is_dir():
+            raise OutputPathError(f"{option} {path} is not a directory (a file of that name exists); "
+                                  "pass a folder path")
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             pass

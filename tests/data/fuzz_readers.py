@@ -15,10 +15,12 @@ A crash or hang restarts the child at the next case, so the counts cover every c
 address space is capped (``CHILD_MEMORY_BYTES`` above what it has after start-up), so a memory bomb
 ends as an outcome instead of exhausting the machine.
 Mutations: truncation, byte flips / inserts / deletions, type-confused fields, huge declared
-counts, deep nesting, (pickles) payloads that try to run code and hand-made pickles that attack the
-unpickler itself (:func:`crafted_pickle`), (.npz) headers declaring huge arrays.
+counts, deep nesting, (pickles) payloads that try to run code, hand-made pickles that attack the
+unpickler itself (:func:`crafted_pickle`) and memo graph shapes (a list holding itself, shared lists),
+(.npz) headers declaring huge arrays, (layout / config YAML, :mod:`fuzz_yaml`) alias bombs, aliases of
+an enclosing node, deep nesting and thousands of joints.
 
-    python tests/data/fuzz_readers.py [ntu kinetics pyskl penn arrays] [--count 300] [--seed 0]
+    python tests/data/fuzz_readers.py [ntu kinetics pyskl penn arrays layout config] [--count 300] [--seed 0]
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_formats import ntu_body, write_kinetics_json, write_ntu_skeleton, write_penn_mat  # noqa: E402
+from fuzz_yaml import config_case, config_valid, layout_case, layout_valid  # noqa: E402
 
-READERS = ("ntu", "kinetics", "pyskl", "penn", "arrays")
+READERS = ("ntu", "kinetics", "pyskl", "penn", "arrays", "layout", "config")
 MARKER = "EXECUTED"
 FILE_NAMES = {
     "ntu": "S001C001P001R001A001.skeleton",
@@ -51,6 +54,8 @@ FILE_NAMES = {
     "pyskl": "ann.pkl",
     "penn": "0001.mat",
     "arrays": "clips.npz",
+    "layout": "layout.yaml",
+    "config": "config.yaml",
 }
 CHILD_MEMORY_BYTES = 3 << 30
 
@@ -412,6 +417,7 @@ def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
             "opcodes",
             "deep",
             "crafted",
+            "memo_graph",
         ]
     )
     if kind == "bytes":
@@ -421,6 +427,8 @@ def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
     if kind == "crafted":
         return crafted_pickle(rng.choice(CRAFTED_PICKLES), count=rng.choice([1000, 100_000]))
     tree = pyskl_valid_object()
+    if kind == "memo_graph":
+        return _memo_graph(rng, tree)
     paths = [p for p, _ in _paths(tree)]
     if kind == "field":
         tree = _replace(tree, rng.choice(paths), rng.choice(PICKLE_CONFUSERS))
@@ -441,6 +449,26 @@ def pyskl_case(rng: random.Random, valid: bytes, marker: str) -> bytes:
         return pickle.dumps(tree, protocol=rng.choice([2, 4, 5]))
     except RecursionError:  # the pickler recurses: build the deep list (20,000 levels) by hand instead
         return b"\x80\x02" + b"]" * 20_000 + b"G?\xf0\x00\x00\x00\x00\x00\x00" + b"a" * 20_000 + b"."
+
+
+def _memo_graph(rng: random.Random, tree: dict) -> bytes:
+    """Pickle graph shapes a memo makes small: a list holding itself, a list shared 2^k times down a
+    chain (a DAG of 2^k leaves in k levels), split lists shared by hundreds of split names."""
+    shape = rng.choice(["self", "dag", "splits"])
+    annotation = tree["annotations"][rng.randrange(len(tree["annotations"]))]
+    if shape == "self":
+        looped: list = []
+        looped.append(looped if rng.random() < 0.5 else [looped])
+        annotation[rng.choice(["keypoint", "keypoint_score"])] = looped
+    elif shape == "dag":
+        shared: list = [1.0]
+        for _ in range(rng.choice([20, 40])):
+            shared = [shared, shared]
+        annotation[rng.choice(["keypoint", "keypoint_score"])] = shared
+    else:
+        members = [a["frame_dir"] for a in tree["annotations"]] * rng.choice([10, 1_000])
+        tree["split"] = {f"s{i}": members for i in range(rng.choice([20, 300, 3_000]))}
+    return pickle.dumps(tree, protocol=rng.choice([2, 4, 5]))
 
 
 # --------------------------------------------------------------------------- Penn .mat
@@ -635,6 +663,8 @@ MUTATORS = {
     "pyskl": (pyskl_valid, pyskl_case),
     "penn": (penn_valid, penn_case),
     "arrays": (arrays_valid, arrays_case),
+    "layout": (layout_valid, layout_case),
+    "config": (config_valid, config_case),
 }
 
 
@@ -655,8 +685,26 @@ def write_cases(reader: str, count: int, seed: int, root: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------------- the child: read and classify
+def read_yaml_case(reader: str, path: Path) -> str:
+    """A layout or config YAML: loaded, or refused with the error type its loader promises, naming it."""
+    from skdcore.layouts import load_layout
+    from skdcore.train import ConfigError, load_config
+
+    load, refusal = (load_layout, ValueError) if reader == "layout" else (load_config, ConfigError)
+    try:
+        load(path)
+    except refusal as err:
+        return "reader_error" if path.name in str(err) else "unnamed"
+    except BaseException as err:  # noqa: BLE001  (every other type is a finding)
+        return f"error:{type(err).__name__}"
+    return "ok"
+
+
 def read_case(reader: str, folder: Path) -> str:
     from skdcore.data import ReaderError, make_source
+
+    if reader in ("layout", "config"):
+        return read_yaml_case(reader, folder / FILE_NAMES[reader])
 
     def attempt(fn):
         try:

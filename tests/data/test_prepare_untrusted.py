@@ -37,7 +37,7 @@ def test_prepare_skips_lists_and_summarises_damaged_files(tmp_path, capsys):
     reasons = {e["key"]: e["error"] for e in manifest["skipped"]}
     assert set(reasons) == {"torn", "deep", "typed"}
     assert "torn.json: not valid JSON" in reasons["torn"]
-    assert "deep.json: JSON nested 5001 levels deep" in reasons["deep"]
+    assert "deep.json: JSON nested more than 64 levels deep" in reasons["deep"]
     assert "typed.json: data[0].frame_index is 'one'" in reasons["typed"]
     printed = capsys.readouterr().out
     assert "skipped 3 malformed input file(s)" in printed and "torn.json: not valid JSON" in printed

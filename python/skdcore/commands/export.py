@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+MAX_FRAMES = 10_000  # an example clip longer than this only costs memory (activations grow with T)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..export import DEFAULT_FRAMES, DEFAULT_OPSET, FORMATS, SUPPORTED_OPSETS
@@ -41,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from ..export import ExportError, export_checkpoint
     from ..output_paths import check_output_file
 
-    if args.frames < 1:
-        print(f"skd export: error: --frames must be >= 1, got {args.frames}", file=sys.stderr)
+    if not 1 <= args.frames <= MAX_FRAMES:
+        print(f"skd export: error: --frames must be in 1..{MAX_FRAMES:,} (the example clip's length; the "
+              f"reference uses 100), got {args.frames}", file=sys.stderr)
         return 2
     if args.out:
         check_output_file(args.out, "--out", example=f"model.{args.format}")

@@ -71,11 +71,13 @@ def _input_of(run_dir: Path) -> str:
     """The input a run was trained on: HQ for a teacher, LQ otherwise (from its config.yaml)."""
     import yaml
 
+    from ..safe_yaml import load_yaml
+
     config = run_dir / "config.yaml"
     if not config.exists():
         return "lq"
     try:
-        values = yaml.safe_load(config.read_text())
+        values = load_yaml(config.read_text())
     except (yaml.YAMLError, OSError, UnicodeDecodeError) as error:
         raise ValueError(f"{config}: not valid YAML ({str(error).splitlines()[0]}); a config.yaml of "
                          "`skd train` holds plain YAML only") from None

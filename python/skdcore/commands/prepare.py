@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from ..data.lq import SKD_IMPUTATION_WINDOW, SKD_OCCLUSION_P
+from ..data.lq_checks import check_lq_config
 from ..data.prepare import prepare_dataset
 from ..data.synthetic import ACTION_NAMES
 
@@ -131,15 +132,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def lq_from_args(args):
     if args.lq == "skd":
-        return {"name": "skd_occlusion", "p": args.p, "window": SKD_IMPUTATION_WINDOW}
+        config = {"name": "skd_occlusion", "p": args.p, "window": SKD_IMPUTATION_WINDOW}
+        check_lq_config(config, "--p (of --lq skd)")
+        return config
     if args.lq in LQ_PRESETS:
         return LQ_PRESETS[args.lq]
     try:
-        return json.loads(args.lq)
+        config = json.loads(args.lq)
     except json.JSONDecodeError:
         raise ValueError(
             f"--lq: {args.lq!r} is neither a preset {sorted(LQ_PRESETS)} nor valid JSON"
         ) from None
+    check_lq_config(config, "--lq")
+    return config
 
 
 def source_options(args) -> dict:

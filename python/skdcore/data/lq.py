@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..layouts import BUILTIN_LAYOUTS, Layout, get_layout
+from .lq_checks import check_lq_config
 from .skeleton_tree import hop_matrix
 
 
@@ -328,6 +329,7 @@ def build_lq(config: dict | Sequence[dict] | None):
 
     ``None`` gives the SKD reference ``SKDOcclusion()`` (p=0.6, window 3).
     """
+    check_lq_config(config)
     if config is None:
         return SKDOcclusion()
     if isinstance(config, (list, tuple)):

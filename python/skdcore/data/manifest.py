@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from ..atomic_io import atomic_save_npy, atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401
+from ..bounded_json import JSONTooDeep, loads_bounded
 from ..layouts import Layout, get_layout
 
 MANIFEST_NAME = "manifest.json"
@@ -48,8 +49,8 @@ def read_json_or_none(path: Path):
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        return loads_bounded(path.read_text())
+    except (json.JSONDecodeError, JSONTooDeep) as err:
         raise damaged(path, f"corrupt JSON ({err})") from None
     except (OSError, UnicodeDecodeError) as err:
         raise damaged(path, f"cannot be read ({err})") from None

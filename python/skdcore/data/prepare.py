@@ -42,6 +42,8 @@ from .manifest import (
     sha256_file,
     write_manifest,
 )
+from .prepare_checks import check_chunk_bytes, check_prepare_arguments
+from .skip_reasons import skip_reason, strict_error
 from .sources import ReaderError, SkeletonSource, make_source, stable_json
 from .transforms import pre_normalise
 
@@ -85,10 +87,10 @@ def _process_chunk(job):
         try:
             block[i - start], labels[i - start] = process_sample(
                 source, i, lq_generator, seed, num_frames, normalise)
-        except ReaderError as err:  # a malformed file is skipped, logged and counted (or fatal: strict)
+        except Exception as err:  # noqa: BLE001 - one clip's bad data skips that clip (or is fatal: strict)
             if strict:
-                raise
-            errors.append({"index": i, "key": source.keys[i], "error": str(err)})
+                raise strict_error(err, source.keys[i]) from err
+            errors.append({"index": i, "key": source.keys[i], "error": skip_reason(err, source.keys[i])})
     return start, block, labels, errors
 
 
@@ -191,6 +193,7 @@ def prepare_dataset(
             list it with its reason in the manifest's ``skipped``).
     """
     out = Path(out_dir)
+    check_prepare_arguments(source_options, seed, num_frames)
     src = make_source(source, **(source_options or {})) if isinstance(source, str) else source
     lq_generator = build_lq(lq)
     frames = frame_policy(src, num_frames)
@@ -203,6 +206,7 @@ def prepare_dataset(
             raise ValueError(f"{name} must be in [0, 1), got {value} (0.1 holds out 10% of the train split)")
     N, C, V, M = len(src), src.num_channels, src.layout.num_joints, src.num_persons
     shape = (2 * C, int(num_frames), V, M)
+    check_chunk_bytes(chunk_size, shape)
     config = {
         "format_version": FORMAT_VERSION, "source": src.config(), "lq": lq_generator.config(),
         "seed": int(seed), "num_frames": int(num_frames), "normalise": bool(normalise),
@@ -320,7 +324,7 @@ def _finalise(out: Path, src, labels, state, config, config_hash, N, shape, poli
     os.replace(out / "data.npy.partial", out / "data.npy")
     atomic_save_npy(out / "labels.npy", labels_arr)
     os.remove(out / "labels.npy.partial")
-    atomic_write_bytes(out / "samples.txt", ("\n".join(src.keys) + "\n").encode())
+    atomic_write_bytes(out / "samples.txt", ("\n".join(src.keys) + "\n").encode(errors="backslashreplace"))
     valid = labels_arr >= 0
     split_counts = {}
     files = list(_FINAL_FILES)

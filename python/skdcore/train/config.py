@@ -23,6 +23,9 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..nn.ops_choice import OPS
+from ..safe_yaml import load_yaml
+from ..seed_range import seed_problem
+from ..short_repr import short_repr
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
@@ -178,6 +181,7 @@ class ExperimentConfig:
             )
         _check_lq_corruption(data, errors)
         _check_prepare_trust(data, errors)
+        errors.extend(filter(None, [seed_problem(self.seed, "seed")]))
         if list(self.optim.milestones) != sorted(self.optim.milestones):
             errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
@@ -267,7 +271,9 @@ def _check_prepare_trust(data: DataConfig, errors: list) -> None:
     command line or as a Python argument, never by a config file that may come with the data."""
     options = (data.prepare or {}).get("source_options") or {}
     if not isinstance(options, dict):
-        return  # prepare_dataset reports a wrong type itself
+        errors.append(f"data.prepare.source_options must be a mapping of the source's options (e.g. "
+                      f"{{num_samples: 400}}), got a {type(options).__name__}")
+        return
     for key in sorted(k for k in options if isinstance(k, str) and k.startswith("trust")):
         errors.append(f"data.prepare.source_options.{key}: trust cannot come from a config file (it lets "
                       "the input files run code); prepare the data first with `skd prepare ... "
@@ -322,7 +328,7 @@ def _type_name(annotation) -> str:
 
 
 def _describe(value) -> str:
-    return f"{value!r} ({type(value).__name__})" if value is not None else "null"
+    return f"{short_repr(value)} ({type(value).__name__})" if value is not None else "null"
 
 
 def check_type(key: str, value, annotation, errors: list):
@@ -423,7 +429,7 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
         raise ConfigError(f"override {text!r} must look like key.sub=value (e.g. optim.lr=0.05)")
     key, raw = text.split("=", 1)
     try:
-        return key.strip().split("."), yaml.safe_load(raw)
+        return key.strip().split("."), load_yaml(raw)
     except yaml.YAMLError as error:
         problem = str(getattr(error, "problem", None) or error).splitlines()[0]
         raise ConfigError(f"--set {text!r}: the value is not valid YAML ({problem}); close its brackets / "
@@ -442,7 +448,7 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] =
             raise ConfigError(f"config {path} is a directory; pass an experiment YAML file, e.g. "
                               "configs/demo_teacher.yaml")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
         except OSError as error:

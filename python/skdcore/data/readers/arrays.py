@@ -30,7 +30,7 @@ import numpy as np
 
 from ...layouts import BUILTIN_LAYOUTS, DEFAULT_LAYOUT_FOR_JOINTS, Layout, get_layout
 from ...untrusted_zip import check_members, open_zip
-from .base import LIMITS, ReaderError, SkeletonSource, register_source
+from .base import LIMITS, MAX_LABEL, ReaderError, SkeletonSource, register_source
 
 log = logging.getLogger("skdcore.data.arrays")
 
@@ -143,6 +143,8 @@ def _load_npz(path: Path, what: str) -> dict:
 
 
 def _load_labels(path: Path, what: str) -> np.ndarray:
+    if path.is_dir():
+        raise ReaderError(f"{what} {path} is a directory; give the labels .npy file (N,)")
     if not path.is_file():
         raise ReaderError(f"{what} {path} not found")
     return _load_npy(path, what)
@@ -151,6 +153,11 @@ def _load_labels(path: Path, what: str) -> np.ndarray:
 def read_array_files(x_path: str | Path, labels_path: str | Path | None = None) -> dict:
     """The fields of an arrays input: a .npz (keys x, labels, ...) or an X .npy with a labels .npy."""
     x_path = Path(x_path)
+    if x_path.is_dir():
+        raise ValueError(
+            f"--input {x_path} is a directory; --source arrays reads one file: a .npz (keys x, labels) or "
+            "an X.npy with --labels y.npy"
+        )
     if not x_path.is_file():
         raise ValueError(
             f"--input {x_path} not found; give a .npz (keys x, labels) or an X.npy with --labels y.npy"
@@ -288,6 +295,11 @@ class ArraySource(SkeletonSource):
                 raise ValueError(f"{what}: lengths[{bad[0]}]={lengths[bad[0]]} is outside 1..T of that clip")
             clips = [c[:, : int(n)] for c, n in zip(clips, lengths)]
         first = clips[0].shape
+        if first[0] < 1 or first[3] < 1:
+            raise ValueError(
+                f"{what}: clips of shape (C, T, V, M)={first} have no "
+                + ("coordinates (C=0)" if first[0] < 1 else "persons (M=0): pass (N, C, T, V) for one person")
+            )
         for i, clip in enumerate(clips):
             if not np.issubdtype(clip.dtype, np.number) or np.issubdtype(clip.dtype, np.complexfloating):
                 raise ValueError(
@@ -355,6 +367,11 @@ class ArraySource(SkeletonSource):
         if labels.min() < 0:
             raise ValueError(
                 f"labels: {int((labels < 0).sum())} negative values (min {labels.min()}); classes are 0..K-1"
+            )
+        if labels.max() >= MAX_LABEL:  # NB: before num_classes = max + 1 sizes a classifier head
+            raise ValueError(
+                f"labels: max label {labels.max()}; class indices must be below {MAX_LABEL:,} (0..K-1 with "
+                "K the number of classes): map your class ids to 0..K-1 and pass the names as label_names"
             )
         if label_names is not None and labels.max() >= len(label_names):
             raise ValueError(

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ...bounded_json import json_depth  # noqa: F401 - readers and tests use it from here
 from ...layouts import BUILTIN_LAYOUTS, Layout
 
 
@@ -87,7 +87,7 @@ class SkeletonSource:
         return None
 
     def config(self) -> dict:
-        keys_digest = hashlib.sha256("\n".join(self.keys).encode()).hexdigest()[:16]
+        keys_digest = hashlib.sha256("\n".join(self.keys).encode(errors="backslashreplace")).hexdigest()[:16]
         builtin = BUILTIN_LAYOUTS.get(self.layout.name)
         layout = self.layout.name if builtin == self.layout else self.layout.to_dict()
         return {
@@ -131,8 +131,11 @@ def is_number(value) -> bool:
 
 def finite_float32(values, where: str, what: str) -> np.ndarray:
     """``values`` as float32, or a ReaderError when any is NaN/Inf or outside float32's range."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = np.asarray(values, dtype=np.float32)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(values, dtype=np.float32)
+    except OverflowError:  # a JSON integer like 10**400 cannot even become a float
+        raise ReaderError(f"{where}: {what} holds a number beyond float32's range") from None
     if not np.all(np.isfinite(out)):
         raise ReaderError(f"{where}: {what} contains NaN or Inf (or values beyond float32's range)")
     return out
@@ -194,32 +197,11 @@ def read_capped_bytes(path: Path, limit: int) -> bytes:
         raise ReaderError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
-# A JSON string or a bracket. The string part cannot fail once it has started (an unterminated string
-# runs to the end, a lone trailing backslash included), so the scan never backtracks: linear time.
-_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
-_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
-
-
-def json_depth(payload: bytes) -> int:
-    """Deepest nesting of [ and { outside strings (for valid JSON; a rough bound otherwise), in one
-    streaming pass that allocates nothing per byte (no copy of the payload, no per-byte arrays)."""
-    depth = deepest = 0
-    for match in _JSON_TOKEN.finditer(payload):
-        first = payload[match.start()]
-        if first in _OPENING:
-            depth += 1
-            deepest = max(deepest, depth)
-        elif first in _CLOSING:
-            depth -= 1
-    return deepest
-
-
 def load_json(path: Path, limits: ReadLimits = LIMITS):
     """Parsed JSON of an untrusted file: size and nesting depth checked before parsing."""
     payload = read_capped_bytes(path, limits.text_file_bytes)
-    depth = json_depth(payload)
-    if depth > limits.json_depth:
-        raise ReaderError(f"{path}: JSON nested {depth} levels deep, more than the limit {limits.json_depth}")
+    if json_depth(payload, stop_above=limits.json_depth) > limits.json_depth:
+        raise ReaderError(f"{path}: JSON nested more than {limits.json_depth} levels deep (the limit)")
     try:
         return json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError) as err:

@@ -133,8 +133,10 @@ class KineticsSource(SkeletonSource):
                     f"label file {label_file}: expected an object {{clip id: {{'label_index': int, "
                     "'has_skeleton': bool}}}}"
                 )
+            # NB: only a real false drops a clip; another non-boolean fails that clip in load(), with a reason
             files = [
-                f for f in files if f.stem in self.index and self.index[f.stem].get("has_skeleton", True)
+                f for f in files
+                if f.stem in self.index and self.index[f.stem].get("has_skeleton", True) is not False
             ]
         if not files:
             raise ValueError(f"no usable .json clips under {self.root}")
@@ -142,14 +144,21 @@ class KineticsSource(SkeletonSource):
         self.num_classes = 400
 
     def load(self, index):
-        x, label = read_kinetics_json(self.files[index], self.num_persons, self.max_frames)
         if self.index is not None:
-            entry = self.index[self.keys[index]]
-            label = check_label(
-                entry.get("label_index"), f"{self.label_file}: entry {self.keys[index]!r}", "'label_index'"
-            )
+            where = f"{self.label_file}: entry {self.keys[index]!r}"
+            has_skeleton = self.index[self.keys[index]].get("has_skeleton", True)
+            if not isinstance(has_skeleton, bool):
+                raise ReaderError(f"{where}: 'has_skeleton' is {brief(has_skeleton)}; expected true or false")
+        x, label = read_kinetics_json(self.files[index], self.num_persons, self.max_frames)
+        where = str(self.files[index])
+        if self.index is not None:
+            where = f"{self.label_file}: entry {self.keys[index]!r}"
+            label = check_label(self.index[self.keys[index]].get("label_index"), where, "'label_index'")
         if label is None:
             raise ReaderError(f"{self.files[index]}: no 'label_index' field and no label file given")
+        if label >= self.num_classes:
+            raise ReaderError(f"{where}: 'label_index' is {label}; Kinetics has {self.num_classes} classes "
+                              f"(0..{self.num_classes - 1})")
         return x, label
 
     def splits(self):

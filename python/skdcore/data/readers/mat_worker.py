@@ -26,6 +26,7 @@ if __package__:  # imported as skdcore.data.readers.mat_worker (the parent side)
 
 CHILD_MEMORY_BYTES = 4 << 30  # address space of the child: a decompression bomb ends as MemoryError
 MAX_VARIABLE_BYTES = 256 << 20  # one variable sent back (a Penn label file holds a few KiB)
+MAX_INFLATED_BYTES = 256 << 20  # all compressed variables of one file, inflated
 TIMEOUT_S = 60.0
 
 
@@ -141,6 +142,53 @@ def _kind(value) -> str:
     return "cell" if value.dtype.kind == "O" else f"dtype {value.dtype}"
 
 
+MI_COMPRESSED = 15
+_INFLATE_CHUNK = 1 << 20
+
+
+def check_inflated_size(path: str, limit: int = MAX_INFLATED_BYTES) -> int:
+    """Bytes the compressed variables of a MAT v5 file inflate to, counted while inflating chunk by chunk
+    (never more than one chunk in memory); MemoryError once past ``limit``, before scipy inflates them
+    in one piece. Other files (v4, v7.3/HDF5, not a .mat) are left to scipy: they hold no zlib data."""
+    import zlib
+
+    with open(path, "rb") as f:
+        header = f.read(128)
+        order = {b"\x00\x01IM": "<", b"\x01\x00MI": ">"}.get(header[124:128])
+        if order is None:
+            return 0
+        total = 0
+        while True:
+            tag = f.read(8)
+            if len(tag) < 8:
+                return total
+            mdtype, nbytes = struct.unpack(order + "II", tag)
+            if mdtype >> 16:  # a small data element: 4 bytes of data inside the tag
+                continue
+            if mdtype != MI_COMPRESSED:
+                f.seek(nbytes, 1)
+                continue
+            inflater, left = zlib.decompressobj(), nbytes
+            while left > 0:
+                data = f.read(min(left, _INFLATE_CHUNK))
+                if not data:
+                    break
+                left -= len(data)
+                while data:
+                    total += len(inflater.decompress(data, _INFLATE_CHUNK))
+                    if total > limit:
+                        raise MemoryError(
+                            f"its compressed variables inflate to more than {limit} bytes (a Penn label "
+                            "file holds a few KiB); the file is crafted or damaged"
+                        )
+                    data = inflater.unconsumed_tail
+                    if inflater.eof:
+                        break
+                if inflater.eof:
+                    break
+            f.seek(left, 1)
+
+
 def _answer(path: str, names) -> bytes:
     import warnings
 
@@ -149,6 +197,7 @@ def _answer(path: str, names) -> bytes:
 
     arrays, meta = {}, {"kinds": {}}
     try:
+        check_inflated_size(path)  # NB: before scipy, which inflates a variable in one piece
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mat = scipy.io.loadmat(path, variable_names=names)

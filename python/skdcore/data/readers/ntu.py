@@ -22,7 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from ...layouts import get_layout
-from .base import LIMITS, ReaderError, ReadLimits, SkeletonSource, check_clip, check_count, register_source
+from .base import (
+    LIMITS,
+    ReaderError,
+    ReadLimits,
+    SkeletonSource,
+    check_clip,
+    check_count,
+    read_capped_bytes,
+    register_source,
+)
 
 NTU60_XSUB_TRAIN_SUBJECTS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 NTU60_XVIEW_TRAIN_CAMERAS = (2, 3)
@@ -82,6 +91,7 @@ NTU120_XSUB_TRAIN_SUBJECTS = (
     103,
 )
 NUM_JOINTS = 25
+NTU120_ACTIONS = 120
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NAME = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 
@@ -254,6 +264,20 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2, denoise: bool = Tru
     return check_clip(out, str(path))
 
 
+def read_missing_list(path: Path) -> str:
+    """The text of a missing-samples list (one sample name per line), or a ValueError naming it."""
+    if path.is_dir():
+        raise ValueError(f"--missing-list {path} is a directory; give the text file of sample names to skip "
+                         "(one per line, e.g. NTU_RGBD_samples_with_missing_skeletons.txt)")
+    try:
+        return read_capped_bytes(path, LIMITS.text_file_bytes).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"--missing-list {path} is not a text file (UTF-8); give the list of sample names "
+                         "to skip, one per line") from None
+    except ReaderError as err:
+        raise ValueError(f"--missing-list {err}") from None
+
+
 class NTUSource(SkeletonSource):
     """A folder of NTU ``.skeleton`` files (searched recursively).
 
@@ -280,7 +304,7 @@ class NTUSource(SkeletonSource):
         if missing_list:
             missing = {
                 Path(line.strip()).name.replace(".skeleton", "")
-                for line in Path(missing_list).read_text().splitlines()
+                for line in read_missing_list(Path(missing_list)).splitlines()
                 if line.strip()
             }
         self.missing_list = str(missing_list) if missing_list else None
@@ -290,7 +314,7 @@ class NTUSource(SkeletonSource):
         self.files = files
         self.keys = [p.stem for p in files]
         self.names = [parse_ntu_name(p.name) for p in files]
-        ntu120 = any(n.action > 60 or n.setup > 17 for n in self.names)
+        ntu120 = any(60 < n.action <= NTU120_ACTIONS or n.setup > 17 for n in self.names)
         self.num_classes = 120 if ntu120 else 60
         self.benchmarks = (
             list(benchmarks) if benchmarks else (["xsub", "xset"] if ntu120 else ["xsub", "xview"])
@@ -300,6 +324,12 @@ class NTUSource(SkeletonSource):
         self.label_names = None
 
     def load(self, index):
+        action = self.names[index].action
+        if not 1 <= action <= self.num_classes:
+            raise ReaderError(
+                f"{self.files[index]}: action A{action:03d} in the file name is not one of NTU's "
+                f"A001..A{self.num_classes:03d} ({self.num_classes} classes in this folder)"
+            )
         return read_ntu_skeleton(self.files[index], self.num_persons, self.denoise), self.names[index].label
 
     def subjects(self):

@@ -13,6 +13,7 @@ A pickle can run code when loaded, so the file is read with a restricted unpickl
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from .base import (
     LIMITS,
     ReaderError,
     SkeletonSource,
+    brief,
     check_clip,
     check_label,
     finite_float32,
@@ -30,10 +32,14 @@ from .base import (
 )
 from .safe_pickle import load_pickle
 
+log = logging.getLogger("skdcore.data.pyskl")
 _LAYOUT_BY_JOINTS = {25: "ntu25", 18: "openpose18", 17: "coco17", 13: "penn13"}
 # A pickled annotation (a dict with frame_dir, label and a keypoint array) takes far more bytes than this;
 # many more annotations than file bytes / MIN_ANNOTATION_BYTES can only be memo references to a few.
 MIN_ANNOTATION_BYTES = 32
+MAX_SPLITS = 256
+MAX_SPLIT_ENTRIES_PER_CLIP = 16  # a clip sits in a few splits (xsub_train, xview_val, ...)
+MAX_LIST_DEPTH = 8  # nested lists of one keypoint field ((M, T, V, C) needs 4)
 
 
 def load_pyskl_annotations(path: str | Path, trust_pickle: bool = False) -> dict:
@@ -43,26 +49,52 @@ def load_pyskl_annotations(path: str | Path, trust_pickle: bool = False) -> dict
     if not isinstance(content, dict) or not isinstance(content.get("annotations"), list):
         raise ReaderError(f"{path}: expected a dict with keys 'split' and 'annotations' (a list)")
     split = content.get("split") or {}
-    if not isinstance(split, dict) or not all(
-        isinstance(name, str)
-        and isinstance(members, (list, tuple))
-        and all(isinstance(m, str) for m in members)
-        for name, members in split.items()
-    ):
+    shape_ok = isinstance(split, dict) and all(
+        isinstance(name, str) and isinstance(members, (list, tuple)) for name, members in split.items()
+    )
+    if shape_ok:
+        check_split_counts(split, len(content["annotations"]), path)  # NB: before walking the entries
+    if not shape_ok or not all(isinstance(m, str) for members in split.values() for m in members):
         raise ReaderError(f"{path}: field 'split' must map split names to lists of frame_dir strings")
     return content
 
 
-def _declared_values(value, budget: int) -> int:
+def check_split_counts(split: dict, num_annotations: int, path: Path) -> None:
+    """Refuse split lists a pickle's memo multiplies: every split writes a file of its entries, so one
+    list shared by thousands of split names would turn a small file into thousands of large ones. Each
+    reference to an entry counts (shared lists count once per split that names them)."""
+    if len(split) > MAX_SPLITS:
+        raise ReaderError(
+            f"{path}: {len(split)} splits, more than the limit {MAX_SPLITS} (PYSKL files hold a few: "
+            "xsub_train, xsub_val, ...); the file is crafted or damaged"
+        )
+    limit = MAX_SPLIT_ENTRIES_PER_CLIP * max(1, num_annotations)
+    total = 0
+    for members in split.values():
+        total += len(members)
+        if total > limit:
+            raise ReaderError(
+                f"{path}: its splits list more than {limit} entries in all ({MAX_SPLIT_ENTRIES_PER_CLIP} "
+                f"per annotation for {num_annotations} annotations): split lists shared through pickle "
+                "memo references; the file is crafted"
+            )
+
+
+def _declared_values(value, budget: int, where: str) -> int:
     """Numbers an array field holds (an ndarray's size, or the members of nested lists counted level by
     level), counting stops once past ``budget``."""
     if isinstance(value, np.ndarray):
         return value.size
-    total, level = 0, [value]
+    total, level, depth = 0, [value], 0
     while level and total <= budget:
         lists = [v for v in level if isinstance(v, (list, tuple))]
         total += sum(1 for v in level if not isinstance(v, (list, tuple)))
-        level = []
+        level, depth = [], depth + 1
+        if lists and depth > MAX_LIST_DEPTH:  # NB: a list holding itself (a memo cycle) never ends
+            raise ReaderError(
+                f"{where}: a keypoint field is nested more than {MAX_LIST_DEPTH} lists deep (or holds "
+                "itself through a pickle memo reference); an (M, T, V, C) array has 4 levels"
+            )
         for v in lists:
             level.extend(v)
             if len(level) > budget:
@@ -90,7 +122,7 @@ def check_annotation_counts(annotations: list, file_bytes: int, path: Path) -> N
     for ann in annotations:
         if isinstance(ann, dict):
             for key in ("keypoint", "keypoint_score"):
-                values += _declared_values(ann.get(key, ()), file_bytes - values)
+                values += _declared_values(ann.get(key, ()), file_bytes - values, str(path))
         if values > file_bytes:
             raise ReaderError(
                 f"{path}: its annotations hold more keypoint values ({values}+) than the file has bytes "
@@ -147,6 +179,33 @@ def annotation_to_clip(
     return check_clip(out, where)
 
 
+def clip_key(ann, index: int) -> str:
+    """The annotation's frame_dir, or '#<index>' when it has none that is text UTF-8 can write (a lone
+    surrogate would fail when samples.txt is written, after every clip was processed)."""
+    frame_dir = ann.get("frame_dir") if isinstance(ann, dict) else None
+    if isinstance(frame_dir, str):
+        try:
+            frame_dir.encode("utf-8")
+            return frame_dir
+        except UnicodeEncodeError:
+            pass
+    return f"#{index}"
+
+
+def warn_repeated_keys(keys: list, path: Path) -> None:
+    """A frame_dir used by several annotations: both clips are kept (and both sit in the splits that
+    name it); say so, since the file most likely holds a duplicate."""
+    seen, repeated = set(), []
+    for key in keys:
+        if key in seen:
+            repeated.append(key)
+        seen.add(key)
+    if repeated:
+        log.warning("%s: %d frame_dir values are used by more than one annotation (e.g. %s); every such "
+                    "clip is kept and belongs to the splits that name its frame_dir", path, len(repeated),
+                    brief(repeated[0]))
+
+
 class PysklSource(SkeletonSource):
     """A PYSKL annotation pickle.  Splits: every entry of its ``split`` dict, optionally
     only those whose name starts with ``split_prefix`` (e.g. 'xsub').
@@ -186,27 +245,31 @@ class PysklSource(SkeletonSource):
             self.num_coords = 3 if isinstance(kp, np.ndarray) and kp.ndim == 4 and kp.shape[-1] == 3 else 2
         self.layout = get_layout(layout)
         self.num_persons, self.split_prefix = int(max_persons), split_prefix
-        self.keys = [
-            a["frame_dir"] if isinstance(a, dict) and isinstance(a.get("frame_dir"), str) else f"#{i}"
-            for i, a in enumerate(self.annotations)
-        ]
+        self.keys = [clip_key(a, i) for i, a in enumerate(self.annotations)]
         self.split_dict = content.get("split") or {}
+        warn_repeated_keys(self.keys, self.path)
 
     def load(self, index):
         ann = self.annotations[index]
         where = f"{self.path}: annotations[{index}] ({self.keys[index]})"
+        frame_dir = ann.get("frame_dir") if isinstance(ann, dict) else None
+        if isinstance(frame_dir, str) and self.keys[index] == f"#{index}":
+            raise ReaderError(f"{where}: field 'frame_dir' is {brief(ann['frame_dir'])}, not UTF-8 text")
         if not isinstance(ann, dict) or "label" not in ann:
             raise ReaderError(f"{where}: field 'label' is missing")
         label = check_label(ann["label"], where, "field 'label'")
         return annotation_to_clip(ann, where, self.num_persons, self.layout.num_joints), label
 
     def splits(self):
-        position = {k: i for i, k in enumerate(self.keys)}
+        positions = {}  # NB: a frame_dir used twice keeps both clips (warn_repeated_keys said so)
+        for i, k in enumerate(self.keys):
+            positions.setdefault(k, []).append(i)
         out = {}
         for name, members in self.split_dict.items():
             if self.split_prefix and not name.startswith(self.split_prefix):
                 continue
-            out[name] = np.array(sorted(position[m] for m in members if m in position), dtype=np.int64)
+            chosen = {i for m in set(members) for i in positions.get(m, ())}
+            out[name] = np.array(sorted(chosen), dtype=np.int64)
         return out
 
     def options(self):
