@@ -39,7 +39,8 @@ inline GraphConvShape graph_conv_shape(const at::Tensor& x, const at::Tensor& we
 at::Tensor effective_adjacency(const at::Tensor& A,
                                const c10::optional<at::Tensor>& edge_importance);
 
-// Accumulation type of the GPU paths: float, or double for double (16-bit inputs sum in float).
+// Accumulation type of the kernels: float, or double for double (16-bit inputs, CUDA only, sum in
+// float); on the CPU (float32/float64 only) it is x's own type.
 at::ScalarType accumulate_type(const at::Tensor& x);
 
 // A * edge_importance formed in `acc` (no 16-bit rounding of the product), contiguous.
