@@ -10,8 +10,8 @@ torch has no allocator statistics): the (N, K, C_out, T, V) intermediate the eag
 vs the fused op's per-thread workspaces (K, min(C_in, C_out), T, V).
 
 On CUDA the op's default path (SKDCORE_GRAPH_CONV_CUDA=gemm, cuBLAS products) is "skdcore"; the
-conv2d path (a graph product + a cuDNN conv, following cuDNN's TF32 switch like eager) is timed
-in the same run, fwd+bwd, in the last columns.
+fused path (the op's own intermediate-free kernels) is timed in the same run, fwd+bwd, in the last
+columns.
 
 --autocast runs everything under torch.autocast(device, bfloat16): skdcore's autocast rule
 multiplies in bfloat16 with float32 sums, eager and compile follow autocast's own rules.
@@ -97,7 +97,7 @@ def main():
     torch._dynamo.config.recompile_limit = 64
     compiled = torch.compile(graph_conv_reference, dynamic=False)
     impls = {"skdcore": skdcore.ops.graph_conv, "eager": graph_conv_reference, "compile": compiled}
-    extra_paths = ["conv2d"] if args.device == "cuda" else []
+    extra_paths = ["fused"] if args.device == "cuda" else []
     if extra_paths:
         impls = {"skdcore": cuda_path("gemm"), **{name: cuda_path(name) for name in extra_paths},
                  "eager": graph_conv_reference, "compile": compiled}

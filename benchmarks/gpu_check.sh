@@ -14,7 +14,7 @@
 #      and >= 1x compile at C=256, P=625 and 1875, TF32 on and off)
 #   2. STAGES="build install bench-gradient-revision bench-graph-conv bench-graph-conv-fp32" ... 570
 #      (gradient_revision op >= 10x eager at 3.1 M params now that its tensor table is passed by
-#      value; graph_conv's gemm and conv2d paths, eager with and without TF32, target fwd+bwd >=
+#      value; graph_conv's gemm and fused paths, eager with and without TF32, target fwd+bwd >=
 #      1.2x eager at every shape)
 #   3. STAGES="build install bench-graph-conv-autocast bench-train-step-stgcn" ... 570
 #      (graph_conv under autocast bfloat16: the gemm path's 16-bit products vs eager/compile under

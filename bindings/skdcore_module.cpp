@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "op_paths.h"
+#include "common/op_paths.h"
 
 namespace py = pybind11;
 
@@ -62,7 +62,7 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "skdcore compiled core: registers torch.ops.skdcore.* and reports build info";
   m.def("build_info", &build_info,
         "dict: version, torch_version (built against), cuda, cuda_archs, openmp, num_threads");
-  m.def("op_paths", &op_paths, "dict: the variant each multi-path op runs (cpp/op_paths.h)");
+  m.def("op_paths", &op_paths, "dict: the variant each multi-path op runs (cpp/common/op_paths.h)");
   m.def("set_op_path", &set_op_path, py::arg("name"), py::arg("choice"),
         "choose an op's variant, e.g. set_op_path('graph_conv_cuda', 'fused'); ValueError if unknown");
 }

@@ -5,12 +5,13 @@
 #include "gradient_revision.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include <string>
 #include <tuple>
 
-#include "checks.h"
+#include "common/checks.h"
 
 namespace skdcore {
 
@@ -96,30 +97,63 @@ int64_t losses_from_gram(const char* op, const at::Tensor& gram) {
   return gram.size(0) - 1;
 }
 
-GradientRevisionCall checked_gram_call(c10::DeviceType device, at::TensorList task, at::TensorList distill,
-                                       int64_t num_losses, c10::string_view mode) {
-  constexpr const char* op = "skdcore.gradient_revision_gram";
-  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
-  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], device);
-  return {K, parse_gradient_revision_mode(op, mode)};
-}
-
-GradientRevisionCall checked_apply_call(c10::DeviceType device, at::TensorList out, at::TensorList task,
-                                        at::TensorList distill, const at::Tensor& gram, c10::string_view mode) {
-  constexpr const char* op = "skdcore.gradient_revision_apply_";
-  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
-  check_gram(op, gram, K, task);
-  check_gradient_outputs(op, out, task);
-  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], device);
-  return {K, parse_gradient_revision_mode(op, mode)};
-}
-
 std::vector<std::pair<int64_t, int64_t>> gradient_revision_pairs(int64_t K,
                                                                  GradientRevisionMode mode) {
   const int64_t P = gradient_revision_num_pairs(K, mode);
   std::vector<std::pair<int64_t, int64_t>> pairs(static_cast<size_t>(P));
   for (int64_t p = 0; p < P; ++p) gradient_revision_pair(p, K, mode, &pairs[p].first, &pairs[p].second);
   return pairs;
+}
+
+ContiguousGradients::ContiguousGradients(at::TensorList task, at::TensorList distill) {
+  vectors.reserve(task.size() + distill.size());
+  for (const auto& t : task) {
+    vectors.push_back(t.contiguous());
+    numel.push_back(t.numel());
+    total += t.numel();
+  }
+  for (const auto& t : distill) vectors.push_back(t.contiguous());
+}
+
+at::Tensor gradient_revision_gram_on(const GradientRevisionKernels& kernels, at::TensorList task,
+                                     at::TensorList distill, int64_t num_losses, c10::string_view mode) {
+  constexpr const char* op = "skdcore.gradient_revision_gram";
+  const int64_t K = check_gradient_lists(op, task, distill, num_losses);
+  const GradientRevisionMode parsed = parse_gradient_revision_mode(op, mode);
+  if (task.empty()) return at::zeros({K + 1, K + 1}, at::TensorOptions().dtype(at::kDouble));
+  checks::check_device(op, "task_grads[0]", task[0], kernels.device);
+  const c10::DeviceGuard device_guard(task[0].device());
+  at::Tensor gram = at::zeros({K + 1, K + 1}, task[0].options().dtype(at::kDouble));
+  const ContiguousGradients gradients(task, distill);
+  if (gradients.total > 0) kernels.gram(gradients, K, parsed, gram);
+  return gram;
+}
+
+at::Tensor gradient_revision_apply_on(const GradientRevisionKernels& kernels, at::TensorList out,
+                                      at::TensorList task, at::TensorList distill, const at::Tensor& gram,
+                                      double eps, c10::string_view mode, int64_t seed) {
+  constexpr const char* op = "skdcore.gradient_revision_apply_";
+  const int64_t K = check_gradient_lists(op, task, distill, losses_from_gram(op, gram));
+  check_gram(op, gram, K, task);
+  check_gradient_outputs(op, out, task);
+  const GradientRevisionMode parsed = parse_gradient_revision_mode(op, mode);
+  if (!task.empty()) checks::check_device(op, "task_grads[0]", task[0], kernels.device);
+  checks::check_device(op, "gram", gram, kernels.device);
+  const c10::DeviceGuard device_guard(gram.device());
+  const at::TensorOptions double_options = gram.options().dtype(at::kDouble);
+  at::Tensor weights = at::empty({K + 1}, double_options);
+  at::Tensor stats = at::empty({2, K}, double_options);
+  kernels.weights(gram.contiguous(), K, eps, parsed, seed, weights, stats);
+  const ContiguousGradients gradients(task, distill);
+  if (gradients.total == 0) return stats;
+  std::vector<at::Tensor> targets;  // contiguous outputs: `out` itself, or a buffer copied back
+  targets.reserve(out.size());
+  for (const auto& o : out) targets.push_back(o.is_contiguous() ? o : at::empty_like(o, at::MemoryFormat::Contiguous));
+  kernels.apply(gradients, K, weights, targets);
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!out[i].is_same(targets[i])) out[i].copy_(targets[i]);
+  }
+  return stats;
 }
 
 namespace {

@@ -13,7 +13,6 @@
 #include <tuple>
 #include <vector>
 
-#include "checks.h"
 #include "gradient_revision.h"
 
 namespace skdcore {
@@ -28,32 +27,16 @@ struct Chunk {
   int64_t length;
 };
 
-std::vector<Chunk> make_chunks(at::TensorList task) {
+std::vector<Chunk> make_chunks(const ContiguousGradients& gradients) {
   std::vector<Chunk> chunks;
-  for (int64_t i = 0; i < static_cast<int64_t>(task.size()); ++i) {
-    const int64_t n = task[i].numel();
+  for (int64_t i = 0; i < gradients.num_tensors(); ++i) {
+    const int64_t n = gradients.numel[i];
     for (int64_t begin = 0; begin < n; begin += kChunk) {
       chunks.push_back({i, begin, std::min(kChunk, n - begin)});
     }
   }
   return chunks;
 }
-
-// Contiguous views of v_j[i] (j = 0: task, j >= 1: distillation loss j-1), kept alive by `owned`.
-struct GradientTable {
-  std::vector<at::Tensor> owned;
-  int64_t num_tensors = 0;
-
-  GradientTable(at::TensorList task, at::TensorList distill) : num_tensors(task.size()) {
-    owned.reserve(task.size() + distill.size());
-    for (const auto& t : task) owned.push_back(t.contiguous());
-    for (const auto& t : distill) owned.push_back(t.contiguous());
-  }
-  template <typename scalar_t>
-  const scalar_t* data(int64_t j, int64_t i) const {
-    return owned[j * num_tensors + i].const_data_ptr<scalar_t>();
-  }
-};
 
 // NB: 16 independent float64 lanes let the compiler vectorise (and pipeline) the reduction
 // without -ffast-math; the lanes are summed in a fixed order.
@@ -77,7 +60,7 @@ double dot_chunk(const scalar_t* a, const scalar_t* b, int64_t n) {
 int64_t grain_chunks() { return std::max<int64_t>(1, kGrainElements / kChunk); }
 
 template <typename scalar_t>
-void gram_kernel(const GradientTable& table, const std::vector<Chunk>& chunks,
+void gram_kernel(const ContiguousGradients& table, const std::vector<Chunk>& chunks,
                  const std::vector<std::pair<int64_t, int64_t>>& pairs, int64_t K, double* gram) {
   const int64_t P = static_cast<int64_t>(pairs.size());
   const int64_t num_chunks = static_cast<int64_t>(chunks.size());
@@ -102,7 +85,7 @@ void gram_kernel(const GradientTable& table, const std::vector<Chunk>& chunks,
 }
 
 template <typename scalar_t>
-void apply_kernel(const GradientTable& table, const std::vector<Chunk>& chunks, int64_t K,
+void apply_kernel(const ContiguousGradients& table, const std::vector<Chunk>& chunks, int64_t K,
                   const double* weights, const std::vector<scalar_t*>& out) {
   using opmath_t = at::opmath_type<scalar_t>;
   std::vector<opmath_t> w(weights, weights + K + 1);
@@ -126,71 +109,35 @@ void apply_kernel(const GradientTable& table, const std::vector<Chunk>& chunks, 
   });
 }
 
-at::ScalarType gradient_dtype(at::TensorList task) {
-  return task.empty() ? at::kFloat : task[0].scalar_type();
-}
-
-at::Tensor gram_cpu_impl(at::TensorList task, at::TensorList distill, int64_t K,
-                         GradientRevisionMode mode) {
-  at::Tensor gram = at::zeros({K + 1, K + 1}, at::TensorOptions().dtype(at::kDouble));
-  const auto chunks = make_chunks(task);
-  if (chunks.empty()) return gram;
-  const GradientTable table(task, distill);
+void gram_cpu(const ContiguousGradients& gradients, int64_t K, GradientRevisionMode mode, at::Tensor& gram) {
+  const auto chunks = make_chunks(gradients);
   const auto pairs = gradient_revision_pairs(K, mode);
-  AT_DISPATCH_FLOATING_TYPES(gradient_dtype(task), "gradient_revision_gram_cpu", [&] {
-    gram_kernel<scalar_t>(table, chunks, pairs, K, gram.mutable_data_ptr<double>());
+  AT_DISPATCH_FLOATING_TYPES(gradients.vectors[0].scalar_type(), "gradient_revision_gram_cpu", [&] {
+    gram_kernel<scalar_t>(gradients, chunks, pairs, K, gram.mutable_data_ptr<double>());
   });
-  return gram;
 }
 
-// Weights + stats from the Gram matrix, then the write pass into `out` (contiguous or not).
-at::Tensor apply_cpu_impl(at::TensorList out, at::TensorList task, at::TensorList distill,
-                          const at::Tensor& gram, int64_t K, double eps,
-                          GradientRevisionMode mode, int64_t seed) {
-  const at::Tensor gram_c = gram.contiguous();
-  std::vector<double> weights(K + 1);
-  at::Tensor stats = at::empty({2, K}, at::TensorOptions().dtype(at::kDouble));
-  gradient_revision_weights(gram_c.const_data_ptr<double>(), K, eps, mode,
-                            static_cast<uint64_t>(seed), weights.data(),
-                            stats.mutable_data_ptr<double>());
-  const auto chunks = make_chunks(task);
-  if (chunks.empty()) return stats;
-  const GradientTable table(task, distill);
-  // Non-contiguous outputs get a contiguous buffer copied back at the end.
-  std::vector<at::Tensor> targets;
-  targets.reserve(out.size());
-  for (const auto& o : out) targets.push_back(o.is_contiguous() ? o : at::empty_like(o, at::MemoryFormat::Contiguous));
-  AT_DISPATCH_FLOATING_TYPES(gradient_dtype(task), "gradient_revision_apply_cpu", [&] {
+void weights_cpu(const at::Tensor& gram, int64_t K, double eps, GradientRevisionMode mode, int64_t seed,
+                 at::Tensor& weights, at::Tensor& stats) {
+  gradient_revision_weights(gram.const_data_ptr<double>(), K, eps, mode, static_cast<uint64_t>(seed),
+                            weights.mutable_data_ptr<double>(), stats.mutable_data_ptr<double>());
+}
+
+void apply_cpu(const ContiguousGradients& gradients, int64_t K, const at::Tensor& weights,
+               std::vector<at::Tensor>& outputs) {
+  const auto chunks = make_chunks(gradients);
+  AT_DISPATCH_FLOATING_TYPES(gradients.vectors[0].scalar_type(), "gradient_revision_apply_cpu", [&] {
     std::vector<scalar_t*> out_ptrs;
-    out_ptrs.reserve(targets.size());
-    for (auto& t : targets) out_ptrs.push_back(t.mutable_data_ptr<scalar_t>());
-    apply_kernel<scalar_t>(table, chunks, K, weights.data(), out_ptrs);
+    out_ptrs.reserve(outputs.size());
+    for (auto& t : outputs) out_ptrs.push_back(t.mutable_data_ptr<scalar_t>());
+    apply_kernel<scalar_t>(gradients, chunks, K, weights.const_data_ptr<double>(), out_ptrs);
   });
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (!out[i].is_same(targets[i])) out[i].copy_(targets[i]);
-  }
-  return stats;
 }
 
-at::Tensor gradient_revision_gram_cpu(at::TensorList task, at::TensorList distill, int64_t num_losses,
-                                      c10::string_view mode) {
-  const GradientRevisionCall call = checked_gram_call(c10::kCPU, task, distill, num_losses, mode);
-  return gram_cpu_impl(task, distill, call.K, call.mode);
-}
-
-at::Tensor gradient_revision_apply_cpu_(at::TensorList out, at::TensorList task, at::TensorList distill,
-                                        const at::Tensor& gram, double eps, c10::string_view mode, int64_t seed) {
-  const GradientRevisionCall call = checked_apply_call(c10::kCPU, out, task, distill, gram, mode);
-  return apply_cpu_impl(out, task, distill, gram, call.K, eps, call.mode, seed);
-}
+constexpr GradientRevisionKernels kCpuKernels{c10::kCPU, &gram_cpu, &weights_cpu, &apply_cpu};
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  // gradient_revision, gradient_revision_, gradient_revision_apply: composites of these two
-  // (gradient_revision.cpp).
-  m.impl("gradient_revision_gram", &gradient_revision_gram_cpu);
-  m.impl("gradient_revision_apply_", &gradient_revision_apply_cpu_);
-}
+TORCH_LIBRARY_IMPL(skdcore, CPU, m) { register_gradient_revision<kCpuKernels>(m); }
 
 }  // namespace skdcore

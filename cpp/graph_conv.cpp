@@ -2,8 +2,9 @@
 #include "graph_conv.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/DeviceGuard.h>
 
-#include "checks.h"
+#include "common/checks.h"
 #include "normalize_adjacency.h"
 
 namespace skdcore {
@@ -73,10 +74,10 @@ GraphConvNeeds graph_conv_needs(const char* op, std::array<bool, 5> output_mask,
           output_mask[kGradBias], output_mask[kGradEdgeImportance]};
 }
 
-GraphConvNeeds checked_graph_conv_backward(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& weight,
-                                           const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
+GraphConvNeeds checked_graph_conv_backward(const char* op, const at::Tensor& grad, const at::Tensor& x,
+                                           const at::Tensor& weight, const at::Tensor& A,
+                                           const c10::optional<at::Tensor>& edge_importance,
                                            std::array<bool, 5> output_mask) {
-  constexpr const char* op = "skdcore._graph_conv_backward";
   check_graph_conv_backward_inputs(op, grad, x, weight, A, edge_importance);
   return graph_conv_needs(op, output_mask, edge_importance);
 }
@@ -95,6 +96,59 @@ GraphConvGrads assemble_graph_conv_grads(const at::Tensor& grad, const at::Tenso
   if (needs.edge_importance) grad_M = (grad_a_eff * A).to(A.scalar_type());
   at::Tensor grad_b = needs.bias ? grad.sum({0, 2, 3}) : not_computed(x);
   return {std::move(grad_x), std::move(grad_w), grad_A, grad_b, grad_M};
+}
+
+at::Tensor graph_conv_on(const GraphConvKernels& kernels, const at::Tensor& x, const at::Tensor& weight,
+                         const at::Tensor& A, const c10::optional<at::Tensor>& bias,
+                         const c10::optional<at::Tensor>& edge_importance) {
+  constexpr const char* op = "skdcore.graph_conv";
+  check_graph_conv_inputs(op, x, weight, A, bias, edge_importance);
+  checks::check_device(op, "x", x, kernels.device);
+  const c10::DeviceGuard device_guard(x.device());
+  if (const GraphConvProducts* products = kernels.products ? kernels.products() : nullptr) {
+    return products->forward(x, weight, A, bias, edge_importance);
+  }
+  const GraphConvShape shape = graph_conv_shape(x, weight);
+  at::Tensor y = at::empty({shape.N, shape.C_out, shape.T, shape.V},
+                           x.options().memory_format(at::MemoryFormat::Contiguous));
+  if (y.numel() == 0) return y;
+  if (shape.C_in == 0 || shape.K == 0) {  // empty sums: only the bias remains
+    y.zero_();
+    if (bias.has_value()) y.add_(bias->view({1, shape.C_out, 1, 1}));
+    return y;
+  }
+  const at::Tensor a_eff = effective_adjacency_acc(A, edge_importance, accumulate_type(x));
+  kernels.forward(x.contiguous(), weight.contiguous(), a_eff, bias.has_value() ? bias->contiguous() : at::Tensor(),
+                  y);
+  return y;
+}
+
+GraphConvGrads graph_conv_backward_on(const GraphConvKernels& kernels, const at::Tensor& grad, const at::Tensor& x,
+                                      const at::Tensor& weight, const at::Tensor& A,
+                                      const c10::optional<at::Tensor>& edge_importance,
+                                      std::array<bool, 5> output_mask) {
+  constexpr const char* op = "skdcore._graph_conv_backward";
+  const GraphConvNeeds needs = checked_graph_conv_backward(op, grad, x, weight, A, edge_importance, output_mask);
+  checks::check_device(op, "x", x, kernels.device);
+  const c10::DeviceGuard device_guard(x.device());
+  if (const GraphConvProducts* products = kernels.products ? kernels.products() : nullptr) {
+    return products->backward(grad, x, weight, A, edge_importance, needs);
+  }
+  const GraphConvShape shape = graph_conv_shape(x, weight);
+  const at::ScalarType acc = accumulate_type(x);
+  at::Tensor grad_w = at::zeros({shape.K, shape.C_out, shape.C_in}, x.options().dtype(acc));
+  at::Tensor grad_a_eff = at::zeros({shape.K, shape.V, shape.V}, x.options().dtype(acc));
+  const bool empty = shape.N * shape.C_in * shape.C_out * shape.T * shape.V * shape.K == 0;
+  if (empty || !(needs.x || needs.weight || needs.adjacency())) {  // empty sums: zero gradients
+    at::Tensor grad_x = needs.x ? at::zeros_like(x, at::MemoryFormat::Contiguous) : not_computed(x);
+    return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x,
+                                     needs.weight ? grad_w.to(x.scalar_type()) : not_computed(x), grad_a_eff);
+  }
+  at::Tensor grad_x = needs.x ? at::empty_like(x, at::MemoryFormat::Contiguous) : not_computed(x);
+  kernels.backward(grad.contiguous(), x.contiguous(), weight.contiguous(),
+                   effective_adjacency_acc(A, edge_importance, acc), needs, grad_x, grad_w, grad_a_eff);
+  return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x,
+                                   needs.weight ? grad_w.to(x.scalar_type()) : not_computed(x), grad_a_eff);
 }
 
 at::Tensor graph_conv(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& A,

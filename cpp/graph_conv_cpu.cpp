@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "checks.h"
 #include "graph_conv.h"
 
 namespace skdcore {
@@ -60,38 +59,24 @@ void matmul_into(at::Tensor out, const at::Tensor& a, const at::Tensor& b, bool 
   }
 }
 
-at::Tensor graph_conv_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
-                                  const at::Tensor& A, const c10::optional<at::Tensor>& bias,
-                                  const c10::optional<at::Tensor>& edge_importance) {
-  constexpr const char* op = "skdcore.graph_conv";
-  check_graph_conv_inputs(op, x, weight, A, bias, edge_importance);
-  checks::check_device(op, "x", x, c10::kCPU);
-  const int64_t N = x.size(0), C_in = x.size(1), T = x.size(2), V = x.size(3);
-  const int64_t K = weight.size(0), C_out = weight.size(1);
-  at::Tensor y = at::empty({N, C_out, T, V}, x.options().memory_format(at::MemoryFormat::Contiguous));
-  if (y.numel() == 0) return y;
-  if (C_in == 0 || K == 0) {  // empty sums: only the bias remains
-    y.zero_();
-    if (bias.has_value()) y.add_(bias->view({1, C_out, 1, 1}));
-    return y;
-  }
-  const at::Tensor x_c = x.contiguous();
-  const at::Tensor a_eff = effective_adjacency(A, edge_importance).contiguous();  // (K, V, V)
-  const at::Tensor bias_column =
-      bias.has_value() ? bias->contiguous().view({C_out, 1}) : at::Tensor();
+void forward_cpu(const at::Tensor& x_c, const at::Tensor& weight, const at::Tensor& a_eff, const at::Tensor& bias,
+                 at::Tensor& y) {
+  const GraphConvShape shape = graph_conv_shape(x_c, weight);
+  const int64_t N = shape.N, C_in = shape.C_in, T = shape.T, V = shape.V, K = shape.K, C_out = shape.C_out;
+  const at::Tensor bias_column = bias.defined() ? bias.view({C_out, 1}) : at::Tensor();
   const int64_t chunks = sample_chunks(N);
 
-  if (graph_conv_shape(x, weight).graph_first()) {
+  if (shape.graph_first()) {
     // Graph first: xa[k] = x[n] @ A_eff[k] over (C_in*T, V); y[n] = W_cat @ xa over (K*C_in, T*V).
     const at::Tensor w_cat = weight.permute({1, 0, 2}).reshape({C_out, K * C_in}).contiguous();
     for_each_sample_chunk(N, chunks, [&](int64_t, int64_t n_begin, int64_t n_end) {
-      at::Tensor xa = at::empty({K, C_in * T, V}, x.options());
+      at::Tensor xa = at::empty({K, C_in * T, V}, x_c.options());
       for (int64_t n = n_begin; n < n_end; ++n) {
         const at::Tensor x_n = x_c[n].view({C_in * T, V});
         for (int64_t k = 0; k < K; ++k) mm_into(xa[k], x_n, a_eff[k]);
         at::Tensor y_n = y[n].view({C_out, T * V});
         const at::Tensor xa_flat = xa.view({K * C_in, T * V});
-        if (bias.has_value()) {
+        if (bias.defined()) {
           at::cpu::addmm_out(y_n, bias_column, w_cat, xa_flat);
         } else {
           mm_into(y_n, w_cat, xa_flat);
@@ -102,54 +87,35 @@ at::Tensor graph_conv_forward_cpu(const at::Tensor& x, const at::Tensor& weight,
     // Channels first: p = W_stack @ x[n] over (K*C_out, T*V); y[n] = sum_k p[k] @ A_eff[k].
     const at::Tensor w_stack = weight.reshape({K * C_out, C_in}).contiguous();
     for_each_sample_chunk(N, chunks, [&](int64_t, int64_t n_begin, int64_t n_end) {
-      at::Tensor p = at::empty({K, C_out * T, V}, x.options());
+      at::Tensor p = at::empty({K, C_out * T, V}, x_c.options());
       for (int64_t n = n_begin; n < n_end; ++n) {
         mm_into(p.view({K * C_out, T * V}), w_stack, x_c[n].view({C_in, T * V}));
         at::Tensor y_n = y[n].view({C_out * T, V});
         for (int64_t k = 0; k < K; ++k) matmul_into(y_n, p[k], a_eff[k], /*accumulate=*/k > 0);
-        if (bias.has_value()) y[n].view({C_out, T * V}).add_(bias_column);
+        if (bias.defined()) y[n].view({C_out, T * V}).add_(bias_column);
       }
     });
   }
-  return y;
 }
 
-GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor& x,
-                                       const at::Tensor& weight, const at::Tensor& A,
-                                       const c10::optional<at::Tensor>& edge_importance,
-                                       std::array<bool, 5> output_mask) {
-  constexpr const char* op = "skdcore._graph_conv_backward";
-  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
-  checks::check_device(op, "x", x, c10::kCPU);
-  const int64_t N = x.size(0), C_in = x.size(1), T = x.size(2), V = x.size(3);
-  const int64_t K = weight.size(0), C_out = weight.size(1);
-
-  at::Tensor grad_x = needs.x ? at::empty({N, C_in, T, V}, x.options()) : not_computed(x);
-  at::Tensor grad_w = needs.weight ? at::zeros({K, C_out, C_in}, x.options()) : not_computed(x);
-  at::Tensor grad_a_eff = at::zeros({K, V, V}, x.options());
-  const bool any_main = needs.x || needs.weight || needs.adjacency();
-  if (N * C_in * C_out * T * V * K == 0 || !any_main) {  // empty sums: zero gradients
-    if (needs.x) grad_x.zero_();
-    return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
-  }
-
-  const at::Tensor g_c = grad.contiguous();
-  const at::Tensor x_c = x.contiguous();
-  const at::Tensor a_eff = effective_adjacency(A, edge_importance).contiguous();
+void backward_cpu(const at::Tensor& g_c, const at::Tensor& x_c, const at::Tensor& weight, const at::Tensor& a_eff,
+                  const GraphConvNeeds& needs, at::Tensor& grad_x, at::Tensor& grad_w, at::Tensor& grad_a_eff) {
+  const GraphConvShape shape = graph_conv_shape(x_c, weight);
+  const int64_t N = shape.N, C_in = shape.C_in, T = shape.T, V = shape.V, K = shape.K, C_out = shape.C_out;
   const at::Tensor a_eff_t = a_eff.transpose(1, 2);  // (K, V, V) view; GEMM reads it transposed
   const int64_t chunks = sample_chunks(N);
   // Per-chunk partial sums of the reductions over samples (summed in chunk order below).
   std::vector<at::Tensor> partial_w(chunks), partial_a(chunks);
 
-  if (graph_conv_shape(x, weight).graph_first()) {
+  if (shape.graph_first()) {
     // Work on the C_in side: q = W^T g (K*C_in, T*V); grad_x = sum_k q[k] A_k^T;
     // grad_A_k = x^T q[k]; grad_W_k = g (x A_k)^T.
     const at::Tensor w_t = weight.transpose(1, 2).reshape({K * C_in, C_out}).contiguous();
     for_each_sample_chunk(N, chunks, [&](int64_t chunk, int64_t n_begin, int64_t n_end) {
-      at::Tensor work = at::empty({K, C_in * T, V}, x.options());
+      at::Tensor work = at::empty({K, C_in * T, V}, x_c.options());
       // grad_W partial as (C_out, K*C_in) [o, (k, c)]: one GEMM per sample, permuted at the end.
-      at::Tensor gw = needs.weight ? at::zeros({C_out, K * C_in}, x.options()) : at::Tensor();
-      at::Tensor ga = needs.adjacency() ? at::zeros({K, V, V}, x.options()) : at::Tensor();
+      at::Tensor gw = needs.weight ? at::zeros({C_out, K * C_in}, x_c.options()) : at::Tensor();
+      at::Tensor ga = needs.adjacency() ? at::zeros({K, V, V}, x_c.options()) : at::Tensor();
       for (int64_t n = n_begin; n < n_end; ++n) {
         const at::Tensor g_n = g_c[n].view({C_out, T * V});
         const at::Tensor x_n = x_c[n].view({C_in * T, V});
@@ -177,9 +143,9 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
     // grad_W_k = gb_k x^T; grad_A_k = (W_k x)^T g.
     const at::Tensor w_stack = weight.reshape({K * C_out, C_in}).contiguous();
     for_each_sample_chunk(N, chunks, [&](int64_t chunk, int64_t n_begin, int64_t n_end) {
-      at::Tensor work = at::empty({K, C_out * T, V}, x.options());
-      at::Tensor gw = needs.weight ? at::zeros({K, C_out, C_in}, x.options()) : at::Tensor();
-      at::Tensor ga = needs.adjacency() ? at::zeros({K, V, V}, x.options()) : at::Tensor();
+      at::Tensor work = at::empty({K, C_out * T, V}, x_c.options());
+      at::Tensor gw = needs.weight ? at::zeros({K, C_out, C_in}, x_c.options()) : at::Tensor();
+      at::Tensor ga = needs.adjacency() ? at::zeros({K, V, V}, x_c.options()) : at::Tensor();
       for (int64_t n = n_begin; n < n_end; ++n) {
         const at::Tensor g_n = g_c[n].view({C_out * T, V});
         const at::Tensor x_n = x_c[n].view({C_in, T * V});
@@ -206,14 +172,12 @@ GraphConvGrads graph_conv_backward_cpu(const at::Tensor& grad, const at::Tensor&
     if (needs.weight) grad_w.add_(partial_w[chunk]);
     if (needs.adjacency()) grad_a_eff.add_(partial_a[chunk]);
   }
-  return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
 }
+
+constexpr GraphConvKernels kCpuKernels{c10::kCPU, /*products=*/nullptr, &forward_cpu, &backward_cpu};
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(skdcore, CPU, m) {
-  m.impl("graph_conv", &graph_conv_forward_cpu);
-  m.impl("_graph_conv_backward", &graph_conv_backward_cpu);
-}
+TORCH_LIBRARY_IMPL(skdcore, CPU, m) { register_graph_conv<kCpuKernels>(m); }
 
 }  // namespace skdcore

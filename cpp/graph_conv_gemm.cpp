@@ -29,17 +29,8 @@ at::Tensor aggregate(const at::Tensor& x_acc, const at::Tensor& a_eff, const Gra
   return at::matmul(x_acc.reshape({s.x_rows(), s.V}), a_eff);
 }
 
-// dL/dA_eff[k] = x^T ga[k] (row_chunked_product), one (V, V) block per partition, in `acc`.
-at::Tensor adjacency_grad(const at::Tensor& x_flat, const at::Tensor& ga, const GraphConvShape& s,
-                          at::ScalarType acc) {
-  at::Tensor grad_a = at::empty({s.K, s.V, s.V}, x_flat.options().dtype(acc));
-  for (int64_t k = 0; k < s.K; ++k) grad_a[k].copy_(row_chunked_product(x_flat, ga[k], s.N * s.C_in));
-  return grad_a;
-}
-
-}  // namespace
-
-// As one product a^T b is a handful of (V, M) output tiles for the whole GPU (an H200 took 3.9 ms
+// a^T b for a (R, V) and b (R, M) whose R rows form `groups` equal groups (a chunk boundary never
+// splits one), (V, M). As one product a^T b is a handful of (V, M) output tiles for the whole GPU (an H200 took 3.9 ms
 // for graph_conv fwd+bwd with the adjacency gradient so, 0.6 ms without); split into up to 512
 // row chunks, batched, then summed: many tiles, same maths.
 at::Tensor row_chunked_product(const at::Tensor& a, const at::Tensor& b, int64_t groups) {
@@ -52,10 +43,17 @@ at::Tensor row_chunked_product(const at::Tensor& a, const at::Tensor& b, int64_t
   return at::bmm(a_t, b.reshape({chunks, rows, b.size(1)})).sum(0, /*keepdim=*/false, sum_type);
 }
 
+// dL/dA_eff[k] = x^T ga[k] (row_chunked_product), one (V, V) block per partition, in `acc`.
+at::Tensor adjacency_grad(const at::Tensor& x_flat, const at::Tensor& ga, const GraphConvShape& s,
+                          at::ScalarType acc) {
+  at::Tensor grad_a = at::empty({s.K, s.V, s.V}, x_flat.options().dtype(acc));
+  for (int64_t k = 0; k < s.K; ++k) grad_a[k].copy_(row_chunked_product(x_flat, ga[k], s.N * s.C_in));
+  return grad_a;
+}
+
 at::Tensor graph_conv_gemm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& A,
                            const c10::optional<at::Tensor>& bias,
                            const c10::optional<at::Tensor>& edge_importance) {
-  check_graph_conv_inputs("skdcore.graph_conv", x, weight, A, bias, edge_importance);
   const GraphConvShape s = graph_conv_shape(x, weight);
   const at::ScalarType acc = accumulate_type(x), type = product_type(x);
   const at::Tensor x_acc = x.to(type).contiguous();
@@ -83,8 +81,7 @@ at::Tensor graph_conv_gemm(const at::Tensor& x, const at::Tensor& weight, const 
 GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor& x,
                                         const at::Tensor& weight, const at::Tensor& A,
                                         const c10::optional<at::Tensor>& edge_importance,
-                                        std::array<bool, 5> output_mask) {
-  const GraphConvNeeds needs = checked_graph_conv_backward(grad, x, weight, A, edge_importance, output_mask);
+                                        const GraphConvNeeds& needs) {
   const GraphConvShape s = graph_conv_shape(x, weight);
   const at::ScalarType acc = accumulate_type(x), type = product_type(x);
   const at::Tensor g = grad.to(type).contiguous().view({s.N, s.C_out, s.T * s.V});
@@ -122,9 +119,29 @@ GraphConvGrads graph_conv_gemm_backward(const at::Tensor& grad, const at::Tensor
   return assemble_graph_conv_grads(grad, x, A, edge_importance, needs, grad_x, grad_w, grad_a_eff);
 }
 
+// The private ops: the op's checks, then the path on any device.
+at::Tensor graph_conv_gemm_op(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& A,
+                              const c10::optional<at::Tensor>& bias,
+                              const c10::optional<at::Tensor>& edge_importance) {
+  check_graph_conv_inputs("skdcore._graph_conv_gemm", x, weight, A, bias, edge_importance);
+  return graph_conv_gemm(x, weight, A, bias, edge_importance);
+}
+
+GraphConvGrads graph_conv_gemm_backward_op(const at::Tensor& grad, const at::Tensor& x, const at::Tensor& weight,
+                                           const at::Tensor& A, const c10::optional<at::Tensor>& edge_importance,
+                                           std::array<bool, 5> output_mask) {
+  const GraphConvNeeds needs = checked_graph_conv_backward("skdcore._graph_conv_gemm_backward", grad, x, weight, A,
+                                                           edge_importance, output_mask);
+  return graph_conv_gemm_backward(grad, x, weight, A, edge_importance, needs);
+}
+
+}  // namespace
+
+const GraphConvProducts kGraphConvGemm{&graph_conv_gemm, &graph_conv_gemm_backward};
+
 TORCH_LIBRARY_IMPL(skdcore, CompositeExplicitAutograd, m) {
-  m.impl("_graph_conv_gemm", &graph_conv_gemm);
-  m.impl("_graph_conv_gemm_backward", &graph_conv_gemm_backward);
+  m.impl("_graph_conv_gemm", &graph_conv_gemm_op);
+  m.impl("_graph_conv_gemm_backward", &graph_conv_gemm_backward_op);
 }
 
 }  // namespace skdcore

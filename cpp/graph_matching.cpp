@@ -11,7 +11,7 @@
 #include <cmath>
 #include <tuple>
 
-#include "checks.h"
+#include "common/checks.h"
 #include "graph_matching_gemm.h"
 
 namespace skdcore {

@@ -19,7 +19,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "blas_gemm.h"
+#include "common/blas_gemm.h"
 #include "graph_matching.h"
 
 namespace skdcore {

@@ -13,12 +13,12 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include "cuda_launch.h"
+#include "common/cuda_launch.h"
 #include "graph_matching.cuh"
 #include "graph_matching.h"
 #include "graph_matching_chunks.cuh"
 #include "graph_matching_gemm.h"
-#include "op_paths.h"
+#include "common/op_paths.h"
 
 namespace skdcore {
 namespace {

@@ -4,7 +4,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/DeviceGuard.h>
 
-#include "checks.h"
+#include "common/checks.h"
 
 namespace skdcore {
 

@@ -5,7 +5,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
-#include "cuda_launch.h"
+#include "common/cuda_launch.h"
 #include "normalize_adjacency.cuh"
 #include "normalize_adjacency.h"
 

@@ -18,11 +18,6 @@ TORCH_LIBRARY(skdcore, m) {
         "Tensor? edge_importance=None) -> Tensor");
   m.def("_graph_conv_gemm_backward(Tensor grad, Tensor x, Tensor weight, Tensor A, "
         "Tensor? edge_importance, bool[5] output_mask) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
-  // ... and as one graph product + a (1, K)-strided conv2d (SKDCORE_GRAPH_CONV_CUDA=conv2d).
-  m.def("_graph_conv_conv2d(Tensor x, Tensor weight, Tensor A, Tensor? bias=None, "
-        "Tensor? edge_importance=None) -> Tensor");
-  m.def("_graph_conv_conv2d_backward(Tensor grad, Tensor x, Tensor weight, Tensor A, "
-        "Tensor? edge_importance, bool[5] output_mask) -> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   // x: (N, C, T, V), shift: (C,) -> (N, C, T // stride, V): per-channel fractional shift in time.
   m.def("temporal_shift(Tensor x, Tensor shift, int stride=1) -> Tensor");
   m.def("_temporal_shift_backward(Tensor grad, Tensor x, Tensor shift, int stride) -> (Tensor, Tensor)");

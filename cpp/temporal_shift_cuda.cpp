@@ -7,7 +7,7 @@
 
 #include <tuple>
 
-#include "cuda_launch.h"
+#include "common/cuda_launch.h"
 #include "temporal_shift.cuh"
 #include "temporal_shift.h"
 

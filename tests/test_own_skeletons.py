@@ -1,5 +1,6 @@
-"""README "Your own skeleton data", end to end on a small generated array set with a custom 8-joint layout:
-prepare, teacher, LQ baseline, SKD student, eval: once with CLI commands only, once in Python."""
+"""docs/own-data.md ("Your own skeleton data"), end to end on a small generated array set with a custom
+8-joint layout: prepare, teacher, LQ baseline, SKD student, eval: once with CLI commands only, once in
+Python."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from skdcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "own_skeletons.yaml"
-README = ROOT / "README.md"
+OWN_DATA_PAGE = ROOT / "docs" / "own-data.md"
 LAYOUT_YAML = """\
 name: upper8
 joint_names: [pelvis, spine, neck, head, left_shoulder, left_hand, right_shoulder, right_hand]
@@ -79,16 +80,16 @@ def own_files(tmp_path, one_torch_thread):
 
 
 def readme_own_data_commands() -> list:
-    """Argument lists of the `skd` lines in README's "Your own skeleton data" bash block, in order."""
-    text = README.read_text()
-    section = text[text.index("## Your own skeleton data"):]
+    """Argument lists of the `skd` lines in docs/own-data.md's command-line bash block, in order."""
+    text = OWN_DATA_PAGE.read_text()
+    section = text[text.index("## From the command line"):]
     section = section[:section.index("\n## ", 1)]
     block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
     return [shlex.split(line, comments=True)[1:] for line in block.splitlines() if line.startswith("skd ")]
 
 
 def tiny_run(argv: list) -> list:
-    """The README command made tiny: small model, 2 epochs (and 2 seeds for the sweep)."""
+    """The page's command made tiny: small model, 2 epochs (and 2 seeds for the sweep)."""
     if argv[0] not in ("train", "distill", "sweep"):
         return argv
     if argv[0] == "sweep":
@@ -99,7 +100,7 @@ def tiny_run(argv: list) -> list:
 
 
 def test_readme_commands(own_files, capsys, monkeypatch):
-    """Every `skd` line of the README's own-data section, run as written on generated arrays (tiny model)."""
+    """Every `skd` line of docs/own-data.md, run as written on generated arrays (tiny model)."""
     monkeypatch.chdir(own_files)
     shutil.copytree(CONFIG.parent, own_files / "configs")
     commands = readme_own_data_commands()
@@ -137,7 +138,7 @@ def test_readme_commands(own_files, capsys, monkeypatch):
 
 
 def test_python(own_files):
-    # the README's Python example, with the tiny overrides
+    # the page's Python example, with the tiny overrides
     from skdcore.data import ArraySource, prepare_dataset
     from skdcore.evaluation import evaluate_checkpoint
     from skdcore.train import load_config, train

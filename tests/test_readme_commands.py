@@ -1,5 +1,5 @@
-"""Every `skd ...` command line in README.md parses with the real command-line parser (and its
-sub-command's --help works), and the repository files it names exist: the README stays true."""
+"""Every `skd ...` command line in README.md and docs/*.md parses with the real command-line parser (and
+its sub-command's --help works), and the repository files it names exist: the documentation stays true."""
 import re
 import shlex
 from pathlib import Path
@@ -11,9 +11,13 @@ from skdcore.cli import build_parser, main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
 def readme_commands() -> list:
-    """Argument lists of the `skd` commands in README.md's bash blocks (and `torchrun -m skdcore.cli`)."""
-    text = (ROOT / "README.md").read_text()
+    """Argument lists of the `skd` commands in the bash blocks of README.md and docs/*.md (and
+    `torchrun -m skdcore.cli`)."""
+    text = "\n".join(path.read_text() for path in DOCUMENTS)
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():
@@ -41,7 +45,7 @@ def test_readme_command_parses(argv, capsys):
         parser.parse_args(argv)  # argparse exits with code 2 on an unknown or missing argument
     for word in argv:
         if word.startswith("configs/"):
-            assert (ROOT / word).exists(), f"README names {word}, which is not in the repository"
+            assert (ROOT / word).exists(), f"the docs name {word}, which is not in the repository"
     with pytest.raises(SystemExit) as exit_info:
         main([argv[0], "--help"])
     assert exit_info.value.code == 0 and "usage: skd" in capsys.readouterr().out

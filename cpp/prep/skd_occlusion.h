@@ -1,4 +1,4 @@
-// SKD's reference low-quality clip in one pass (steps 1-4 of "LQ generation" in SKD_NOTES):
+// SKD's reference low-quality clip in one pass (steps 1-4 of "LQ generation" in docs/method.md):
 // occlusion by a given mask -> zero coordinates count as missing -> NaN-aware centred window mean
 // over time from the pre-imputation values -> still-missing values become 0.
 // Torch-free and branch-free in the inner loop (the missing pattern is random, so branches on it

@@ -20,7 +20,7 @@ from skdcore.layouts import NTU25
 
 
 def brute_force_impute(series: np.ndarray, window: int) -> np.ndarray:
-    """Literal per-element loop of SKD_NOTES step 3, for one 1-D series."""
+    """Literal per-element loop of step 3 of LQ generation in docs/method.md, for one 1-D series."""
     out = series.copy()
     T = len(series)
     for t in range(T):

@@ -1,4 +1,4 @@
-"""Every skdcore op under torch.autocast on the CPU (bfloat16), against float32 (cpp/op_autocast.cpp).
+"""Every skdcore op under torch.autocast on the CPU (bfloat16), against float32 (cpp/common/op_autocast.cpp).
 
 graph_conv computes in the autocast dtype (inputs rounded to bfloat16, float32 sums, a bfloat16
 result); graph_matching_loss, temporal_shift, normalize_adjacency and gradient_revision run in

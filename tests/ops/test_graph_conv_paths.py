@@ -1,9 +1,8 @@
-"""The device-generic paths of graph_conv's CUDA op, checked on every device.
+"""The device-generic path of graph_conv's CUDA op, checked on every device.
 
-torch.ops.skdcore._graph_conv_gemm{,_backward} (cuBLAS products, the CUDA default) and
-_graph_conv_conv2d{,_backward} (one graph product + a strided conv2d, SKDCORE_GRAPH_CONV_CUDA=conv2d)
-run the same ATen code the CUDA op dispatches to, so the CPU checks them here and a GPU (if any)
-checks them through the CUDA op too. Every test runs for both (the `path` fixture).
+torch.ops.skdcore._graph_conv_gemm{,_backward} (cuBLAS products, the CUDA default) run the same ATen
+code the CUDA op dispatches to, so the CPU checks them here and a GPU (if any) checks them through
+the CUDA op too. A second device-generic path would join PATHS (the `ops` fixture).
 """
 import pytest
 import torch
@@ -13,8 +12,7 @@ from skdcore.reference.graph_conv import graph_conv_reference
 
 ALL_GRADS = [True] * 5
 PATHS = {
-    "gemm": (torch.ops.skdcore._graph_conv_gemm, torch.ops.skdcore._graph_conv_backward),
-    "conv2d": (torch.ops.skdcore._graph_conv_conv2d, torch.ops.skdcore._graph_conv_conv2d_backward),
+    "gemm": (torch.ops.skdcore._graph_conv_gemm, torch.ops.skdcore._graph_conv_gemm_backward),
 }
 
 

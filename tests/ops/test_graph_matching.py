@@ -261,7 +261,7 @@ def test_aten_tile_fallback_matches_blas_path():
 
 
 def test_op_path_table_names_every_variant_and_rejects_unknown_ones():
-    choices = {"graph_conv_cuda": {"gemm", "fused", "conv2d"}, "graph_matching_cuda": {"gemm", "fused"},
+    choices = {"graph_conv_cuda": {"gemm", "fused"}, "graph_matching_cuda": {"gemm", "fused"},
                "graph_matching_cpu_gemm": {"blas", "aten"}}
     assert set(op_paths()) == set(choices) and all(op_paths()[name] in choices[name] for name in choices)
     with pytest.raises(ValueError,

@@ -11,7 +11,7 @@ def impute_window_mean(x, window=3, axis=-1):
 
 
 def impute_reference(x, window, axis):
-    """Loop-by-loop restatement of SKD_NOTES' imputation step."""
+    """Loop-by-loop restatement of the imputation step of docs/method.md."""
     series = np.moveaxis(x, axis, 0).astype(np.float64)
     out = series.copy()
     T = series.shape[0]

@@ -10,7 +10,7 @@ Typical use::
     for hq, lq, label in make_loader(train, batch_size=16): ...
 
 Your own skeletons: ``prepare_dataset(out, ArraySource(X, y, layout="layout.yaml"), val_fraction=0.1)``
-(README "Your own skeleton data").
+(docs/own-data.md).
 """
 from .dataset import PairedSkeletonDataset, make_loader
 from .holdout import hold_out

@@ -5,7 +5,7 @@ each is a small object with ``__call__(x, rng) -> new array`` (the input is neve
 modified) and a ``config()`` returning plain data for the manifest.
 
 :class:`SKDOcclusion` + :func:`cut_or_pad` reproduce SKD's reference LQ exactly
-(``shared/SKD_NOTES.md``): per (frame, joint, person) occlusion with probability p ->
+(``docs/method.md``): per (frame, joint, person) occlusion with probability p ->
 every zero coordinate becomes NaN -> NaN-mean imputation over frames t-w..t+w
 (t excluded, computed from the pre-imputation series) -> remaining NaN to 0; then
 both HQ and LQ are cut/padded to 100 frames.
@@ -30,7 +30,7 @@ def check_clip(x: np.ndarray, what: str = "x") -> np.ndarray:
     return x
 
 
-# The SKD reference's LQ parameters (SKD_NOTES.md): written here once, used everywhere else.
+# The SKD reference's LQ parameters (docs/method.md): written here once, used everywhere else.
 SKD_OCCLUSION_P = 0.6  # probability that one (frame, joint, person) is occluded
 SKD_IMPUTATION_WINDOW = 3  # frames on each side whose non-missing values fill a hole
 
@@ -141,7 +141,7 @@ class SKDOcclusion:
         return self.reference(x, mask)
 
     def reference(self, x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """The numpy path, step by step as SKD_NOTES lists them; ``mask`` (T, V, M) bool."""
+        """The numpy path, step by step as docs/method.md lists them; ``mask`` (T, V, M) bool."""
         return impute_absent(np.where(mask[None], 0.0, x).astype(x.dtype), self.window)
 
     def config(self) -> dict:

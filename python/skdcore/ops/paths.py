@@ -1,6 +1,6 @@
 """Which variant an op with several implementations runs: one small table in the compiled core.
 
-    graph_conv_cuda          gemm (default) | fused | conv2d    env SKDCORE_GRAPH_CONV_CUDA
+    graph_conv_cuda          gemm (default) | fused             env SKDCORE_GRAPH_CONV_CUDA
     graph_matching_cuda      gemm (default) | fused             env SKDCORE_GRAPH_MATCHING_CUDA
     graph_matching_cpu_gemm  blas (default) | aten              env SKDCORE_GM_GEMM
 

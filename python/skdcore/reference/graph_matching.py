@@ -2,7 +2,7 @@
 
 Each sample's feature map is a graph of P nodes (C-dim features). The pairwise distance matrix
 of the student is matched to the teacher's after each is divided by the mean of its strictly
-positive entries. Written to mirror the SKD reference code step by step (see SKD_NOTES.md).
+positive entries. Written to mirror the SKD reference code step by step (see docs/method.md).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
+import torch._functorch.config  # NB: `import torch` alone does not load it; _retain_graph_safe patches it
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel

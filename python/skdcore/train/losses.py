@@ -1,4 +1,4 @@
-"""The four SKD losses: task CE, logit KL, feature MSE and graph matching (see SKD_NOTES.md).
+"""The four SKD losses: task CE, logit KL, feature MSE and graph matching (see docs/method.md).
 
 The reference sums them with weight 1 each and uses no KL temperature; both are options here
 (``LossConfig``, whose defaults come from ``LOSS_WEIGHTS``). The graph matching loss is the fused

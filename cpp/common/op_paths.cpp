@@ -18,7 +18,7 @@ struct Entry {
 
 const std::array<Entry, 3>& entries() {
   static const std::array<Entry, 3> table{{
-      {"graph_conv_cuda", "SKDCORE_GRAPH_CONV_CUDA", {"gemm", "fused", "conv2d"}},
+      {"graph_conv_cuda", "SKDCORE_GRAPH_CONV_CUDA", {"gemm", "fused"}},
       {"graph_matching_cuda", "SKDCORE_GRAPH_MATCHING_CUDA", {"gemm", "fused"}},
       {"graph_matching_cpu_gemm", "SKDCORE_GM_GEMM", {"blas", "aten"}},
   }};
