@@ -211,12 +211,14 @@ def _metadata(ckpt: dict, input_shape, dynamic: dict, extra: Optional[dict] = No
 
 
 def save_pt2(program, path: Path, metadata: dict) -> None:
-    """torch.export.save into a temp file next to ``path``, then renamed: a full disk or a crash leaves
-    no half-written .pt2 at ``path`` (torch.export.save itself writes in place)."""
-    from .atomic_io import atomic_open
+    """torch.export.save into memory, then an atomic write (temp file, fsync, rename): a full disk is a
+    DiskFullError and leaves no half-written .pt2 at ``path`` (torch.export.save writing a file itself
+    aborted the process on a full disk and left a torn file)."""
+    from .atomic_io import atomic_write_bytes
 
-    with atomic_open(path) as f:
-        torch.export.save(program, f, extra_files={METADATA_FILE: json.dumps(metadata)})
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer, extra_files={METADATA_FILE: json.dumps(metadata)})
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 MAX_PROGRAM_BYTES = 16 << 30  # a .pt2 is read into memory whole to be checked

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.frames < 1:
         print(f"skd export: error: --frames must be >= 1, got {args.frames}", file=sys.stderr)
         return 2
-    if args.out:
+    if args.out is not None:  # NB: an empty --out is refused, not ignored
         check_output_file(args.out, "--out", example=f"model.{args.format}")
     try:
         result = export_checkpoint(
