@@ -171,3 +171,21 @@ def test_checked_bytes_are_what_the_fresh_archive_holds():
         buffer = io.BytesIO()
         writer(buffer)
         check_zip_structure(buffer.getvalue(), "archive")
+
+
+def test_eval_out_file_names_from_a_checkpoint_name_stay_in_out(tiny_data, tiny_teacher, tmp_path):
+    """A checkpoint's config.name went into `skd eval --out` file names (and wrote five levels up)."""
+    from skdcore.cli import main
+
+    deep = tmp_path / "a" / "b" / "c" / "d"
+    deep.mkdir(parents=True)
+    ckpt = torch.load(tiny_teacher)
+    ckpt["config"]["name"] = "../../../../escaped/TRAVERSAL"
+    torch.save(ckpt, deep / "crafted.pt")
+    out = deep / "out"
+    assert main(["eval", "--checkpoint", str(deep / "crafted.pt"), "--data", str(tiny_data),
+                 "--out", str(out),
+                 "--input", "lq"]) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["a/b/c/d/crafted.pt", "a/b/c/d/out/confusion__.._.._.._escaped_traversal_lq.csv",
+                       "a/b/c/d/out/confusion__.._.._.._escaped_traversal_lq.png", "a/b/c/d/out/eval.json"]
