@@ -43,7 +43,7 @@ def disk_full(error: OSError, path: PathLike) -> OSError:
     return error
 
 
-def open_no_follow(path: PathLike, mode: str = "w", *, exclusive: bool = False):
+def open_no_follow(path: PathLike, mode: str = "w", *, exclusive: bool = False, **options):
     """``open(path, mode)`` for writing ('w', 'wb', 'a+', 'r+b', ...) that refuses a symbolic link at
     ``path`` (O_NOFOLLOW) instead of writing to the file it points to."""
     flags = os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -58,7 +58,7 @@ def open_no_follow(path: PathLike, mode: str = "w", *, exclusive: bool = False):
             raise OSError(errno.ELOOP, f"{path} is a symbolic link; refusing to write through it (remove the "
                           "link or choose another output folder)") from None
         raise
-    return os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {}))
+    return os.fdopen(fd, mode, **({"newline": ""} if "b" not in mode else {}), **options)
 
 
 @contextlib.contextmanager

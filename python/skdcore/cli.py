@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         from .atomic_io import disk_full
 
+        if error.errno == errno.ELOOP:  # an output path is a planted link (atomic_io.open_no_follow)
+            print(f"skd {args.command}: error: {error.strerror}", file=sys.stderr)
+            return 2
         full = disk_full(error, getattr(error, "filename", None) or "an output file")
         if full.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise

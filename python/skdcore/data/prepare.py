@@ -242,6 +242,7 @@ def prepare_dataset(
         init_labels = np.lib.format.open_memmap(labels_tmp, mode="w+", dtype=np.int64, shape=(N,))
         init_labels[:] = -1
         init_labels.flush()
+        del init_labels  # NB: unmapped now, not held by a traceback if preallocate fails below
         atomic_write_json(progress_path, state)
     for partial in (data_tmp, labels_tmp):  # NB: disk reserved first: a full disk is an error, not SIGBUS
         preallocate(partial, partial.stat().st_size)
