@@ -46,7 +46,7 @@ def variants(name: str, quick: bool, frames: int, folder: Path) -> dict:
     clips = export.example_clips(fused_model, frames=frames)
     program, _, _ = export.export_program(fused_model, clips)
     export.save_pt2(program, folder / f"{name}.pt2", {})
-    loaded = export.load_program(folder / f"{name}.pt2").module()
+    loaded = export.load_program(folder / f"{name}.pt2", trust=True).module()
     onnx_path = folder / f"{name}.onnx"
     export.export_onnx(program, clips, onnx_path, export.DEFAULT_OPSET, {}, {})
     compiled = torch.compile(fused)

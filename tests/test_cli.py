@@ -37,7 +37,7 @@ def test_train_distill_eval(prepared, tmp_path, capsys):
     assert main(["distill", "--config", str(student_cfg), "--teacher", str(tmp_path / "teacher" / "best.pt"),
                  "--set", "loss.gradient_revision=false"]) == 0
     assert main(["distill", "--config", str(student_cfg), "--teacher", str(tmp_path / "teacher" / "best.pt"),
-                 "--set", "optim.epochs=2", "--resume"]) == 0
+                 "--set", "optim.epochs=2", "--resume", "--allow-config-change"]) == 0
     capsys.readouterr()
     assert main(["eval", "--checkpoint", str(tmp_path / "skd" / "best.pt"), "--per-class"]) == 0
     printed = capsys.readouterr().out

@@ -66,7 +66,8 @@ def test_a_running_train_locks_its_directory_until_it_dies(data, tmp_path, capsy
     capsys.readouterr()
     # the killed run left no checkpoint yet (or one): --resume continues or restarts it, it is not locked
     short = _config(tmp_path / "short.yaml", data, out, epochs=1)
-    assert main(["train", "--config", short, "--resume", "--set", "max_steps=1"]) == 0
+    assert main(["train", "--config", short, "--resume", "--allow-config-change",
+                 "--set", "max_steps=1"]) == 0
     assert (out / "last.pt").exists()
 
 
@@ -74,7 +75,7 @@ def test_the_run_lock_refuses_a_second_holder_until_released(tmp_path):
     from skdcore.train.run_dir import RunLock, RunLockedError
 
     first = RunLock(tmp_path).acquire()
-    with pytest.raises(RunLockedError, match=f"in use: pid {os.getpid()} on host .* is training into it"):
+    with pytest.raises(RunLockedError, match=f"in use: pid {os.getpid()} on host .* is writing into it"):
         RunLock(tmp_path).acquire()  # NB: a second open file of one process conflicts like another process
     first.release()
     RunLock(tmp_path).acquire().release()

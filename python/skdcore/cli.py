@@ -27,7 +27,10 @@ def _config(args, mode=None):
         overrides.append(f"mode={mode}")
     if getattr(args, "teacher", None):
         overrides.append(f"teacher_checkpoint={args.teacher}")
-    if getattr(args, "output_dir", None):
+    if getattr(args, "output_dir", None) is not None:
+        from .output_paths import check_not_empty
+
+        check_not_empty(args.output_dir, "--output-dir")  # NB: "" would mean the current folder
         overrides.append(f"output_dir={args.output_dir}")
     if getattr(args, "layout", None):
         overrides.append(f"data.layout={args.layout}")
@@ -40,7 +43,8 @@ def _train(args, mode=None) -> int:
     cfg = _config(args, mode)
     if args.command == "train" and cfg.mode == "distill" and mode is None:
         print("note: this config has mode: distill; `skd distill` is the same command")
-    result = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint, force=args.force)
+    result = train(cfg, resume=args.resume, trust_checkpoint=args.trust_checkpoint, force=args.force,
+                   allow_config_change=args.allow_config_change)
     best = result["best"]  # NB: the trainer itself has printed (and logged) the test split's result
     if best:
         print(f"[{cfg.name}] best.pt: epoch {best['epoch']}, top1 {100 * best['top1']:.2f}% on the "
@@ -108,6 +112,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
     existing.add_argument("--force", action="store_true",
                           help="output_dir holds a run: move it aside to <dir>.old-<time> (never deleted) "
                                "and start again")
+    parser.add_argument("--allow-config-change", action="store_true",
+                        help="with --resume: continue although the config differs from the checkpoint's "
+                             "(the changes are logged); refused otherwise")
     parser.add_argument("--output-dir", help="override output_dir")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=0.05 --set data.batch_size=16")
@@ -198,14 +205,17 @@ def user_errors() -> tuple:
     from .devices import DeviceError
     from .models.registry import ModelArgumentError
     from .output_paths import OutputPathError
+    from .safe_names import UnsafeNameError
     from .train import CheckpointError, ConfigError
     from .train.run_dir import RunExistsError, RunLockedError
 
     return (ConfigError, CheckpointError, RunExistsError, RunLockedError, DeviceError, ModelArgumentError,
-            PreparedDataError, OutputPathError, FloatingPointError)
+            PreparedDataError, OutputPathError, FloatingPointError, UnsafeNameError)
 
 
 def main(argv: list[str] | None = None) -> int:
+    import errno
+
     args = build_parser().parse_args(argv)
     apply_threads(args)
     try:
@@ -218,6 +228,17 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"skd {args.command}: error: {damaged_archive_message(error, args)}", file=sys.stderr)
         return 2
+    except OSError as error:
+        from .atomic_io import disk_full
+
+        if error.errno == errno.ELOOP:  # an output path is a planted link (atomic_io.open_no_follow)
+            print(f"skd {args.command}: error: {error.strerror}", file=sys.stderr)
+            return 2
+        full = disk_full(error, getattr(error, "filename", None) or "an output file")
+        if full.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"skd {args.command}: error: {full.strerror}", file=sys.stderr)  # a full disk: no traceback
+        return 1
 
 
 if __name__ == "__main__":

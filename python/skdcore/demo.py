@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Dict
 
+from .atomic_io import atomic_write_text
 from .devices import choose_threads
 
 # The demo's data and runs. Same architecture for teacher and student, as in SKD.
@@ -190,7 +191,7 @@ def run_demo(args=None) -> int:
                "robustness": {k: robustness[k] for k in ("grid", "rows", "seed", "seconds", "num_samples",
                                                           "split_samples")},
                "wall_s": wall, "train_s": train_seconds, "quick": quick}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     if getattr(args, "ablation", False):
         run_ablation(out, quick, ops)
     return 0
@@ -224,8 +225,8 @@ def run_ablation(out: Path, quick: bool = False, ops: str = "fused", rows=ABLATI
         results[name], _ = evaluate_checkpoint(Path(cfg.output_dir) / "best.pt", use="lq", ops=ops)
     print("\nAblation (student on LQ, test split; each row adds one component):")
     print(_table([(name, m) for name, m in results.items()]))
-    (out / "ablation.json").write_text(json.dumps({k: {"top1": m["top1"], "top5": m["top5"]}
-                                                   for k, m in results.items()}, indent=2) + "\n")
+    scores = {k: {"top1": m["top1"], "top5": m["top5"]} for k, m in results.items()}
+    atomic_write_text(out / "ablation.json", json.dumps(scores, indent=2) + "\n")
     return results
 
 

@@ -3,7 +3,7 @@
     from skdcore.export import export_checkpoint, load_program
     result = export_checkpoint("runs/demo/runs/skd/best.pt", "onnx")   # + checked in onnxruntime
     print(result.describe())
-    program = load_program("best.pt2")     # registers skdcore's ops, then torch.export.load
+    program = load_program("best.pt2", trust=True)  # a .pt2 is code: only files you trust
     logits = program.module()(clips)       # clips (N, C, T, V, M) float32 -> logits (N, num_class)
 
 Both formats hold the model in eval mode and return the logits only (the student's adaption conv
@@ -211,40 +211,52 @@ def _metadata(ckpt: dict, input_shape, dynamic: dict, extra: Optional[dict] = No
 
 
 def save_pt2(program, path: Path, metadata: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, str(path), extra_files={METADATA_FILE: json.dumps(metadata)})
+    """torch.export.save into memory, then an atomic write (temp file, fsync, rename): a full disk is a
+    DiskFullError and leaves no half-written .pt2 at ``path`` (torch.export.save writing a file itself
+    aborted the process on a full disk and left a torn file)."""
+    from .atomic_io import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer, extra_files={METADATA_FILE: json.dumps(metadata)})
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 MAX_PROGRAM_BYTES = 16 << 30  # a .pt2 is read into memory whole to be checked
+UNTRUSTED_PROGRAM = (
+    "a .pt2 is a program, not data: torch's loader evaluates expressions and code stored in the file, "
+    "so loading it can run anything its author wrote. Load only .pt2 files you made or trust, with "
+    "load_program(path, trust=True) (CLI: --trust-program); to exchange models with people you do not "
+    "trust, use ONNX (skd export CHECKPOINT --format onnx), which onnxruntime reads as data"
+)
 
 
 def load_program(path: Union[str, Path], trust: bool = False):
     """torch.export.load of a skdcore .pt2, after registering skdcore's ops (``import skdcore``).
 
-    The file is untrusted: it is read once, checked to hold only a plain program (JSON graph, raw tensor
-    records, tensor sample inputs; :mod:`skdcore.pt2_safety`) and loaded from those bytes, so nothing
-    in it is unpickled or executed. ``trust=True`` skips the check (torch's own loader, which unpickles
-    some entries and loads AOTInductor libraries): only for files from a source you trust.
+    A .pt2 is code: this refuses unless ``trust=True`` says the file comes from a trusted source (see
+    ``UNTRUSTED_PROGRAM``; exchange ONNX files otherwise). As defence in depth the file is still read
+    once, checked to hold only a plain program (JSON graph with shape arithmetic only, raw tensor
+    records, tensor sample inputs; :mod:`skdcore.pt2_safety`), and torch loads a fresh archive of the
+    checked members, so a crafted file must get past the checks as well as past the trust decision.
     """
     import skdcore  # noqa: F401  (registers torch.ops.skdcore.* and their fake kernels)
 
-    from .pt2_safety import check_pt2_archive
+    from .pt2_safety import canonical_pt2, check_pt2_archive
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"load_program: {path} not found; make one with `skd export CHECKPOINT --format pt2`"
         )
-    source = str(path)
     if not trust:
-        size = path.stat().st_size
-        if size > MAX_PROGRAM_BYTES:
-            raise ExportError(f"{path}: {size} bytes, more than the limit {MAX_PROGRAM_BYTES} for a .pt2")
-        data = path.read_bytes()
-        check_pt2_archive(data, str(path), error=ExportError)
-        source = io.BytesIO(data)
+        raise ExportError(f"{path}: refused: {UNTRUSTED_PROGRAM}")
+    size = path.stat().st_size
+    if size > MAX_PROGRAM_BYTES:
+        raise ExportError(f"{path}: {size} bytes, more than the limit {MAX_PROGRAM_BYTES} for a .pt2")
+    data = path.read_bytes()
+    check_pt2_archive(data, str(path), error=ExportError)
     try:
-        return torch.export.load(source)
+        return torch.export.load(io.BytesIO(canonical_pt2(data)))
     except Exception as error:
         raise ExportError(
             f"{path} is not a loadable torch.export program for this skdcore / torch ({torch.__version__}): "
@@ -360,7 +372,7 @@ def export_model(
     if format == "pt2":
         save_pt2(program, out, metadata)
         result.notes.append(
-            "load with skdcore.export.load_program(path) (skdcore's compiled ops must be "
+            "load with skdcore.export.load_program(path, trust=True) (a .pt2 is code; skdcore's ops must be "
             "registered: `import skdcore` before torch.export.load)"
         )
         return result

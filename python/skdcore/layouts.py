@@ -413,7 +413,9 @@ def save_layout(layout: Union[str, Layout, Mapping], path: Union[str, Path]) -> 
         import yaml
 
         text = yaml.safe_dump(values, sort_keys=False, default_flow_style=None)
-    path.write_text(text)
+    from .atomic_io import atomic_write_text
+
+    atomic_write_text(path, text)
     return path
 
 

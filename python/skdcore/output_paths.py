@@ -14,8 +14,14 @@ class OutputPathError(ValueError):
     """An output folder or file cannot be written; the message names the option and the fix."""
 
 
+def check_not_empty(path, option: str) -> None:
+    if not str(path).strip():  # NB: Path("") is ".": an empty option would write into the current folder
+        raise OutputPathError(f"{option} is empty; give a folder or file path")
+
+
 def check_output_dir(path: Union[str, Path], option: str) -> Path:
     """Create the folder ``path`` (and its parents) if needed and check a file can be written in it."""
+    check_not_empty(path, option)
     path = Path(path)
     try:
         if path.exists() and not path.is_dir():
@@ -32,6 +38,7 @@ def check_output_dir(path: Union[str, Path], option: str) -> Path:
 
 def check_output_file(path: Union[str, Path], option: str, example: str = "model.onnx") -> Path:
     """``path`` may be written as a file: it is no folder, and its folder can be written."""
+    check_not_empty(path, option)
     path = Path(path)
     if path.is_dir():
         raise OutputPathError(f"{option} {path} is a directory; give a file name, e.g. "

@@ -21,3 +21,11 @@ def add_model_arguments(parser) -> None:
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="load checkpoints holding pickled Python objects (weights_only=False): this can "
                              "run code from the file, so only for files from a source you trust")
+
+
+def add_trust_program_argument(parser) -> None:
+    """--trust-program, for every command that loads a .pt2 (``load_program(path,
+    trust=args.trust_program)``): a .pt2 is code, refused without it (see docs/untrusted-files.md)."""
+    parser.add_argument("--trust-program", action="store_true",
+                        help="load a .pt2 program: torch's loader runs code stored in it, so only for files "
+                             "you made or trust (exchange ONNX with others)")

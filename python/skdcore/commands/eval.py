@@ -37,6 +37,10 @@ def run(args) -> int:
     from ..train.batches import epoch_batches, iterate
     from .robustness import check_grid_arguments
 
+    if args.out is not None:
+        from ..output_paths import check_output_dir
+
+        check_output_dir(args.out, "--out")  # an empty --out is refused, not ignored
     if args.robustness and not args.out:
         raise ValueError("--robustness writes a table and plots: add --out DIR")
     check_grid_arguments(args)  # --severities and --out, before any model is loaded
@@ -71,6 +75,7 @@ def run(args) -> int:
 
 def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
     from ..reports.plots import plot_confusion, write_confusion_csv
+    from ..safe_names import file_name_part
     from ..train.checkpoint import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
@@ -78,7 +83,7 @@ def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
     report = {"data": str(dataset.root), "num_samples": len(dataset), "label_names": names,
               "checkpoints": {name: str(path) for name, (_, _, path) in models.items()}, "results": {}}
     for key, m in results.items():
-        slug = key.replace(" on ", "_").replace(" ", "_").lower()
+        slug = file_name_part(key.replace(" on ", "_").replace(" ", "_").lower())  # names come from files
         write_confusion_csv(m["confusion"], names, out / f"confusion_{slug}.csv")
         plot_confusion(m["confusion"], names, out / f"confusion_{slug}.png", key)
         report["results"][key] = {

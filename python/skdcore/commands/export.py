@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"skd export: error: --frames must be in 1..{MAX_FRAMES:,} (the example clip's length; the "
               f"reference uses 100), got {args.frames}", file=sys.stderr)
         return 2
-    if args.out:
+    if args.out is not None:  # NB: an empty --out is refused, not ignored
         check_output_file(args.out, "--out", example=f"model.{args.format}")
     try:
         result = export_checkpoint(

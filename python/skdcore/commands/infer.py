@@ -13,6 +13,7 @@ import json
 import sys
 
 from .argument_types import positive_int
+from .checkpoint_arguments import add_trust_program_argument
 from .threads import add_threads_argument
 
 
@@ -21,7 +22,7 @@ def add_arguments(parser) -> None:
         "--checkpoint",
         required=True,
         metavar="MODEL",
-        help="a training checkpoint (.pt), or a file of `skd export` (.onnx; .pt2 with --trust-checkpoint)",
+        help="a training checkpoint (.pt), or a file of `skd export` (.onnx; .pt2 with --trust-program)",
     )
     parser.add_argument(
         "--input",
@@ -45,9 +46,9 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--trust-checkpoint",
         action="store_true",
-        help="load a .pt2 (a program: runs code from the file) or a checkpoint holding pickled "
-        "objects; only for files from a source you trust",
+        help="load a checkpoint holding pickled objects; only for files from a source you trust",
     )
+    add_trust_program_argument(parser)
     add_threads_argument(parser)
 
 
@@ -73,7 +74,7 @@ def run(args) -> int:
         top_k=args.top_k,
         data=args.data,
         score_threshold=args.score_threshold,
-        trust=args.trust_checkpoint,
+        trust=args.trust_program if str(args.checkpoint).endswith(".pt2") else args.trust_checkpoint,
         threads=args.threads,
     )
     for note in recognizer.preprocessing.notes:

@@ -33,12 +33,14 @@ def run(args) -> int:
     written = [plot_training_curves(histories, out / "training_curves.png")]
     if args.confusion:
         from ..evaluation.checkpoints import evaluate_checkpoint
+        from ..safe_names import file_name_part
 
         for name, run_dir in zip(histories, map(Path, args.runs)):
             metrics, dataset = evaluate_checkpoint(run_dir / "best.pt", use=_input_of(run_dir))
+            slug = file_name_part(name)
             written.append(plot_confusion(metrics["confusion"], dataset.label_names,
-                                          out / f"confusion_{name}.png", f"{name} (best.pt, test)"))
-            write_confusion_csv(metrics["confusion"], dataset.label_names, out / f"confusion_{name}.csv")
+                                          out / f"confusion_{slug}.png", f"{name} (best.pt, test)"))
+            write_confusion_csv(metrics["confusion"], dataset.label_names, out / f"confusion_{slug}.csv")
     for path in written:
         print(path)
     return 0

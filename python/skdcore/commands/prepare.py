@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..data.lq import SKD_IMPUTATION_WINDOW, SKD_OCCLUSION_P
 from ..data.lq_checks import check_lq_config
@@ -237,15 +238,21 @@ def print_skipped_summary(manifest: dict, show: int = 10) -> None:
 def run(args) -> int:
     from ..layouts import get_layout
     from ..output_paths import check_output_dir
+    from ..train.run_dir import RunLock, RunLockedError
 
+    lock = None
     try:
         check_output_dir(args.out, "--out")
+        lock = RunLock(Path(args.out)).acquire()  # NB: train's lock: one writer per folder, whichever command
         if args.layout:
             get_layout(args.layout)  # NB: before any input file is read
         manifest = run_prepare(args)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError, RunLockedError) as error:
         print(f"skd prepare: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if lock is not None:
+            lock.release()
     if manifest["counts"]["valid"] == 0:
         print(f"skd prepare: error: every input file was skipped ({manifest['counts']['skipped']}, reasons "
               f"above and in {args.out}/manifest.json): no clip to train on; fix or replace the files "

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..safe_names import check_file_name
 from .lq import build_lq, sample_rng
 from .manifest import damaged, load_manifest, manifest_layout
 from .prepared_checks import check_labels, check_split, load_array, manifest_lq, manifest_num_classes
@@ -52,7 +53,7 @@ class PairedSkeletonDataset(torch.utils.data.Dataset):
         if split is None:
             self.indices = np.flatnonzero(labels >= 0)
         else:
-            path = self.root / f"split_{split}.npy"
+            path = self.root / f"split_{check_file_name(split, 'split')}.npy"
             if not path.exists():
                 known = sorted(p.stem[len("split_"):] for p in self.root.glob("split_*.npy"))
                 raise ValueError(f"split {split!r} not in {self.root}; available splits: {known}")

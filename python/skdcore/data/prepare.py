@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic_io import remove_stale_temp_files
+from ..atomic_io import preallocate, remove_stale_temp_files
+from ..safe_names import check_file_name
 from .holdout import hold_out
 from .lq import build_lq, cut_or_pad, sample_rng
 from .manifest import (
@@ -234,6 +235,10 @@ def prepare_dataset(
 
     data_tmp, labels_tmp = out / "data.npy.partial", out / "labels.npy.partial"
     state = read_json_or_none(progress_path)
+    for partial in (data_tmp, labels_tmp):
+        if partial.is_symlink():
+            raise ValueError(f"{partial} is a symbolic link; refusing to write through it (remove it or "
+                             "choose another --out)")
     if state is None or not data_tmp.exists() or not labels_tmp.exists():
         state = {"config_hash": config_hash, "config": config, "chunk_size": int(chunk_size),
                  "done_chunks": [], "errors": []}
@@ -241,7 +246,10 @@ def prepare_dataset(
         init_labels = np.lib.format.open_memmap(labels_tmp, mode="w+", dtype=np.int64, shape=(N,))
         init_labels[:] = -1
         init_labels.flush()
+        del init_labels  # NB: unmapped now, not held by a traceback if preallocate fails below
         atomic_write_json(progress_path, state)
+    for partial in (data_tmp, labels_tmp):  # NB: disk reserved first: a full disk is an error, not SIGBUS
+        preallocate(partial, partial.stat().st_size)
     data = np.lib.format.open_memmap(data_tmp, mode="r+")
     labels = np.lib.format.open_memmap(labels_tmp, mode="r+")
     if data.shape != (N,) + shape:
@@ -281,6 +289,7 @@ def _split_indices(src: SkeletonSource, labels: np.ndarray, config: dict) -> tup
     valid = labels >= 0
     splits = {}
     for name, idx in src.splits().items():
+        check_file_name(name, "a split name in the source data (it names split_<name>.npy)")
         idx = np.asarray(idx, dtype=np.int64)
         splits[name] = idx[valid[idx]]
     holdout = config.get("holdout")

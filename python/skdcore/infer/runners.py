@@ -72,11 +72,11 @@ class ProgramRunner:
         if not trust:
             raise ValueError(
                 f"{path}: a .pt2 is a program (code), loaded only when you trust the file: pass "
-                "trust=True (--trust-checkpoint), or use the .pt checkpoint or an .onnx"
+                "trust=True (--trust-program), or use the .pt checkpoint or an .onnx"
             )
         from ..export import load_program
 
-        self.module = load_program(path).module()
+        self.module = load_program(path, trust=True).module()
         placeholder = next(n for n in self.module.graph.nodes if n.op == "placeholder")
         shape = placeholder.meta["val"].shape if "val" in placeholder.meta else None
         self.input_shape = (

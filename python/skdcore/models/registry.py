@@ -19,9 +19,11 @@ import warnings
 from importlib import metadata
 from typing import Any, Callable, Dict, Optional, Type
 
+import torch
 from torch import nn
 
 from .ctr_gcn import CTRGCN
+from .model_size import size_problem
 from .shift_gcn import ShiftGCN
 from .skeleton_model import SkeletonModel
 from .st_gcn import STGCN
@@ -113,7 +115,14 @@ def build_model(name: str, **kwargs) -> nn.Module:
     """
     cls = model_class(name)
     try:
+        if torch.empty(0).device.type != "meta":  # NB: sized on the meta device first (no memory)
+            with torch.device("meta"):
+                problem = size_problem(cls(**kwargs), name)
+            if problem:
+                raise ModelArgumentError(f"model.args of {name}: {problem}")
         return cls(**kwargs)
+    except ModelArgumentError:
+        raise
     except (TypeError, ValueError) as error:  # an unknown keyword or a wrong value: say which ones exist
         raise ModelArgumentError(f"model.args of {name}: {error}; accepted arguments: "
                                  f"{list(accepted_arguments(name))}") from error

@@ -133,14 +133,17 @@ def plot_robustness(result: Dict, out_dir: Path, metric: str = "top1",
 def write_confusion_csv(confusion: np.ndarray, names: Optional[Sequence[str]], path: Path) -> Path:
     """Confusion counts as CSV: rows true class, columns predicted class, names in the header."""
     import csv
+    import io
+
+    from ..atomic_io import atomic_write_text
 
     n = len(confusion)
     labels = list(names) if names is not None else [str(i) for i in range(n)]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["true/predicted"] + labels)
-        for label, row in zip(labels, np.asarray(confusion)):
-            writer.writerow([label] + [int(v) for v in row])
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["true/predicted"] + labels)
+    for label, row in zip(labels, np.asarray(confusion)):
+        writer.writerow([label] + [int(v) for v in row])
+    atomic_write_text(path, text.getvalue())  # NB: atomic, never through a link at ``path``
     return path

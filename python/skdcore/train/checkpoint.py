@@ -30,7 +30,9 @@ import numpy as np
 import torch
 
 from ..atomic_io import atomic_torch_save, atomic_write_text  # noqa: F401  (atomic_write_text: re-exported)
+from ..checkpoint_pickle import check_checkpoint_pickle, check_loaded_values
 from ..untrusted_zip import check_members, open_zip
+from ..zip_structure import check_zip_structure
 
 FORMAT = "skdcore-checkpoint-2"  # 2: plain data only (weights_only loads); 1: pickled numpy RNG state
 KNOWN_FORMATS = ("skdcore-checkpoint-1", FORMAT)
@@ -200,8 +202,10 @@ def check_archive(path: Path) -> None:
             f"loading; {TRUST_HINT}"
         )
     size = path.stat().st_size
+    check_zip_structure(path, str(path), error=CheckpointError)  # NB: torch's zip reader sees what we check
     with open_zip(path, str(path), error=CheckpointError) as archive:
         check_members(archive, str(path), max_member_bytes=size, max_total_bytes=size, error=CheckpointError)
+        check_checkpoint_pickle(archive, str(path), error=CheckpointError)
 
 
 def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = False) -> dict:
@@ -229,6 +233,7 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
         raise CheckpointError(
             f"{path} is not a readable checkpoint ({type(error).__name__}: {error})"
         ) from None
+    check_loaded_values(ckpt, str(path), error=CheckpointError)  # meta tensors, self-references, depth
     if not isinstance(ckpt, dict) or ckpt.get("format") not in KNOWN_FORMATS:
         raise CheckpointError(
             f"{path} is not an skdcore training checkpoint (no '{FORMAT}' marker); a bare "
@@ -246,6 +251,9 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
                 "or was not written by skdcore"
             )
     from ..models import available_models
+    from .resume_checks import check_config_field
+
+    check_config_field(ckpt.get("config"), path)
 
     models = available_models()
     if ckpt["model_name"] not in models:
@@ -266,12 +274,17 @@ def model_from_checkpoint(ckpt: dict, path: Union[str, Path], **overrides) -> to
     """The architecture a checkpoint records (``model_name`` + ``model_args``, ``overrides`` on top),
     untrained; settings the model refuses are a CheckpointError naming the file."""
     from ..models import build_model
+    from ..models.model_size import size_problem
 
     args = {**ckpt["model_args"], **overrides}
     check_model_args(ckpt["model_args"], path)
     try:
         with torch.device("meta"):  # NB: sizes first, without allocating: model_args come from the file
-            needed = _state_bytes(build_model(ckpt["model_name"], **args).state_dict().values())
+            sized = build_model(ckpt["model_name"], **args)
+        problem = size_problem(sized, ckpt["model_name"])
+        if problem:
+            raise CheckpointError(f"{path}: its model_args describe a model too large to build: {problem}")
+        needed = _state_bytes(sized.state_dict().values())
         held = _state_bytes(ckpt["model"].values())
         if needed > held:
             raise CheckpointError(
@@ -294,9 +307,12 @@ MAX_MODEL_ARG = 1 << 20  # any count in model_args (channels, classes, joints, s
 MAX_MODEL_ARG_ITEMS = 4096  # members of one list / dict in model_args
 
 
-def check_model_args(args, path, where: str = "model_args") -> None:
-    """Every number and list length in a checkpoint's model_args within sane bounds (CheckpointError
-    naming the argument), before anything is built from them."""
+def check_model_args(args, path, where: str = "model_args", depth: int = 0) -> None:
+    """Every number and list length in a checkpoint's model_args within sane bounds, strides >= 1, nesting
+    at most 16 deep (CheckpointError naming the argument), before anything is built from them."""
+    if depth > 16:
+        raise CheckpointError(f"{path}: {where[:80]} is nested more than 16 levels deep (or contains "
+                              "itself); the checkpoint is damaged or crafted")
     if isinstance(args, (dict, list, tuple)):
         items = args.items() if isinstance(args, dict) else enumerate(args)
         if len(args) > MAX_MODEL_ARG_ITEMS:
@@ -305,7 +321,10 @@ def check_model_args(args, path, where: str = "model_args") -> None:
                 "is damaged or crafted"
             )
         for key, value in items:
-            check_model_args(value, path, f"{where}[{key!r}]")
+            check_model_args(value, path, f"{where}[{key!r}]", depth + 1)
+    elif re.search(r"\['strides?'\](\[\d+\])?$", where) and not (isinstance(args, int) and args >= 1):
+        raise CheckpointError(f"{path}: {where} is {str(args)[:40]}, expected a stride >= 1; the "
+                              "checkpoint is damaged or crafted")
     elif isinstance(args, (int, float)) and not isinstance(args, bool) and not abs(args) <= MAX_MODEL_ARG:
         raise CheckpointError(
             f"{path}: {where} is {str(args)[:40]}, beyond the limit {MAX_MODEL_ARG} for a model setting; "
@@ -315,13 +334,13 @@ def check_model_args(args, path, where: str = "model_args") -> None:
 
 def _state_bytes(tensors) -> int:
     """Bytes of the distinct storages behind ``tensors`` (views of one storage count once; a meta
-    tensor, which has no storage, counts its own size)."""
+    tensor, which has no data, counts nothing)."""
     storages = {}
     for tensor in tensors:
         if not torch.is_tensor(tensor):
             continue
         if tensor.is_meta:
-            storages[id(tensor)] = tensor.numel() * tensor.element_size()
+            continue  # NB: holds no data, so it pays for no model (load_checkpoint refuses them anyway)
         else:
             storage = tensor.untyped_storage()
             storages[(tensor.device.type, storage.data_ptr())] = storage.nbytes()

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..atomic_io import open_no_follow
+
 try:
     import fcntl
 except ImportError:  # NB: not on Windows; there the directory is not locked
@@ -103,14 +105,17 @@ class RunLock:
     def acquire(self) -> "RunLock":
         if fcntl is None:
             return self
-        handle = open(self.out / LOCK_NAME, "a+")
+        try:
+            handle = open_no_follow(self.out / LOCK_NAME, "a+")  # NB: never through a planted link
+        except OSError as error:
+            raise RunLockedError(f"cannot lock {self.out}: {error.strerror or error}") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise RunLockedError(f"output_dir {self.out} is in use: {holder} is training into it; wait for "
+            raise RunLockedError(f"output_dir {self.out} is in use: {holder} is writing into it; wait for "
                                  "that run to end (or stop it), or choose another --output-dir") from None
         handle.seek(0)
         handle.truncate()

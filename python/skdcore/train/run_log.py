@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Dict, Optional
 
+from ..atomic_io import open_no_follow
 from .checkpoint import atomic_write_text
 
 REVISION_PREFIXES = ("cos_", "projected_")
@@ -55,7 +56,7 @@ class RunLogger:
         if not enabled:
             return
         self.out.mkdir(parents=True, exist_ok=True)
-        self._text = open(self.out / "train.log", "a", encoding="utf-8")
+        self._text = open_no_follow(self.out / "train.log", "a", encoding="utf-8")  # NB: never via a link
         self.writer, note = open_tensorboard(self.out, tensorboard)
         if note:
             self.message(note)
@@ -156,7 +157,7 @@ def append_csv_row(path: Path, row: Dict) -> None:
     stale = epoch is not None and any(_num(r.get("epoch")) >= epoch for r in rows)
     new_columns = [k for k in row if k not in header]
     if rows and not new_columns and not stale:
-        with open(path, "a", newline="") as f:
+        with open_no_follow(path, "a") as f:
             csv.DictWriter(f, fieldnames=header, restval="").writerow(row)
         return
     if stale:

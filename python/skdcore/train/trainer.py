@@ -58,6 +58,13 @@ from .distributed import (
 from .losses import LOSS_NAMES, cross_entropy
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
+from .resume_checks import (
+    check_optimizer_state,
+    check_progress,
+    check_resume_config,
+    check_scheduler_state,
+    restore,
+)
 from .run_dir import claim_run_dir
 from .run_log import RunLogger
 from .selection import selection_lines
@@ -165,8 +172,9 @@ def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
 
 class Trainer:
     def __init__(self, cfg: ExperimentConfig, resume: bool = False, datasets=None,
-                 trust_checkpoint: bool = False, force: bool = False):
+                 trust_checkpoint: bool = False, force: bool = False, allow_config_change: bool = False):
         self.cfg = cfg
+        self.allow_config_change, self.config_changes = allow_config_change, []  # --resume checks
         self.trust_checkpoint = trust_checkpoint  # load teacher / resume checkpoints with weights_only=False
         self.device = resolve_device(cfg.device)
         self.dist: DistInfo = init_from_env(self.device)
@@ -262,17 +270,21 @@ class Trainer:
             raise CheckpointError(f"--resume: {path} not found; "
                                   "start without --resume or point output_dir at the run")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
+        self.config_changes = check_resume_config(ckpt, path, self.cfg.to_dict(), self.allow_config_change)
         load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
         state = resume_state(ckpt, path)
         if state["mode"] not in (None, self.cfg.mode):
             raise CheckpointError(f"{path} comes from a mode={state['mode']!r} run, "
                                   f"this run is mode={self.cfg.mode!r}")
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        check_progress(state, path, self.cfg.optim.epochs, self.steps_per_epoch)
+        check_optimizer_state(state["optimizer"], self.optimizer, path)
+        check_scheduler_state(state["scheduler"], self.scheduler, path)
+        restore("optimizer state", path, lambda: self.optimizer.load_state_dict(state["optimizer"]))
+        restore("lr schedule", path, lambda: self.scheduler.load_state_dict(state["scheduler"]))
         self.epoch, self.step, self.step_in_epoch = state["epoch"], state["step"], state["step_in_epoch"]
         self.best, self.history, self.epoch_sums = state["best"], state["history"], state["epoch_sums"]
-        self.amp.load_state_dict(state["amp_scaler"])
-        set_rng_state(state["rng"])
+        restore("fp16 loss scaler", path, lambda: self.amp.load_state_dict(state["amp_scaler"]))
+        restore("random generators", path, lambda: set_rng_state(state["rng"]))
 
     def _save(self, name: str) -> None:
         if not self.dist.is_main:
@@ -369,6 +381,8 @@ class Trainer:
                            f"was moved to {self.moved_aside}")
         if self.claim.note:
             logger.message(f"[{cfg.name}] {self.claim.note}")
+        for change in self.config_changes:
+            logger.message(f"[{cfg.name}] --resume --allow-config-change: {change}")
         logger.message(f"[{cfg.name}] mode={cfg.mode} model={cfg.model.name} params="
                        f"{sum(p.numel() for p in self.model.parameters()):,} ops: {self.ops.describe()}; "
                        f"{self.dist.world_size} process(es), global batch "
@@ -486,13 +500,15 @@ class Trainer:
 
 
 def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
-          force: bool = False) -> Dict:
+          force: bool = False, allow_config_change: bool = False) -> Dict:
     """Run ``cfg`` to the end (or ``max_steps``); returns {'best' (on the selection split), 'test' (best.pt on
     the test split, after training), 'selection', 'history', 'stopped', 'output_dir'}.
 
     ``trust_checkpoint``: load the teacher / resume checkpoint even if it holds pickled objects. An
     ``output_dir`` that already holds a run raises RunExistsError unless ``resume`` (continue it) or
-    ``force`` (move it aside to ``<dir>.old-<time>`` first).
+    ``force`` (move it aside to ``<dir>.old-<time>`` first). ``allow_config_change``: resume although the
+    config differs from the checkpoint's (the changes are logged; refused otherwise).
     """
-    trainer = Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint, force=force)
+    trainer = Trainer(cfg, resume=resume, datasets=datasets, trust_checkpoint=trust_checkpoint, force=force,
+                      allow_config_change=allow_config_change)
     return trainer.fit()
