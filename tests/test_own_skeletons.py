@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import pytest
 from skdcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "own_skeletons.yaml"
+CONFIG = ROOT / "python" / "skdcore" / "configs" / "own_skeletons.yaml"
 README = ROOT / "README.md"
 LAYOUT_YAML = """\
 name: upper8
@@ -101,7 +100,6 @@ def tiny_run(argv: list) -> list:
 def test_readme_commands(own_files, capsys, monkeypatch):
     """Every `skd` line of the README's own-data section, run as written on generated arrays (tiny model)."""
     monkeypatch.chdir(own_files)
-    shutil.copytree(CONFIG.parent, own_files / "configs")
     commands = readme_own_data_commands()
     assert [argv[0] for argv in commands[:4]] == ["prepare", "train", "train", "distill"]
     assert {"eval", "robustness", "export", "sweep", "models"} <= {argv[0] for argv in commands}

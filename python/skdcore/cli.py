@@ -1,5 +1,5 @@
 """The `skd` command line: train | distill | sweep | eval | robustness | plot | export | bench | demo |
-ablation | prepare | models | info."""
+ablation | prepare | configs | models | info."""
 from __future__ import annotations
 
 import argparse
@@ -99,7 +99,8 @@ def _ablation(args) -> int:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
+    parser.add_argument("--config", required=True, help="experiment YAML file, or a shipped config's name "
+                        "(`skd configs` lists them), e.g. own_skeletons")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
                           help="continue exactly from <output_dir>/last.pt (a run stopped before its first "
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "accuracy, confusion matrices (--out), robustness curves (--robustness)")
     _add_command(commands, "sweep", "teacher, LQ baseline and SKD student over several seeds: one table with "
                  "mean +- std and the paired SKD - baseline difference (CSV/JSON)")
+    _add_command(commands, "configs", "the shipped experiment configs; `skd configs NAME` prints one")
     _add_command(commands, "models", "the model names a config takes, and each one's model.args")
     _add_command(commands, "robustness",
                  "accuracy of checkpoints under every LQ corruption over a severity grid")

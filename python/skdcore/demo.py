@@ -9,8 +9,8 @@
    curves, confusion matrices.
 
 `skd ablation` reuses the demo's data and teacher to train the paper-style ablation
-(CE, +KL, +MSE, +GM, +GR). The settings below are mirrored by configs/demo_*.yaml (a test
-keeps them equal).
+(CE, +KL, +MSE, +GM, +GR). The settings below are mirrored by the shipped configs
+skdcore/configs/demo_*.yaml (a test keeps them equal).
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ from .threads import add_threads_argument
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/own_skeletons.yaml")
+    parser.add_argument("--config", required=True, help="experiment YAML or a shipped config's name, e.g. "
+                        "own_skeletons")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED",
                         help="seeds to train each of teacher, baseline and SKD with (default: 0 1 2)")
     parser.add_argument("--out", default="runs/sweep",

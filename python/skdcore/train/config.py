@@ -1,6 +1,6 @@
 """Experiment configs: YAML files loaded into plain dataclasses, with errors that name the key.
 
-One YAML file per experiment (see ``configs/``). Every section is a dataclass below, and its type
+One YAML file per experiment (shipped ones: ``skd configs``). Every section is a dataclass below, and its type
 annotations are the schema: before anything runs, every value is checked against its field's type
 (``seed: abc``, ``loss.gradient_revision: 'false'``, ``optim.lr: .nan`` are errors, never silently
 used), then against its allowed choices and ranges. Each wrong value is one line of the
@@ -23,6 +23,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from ..nn.ops_choice import OPS
+from ..shipped_configs import resolve_config
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
@@ -435,12 +436,13 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] =
     """Load a YAML experiment config (or start from defaults / ``values``), apply ``a.b=value`` overrides."""
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} not found; the shipped configs are in configs/")
+        try:
+            path = resolve_config(path)
+        except FileNotFoundError as error:
+            raise ConfigError(str(error)) from None
         if path.is_dir():
-            raise ConfigError(f"config {path} is a directory; pass an experiment YAML file, e.g. "
-                              "configs/demo_teacher.yaml")
+            raise ConfigError(f"config {path} is a directory; pass an experiment YAML file or a shipped "
+                              "config's name, e.g. demo_teacher (`skd configs` lists them)")
         try:
             data = yaml.safe_load(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as error:
