@@ -35,7 +35,7 @@ def test_skd_configs_name_prints_the_file(name, capsys):
 def test_skd_configs_unknown_name_lists_the_names(capsys):
     assert main(["configs", "own_skeleton"]) == 2
     error = capsys.readouterr().err
-    assert "'own_skeleton' is neither a file nor a shipped config" in error
+    assert "'own_skeleton' not found: neither a file nor a shipped config" in error
     assert "own_skeletons_shiftgcn" in error
 
 

@@ -42,6 +42,6 @@ def resolve_config(path) -> Path:
     shipped = shipped_config(str(path))
     if shipped is not None:
         return shipped
-    raise FileNotFoundError(f"config {str(path)!r} is neither a file nor a shipped config; the shipped "
-                            f"configs are {', '.join(config_names())} (`skd configs` describes them, "
+    raise FileNotFoundError(f"config {str(path)!r} not found: neither a file nor a shipped config; the "
+                            f"shipped configs are {', '.join(config_names())} (`skd configs` describes them, "
                             "`skd configs NAME > my.yaml` copies one to edit)")

@@ -26,6 +26,7 @@ from ..nn.ops_choice import OPS
 from ..shipped_configs import resolve_config
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
+from .milestones import check_milestones
 
 MODES = ("teacher", "baseline", "distill")
 OPTIMIZERS = ("sgd", "adamw")
@@ -88,7 +89,8 @@ class OptimConfig:
     weight_decay: float = 1e-4
     betas: tuple[float, ...] = (0.9, 0.999)  # adamw only
     epochs: int = 55
-    milestones: list[int] = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
+    # where lr *= gamma (step schedule): epochs (ints) or fractions of the run (0 < f < 1), see milestones.py
+    milestones: list[Any] = field(default_factory=lambda: [30, 40, 50])
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from lr/warmup_steps, counted in epochs (may be fractional)
     schedule: str = "step"  # step: lr *= gamma at milestones; cosine: decay to min_lr after the warm-up
@@ -179,8 +181,6 @@ class ExperimentConfig:
             )
         _check_lq_corruption(data, errors)
         _check_prepare_trust(data, errors)
-        if list(self.optim.milestones) != sorted(self.optim.milestones):
-            errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
             errors.append(f"optim.betas must be two numbers (beta1, beta2), got {list(self.optim.betas)}")
         _raise(errors)
@@ -196,10 +196,7 @@ def _check_optim_ranges(optim: OptimConfig, errors: list) -> None:
     if optim.epochs > MAX_EPOCHS:
         errors.append(f"optim.epochs must be at most {MAX_EPOCHS:,}, got {optim.epochs!r}; for a run "
                       "bounded by steps set max_steps")
-    wrong = [m for m in optim.milestones if m < 1]
-    if wrong:
-        errors.append(f"optim.milestones are epochs (>= 1) where lr *= gamma, got {wrong} in "
-                      f"{list(optim.milestones)}")
+    check_milestones(optim, errors)
 
 
 # Model arguments the trainer sets itself, and the config key that sets them.
