@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .commands.plugins import add_plugin_argument, import_plugins
 from .commands.threads import add_threads_argument, apply_threads
 from .nn.ops_choice import OPS
 from .train.amp import AMP_MODES
@@ -117,6 +118,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
     _add_trust_argument(parser)
     add_threads_argument(parser)
+    add_plugin_argument(parser)
 
 
 
@@ -194,6 +196,7 @@ def user_errors() -> tuple:
     """The exception types that mean a user mistake (a bad value, file or folder), each with a message
     naming it and the fix: printed as one error line, exit code 2. Anything else is a bug: a traceback.
     FloatingPointError: the trainer's "loss became nan at step N; lower optim.lr or check the data"."""
+    from .commands.plugins import PluginError
     from .data.manifest import PreparedDataError
     from .devices import DeviceError
     from .models.registry import ModelArgumentError
@@ -202,13 +205,14 @@ def user_errors() -> tuple:
     from .train.run_dir import RunExistsError, RunLockedError
 
     return (ConfigError, CheckpointError, RunExistsError, RunLockedError, DeviceError, ModelArgumentError,
-            PreparedDataError, OutputPathError, FloatingPointError)
+            PreparedDataError, OutputPathError, FloatingPointError, PluginError)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     apply_threads(args)
     try:
+        import_plugins(args)
         return args.func(args)
     except user_errors() as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)

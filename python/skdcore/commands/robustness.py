@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .argument_types import positive_int
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
+from .threads import add_threads_argument
 
 
 def clip_count(text: str) -> int:
@@ -40,6 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
     add_model_arguments(parser)
     add_grid_arguments(parser)
+    add_threads_argument(parser)
 
 
 def parse_severities(items, corruptions=None) -> dict:

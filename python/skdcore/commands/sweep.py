@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .plugins import add_plugin_argument
 from .threads import add_threads_argument
 
 
@@ -25,6 +26,7 @@ def add_arguments(parser) -> None:
                         help="load checkpoints that hold pickled Python objects (only from a source you "
                              "trust)")
     add_threads_argument(parser)
+    add_plugin_argument(parser)
 
 
 def run(args) -> int:
