@@ -27,6 +27,7 @@ from ..shipped_configs import resolve_config
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
 from .milestones import check_milestones
+from .selection import note_chosen_selection
 
 MODES = ("teacher", "baseline", "distill")
 OPTIMIZERS = ("sgd", "adamw")
@@ -413,7 +414,8 @@ def _from_dict(cls, values: dict, prefix: str = "", errors: Optional[list] = Non
 
 
 def config_from_dict(values: dict) -> ExperimentConfig:
-    return _from_dict(ExperimentConfig, {} if values is None else values).validate()
+    values = {} if values is None else values
+    return note_chosen_selection(_from_dict(ExperimentConfig, values).validate(), values)
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
