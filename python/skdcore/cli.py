@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .commands.plugins import add_plugin_argument, import_plugins
+from .commands.spellings import british_override
 from .commands.threads import add_threads_argument, apply_threads
 from .nn.ops_choice import OPS
 from .train.amp import AMP_MODES
@@ -22,7 +23,7 @@ def _info(args) -> int:
 def _config(args, mode=None):
     from .train import load_config
 
-    overrides = list(args.set or [])
+    overrides = [british_override(text) for text in args.set or []]
     if mode is not None:
         overrides.append(f"mode={mode}")
     if getattr(args, "teacher", None):

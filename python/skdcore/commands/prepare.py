@@ -86,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     normalise = parser.add_mutually_exclusive_group()
     normalise.add_argument(
         "--normalise",
+        "--normalize",
         dest="normalise",
         action="store_true",
         default=None,
@@ -93,7 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "readers and synthetic data, off for arrays)",
     )
     normalise.add_argument(
-        "--no-normalise", dest="normalise", action="store_false", help="store coordinates as given"
+        "--no-normalise", "--no-normalize", dest="normalise", action="store_false",
+        help="store coordinates as given"
     )
     parser.add_argument(
         "--val-fraction",

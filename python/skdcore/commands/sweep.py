@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .plugins import add_plugin_argument
+from .spellings import british_override
 from .threads import add_threads_argument
 
 
@@ -32,7 +33,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from ..train.sweep import format_table, run_sweep
 
-    overrides = list(args.set or [])
+    overrides = [british_override(text) for text in args.set or []]
     if args.layout:
         overrides.append(f"data.layout={args.layout}")
     out = Path(args.out)
