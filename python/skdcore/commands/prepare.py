@@ -225,12 +225,14 @@ def print_skipped_summary(manifest: dict, show: int = 10) -> None:
 def run(args) -> int:
     from ..layouts import get_layout
     from ..output_paths import check_output_dir
+    from .created_dir import removed_on_failure
 
     try:
-        check_output_dir(args.out, "--out")
-        if args.layout:
-            get_layout(args.layout)  # NB: before any input file is read
-        manifest = run_prepare(args)
+        with removed_on_failure(args.out):
+            check_output_dir(args.out, "--out")
+            if args.layout:
+                get_layout(args.layout)  # NB: before any input file is read
+            manifest = run_prepare(args)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as error:
         print(f"skd prepare: error: {error}", file=sys.stderr)
         return 2

@@ -355,6 +355,10 @@ class ArraySource(SkeletonSource):
             raise ValueError(
                 f"labels: {int((labels < 0).sum())} negative values (min {labels.min()}); classes are 0..K-1"
             )
+        if label_names is None and len(labels) and labels.min() > 0:
+            log.warning("labels: no clip has label 0 (they run %d..%d), so class 0 is empty and %d classes "
+                        "are made; 1-based labels? pass labels - 1 (classes are 0..K-1)",
+                        labels.min(), labels.max(), labels.max() + 1)
         if label_names is not None and labels.max() >= len(label_names):
             raise ValueError(
                 f"labels: max label {labels.max()} but only {len(label_names)} label_names (0.."
