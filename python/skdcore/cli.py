@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .commands.interrupt import INTERRUPTED_EXIT, interrupted_message
 from .commands.plugins import add_plugin_argument, import_plugins
 from .commands.spellings import british_override
 from .commands.threads import add_threads_argument, apply_threads
@@ -218,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors() as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\n{interrupted_message(args, argv)}", file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 if __name__ == "__main__":
