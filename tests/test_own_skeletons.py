@@ -114,7 +114,7 @@ def test_readme_commands(own_files, capsys, monkeypatch):
             assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
         elif argv[0] in ("train", "distill"):
             assert "test top1" in printed and "on the validation split 'val'" in printed
-            assert "warning" not in printed  # the recipe chose data.select: its small split is no surprise
+            assert "warning: the selection split" not in printed  # the recipe chose data.select itself
             assert ("HQ input" if "mode=teacher" in argv else "LQ input") in printed
             if argv[0] == "distill":
                 assert "teacher runs/own/teacher/best.pt" in printed and "on its training split" in printed
