@@ -45,3 +45,19 @@ def test_ctrl_c_in_train_prints_the_resume_hint_without_a_traceback(tmp_path):
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[-1] == ("skd train: interrupted; what was checkpointed is kept, continue exactly with: "
                          f"skd {' '.join(argv)} --resume")
+
+
+def test_the_interrupted_line_of_each_kind_of_command():
+    from skdcore.cli import build_parser
+    from skdcore.commands.interrupt import interrupted_message
+
+    def line(*argv):
+        return interrupted_message(build_parser().parse_args(list(argv)), list(argv))
+
+    assert line("distill", "--config", "own_skeletons", "--force", "--teacher", "t.pt").endswith(
+        "continue exactly with: skd distill --config own_skeletons --teacher t.pt --resume")
+    assert line("train", "--config", "my run.yaml", "--resume").endswith(
+        "skd train --config 'my run.yaml' --resume")
+    assert "run the same command again" in line("sweep", "--config", "own_skeletons")
+    assert "resumes from the finished chunks" in line("prepare", "--out", "d")
+    assert line("eval", "--checkpoint", "a.pt") == "skd eval: interrupted"

@@ -19,4 +19,6 @@ def interrupted_message(args, argv) -> str:
     if args.command == "sweep":
         return ("skd sweep: interrupted; run the same command again: finished runs are skipped and the "
                 "interrupted one starts again")
+    if args.command == "prepare":
+        return "skd prepare: interrupted; run the same command again: it resumes from the finished chunks"
     return f"skd {args.command}: interrupted"
