@@ -4,19 +4,29 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_PIN ?= torch==2.13.0
 SETUP_STAMP := $(VENV)/.skdcore-setup
+BUILD_STAMP := $(VENV)/.skdcore-build-setup
 
-.PHONY: setup install demo test test-fast wheel wheel-cuda sdist bench clean
+.PHONY: setup build-setup install demo test test-fast wheel wheel-cuda sdist bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first and pinned: an unpinned torch requirement would pull a multi-GB CUDA build.
-$(SETUP_STAMP): $(PY) requirements-dev.txt
+$(SETUP_STAMP): $(PY) requirements-dev.txt requirements-build.txt
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_PIN)
 	$(PY) -m pip install -r requirements-dev.txt
 	touch $@
 
 setup: $(SETUP_STAMP)
+
+# What `make wheel` needs: torch (TORCH_PIN, unless $(VENV) has one) and the build tools only, not the
+# dev and test set. The wheel is built against the torch of $(VENV): VENV=<your venv> to use another.
+$(BUILD_STAMP): $(PY) requirements-build.txt
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install $(TORCH_PIN)
+	$(PY) -m pip install -r requirements-build.txt
+	touch $@
+
+build-setup: $(BUILD_STAMP)
 
 # Incremental: the CMake build directory (build/) is reused between installs.
 install: setup
@@ -37,7 +47,7 @@ test-fast: install
 # and CUDA's libraries are never vendored: the extension must use the very copies torch loads.
 WHEEL_EXCLUDES := libtorch*.so libc10*.so libgomp*.so* libcu*.so* libnv*.so*
 WHEEL_DIR ?= dist
-wheel: setup
+wheel: build-setup
 	rm -rf build/wheel-raw
 	$(PY) -m pip wheel --no-build-isolation --no-deps -w build/wheel-raw .
 	PATH="$(abspath $(dir $(PY))):$$PATH" $(PY) -m auditwheel repair $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-raw/skdcore-*.whl

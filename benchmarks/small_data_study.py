@@ -7,7 +7,7 @@ the fit of the training split (eval mode: the share of training clips classified
 train loss) and the test accuracy, mean +- std over seeds. Variants change one thing at a time:
 skdcore's ST-GCN vs a plain-PyTorch ST-GCN of the same size (Yan et al.'s code, written here), the
 graph normalisation, edge importance, the first block's residual, warm-up, the learning rate.
-Variants named ``shift+...`` train the small Shift-GCN of ``configs/own_skeletons_shiftgcn.yaml`` instead.
+Variants named ``shift+...`` train the small Shift-GCN of ``own_skeletons_shiftgcn`` instead.
 
 Resumable: every finished run appends one JSON line to ``<out>/runs.jsonl`` and is skipped next time.
 
@@ -40,7 +40,7 @@ DATASETS = {
     "penn13_c8_n250": ("penn13", 8, 52, 32),
 }
 CHANNELS, STRIDES = (32, 32, 64, 64), (1, 1, 2, 1)  # the issue's ST-GCN 32-32-64-64
-SHIFT_CHANNELS, SHIFT_STRIDES = (32, 64, 128), (1, 2, 2)  # configs/own_skeletons_shiftgcn.yaml's Shift-GCN
+SHIFT_CHANNELS, SHIFT_STRIDES = (32, 64, 128), (1, 2, 2)  # own_skeletons_shiftgcn's Shift-GCN
 RECIPE = {"lr": 0.05, "epochs": 60, "schedule": "cosine", "warmup_epochs": 2, "weight_decay": 5e-4,
           "batch_size": 16}
 
@@ -119,7 +119,7 @@ def build_variant(name: str, layout, num_class: int):
         return PlainSTGCN(num_class, partition_matrices(layout)), {}
     if name.startswith(("skd", "shift")):
         model, overrides = "st_gcn", {}
-        if name.startswith("shift"):  # configs/own_skeletons_shiftgcn.yaml: Shift-GCN 32-64-128, 40 epochs
+        if name.startswith("shift"):  # own_skeletons_shiftgcn: Shift-GCN 32-64-128, 40 epochs
             model, overrides = "shift_gcn", {"epochs": 40}
             skd.update(channels=SHIFT_CHANNELS, strides=SHIFT_STRIDES)
         for part in name.split("+")[1:]:

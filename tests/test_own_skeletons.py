@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 from skdcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "own_skeletons.yaml"
+CONFIG = ROOT / "python" / "skdcore" / "configs" / "own_skeletons.yaml"
 OWN_DATA_PAGE = ROOT / "docs" / "own-data.md"
 LAYOUT_YAML = """\
 name: upper8
@@ -102,7 +101,6 @@ def tiny_run(argv: list) -> list:
 def test_readme_commands(own_files, capsys, monkeypatch):
     """Every `skd` line of docs/own-data.md, run as written on generated arrays (tiny model)."""
     monkeypatch.chdir(own_files)
-    shutil.copytree(CONFIG.parent, own_files / "configs")
     commands = readme_own_data_commands()
     assert [argv[0] for argv in commands[:4]] == ["prepare", "train", "train", "distill"]
     assert {"eval", "robustness", "export", "sweep", "models"} <= {argv[0] for argv in commands}
@@ -117,6 +115,7 @@ def test_readme_commands(own_files, capsys, monkeypatch):
             assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
         elif argv[0] in ("train", "distill"):
             assert "test top1" in printed and "on the validation split 'val'" in printed
+            assert "warning: the selection split" not in printed  # the recipe chose data.select itself
             assert ("HQ input" if "mode=teacher" in argv else "LQ input") in printed
             if argv[0] == "distill":
                 assert "teacher runs/own/teacher/best.pt" in printed and "on its training split" in printed

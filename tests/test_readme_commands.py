@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from skdcore.cli import build_parser, main
+from skdcore.shipped_configs import shipped_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,6 +47,9 @@ def test_readme_command_parses(argv, capsys):
     for word in argv:
         if word.startswith("configs/"):
             assert (ROOT / word).exists(), f"the docs name {word}, which is not in the repository"
+    for option, value in zip(argv, argv[1:]):
+        if option == "--config" and "/" not in value:
+            assert shipped_config(value) is not None, f"the docs name config {value}, which is not shipped"
     with pytest.raises(SystemExit) as exit_info:
         main([argv[0], "--help"])
     assert exit_info.value.code == 0 and "usage: skd" in capsys.readouterr().out

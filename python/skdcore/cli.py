@@ -1,11 +1,14 @@
 """The `skd` command line: train | distill | sweep | eval | robustness | plot | export | bench | demo |
-ablation | prepare | models | info."""
+ablation | prepare | configs | models | info."""
 from __future__ import annotations
 
 import argparse
 import sys
 import zipfile
 
+from .commands.interrupt import INTERRUPTED_EXIT, interrupted_message
+from .commands.plugins import add_plugin_argument, import_plugins
+from .commands.spellings import british_override
 from .commands.threads import add_threads_argument, apply_threads
 from .nn.ops_choice import OPS
 from .train.amp import AMP_MODES
@@ -22,7 +25,7 @@ def _info(args) -> int:
 def _config(args, mode=None):
     from .train import load_config
 
-    overrides = list(args.set or [])
+    overrides = [british_override(text) for text in args.set or []]
     if mode is not None:
         overrides.append(f"mode={mode}")
     if getattr(args, "teacher", None):
@@ -104,7 +107,8 @@ def _ablation(args) -> int:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML (see configs/)")
+    parser.add_argument("--config", required=True, help="experiment YAML file, or a shipped config's name "
+                        "(`skd configs` lists them), e.g. own_skeletons")
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--resume", action="store_true",
                           help="continue exactly from <output_dir>/last.pt (a run stopped before its first "
@@ -124,6 +128,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, teacher: bool = False) -
         parser.add_argument("--teacher", help="teacher checkpoint (overrides teacher_checkpoint)")
     _add_trust_argument(parser)
     add_threads_argument(parser)
+    add_plugin_argument(parser)
 
 
 
@@ -151,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                  "accuracy, confusion matrices (--out), robustness curves (--robustness)")
     _add_command(commands, "sweep", "teacher, LQ baseline and SKD student over several seeds: one table with "
                  "mean +- std and the paired SKD - baseline difference (CSV/JSON)")
+    _add_command(commands, "configs", "the shipped experiment configs; `skd configs NAME` prints one")
     _add_command(commands, "models", "the model names a config takes, and each one's model.args")
     _add_command(commands, "robustness",
                  "accuracy of checkpoints under every LQ corruption over a severity grid")
@@ -201,6 +207,7 @@ def user_errors() -> tuple:
     """The exception types that mean a user mistake (a bad value, file or folder), each with a message
     naming it and the fix: printed as one error line, exit code 2. Anything else is a bug: a traceback.
     FloatingPointError: the trainer's "loss became nan at step N; lower optim.lr or check the data"."""
+    from .commands.plugins import PluginError
     from .data.manifest import PreparedDataError
     from .devices import DeviceError
     from .models.registry import ModelArgumentError
@@ -210,7 +217,7 @@ def user_errors() -> tuple:
     from .train.run_dir import RunExistsError, RunLockedError
 
     return (ConfigError, CheckpointError, RunExistsError, RunLockedError, DeviceError, ModelArgumentError,
-            PreparedDataError, OutputPathError, FloatingPointError, UnsafeNameError)
+            PreparedDataError, OutputPathError, FloatingPointError, UnsafeNameError, PluginError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,10 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     apply_threads(args)
     try:
+        import_plugins(args)
         return args.func(args)
     except user_errors() as error:
         print(f"skd {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\n{interrupted_message(args, argv)}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except zipfile.BadZipFile as error:  # any zip reader (.pt2, .pt, .npz): name the files given
         from .zip_errors import damaged_archive_message
 

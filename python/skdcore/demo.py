@@ -9,8 +9,8 @@
    curves, confusion matrices.
 
 `skd ablation` reuses the demo's data and teacher to train the paper-style ablation
-(CE, +KL, +MSE, +GM, +GR). The settings below are mirrored by configs/demo_*.yaml (a test
-keeps them equal).
+(CE, +KL, +MSE, +GM, +GR). The settings below are mirrored by the shipped configs
+skdcore/configs/demo_*.yaml (a test keeps them equal).
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ def run_demo(args=None) -> int:
     from .evaluation.bootstrap import paired_bootstrap
     from .evaluation.checkpoints import evaluate_checkpoint
     from .evaluation.robustness import format_table
-    from .reports.plots import plot_confusion, plot_robustness, plot_training_curves
+    from .reports.plots import plot_confusion, plot_robustness, plot_training_curves, plots_line
     from .train import config_from_dict
 
     start = time.perf_counter()
@@ -165,15 +165,17 @@ def run_demo(args=None) -> int:
 
     plots = out / "plots"
     names = test_set.label_names
-    plot_training_curves({"teacher (HQ)": results["teacher"]["history"],
+    written = [plot_training_curves({"teacher (HQ)": results["teacher"]["history"],
                           "baseline (LQ)": results["baseline"]["history"],
-                          "SKD (LQ)": results["distill"]["history"]}, plots / "training_curves.png")
+                          "SKD (LQ)": results["distill"]["history"]}, plots / "training_curves.png")]
     robustness = _robustness({"teacher": best["teacher"], "baseline": best["baseline"],
                               "SKD": best["distill"]},
                              test_set, quick, ops)
-    plot_robustness(robustness, plots, train_severity={"occlusion": DEMO_DATA["lq"]["p"]})
-    plot_confusion(skd_lq["confusion"], names, plots / "confusion_skd_lq.png", "SKD student on LQ (test)")
-    plot_confusion(baseline_lq["confusion"], names, plots / "confusion_baseline_lq.png", "LQ baseline (test)")
+    written += plot_robustness(robustness, plots, train_severity={"occlusion": DEMO_DATA["lq"]["p"]})
+    written += [plot_confusion(skd_lq["confusion"], names, plots / "confusion_skd_lq.png",
+                               "SKD student on LQ (test)"),
+                plot_confusion(baseline_lq["confusion"], names, plots / "confusion_baseline_lq.png",
+                               "LQ baseline (test)")]
 
     wall = time.perf_counter() - start
     print("\n" + table)
@@ -184,7 +186,7 @@ def run_demo(args=None) -> int:
     print(f"\nrobustness (top-1 % on {robustness['num_samples']} of the {len(test_set)} test clips under "
           "each LQ corruption; `skd robustness` for any checkpoint):")
     print(format_table(robustness))
-    print(f"plots: {', '.join(str(p) for p in sorted(plots.glob('*.png')))}")
+    print(plots_line(written))
     print(f"wall time: {wall:.0f} s (training {train_seconds:.0f} s)")
     summary = {"table": {name: {"top1": m["top1"], "top5": m["top5"]} for name, m in rows},
                "skd_gain": gain,

@@ -7,8 +7,15 @@
     for hq, lq, labels in loader:
         optimizer.zero_grad()
         out = distiller(hq, lq, labels)        # teacher(hq) frozen, student(lq), the four losses
-        distiller.backward(out)                # gradient revision into p.grad
+        distiller.backward(out)                # revised gradient added to p.grad
         optimizer.step()
+        log(out.loss.item())                   # the total loss (out.losses: each one by name)
+
+Gradient accumulation: ``distiller.backward(out, micro_batches=k)`` for each of k micro-batches, then
+``optimizer.step()`` (each micro-batch is revised on its own; see ``Distiller.backward``). Lightning:
+manual optimisation (``automatic_optimization = False``) with the same calls in ``training_step``. Own
+loss terms: ``backward(out, task_losses={...}, distillation_losses={...})``. No revision at all:
+``Distiller(..., gradient_revision=False)`` and ``out.loss.backward()``.
 
 A model returns ``(logits, features)`` with features (N, C, T, V) or (N, C, T, V, M), or returns logits
 and names its feature layer (``student_layer="backbone.layer10"``, read by a forward hook). The losses

@@ -1,7 +1,8 @@
 """Deploy a trained model: a ``torch.export`` program (.pt2, fused ops) or ONNX (standard ops only).
 
-    from skdcore.export import export_checkpoint, load_program
+    from skdcore.export import export_checkpoint, load_program, to_onnx
     result = export_checkpoint("runs/demo/runs/skd/best.pt", "onnx")   # + checked in onnxruntime
+    to_onnx(my_model, (clips,), "my_model.onnx")   # any model calling skdcore ops, also checked
     print(result.describe())
     program = load_program("best.pt2", trust=True)  # a .pt2 is code: only files you trust
     logits = program.module()(clips)       # clips (N, C, T, V, M) float32 -> logits (N, num_class)
@@ -32,6 +33,8 @@ from typing import Optional, Union
 
 import torch
 from torch import nn
+
+from .onnx_export import to_onnx  # noqa: F401  (public here: skdcore.export.to_onnx)
 
 FORMATS = ("pt2", "onnx")
 DEFAULT_OPSET = 18
@@ -350,6 +353,21 @@ def export_onnx(program, clips: torch.Tensor, path: Path, opset: int, dynamic: d
     return written
 
 
+def _check_skdcore_backbone(model: nn.Module) -> None:
+    """export_model builds its example clips from a backbone's input description and keeps output [0]."""
+    from .models import SkeletonModel
+
+    needs = ("in_channels", "num_joints", "num_person")
+    missing = [name for name in needs if not hasattr(model, name)]
+    if not isinstance(model, SkeletonModel) or missing:
+        raise TypeError(
+            f"export_model exports skdcore backbones (SkeletonModel, returning (logits, features), with "
+            f"{', '.join(needs)}); {type(model).__name__} is not one"
+            + (f" (it lacks {', '.join(missing)})" if missing else "")
+            + ". For your own model: skdcore.export.to_onnx(model, example_inputs, 'model.onnx')"
+        )
+
+
 def export_model(
     model: nn.Module,
     ckpt: dict,
@@ -363,6 +381,7 @@ def export_model(
     """Export an skdcore model (eval mode, compiled ops) to ``out`` as ``format`` ('pt2' or 'onnx')."""
     if format not in FORMATS:
         raise ValueError(f"export: format must be one of {list(FORMATS)}, got {format!r}")
+    _check_skdcore_backbone(model)
     out = Path(out)
     model = model.eval()
     clips = example_clips(model, frames=frames)

@@ -15,12 +15,12 @@ def test_eval_several_checkpoints_side_by_side_with_files(tiny_runs, tmp_path, c
     argv = ["eval", "--checkpoint", str(teacher), str(baseline), "--per-class", "--out", str(tmp_path)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    for key in ("tiny_teacher on LQ", "tiny_baseline on LQ", "tiny_teacher on HQ", "mean class",
+    for key in ("teacher on LQ", "baseline on LQ", "teacher on HQ", "mean class",
                 "wave_right"):
         assert key in printed
     report = json.loads((tmp_path / "eval.json").read_text())
-    assert set(report["results"]) == {"tiny_teacher on LQ", "tiny_baseline on LQ", "tiny_teacher on HQ",
-                                      "tiny_baseline on HQ"}
+    assert set(report["results"]) == {"teacher on LQ", "baseline on LQ", "teacher on HQ",
+                                      "baseline on HQ"}
     for key, result in report["results"].items():
         confusion = np.array(result["confusion"])
         n = result["num_samples"]
@@ -75,3 +75,21 @@ def test_plot_runs(tiny_runs, tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 1000
     assert main(["plot", str(tmp_path)]) == 2
     assert "has no log.csv" in capsys.readouterr().err
+
+
+def test_without_matplotlib_no_png_is_claimed(tiny_runs, tmp_path, capsys, monkeypatch):
+    import sys
+
+    from skdcore.reports.plots import plot_confusion, plot_robustness, plots_line
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # NB: `import matplotlib` now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    argv = ["eval", "--checkpoint", str(tiny_runs["teacher"] / "best.pt"), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "confusion_*.csv (no PNGs: matplotlib is not installed" in printed and ".png" not in printed
+    assert not list(tmp_path.glob("*.png")) and list(tmp_path.glob("confusion_*.csv"))
+    # skd demo's summary line: the PNGs it wrote, or why none
+    written = [plot_confusion(np.eye(2), None, tmp_path / "c.png", "x")] + plot_robustness({}, tmp_path)
+    assert plots_line(written) == "plots: no PNGs: matplotlib is not installed (pip install 'skdcore[plots]')"
+    assert plots_line([tmp_path / "a.png", None]) == f"plots: {tmp_path / 'a.png'}"

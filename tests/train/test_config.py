@@ -5,7 +5,7 @@ import yaml
 
 from skdcore.train import ConfigError, config_from_dict, load_config
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "python" / "skdcore" / "configs"
 
 
 def test_reference_config_has_skd_notes_defaults():

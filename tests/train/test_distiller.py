@@ -6,6 +6,9 @@ The expected gradients come from the distill step as the trainer wrote it before
 import copy
 import os
 import socket
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
@@ -195,8 +198,130 @@ def test_errors_name_the_fix():
     with pytest.raises(TypeError, match="adaption must be None"):
         Distiller(teacher, student, adaption=4)
     distiller = Distiller(teacher, student, teacher_layer="body", student_layer="body")
-    with pytest.raises(ValueError, match="feature_mse: student features .* differ"):
+    with pytest.raises(ValueError, match=r"features \(12, 4, 7, 5\) and .* \(12, 6, 7, 5\) differ; pass "
+                                         r"adaption=\(4, 6\) to Distiller"):
         distiller(hq, lq, labels)
+    layers = dict(teacher_layer="body", student_layer="body")
+    with pytest.raises(ValueError, match="after the adaption module; it must output the teacher's 6"):
+        Distiller(teacher, student, adaption=(4, 5), **layers)(hq, lq, labels)
+    out = Distiller(teacher, student, adaption=(4, 6), **layers)(hq, lq, labels)
+    with pytest.raises(ValueError, match=r"unknown losses \['aux'\].*task_losses=.*distillation_losses="):
+        distiller.backward({**out.losses, "aux": out.losses["ce"]})
+    with pytest.raises(ValueError, match=r"the loss names \['kl'\] are given twice"):
+        distiller.backward(out, distillation_losses={"kl": out.losses["kl"]})
+    with pytest.raises(ValueError, match="micro_batches must be an int >= 1"):
+        distiller.backward(out, micro_batches=0)
+
+
+def test_first_forward_in_a_fresh_process_before_any_optimizer(tmp_path):
+    """torch._functorch.config is not loaded by `import torch`: the distiller imports it itself."""
+    script = tmp_path / "first_forward.py"
+    script.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        from skdcore.distill import Distiller
+
+        class Net(nn.Module):
+            def __init__(self, channels):
+                super().__init__()
+                self.embed, self.head = nn.Conv2d(3, channels, 1), nn.Linear(channels, 4)
+
+            def forward(self, x):
+                features = torch.tanh(self.embed(x))
+                return self.head(features.mean((2, 3))), features
+
+        distiller = Distiller(Net(6), Net(4), adaption=(4, 6))
+        x = torch.randn(2, 3, 5, 7)
+        with torch.no_grad():  # a validation pass first, as in a notebook
+            out = distiller(x, x, torch.tensor([0, 1]))
+        print(sorted(out.losses), float(out.loss) > 0)
+    """))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("]")[1].strip() == "True"
+
+
+def test_total_loss_is_the_sum_and_its_backward_is_the_plain_path():
+    teacher, student, hq, lq, labels = _user_models()
+    kwargs = dict(adaption=(4, 6), teacher_layer="body", student_layer="body", gradient_revision=False)
+    plain = Distiller(teacher, student, **kwargs).double()
+    by_loss = copy.deepcopy(plain)
+    out = plain(hq, lq, labels)
+    torch.testing.assert_close(out.loss, sum(out.losses.values()))
+    assert out.loss.requires_grad
+    out.loss.backward()
+    by_loss.backward(by_loss(hq, lq, labels))
+    for p, q in zip(plain.parameters(), by_loss.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-12, atol=1e-14)
+
+
+def _grads(module):
+    return [p.grad.clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("revision", [False, True])
+def test_gradient_accumulation_over_micro_batches(revision):
+    """A plain training loop with 3 micro-batches of 2 (Lightning's manual optimisation does the same calls).
+    Without revision: the big batch's gradient. With revision: the sum of the micro-batches' revised
+    gradients (each loss / 3), computed here by hand with the reference scheme."""
+    teacher, student, hq, lq, labels = _user_models()
+    kwargs = dict(adaption=(4, 6), teacher_layer="body", student_layer="body", gradient_revision=revision)
+    distiller = Distiller(teacher, student, **kwargs).double()
+    big = copy.deepcopy(distiller)
+    by_hand = copy.deepcopy(distiller)
+    optimizer = torch.optim.SGD(distiller.parameters(), lr=0.1)
+    optimizer.zero_grad()
+    micro = [slice(0, 2), slice(2, 4), slice(4, 6)]
+    for part in micro:
+        distiller.backward(distiller(hq[part], lq[part], labels[part]), micro_batches=3)
+    accumulated = _grads(distiller)
+
+    if not revision:
+        big.backward(big(hq, lq, labels))
+        expected = _grads(big)
+    else:
+        expected = [torch.zeros_like(p) for p in by_hand.parameters()]
+        params = list(by_hand.parameters())
+        for part in micro:
+            losses = _by_hand(teacher, by_hand.student, by_hand.adaption, hq[part], lq[part], labels[part])
+            reference_multi_loss_backward(params, losses[0] / 3, [loss / 3 for loss in losses[1:]])
+            for total, p in zip(expected, params):
+                total += p.grad
+        # NB: revision is not linear: the accumulated gradient is NOT the big batch's revised gradient
+        big.backward(big(hq, lq, labels))
+        assert any(not torch.allclose(a, b, rtol=1e-6, atol=1e-9) for a, b in zip(accumulated, _grads(big)))
+    for got, want in zip(accumulated, expected):
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+    before = [p.detach().clone() for p in distiller.parameters()]
+    optimizer.step()
+    for p, p0, g in zip(distiller.parameters(), before, expected):
+        torch.testing.assert_close(p.detach(), p0 - 0.1 * g, rtol=1e-9, atol=1e-12)
+
+
+def test_own_terms_by_role():
+    """task_losses join the task loss the others are revised against; distillation_losses are revised."""
+    teacher, student, hq, lq, labels = _user_models()
+    distiller = Distiller(teacher, student, adaption=(4, 6), teacher_layer="body",
+                          student_layer="body").double()
+    reference = copy.deepcopy(distiller)
+    params = list(reference.parameters())
+    out = distiller(hq, lq, labels)
+    aux = 0.1 * out.student.logits.pow(2).mean()
+    attention = 0.5 * (out.student.features.pow(2).mean(1)
+                       - out.teacher.features.pow(2).mean(1)).pow(2).mean()
+    info = distiller.backward(out, task_losses={"aux": aux}, distillation_losses={"attention": attention})
+    assert "cos_attention" in info and "cos_aux" not in info
+
+    ce, kl, mse, gm = _by_hand(teacher, reference.student, reference.adaption, hq, lq, labels)
+    ref_out = reference(hq, lq, labels)  # the same features, for the own terms
+    ref_aux = 0.1 * ref_out.student.logits.pow(2).mean()
+    ref_attention = 0.5 * (ref_out.student.features.pow(2).mean(1)
+                           - ref_out.teacher.features.pow(2).mean(1)).pow(2).mean()
+    reference_multi_loss_backward(params, ce + ref_aux, [kl, mse, gm, ref_attention])
+    for p, q in zip(distiller.parameters(), params):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-12)
 
 
 # --- under torch.distributed: 2 gloo processes, a DDP-wrapped student --------------------------------

@@ -134,3 +134,48 @@ def test_skd_distill_with_ctr_gcn_teacher_and_student(tiny_data, tmp_path):
     log = (tmp_path / "skd" / "train.log").read_text()
     assert "graph_matching_loss=fused" in log
     assert "cos_graph_matching" in (tmp_path / "skd" / "log.csv").read_text()
+
+
+PLUGIN = '''
+import torch
+from torch import nn
+from skdcore.models import SkeletonModel, register_model
+
+
+@register_model("{name}")
+class PluginGCN(SkeletonModel):
+    """An own backbone registered by a module given to skd with --plugin."""
+
+    def __init__(self, num_class=4, in_channels=3, num_person=1, num_joints=5, width=6,
+                 adaption_channels=None, ops="fused", layout=None):
+        super().__init__(num_class, num_joints, num_person, in_channels, width, adaption_channels, ops)
+        self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
+        self.conv = nn.Conv2d(in_channels, width, 1)
+
+    def backbone(self, x):
+        return torch.relu(self.conv(x))
+'''
+
+
+def test_plugin_option_makes_an_own_model_known_to_skd(tmp_path, monkeypatch, capsys):
+    from skdcore.train.checkpoint import save_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plugin_models_a.py").write_text(PLUGIN.format(name="plugin_gcn_a"))
+    (tmp_path / "plugin_file_b.py").write_text(PLUGIN.format(name="plugin_gcn_b"))
+    assert main(["models", "plugin_gcn_a", "--plugin", "plugin_models_a"]) == 0  # a module of this folder
+    assert "plugin_gcn_a: PluginGCN, An own backbone" in capsys.readouterr().out
+
+    model = registry.MODELS["plugin_gcn_a"](num_class=3)
+    registry.MODELS.pop("plugin_gcn_a")  # a fresh process knows nothing of it
+    save_checkpoint(tmp_path / "own.pt", model=model, model_name="plugin_gcn_b", model_args={"num_class": 3})
+    assert main(["export", "own.pt", "--format", "pt2", "--frames", "8"]) == 2
+    error = capsys.readouterr().err
+    assert "'plugin_gcn_b', not a model of this skdcore" in error
+    assert "--plugin MODULE" in error and "'skdcore.models' entry points" in error
+    assert main(["export", "own.pt", "--format", "pt2", "--frames", "8", "--plugin", "plugin_file_b.py"]) == 0
+    assert (tmp_path / "own.pt2").stat().st_size > 0
+
+    assert main(["models", "--plugin", "no_such_plugin_module"]) == 2
+    error = capsys.readouterr().err
+    assert "--plugin no_such_plugin_module: no module named 'no_such_plugin_module'" in error

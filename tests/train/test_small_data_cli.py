@@ -108,3 +108,13 @@ def test_prepare_draws_bars_only_on_a_terminal(monkeypatch):
     bar = prepare_module._progress_bar(10, 0, True, Path("out"))
     assert bar is not None
     bar.close()
+
+
+def test_a_config_that_chose_data_select_gets_a_note_not_a_warning(tiny_data, tmp_path, capsys):
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "teacher", data__select="best",
+                                       optim__epochs=1))
+    train(cfg)
+    printed = capsys.readouterr().out
+    val_clips = len(open_datasets(cfg)[1])
+    assert f"note: the selection split has {val_clips} clips ({100 / val_clips:.1f} points each)" in printed
+    assert "warning: the selection split" not in printed

@@ -9,7 +9,7 @@ def tiny_config(root, out, mode="teacher", **overrides) -> dict:
         "name": f"tiny_{mode}", "mode": mode, "ops": "fused", "seed": 0, "output_dir": str(out),
         "data": {"root": str(root), "batch_size": 8, "eval_batch_size": 32},
         "model": TINY_MODEL,
-        "optim": {"lr": 0.05, "epochs": 2, "milestones": [1], "warmup_epochs": 0.5},
+        "optim": {"lr": 0.05, "epochs": 2, "milestones": [0.5], "warmup_epochs": 0.5},
         "log": {"progress": False, "tensorboard": "off"},
     }
     for key, value in overrides.items():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..nn.ops_choice import OPS
 from .argument_types import positive_int
+from .plugins import add_plugin_argument
 
 
 def add_checkpoint_arguments(parser, checkpoint_help: str) -> None:
@@ -21,6 +22,7 @@ def add_model_arguments(parser) -> None:
     parser.add_argument("--trust-checkpoint", action="store_true",
                         help="load checkpoints holding pickled Python objects (weights_only=False): this can "
                              "run code from the file, so only for files from a source you trust")
+    add_plugin_argument(parser)
 
 
 def add_trust_program_argument(parser) -> None:

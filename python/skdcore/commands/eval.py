@@ -74,7 +74,7 @@ def run(args) -> int:
 
 
 def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
-    from ..reports.plots import plot_confusion, write_confusion_csv
+    from ..reports.plots import NO_PLOTS, plot_confusion, write_confusion_csv
     from ..safe_names import file_name_part
     from ..train.checkpoint import atomic_write_text
 
@@ -82,10 +82,11 @@ def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
     names = dataset.label_names
     report = {"data": str(dataset.root), "num_samples": len(dataset), "label_names": names,
               "checkpoints": {name: str(path) for name, (_, _, path) in models.items()}, "results": {}}
+    pngs = []
     for key, m in results.items():
         slug = file_name_part(key.replace(" on ", "_").replace(" ", "_").lower())  # names come from files
         write_confusion_csv(m["confusion"], names, out / f"confusion_{slug}.csv")
-        plot_confusion(m["confusion"], names, out / f"confusion_{slug}.png", key)
+        pngs.append(plot_confusion(m["confusion"], names, out / f"confusion_{slug}.png", key))
         report["results"][key] = {
             "top1": m["top1"], "top5": m["top5"], "mean_class_acc": m["mean_class_acc"], "loss": m["loss"],
             "num_samples": m["num_samples"],
@@ -93,4 +94,4 @@ def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
             "confusion": np.asarray(m["confusion"]).tolist(),
         }
     atomic_write_text(out / "eval.json", json.dumps(report, indent=2) + "\n")
-    print(f"wrote {out / 'eval.json'} and confusion_*.csv / .png")
+    print(f"wrote {out / 'eval.json'} and confusion_*.csv" + (" / .png" if all(pngs) else f" ({NO_PLOTS})"))

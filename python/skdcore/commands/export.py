@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "onnx: standard ONNX ops, checked in onnxruntime",
     )
     parser.add_argument("--out", help="output file (default: the checkpoint's path with .pt2 / .onnx)")
+    from .plugins import add_plugin_argument
+
+    add_plugin_argument(parser)
     parser.add_argument(
         "--frames",
         type=int,

@@ -10,6 +10,9 @@ FROM_DATA = ("num_class", "in_channels", "num_person", "num_joints", "layout", "
 
 def add_arguments(parser) -> None:
     parser.add_argument("name", nargs="?", help="show one model only")
+    from .plugins import add_plugin_argument
+
+    add_plugin_argument(parser)
 
 
 def model_arguments(name: str) -> list:

@@ -10,6 +10,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="plots", metavar="DIR", help="folder for the PNGs (default: plots/)")
     parser.add_argument("--confusion", action="store_true",
                         help="also evaluate each run's best.pt on its test split: confusion matrices")
+    from .plugins import add_plugin_argument
+
+    add_plugin_argument(parser)
 
 
 def run(args) -> int:

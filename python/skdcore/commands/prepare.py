@@ -93,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     normalise = parser.add_mutually_exclusive_group()
     normalise.add_argument(
         "--normalise",
+        "--normalize",
         dest="normalise",
         action="store_true",
         default=None,
@@ -100,7 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "readers and synthetic data, off for arrays)",
     )
     normalise.add_argument(
-        "--no-normalise", dest="normalise", action="store_false", help="store coordinates as given"
+        "--no-normalise", "--no-normalize", dest="normalise", action="store_false",
+        help="store coordinates as given"
     )
     parser.add_argument(
         "--val-fraction",
@@ -239,14 +241,17 @@ def run(args) -> int:
     from ..layouts import get_layout
     from ..output_paths import check_output_dir
     from ..train.run_dir import RunLock, RunLockedError
+    from .created_dir import removed_on_failure
 
     lock = None
     try:
         check_output_dir(args.out, "--out")
-        lock = RunLock(Path(args.out)).acquire()  # NB: train's lock: one writer per folder, whichever command
-        if args.layout:
-            get_layout(args.layout)  # NB: before any input file is read
-        manifest = run_prepare(args)
+        with removed_on_failure(args.out):
+            # NB: train's lock: one writer per folder, whichever command
+            lock = RunLock(Path(args.out)).acquire()
+            if args.layout:
+                get_layout(args.layout)  # NB: before any input file is read
+            manifest = run_prepare(args)
     except (ValueError, TypeError, FileExistsError, FileNotFoundError, RunLockedError) as error:
         print(f"skd prepare: error: {error}", file=sys.stderr)
         return 2

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .argument_types import positive_int
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
+from .spellings import british
+from .threads import add_threads_argument
 
 
 def clip_count(text: str) -> int:
@@ -23,7 +25,7 @@ def clip_count(text: str) -> int:
 def add_grid_arguments(parser) -> None:
     from ..evaluation.corruptions import CORRUPTIONS
 
-    parser.add_argument("--corruptions", nargs="+", choices=sorted(CORRUPTIONS), metavar="NAME",
+    parser.add_argument("--corruptions", nargs="+", choices=sorted(CORRUPTIONS), metavar="NAME", type=british,
                         help=f"corruptions to apply (default: all: {', '.join(CORRUPTIONS)})")
     parser.add_argument("--severities", action="append", metavar="NAME=S1,S2,...",
                         help="severity grid of one corruption, e.g. --severities occlusion=0,0.3,0.6,0.9 "
@@ -40,6 +42,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the CSV, JSON and PNGs")
     add_model_arguments(parser)
     add_grid_arguments(parser)
+    add_threads_argument(parser)
 
 
 def parse_severities(items, corruptions=None) -> dict:
@@ -50,7 +53,7 @@ def parse_severities(items, corruptions=None) -> dict:
     grid = {}
     for item in items or []:
         name, _, values = item.partition("=")
-        name = name.strip()
+        name = british(name.strip())
         try:
             grid[name] = [float(v) for v in values.split(",") if v.strip()]
         except ValueError:

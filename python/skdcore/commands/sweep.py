@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .plugins import add_plugin_argument
+from .spellings import british_override
 from .threads import add_threads_argument
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", required=True, help="experiment YAML, e.g. configs/own_skeletons.yaml")
+    parser.add_argument("--config", required=True, help="experiment YAML or a shipped config's name, e.g. "
+                        "own_skeletons")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], metavar="SEED",
                         help="seeds to train each of teacher, baseline and SKD with (default: 0 1 2)")
     parser.add_argument("--out", default="runs/sweep",
@@ -24,12 +27,13 @@ def add_arguments(parser) -> None:
                         help="load checkpoints that hold pickled Python objects (only from a source you "
                              "trust)")
     add_threads_argument(parser)
+    add_plugin_argument(parser)
 
 
 def run(args) -> int:
     from ..train.sweep import format_table, run_sweep
 
-    overrides = list(args.set or [])
+    overrides = [british_override(text) for text in args.set or []]
     if args.layout:
         overrides.append(f"data.layout={args.layout}")
     out = Path(args.out)

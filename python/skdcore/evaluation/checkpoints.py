@@ -29,8 +29,9 @@ def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = Fals
 
 
 def run_name(path, ckpt: dict) -> str:
-    """A short name for a checkpoint: its run's config name, else its folder's name."""
-    return (ckpt.get("config") or {}).get("name") or Path(path).resolve().parent.name
+    """A short name for a checkpoint: its run folder's name (as `skd plot` names runs: runs/own/skd/best.pt
+    -> skd), else its run's config name."""
+    return Path(path).resolve().parent.name or (ckpt.get("config") or {}).get("name") or "model"
 
 
 def open_eval_dataset(ckpt: dict, path, data_root=None, split=None, lq: str = "fixed", **options):

@@ -29,6 +29,9 @@ from .skeleton_model import SkeletonModel
 from .st_gcn import STGCN
 
 ENTRY_POINT_GROUP = "skdcore.models"
+# How an own model becomes known to `skd`: said by every "unknown model" error.
+REGISTER_HINT = ("an own model: register it (skdcore.models.register_model) in a module and pass "
+                 "`--plugin MODULE` to skd, or declare it in your package's 'skdcore.models' entry points")
 MODELS: Dict[str, Type[SkeletonModel]] = {"shift_gcn": ShiftGCN, "st_gcn": STGCN, "ctr_gcn": CTRGCN}
 _entry_points_loaded = False
 
@@ -94,8 +97,8 @@ def model_class(name: str) -> Type[SkeletonModel]:
     try:
         return MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)} or register yours "
-                         "(skdcore.models.register_model)") from None
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}, or for "
+                         f"{REGISTER_HINT}") from None
 
 
 def accepted_arguments(name: str) -> Dict[str, Any]:

@@ -126,8 +126,7 @@ class TemporalShift(ChoosesOps, nn.Module):
         shift = constrain_shift_grad(self.ypos) if self.shift_grad == "reference" else self.ypos
         if self.stride != 1:
             shift = shift + 0.5
-        op = temporal_shift if self.runs_fused(x) else temporal_shift_reference
-        return op(x, shift, self.stride)
+        return self.call_op(temporal_shift, temporal_shift_reference, x, shift, self.stride)
 
     def extra_repr(self) -> str:
         return f"{self.ypos.numel()}, stride={self.stride}, shift_grad={self.shift_grad!r}, ops={self.ops!r}"

@@ -66,8 +66,8 @@ class GraphConv(ChoosesOps, nn.Module):
             raise ValueError(
                 f"GraphConv: x must be (N, {self.in_channels}, T, {self.A.shape[1]}), got {tuple(x.shape)}"
             )
-        op = graph_conv if self.runs_fused(x) else graph_conv_reference
-        return op(x, self.weight, self.A, self.bias, self.edge_importance)
+        return self.call_op(graph_conv, graph_conv_reference, x, self.weight, self.A, self.bias,
+                            self.edge_importance)
 
     def extra_repr(self) -> str:
         K, V = self.A.shape[0], self.A.shape[1]

@@ -7,6 +7,7 @@ the choice, so weights load strictly between a fused and a reference model.
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 OPS = ("fused", "reference")
@@ -27,6 +28,20 @@ class ChoosesOps:
 
     def runs_fused(self, x) -> bool:
         return self.ops == "fused" and x.device.type in KERNEL_DEVICES
+
+    def call_op(self, op, reference, x: torch.Tensor, *args):
+        """``op(x, *args)`` where the compiled kernel runs, else ``reference(x, *args)``.
+
+        A model cast to bfloat16 / float16 on the CPU (``model.bfloat16()``): the CPU kernels are
+        float32 / float64, so the 16-bit tensors go in as float32 and the result is rounded back to
+        x's dtype, as ``torch.autocast("cpu")`` does for these ops (the same numbers, and faster than
+        the reference in 16 bits)."""
+        if not self.runs_fused(x):
+            return reference(x, *args)
+        if x.device.type == "cpu" and x.dtype in (torch.bfloat16, torch.float16):
+            wide = [a.float() if isinstance(a, torch.Tensor) and a.dtype == x.dtype else a for a in args]
+            return op(x.float(), *wide).to(x.dtype)
+        return op(x, *args)
 
 
 def use_ops(model: nn.Module, ops: str) -> nn.Module:

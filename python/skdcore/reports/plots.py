@@ -24,6 +24,15 @@ def _pyplot():
         return None
 
 
+NO_PLOTS = "no PNGs: matplotlib is not installed (pip install 'skdcore[plots]')"
+
+
+def plots_line(paths: Sequence[Optional[Path]]) -> str:
+    """The "plots: ..." line of a command: the PNGs written, or why there are none."""
+    written = [str(p) for p in paths if p is not None]
+    return f"plots: {', '.join(written)}" if written else f"plots: {NO_PLOTS}"
+
+
 def _save(fig, path: Path) -> Path:
     import os
 

@@ -1,7 +1,7 @@
 """SKD training: configs, losses, the teacher / baseline / distillation loops, evaluation, checkpoints.
 
     from skdcore.train import load_config, train
-    train(load_config("configs/demo_teacher.yaml"))
+    train(load_config("demo_teacher"))
 """
 from ..evaluation.metrics import classification_metrics, evaluate
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint

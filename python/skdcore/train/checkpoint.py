@@ -254,12 +254,13 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
     from .resume_checks import check_config_field
 
     check_config_field(ckpt.get("config"), path)
+    from ..models.registry import REGISTER_HINT
 
     models = available_models()
     if ckpt["model_name"] not in models:
         raise CheckpointError(
             f"{path}: field 'model_name' is {ckpt['model_name'][:40]!r}, not a model of this "
-            f"skdcore ({list(models)})"
+            f"skdcore ({list(models)}); for {REGISTER_HINT}"
         )
     bad = [k for k, v in ckpt["model"].items() if not torch.is_tensor(v)]
     if bad:

@@ -1,6 +1,6 @@
 """Experiment configs: YAML files loaded into plain dataclasses, with errors that name the key.
 
-One YAML file per experiment (see ``configs/``). Every section is a dataclass below, and its type
+One YAML file per experiment (shipped ones: ``skd configs``). Every section is a dataclass below, and its type
 annotations are the schema: before anything runs, every value is checked against its field's type
 (``seed: abc``, ``loss.gradient_revision: 'false'``, ``optim.lr: .nan`` are errors, never silently
 used), then against its allowed choices and ranges. Each wrong value is one line of the
@@ -25,9 +25,12 @@ import yaml
 from ..nn.ops_choice import OPS
 from ..safe_yaml import load_yaml
 from ..seed_range import seed_problem
+from ..shipped_configs import resolve_config
 from ..short_repr import short_repr
 from .amp import AMP_MODES
 from .losses import LOSS_NAMES, LOSS_WEIGHTS
+from .milestones import check_milestones
+from .selection import note_chosen_selection
 
 MODES = ("teacher", "baseline", "distill")
 OPTIMIZERS = ("sgd", "adamw")
@@ -90,7 +93,8 @@ class OptimConfig:
     weight_decay: float = 1e-4
     betas: tuple[float, ...] = (0.9, 0.999)  # adamw only
     epochs: int = 55
-    milestones: list[int] = field(default_factory=lambda: [30, 40, 50])  # epochs where lr *= gamma
+    # where lr *= gamma (step schedule): epochs (ints) or fractions of the run (0 < f < 1), see milestones.py
+    milestones: list[Any] = field(default_factory=lambda: [30, 40, 50])
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from lr/warmup_steps, counted in epochs (may be fractional)
     schedule: str = "step"  # step: lr *= gamma at milestones; cosine: decay to min_lr after the warm-up
@@ -182,8 +186,6 @@ class ExperimentConfig:
         _check_lq_corruption(data, errors)
         _check_prepare_trust(data, errors)
         errors.extend(filter(None, [seed_problem(self.seed, "seed")]))
-        if list(self.optim.milestones) != sorted(self.optim.milestones):
-            errors.append(f"optim.milestones must be increasing epochs, got {self.optim.milestones}")
         if len(self.optim.betas) != 2:
             errors.append(f"optim.betas must be two numbers (beta1, beta2), got {list(self.optim.betas)}")
         _raise(errors)
@@ -199,10 +201,7 @@ def _check_optim_ranges(optim: OptimConfig, errors: list) -> None:
     if optim.epochs > MAX_EPOCHS:
         errors.append(f"optim.epochs must be at most {MAX_EPOCHS:,}, got {optim.epochs!r}; for a run "
                       "bounded by steps set max_steps")
-    wrong = [m for m in optim.milestones if m < 1]
-    if wrong:
-        errors.append(f"optim.milestones are epochs (>= 1) where lr *= gamma, got {wrong} in "
-                      f"{list(optim.milestones)}")
+    check_milestones(optim, errors)
 
 
 # Model arguments the trainer sets itself, and the config key that sets them.
@@ -421,7 +420,8 @@ def _from_dict(cls, values: dict, prefix: str = "", errors: Optional[list] = Non
 
 
 def config_from_dict(values: dict) -> ExperimentConfig:
-    return _from_dict(ExperimentConfig, {} if values is None else values).validate()
+    values = {} if values is None else values
+    return note_chosen_selection(_from_dict(ExperimentConfig, values).validate(), values)
 
 
 def _parse_override(text: str) -> tuple[list[str], Any]:
@@ -441,12 +441,13 @@ def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] =
     """Load a YAML experiment config (or start from defaults / ``values``), apply ``a.b=value`` overrides."""
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise ConfigError(f"config file {path} not found; the shipped configs are in configs/")
+        try:
+            path = resolve_config(path)
+        except FileNotFoundError as error:
+            raise ConfigError(str(error)) from None
         if path.is_dir():
-            raise ConfigError(f"config {path} is a directory; pass an experiment YAML file, e.g. "
-                              "configs/demo_teacher.yaml")
+            raise ConfigError(f"config {path} is a directory; pass an experiment YAML file or a shipped "
+                              "config's name, e.g. demo_teacher (`skd configs` lists them)")
         try:
             data = load_yaml(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as error:

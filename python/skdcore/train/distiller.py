@@ -6,12 +6,12 @@ without an import cycle). A step is::
     teacher_out = distiller.teacher_forward(hq)            # frozen teacher, eval mode, no grad
     student_out = distiller.student_forward(lq)            # student (+ adaption conv)
     losses = distiller.losses(student_out, teacher_out, labels)   # CE, KL, MSE, graph matching (fp32)
-    info = distiller.backward(losses, scaler)              # revised gradient into p.grad
+    info = distiller.backward(losses, scaler)              # revised gradient added to p.grad
 
-or ``distiller(hq, lq, labels)`` for the first three. What a model has to return: ``(logits,
-features)``, or logits alone with ``teacher_layer`` / ``student_layer`` naming the module whose
-output is the feature map (read by a forward hook). Feature maps are (N, C, T, V) or (N, C, T, V, M);
-persons are folded into the batch, (N*M, C, T, V), as SKD does.
+or ``distiller(hq, lq, labels)`` for the first three (``out.loss``: their sum, for logging). What a model
+has to return: ``(logits, features)``, or logits alone with ``teacher_layer`` / ``student_layer`` naming
+the module whose output is the feature map (read by a forward hook). Feature maps are (N, C, T, V) or
+(N, C, T, V, M); persons are folded into the batch, (N*M, C, T, V), as SKD does.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import torch
-import torch._functorch.config  # NB: `import torch` alone does not load it; _retain_graph_safe patches it
+import torch._functorch.config as functorch_config  # NB: not loaded by `import torch` alone
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -45,6 +45,12 @@ class DistillOutput:
     losses: Dict[str, torch.Tensor]  # "ce", "kl", "mse", "graph_matching" (scalars)
     student: ModelOutput
     teacher: ModelOutput
+
+    @property
+    def loss(self) -> torch.Tensor:
+        """The total loss, the sum of the weighted losses: for logging, and ``out.loss.backward()`` is the
+        plain summed backward (no gradient revision)."""
+        return sum(self.losses.values())
 
     def loss_values(self) -> Dict[str, float]:
         return {name: float(loss.detach()) for name, loss in self.losses.items()}
@@ -124,7 +130,45 @@ def _retain_graph_safe(enabled: bool):
     (and run) the student's forward with buffer donation off. No effect on an eager student."""
     if not enabled:
         return contextlib.nullcontext()
-    return torch._functorch.config.patch(donated_buffer=False)
+    return functorch_config.patch(donated_buffer=False)
+
+
+def _check_feature_shapes(student: torch.Tensor, teacher: torch.Tensor, adapted: bool) -> None:
+    """The feature losses compare the maps element-wise: a shape mismatch is an error naming the fix."""
+    if student.shape == teacher.shape:
+        return
+    shapes = f"student features {tuple(student.shape)} and teacher features {tuple(teacher.shape)} differ"
+    if student.shape[2:] != teacher.shape[2:] or student.shape[0] != teacher.shape[0]:
+        raise ValueError(f"Distiller: {shapes} in batch, time or joints; the feature layers must keep "
+                         "the same persons, frames (temporal strides) and joints (teacher_layer= / "
+                         "student_layer=)")
+    if adapted:
+        raise ValueError(f"Distiller: {shapes} after the adaption module; it must output the teacher's "
+                         f"{teacher.shape[1]} channels")
+    raise ValueError(f"Distiller: {shapes}; pass adaption=({student.shape[1]}, {teacher.shape[1]}) to "
+                     "Distiller (SKD's 1x1 conv from the student's to the teacher's channels) or an "
+                     "nn.Module as adaption=")
+
+
+def _split_losses(losses: Mapping[str, torch.Tensor], task_losses: Optional[Mapping[str, torch.Tensor]],
+                  distillation_losses: Optional[Mapping[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
+    """{"ce": the task loss (CE + extra task terms), distillation terms by name}; unknown names refused."""
+    task_losses, distillation_losses = dict(task_losses or {}), dict(distillation_losses or {})
+    if "ce" not in losses:
+        raise ValueError(f"Distiller.backward: losses need the task loss 'ce', got {sorted(losses)}")
+    unknown = sorted(set(losses) - set(LOSS_WEIGHTS))
+    if unknown:
+        raise ValueError(f"Distiller.backward: unknown losses {unknown} (SKD's are {list(LOSS_WEIGHTS)}); "
+                         "pass your own terms by role: task_losses={...} (added to the task loss 'ce', "
+                         "never revised) or distillation_losses={...} (revised against the task gradient)")
+    clash = sorted((set(task_losses) | set(distillation_losses)) & set(losses)
+                   | set(task_losses) & set(distillation_losses))
+    if clash:
+        raise ValueError(f"Distiller.backward: the loss names {clash} are given twice; name each term once")
+    combined = {"ce": sum(task_losses.values(), losses["ce"])}
+    combined.update((name, loss) for name, loss in losses.items() if name != "ce")
+    combined.update(distillation_losses)
+    return combined
 
 
 def _distributed() -> bool:
@@ -220,6 +264,8 @@ class Distiller(nn.Module):
                labels: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The weighted SKD losses by name, computed in full precision (outside autocast) whatever the
         models ran in."""
+        if self.weights["mse"] > 0 or self.weights["graph_matching"] > 0:
+            _check_feature_shapes(student.features, teacher.features, self.adaption is not None)
         with torch.autocast(student.logits.device.type, enabled=False):
             return skd_losses(_full_precision(student.logits), _full_precision(student.features),
                               _full_precision(teacher.logits), _full_precision(teacher.features), labels,
@@ -233,26 +279,54 @@ class Distiller(nn.Module):
 
     # -- backward ------------------------------------------------------------------------------
     def backward(self, losses: Union[Mapping[str, torch.Tensor], DistillOutput],
-                 scaler: Optional[torch.amp.GradScaler] = None) -> Dict[str, float]:
-        """The step's gradient into ``p.grad`` of the student (and adaption) parameters.
+                 scaler: Optional[torch.amp.GradScaler] = None, *,
+                 task_losses: Optional[Mapping[str, torch.Tensor]] = None,
+                 distillation_losses: Optional[Mapping[str, torch.Tensor]] = None,
+                 micro_batches: int = 1) -> Dict[str, float]:
+        """The step's gradient ADDED to ``p.grad`` of the student (and adaption) parameters, as
+        ``loss.backward()`` adds: call ``optimizer.zero_grad()`` before a step.
 
-        With gradient revision it REPLACES ``p.grad`` (per-loss gradients, conflicts projected off the task
-        gradient, over all parameters as one vector); without, the summed loss is back-propagated
-        (accumulating, as ``loss.backward()`` does). Under torch.distributed the gradients are averaged
-        over ranks. ``scaler`` (mixed precision): every loss is scaled before its gradient; the
-        revision is invariant to the common scale, so follow with ``scaler.step(optimizer)`` and
-        ``scaler.update()`` as usual. Returns logging info: per distillation loss, the cosine of its
-        gradient with the task gradient and whether it was projected (empty without revision).
+        With gradient revision the per-loss gradients of THIS call are combined (conflicts projected off
+        the task gradient, over all parameters as one vector) and the result is added to ``p.grad``;
+        without, the summed loss is back-propagated. Gradient accumulation over micro-batches: call
+        ``backward(out, micro_batches=k)`` once per micro-batch (each is revised on its own, its
+        gradient divided by ``k``), then ``optimizer.step()``: without revision that is the gradient
+        of the big batch (mean-reduced losses, equal micro-batches, no batch-statistics layers); with
+        revision it is the mean of the micro-batches' revised gradients (revision is not linear).
+
+        Own loss terms are named by role, never guessed: ``task_losses={"aux": ...}`` are added to the
+        task loss "ce" (the gradient the others are revised against), ``distillation_losses={"at":
+        ...}`` are revised like "kl", "mse" and "graph_matching". Other names in ``losses`` are an error.
+
+        Under torch.distributed the gradients are averaged over ranks. ``scaler`` (mixed precision):
+        every loss is scaled before its gradient; the revision is invariant to the common scale, so
+        follow with ``scaler.step(optimizer)`` and ``scaler.update()`` as usual. Returns logging info:
+        per distillation loss, the cosine of its gradient with the task gradient and whether it was
+        projected (empty without revision).
         """
         if isinstance(losses, DistillOutput):
             losses = losses.losses
-        if "ce" not in losses:
-            raise ValueError(f"Distiller.backward: losses need the task loss 'ce', got {sorted(losses)}")
+        losses = _split_losses(losses, task_losses, distillation_losses)
+        if not (isinstance(micro_batches, int) and micro_batches >= 1):
+            raise ValueError(f"Distiller.backward: micro_batches must be an int >= 1, got {micro_batches!r}")
+        if micro_batches > 1:
+            losses = {name: loss / micro_batches for name, loss in losses.items()}
         if scaler is not None:
             losses = {name: scaler.scale(loss) for name, loss in losses.items()}
         if self.revised_backward is not None:
-            return self.revised_backward(dict(losses))
+            # NB: the revision writes p.grad whole; earlier micro-batches' gradients are set aside and added
+            # back (nothing to do after zero_grad(set_to_none=True), the optimizer's default).
+            earlier = [p.grad for p in self.trained_parameters]
+            for p in self.trained_parameters:
+                p.grad = None
+            info = self.revised_backward(losses)
+            for p, grad in zip(self.trained_parameters, earlier):
+                if grad is not None:
+                    p.grad = grad if p.grad is None else grad.add_(p.grad)
+            return info
         sum(losses.values()).backward()
         if _distributed():
+            # NB: earlier micro-batches' part of p.grad is already the same on every rank: averaging
+            # again leaves it as it is.
             average_gradients(self.trained_parameters, DistInfo(dist.get_rank(), dist.get_world_size()))
         return {}

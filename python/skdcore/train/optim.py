@@ -10,6 +10,7 @@ import math
 import torch
 
 from .config import OptimConfig
+from .milestones import milestone_steps
 
 
 def build_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
@@ -32,8 +33,8 @@ def lr_factor(step: int, steps_per_epoch: int, cfg: OptimConfig) -> float:
         progress = min((step - warmup_steps) / max(total - 1, 1), 1.0)
         floor = cfg.min_lr / cfg.lr
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-    epoch = step // max(steps_per_epoch, 1)
-    return cfg.gamma ** bisect.bisect_right(list(cfg.milestones), epoch)
+    drops = milestone_steps(cfg.milestones, cfg.epochs, steps_per_epoch)
+    return cfg.gamma ** bisect.bisect_right(drops, step)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, cfg: OptimConfig, steps_per_epoch: int):

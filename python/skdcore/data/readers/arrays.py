@@ -373,6 +373,10 @@ class ArraySource(SkeletonSource):
                 f"labels: max label {labels.max()}; class indices must be below {MAX_LABEL:,} (0..K-1 with "
                 "K the number of classes): map your class ids to 0..K-1 and pass the names as label_names"
             )
+        if label_names is None and len(labels) and labels.min() > 0:
+            log.warning("labels: no clip has label 0 (they run %d..%d), so class 0 is empty and %d classes "
+                        "are made; 1-based labels? pass labels - 1 (classes are 0..K-1)",
+                        labels.min(), labels.max(), labels.max() + 1)
         if label_names is not None and labels.max() >= len(label_names):
             raise ValueError(
                 f"labels: max label {labels.max()} but only {len(label_names)} label_names (0.."
