@@ -245,8 +245,8 @@ def run(args) -> int:
 
     lock = None
     try:
-        check_output_dir(args.out, "--out")
         with removed_on_failure(args.out):
+            check_output_dir(args.out, "--out")
             # NB: train's lock: one writer per folder, whichever command
             lock = RunLock(Path(args.out)).acquire()
             if args.layout:

@@ -155,17 +155,25 @@ def claim_run_dir(out: Path, resume: bool = False, force: bool = False, dist=Non
     if resume and force:
         check_run_dir(out, resume, force)  # the error that says they exclude each other
     claim, error = RunClaim(), None
-    resume_now, note = resume_or_fresh(out, resume)  # NB: read before rank 0 changes anything
+    try:
+        resume_now, note = resume_or_fresh(out, resume)  # NB: read before rank 0 changes anything
+        refused = None
+    except RunExistsError as failure:
+        resume_now, note, refused = False, None, failure  # NB: a run in use says so first (the lock)
     if dist.is_main:
         try:
             check_output_dir(out, "output_dir")
             claim.lock = RunLock(out).acquire()
+            if refused is not None:
+                raise refused
             check_run_dir(out, resume, force)
             if force:
                 claim.moved_aside = _move_aside_and_relock(out, claim)
         except (OutputPathError, RunLockedError, RunExistsError) as failure:
             claim.release()
             error = failure
+    elif refused is not None:
+        error = refused
     failed = average_over_ranks({"failed": float(error is not None)}, dist)["failed"] > 0
     if error is not None:
         raise error
