@@ -108,8 +108,8 @@ class LogitsOnly(nn.Module):
 
 def load_trained_model(checkpoint: Union[str, Path], trust: bool = False) -> tuple:
     """(model in eval mode with the compiled ops, checkpoint dict) from an skdcore training checkpoint
-    (``trust``: allow pickled objects, see :func:`skdcore.train.checkpoint.load_checkpoint`)."""
-    from .train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
+    (``trust``: allow pickled objects, see :func:`skdcore.checkpoints.load_checkpoint`)."""
+    from .checkpoints import load_checkpoint, load_model_state, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, trust=trust)
     # The deployed model runs the compiled kernels; the references are for tests and the ONNX lowering.

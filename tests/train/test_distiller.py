@@ -14,9 +14,9 @@ from tiny_setup import tiny_config
 from torch import nn
 
 from skdcore.distill import Distiller, fold_persons
+from skdcore.distill.losses import LOSS_NAMES, skd_losses
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 from skdcore.train import Trainer, config_from_dict, reference_multi_loss_backward
-from skdcore.train.losses import LOSS_NAMES, skd_losses
 from skdcore.train.ops_select import select_ops
 
 

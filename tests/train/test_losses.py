@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from skdcore.reference.graph_matching import graph_matching_loss_reference
-from skdcore.train.losses import (
+from skdcore.distill.losses import (
     LOSS_NAMES,
     LOSS_WEIGHTS,
     feature_mse,
@@ -13,6 +12,7 @@ from skdcore.train.losses import (
     kl_distillation,
     skd_losses,
 )
+from skdcore.reference.graph_matching import graph_matching_loss_reference
 from skdcore.train.ops_select import select_ops
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 from tiny_setup import tiny_config
 
+from skdcore.checkpoints import load_trained_model
 from skdcore.cli import main
-from skdcore.evaluation.checkpoints import load_trained_model
 from skdcore.train import config_from_dict, train
 from skdcore.train.selection import MIN_RANKING_CLIPS
 from skdcore.train.teacher_check import TEACHER_FIT, teacher_accuracy

@@ -2,8 +2,8 @@ import pytest
 import torch
 from tiny_setup import tiny_config
 
+from skdcore.checkpoints.checkpoint import load_model_state
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint, train
-from skdcore.train.checkpoint import load_model_state
 from skdcore.train.run_log import read_log
 
 

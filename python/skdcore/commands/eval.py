@@ -32,9 +32,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ..data.batches import epoch_batches, iterate
     from ..evaluation.checkpoints import check_same_classes, default_device, load_models, open_eval_dataset
     from ..evaluation.metrics import evaluate, format_metrics, per_class_table
-    from ..train.batches import epoch_batches, iterate
     from .robustness import check_grid_arguments
 
     if args.robustness and not args.out:
@@ -70,8 +70,8 @@ def run(args) -> int:
 
 
 def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
+    from ..atomic_io import atomic_write_text
     from ..reports.plots import plot_confusion, write_confusion_csv
-    from ..train.checkpoint import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     names = dataset.label_names

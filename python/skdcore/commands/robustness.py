@@ -94,7 +94,7 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
 
 
 def write_tables(result: dict, out: Path) -> None:
-    from ..train.checkpoint import atomic_write_text
+    from ..atomic_io import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()

@@ -22,9 +22,9 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from ..distill.losses import LOSS_NAMES, LOSS_WEIGHTS
 from ..nn.ops_choice import OPS
 from .amp import AMP_MODES
-from .losses import LOSS_NAMES, LOSS_WEIGHTS
 
 MODES = ("teacher", "baseline", "distill")
 OPTIMIZERS = ("sgd", "adamw")

@@ -13,9 +13,9 @@ from typing import Callable, Dict
 
 import torch
 
+from ..distill.losses import graph_matching_loss_for
 from ..models import model_class
 from ..nn.ops_choice import OPS
-from .losses import graph_matching_loss_for
 
 _REVISION_NAMES = {"fast": "RevisedBackward (one backward per loss, fused revision)",
                    "reference": "reference 4-backward, flat float64 projection"}

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Dict, Optional
 
-from .checkpoint import atomic_write_text
+from ..atomic_io import atomic_write_text
 
 REVISION_PREFIXES = ("cos_", "projected_")
 

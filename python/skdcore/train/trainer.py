@@ -26,13 +26,7 @@ import numpy as np
 import torch
 
 from ..atomic_io import atomic_write_json, remove_stale_temp_files
-from ..devices import resolve_device
-from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
-from ..layouts import get_layout
-from ..models import build_model, model_class
-from .amp import MixedPrecision
-from .batches import epoch_batches, iterate
-from .checkpoint import (
+from ..checkpoints import (
     CheckpointError,
     load_checkpoint,
     load_model_state,
@@ -42,20 +36,18 @@ from .checkpoint import (
     set_rng_state,
     unwrap,
 )
+from ..data.batches import epoch_batches, iterate
+from ..devices import resolve_device
+from ..distill import Distiller
+from ..distill.distributed import DistInfo, average_gradients, broadcast_buffers
+from ..distill.losses import LOSS_NAMES, cross_entropy
+from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
+from ..layouts import get_layout
+from ..models import build_model, model_class
+from .amp import MixedPrecision
 from .compile import compile_model
 from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
-from .distiller import Distiller
-from .distributed import (
-    DistInfo,
-    average_gradients,
-    average_over_ranks,
-    barrier,
-    broadcast_buffers,
-    gather_predictions,
-    init_from_env,
-    rank_device,
-)
-from .losses import LOSS_NAMES, cross_entropy
+from .distributed import average_over_ranks, barrier, gather_predictions, init_from_env, rank_device
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .run_dir import claim_run_dir

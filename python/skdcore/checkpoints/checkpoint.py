@@ -29,7 +29,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..atomic_io import atomic_torch_save, atomic_write_text  # noqa: F401  (atomic_write_text: re-exported)
+from ..atomic_io import atomic_torch_save
 from ..untrusted_zip import check_members, open_zip
 
 FORMAT = "skdcore-checkpoint-2"  # 2: plain data only (weights_only loads); 1: pickled numpy RNG state

@@ -1,0 +1,15 @@
+"""A trained checkpoint as a model in eval mode (what `skd eval`, `skd robustness` and the demo load)."""
+from __future__ import annotations
+
+from ..layouts import layout_data
+from .checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
+
+
+def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = False):
+    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one;
+    ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
+    ckpt = load_checkpoint(path, trust=trust)
+    overrides = {} if layout is None else {"layout": layout_data(layout)}
+    model = model_from_checkpoint(ckpt, path, ops=ops, **overrides)
+    load_model_state(model, ckpt, path)
+    return model.eval(), ckpt
