@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "python" / "skdcore"
 LAYERS = [
     # plain helpers and the compiled extensions: no skdcore imports beyond this layer
     {"_C", "_prep", "_build_config", "_loader", "atomic_io", "untrusted_zip", "pt2_safety", "devices",
-     "output_paths"},
+     "output_paths", "did_you_mean"},
     {"ops", "reference", "nn", "skdcore"},  # the ops; "skdcore": the package's own __init__
     {"layouts", "graph"},
     {"data"},
