@@ -15,6 +15,10 @@ import numpy as np
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
 from .threads import add_threads_argument
 
+HELP = ("evaluate checkpoints side by side: top-1/top-5, mean class and per-class accuracy, confusion "
+        "matrices (--out), robustness curves (--robustness)")
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
 
 def add_arguments(parser) -> None:
     add_checkpoint_arguments(parser, "one or more checkpoints, evaluated side by side")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+HELP = "a trained model as a .pt2 (fused ops) or ONNX file"
+USER_ERRORS = (ValueError,)  # --frames
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from ..export import DEFAULT_FRAMES, DEFAULT_OPSET, FORMATS, SUPPORTED_OPSETS
@@ -42,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..output_paths import check_output_file
 
     if args.frames < 1:
-        print(f"skd export: error: --frames must be >= 1, got {args.frames}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.out:
         check_output_file(args.out, "--out", example=f"model.{args.format}")
     try:

@@ -14,6 +14,9 @@ from pathlib import Path
 from .argument_types import positive_int
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
 
+HELP = "accuracy of checkpoints under every LQ corruption over a severity grid"
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
 
 def clip_count(text: str) -> int:
     """argparse type of --max-clips: a whole number >= 1."""
