@@ -3,10 +3,13 @@ stays within its layer, and no two parts of skdcore import each other (directly 
 
 A part is a subpackage (``skdcore/train/``) or a top-level module (``skdcore/export.py``); imports inside
 functions count too (a lazy import that dodges a cycle is still a cycle). A new part must be given a layer.
+And a name is imported from the module that defines it, a package's ``__init__`` or a module that lists it
+in ``__all__``, never through a module that merely imports it too (that hides the real dependency).
 """
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,50 @@ def import_edges(root: Path):
     return edges
 
 
+@functools.lru_cache(maxsize=None)
+def names_of(path: Path) -> tuple:
+    """(names ``path`` defines, names it imports, names in its ``__all__``)."""
+    defined, imported, exported = set(), set(), set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+            defined |= names
+            if "__all__" in names and isinstance(node.value, (ast.List, ast.Tuple)):
+                exported |= {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            imported |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    return defined, imported, exported
+
+
+def names_imported_through_a_middleman(root: Path) -> list:
+    """'file:line imports NAME from MODULE, which only imports it' for every such import under ``root``."""
+    problems = []
+    for path in sorted(root.rglob("*.py")):
+        name = module_name(path, root)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
+            else:
+                source = node.module or ""
+            source_file = root.joinpath(*source.split(".")[1:]).with_suffix(".py")
+            if source.split(".")[0] != root.name or not source_file.is_file():
+                continue  # not skdcore, or a package (its __init__ re-exports on purpose)
+            defined, imported, exported = names_of(source_file)
+            for alias in node.names:
+                if alias.name in imported and alias.name not in defined | exported:
+                    where = f"{path.relative_to(root.parent)}:{node.lineno}"
+                    problems.append(f"{where} imports {alias.name} from {source}, which only imports it: "
+                                    "import it from where it is defined")
+    return problems
+
+
 def layer_violations(edges) -> list:
     problems = []
     for (source, target), places in sorted(edges.items()):
@@ -176,6 +223,11 @@ def test_every_part_of_skdcore_has_a_layer():
     assert {"distill", "checkpoints", "train", "evaluation", "commands"} <= parts
 
 
+def test_names_are_imported_from_where_they_are_defined():
+    problems = names_imported_through_a_middleman(PACKAGE)
+    assert not problems, "\n".join(problems)
+
+
 @pytest.fixture
 def fake_package(tmp_path):
     """A small tree shaped like skdcore, for checking that the checks above catch what they should."""
@@ -225,3 +277,15 @@ def test_from_package_import_module_names_the_module(fake_package):
     (fake_package / "_prep.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
     (fake_package / "data" / "native.py").write_text("from .. import _prep\n")
     assert "skdcore/data/native.py:1 imports skdcore._prep" in import_edges(fake_package)[("data", "_prep")]
+
+
+def test_checks_catch_a_name_imported_through_a_middleman(fake_package):
+    (fake_package / "atomic_io.py").write_text("def write_text(path, text):\n    pass\n")
+    (fake_package / "train" / "checkpoint.py").write_text("from ..atomic_io import write_text\n")
+    (fake_package / "train" / "sources.py").write_text("from ..atomic_io import write_text\n"
+                                                      "__all__ = ['write_text']\n")
+    (fake_package / "train" / "run_log.py").write_text("from .checkpoint import write_text\n"
+                                                      "from .sources import write_text as w\n")
+    assert names_imported_through_a_middleman(fake_package) == [
+        "skdcore/train/run_log.py:1 imports write_text from skdcore.train.checkpoint, which only imports it: "
+        "import it from where it is defined"]

@@ -20,8 +20,8 @@ def user_errors() -> tuple:
     from ..devices import DeviceError
     from ..models.registry import ModelArgumentError
     from ..output_paths import OutputPathError
-    from ..train.config import ConfigError
     from ..train.run_dir import RunExistsError, RunLockedError
+    from ..train.typed_yaml import ConfigError
 
     return (ConfigError, CheckpointError, RunExistsError, RunLockedError, DeviceError, ModelArgumentError,
             PreparedDataError, OutputPathError, FloatingPointError)

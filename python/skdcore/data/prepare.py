@@ -29,15 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic_io import remove_stale_temp_files
+from ..atomic_io import atomic_save_npy, atomic_write_bytes, atomic_write_json, remove_stale_temp_files
 from .holdout import hold_out
 from .lq import build_lq, cut_or_pad, sample_rng
 from .manifest import (
     MANIFEST_NAME,
     PROGRESS_NAME,
-    atomic_save_npy,
-    atomic_write_bytes,
-    atomic_write_json,
     read_json_or_none,
     sha256_file,
     write_manifest,

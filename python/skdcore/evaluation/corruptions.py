@@ -93,7 +93,7 @@ def _occlude_folded(generator: SKDOcclusion, folded: np.ndarray, mask: np.ndarra
     C, T, N, V, M = folded.shape
     clip = folded.reshape(C, T, N * V, M)
     fused = compiled_prep_kernel("skd_occlude_impute")
-    if fused is not None and clip.dtype in (np.float32, np.float64):
+    if clip.dtype in (np.float32, np.float64):
         return np.asarray(fused(clip.reshape(C, T, -1), mask.reshape(T, -1), generator.window))
     return generator.reference(clip, mask.reshape(T, N * V, M))
 

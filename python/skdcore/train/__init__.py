@@ -7,9 +7,10 @@ from ..checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from ..distill.losses import cross_entropy, feature_mse, kl_distillation, skd_losses
 from ..distill.revision import RevisedBackward, reference_multi_loss_backward
 from ..evaluation.metrics import classification_metrics, evaluate
-from .config import ConfigError, ExperimentConfig, config_from_dict, load_config
+from .config import ExperimentConfig, config_from_dict, load_config
 from .ops_select import select_ops
 from .trainer import Trainer, train
+from .typed_yaml import ConfigError
 
 __all__ = [
     "CheckpointError", "ConfigError", "ExperimentConfig", "RevisedBackward", "Trainer",

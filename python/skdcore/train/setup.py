@@ -12,7 +12,8 @@ import torch
 from ..checkpoints import CheckpointError, load_checkpoint, load_model_state, model_from_checkpoint
 from ..layouts import get_layout
 from ..models import model_class
-from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig
+from .config import SELECT_ON_TEST_LABEL, ExperimentConfig
+from .typed_yaml import ConfigError
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
