@@ -28,9 +28,9 @@ import torch
 
 from common import base_parser, machine_line, markdown_table
 from skdcore import export
+from skdcore.checkpoints.checkpoint import save_checkpoint
 from skdcore.infer import Preprocessing, StreamRecognizer
 from skdcore.models import build_model
-from skdcore.train.checkpoint import save_checkpoint
 
 MODELS = {
     "own-data ST-GCN": (

@@ -65,7 +65,7 @@ def evaluate_run(checkpoint: Path, data_root: Path, ops: str, test_set=None) -> 
 
 def run_once(mode: str, seed: int, out: Path, quick: bool, ops: str) -> dict:
     """Train (or skip / resume) one run and return its results, cached in results/<name>.json."""
-    from skdcore.data.manifest import atomic_write_json
+    from skdcore.atomic_io import atomic_write_json
 
     cfg = run_config(mode, seed, out, quick, ops)
     path = out / "results" / f"{cfg.name}.json"
@@ -184,7 +184,7 @@ def main(argv=None) -> int:
     print(report)
     plot = plot_pairs(runs, seeds, out / "seed_sweep.png")
     wall = time.perf_counter() - start
-    from skdcore.data.manifest import atomic_write_json
+    from skdcore.atomic_io import atomic_write_json
 
     atomic_write_json(out / "summary.json", {
         "machine": machine_line(), "seeds": seeds, "quick": args.quick, "ops": args.ops, "teacher": teacher,

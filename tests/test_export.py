@@ -11,9 +11,9 @@ import torch
 
 import skdcore  # noqa: F401  (registers the ops)
 from skdcore import export
+from skdcore.checkpoints.checkpoint import save_checkpoint
 from skdcore.cli import main
 from skdcore.models import build_model
-from skdcore.train.checkpoint import save_checkpoint
 
 # Small students (with the adaption conv) of both backbones; strides make Shift-GCN's frames a multiple of 2.
 MODELS = {

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from skdcore.checkpoints.checkpoint import save_checkpoint
 from skdcore.cli import build_parser, main
 from skdcore.models import build_model
-from skdcore.train.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 

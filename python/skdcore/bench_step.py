@@ -22,10 +22,10 @@ from typing import Dict
 
 import torch
 
+from .distill import Distiller
 from .models import build_model
 from .train.amp import MixedPrecision
 from .train.compile import compile_model
-from .train.distiller import Distiller
 from .train.ops_select import select_ops
 
 QUICK_MODEL = {"channels": (16, 16, 32, 32), "strides": (1, 2, 1, 2)}

@@ -85,7 +85,8 @@ def demo_config(mode: str, out: Path, quick: bool = False, ops: str = "fused", a
 
 def _robustness(checkpoints: Dict[str, str], test_set, quick: bool, ops: str) -> dict:
     """Robustness curves of the demo's models on the test split (``skd robustness``'s grid)."""
-    from .evaluation.checkpoints import default_device, load_trained_model
+    from .checkpoints import load_trained_model
+    from .evaluation.checkpoints import default_device
     from .evaluation.robustness import robustness_grid
 
     device = default_device()
@@ -97,9 +98,10 @@ def _robustness(checkpoints: Dict[str, str], test_set, quick: bool, ops: str) ->
 
 def _per_clip_correct(path: str, test_set, ops: str):
     """(per-clip 0/1 correctness on the stored LQ test clips, metrics) of one checkpoint."""
-    from .evaluation.checkpoints import default_device, load_trained_model
+    from .checkpoints import load_trained_model
+    from .data.batches import epoch_batches, iterate
+    from .evaluation.checkpoints import default_device
     from .evaluation.metrics import classification_metrics, predict
-    from .train.batches import epoch_batches, iterate
 
     device = default_device()
     model = load_trained_model(path, ops)[0].to(device)

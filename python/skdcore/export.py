@@ -34,26 +34,20 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from .onnx_export import to_onnx  # noqa: F401  (public here: skdcore.export.to_onnx)
+from .onnx_export import (  # noqa: F401  (to_onnx: public here too, skdcore.export.to_onnx)
+    DEFAULT_OPSET,
+    MAX_ERROR,
+    SUPPORTED_OPSETS,
+    ExportError,
+    reference_decompositions,
+    to_onnx,
+)
 
 FORMATS = ("pt2", "onnx")
-DEFAULT_OPSET = 18
-# The opsets torch's ONNX exporter writes: below 18 it has no implementations (it would silently write 18),
-# above 23 it does not go (torch 2.13).
-SUPPORTED_OPSETS = tuple(range(18, 24))
 DEFAULT_FRAMES = 100  # SKD's clip length (clips are cut / padded to 100 frames)
-# onnxruntime vs PyTorch: max |difference| <= MAX_ERROR * max(1, max |logit|). Absolute on unit-scale
-# logits; relative beyond, because float32 cannot resolve 1e-4 on large logits (random clips give
-# |logits| ~ 2e3 on the demo's student, where one float32 step is 1.2e-4 and the fused and pure-PyTorch
-# models already differ by that much).
-MAX_ERROR = 1e-4
 MAX_BATCH, MAX_FRAMES = 4096, 8192
 MIN_FRAMES = 4  # fewer leaves nothing after the strided layers of a model
 METADATA_FILE = "skdcore.json"  # inside the .pt2 archive (extra_files)
-
-
-class ExportError(RuntimeError):
-    """The export failed or its output did not match PyTorch; the message says what and what to do."""
 
 
 @dataclass
@@ -111,8 +105,8 @@ class LogitsOnly(nn.Module):
 
 def load_trained_model(checkpoint: Union[str, Path], trust: bool = False) -> tuple:
     """(model in eval mode with the compiled ops, checkpoint dict) from an skdcore training checkpoint
-    (``trust``: allow pickled objects, see :func:`skdcore.train.checkpoint.load_checkpoint`)."""
-    from .train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
+    (``trust``: allow pickled objects, see :func:`skdcore.checkpoints.load_checkpoint`)."""
+    from .checkpoints import load_checkpoint, load_model_state, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint, trust=trust)
     # The deployed model runs the compiled kernels; the references are for tests and the ONNX lowering.
@@ -177,19 +171,6 @@ def export_program(model: nn.Module, clips: torch.Tensor, dynamic: bool = True) 
     raise ExportError(
         f"torch.export of the model failed even with a fixed input shape {tuple(clips.shape)}: {last_error}"
     ) from last_error
-
-
-def reference_decompositions() -> dict:
-    """{skdcore op: its pure-PyTorch reference}: how ONNX export lowers the compiled ops."""
-    from .reference.graph_conv import graph_conv_reference
-    from .reference.normalize_adjacency import normalize_adjacency_reference
-    from .reference.temporal_shift import temporal_shift_reference
-
-    return {
-        torch.ops.skdcore.graph_conv.default: graph_conv_reference,
-        torch.ops.skdcore.temporal_shift.default: temporal_shift_reference,
-        torch.ops.skdcore.normalize_adjacency.default: normalize_adjacency_reference,
-    }
 
 
 def _skdcore_ops(program) -> list:

@@ -19,6 +19,33 @@ from typing import Any, Optional, Sequence, Union
 import torch
 from torch import nn
 
+DEFAULT_OPSET = 18
+# The opsets torch's ONNX exporter writes: below 18 it has no implementations (it would silently write 18),
+# above 23 it does not go (torch 2.13).
+SUPPORTED_OPSETS = tuple(range(18, 24))
+# onnxruntime vs PyTorch: max |difference| <= MAX_ERROR * max(1, max |logit|). Absolute on unit-scale
+# logits; relative beyond, because float32 cannot resolve 1e-4 on large logits (random clips give
+# |logits| ~ 2e3 on the demo's student, where one float32 step is 1.2e-4 and the fused and pure-PyTorch
+# models already differ by that much).
+MAX_ERROR = 1e-4
+
+
+class ExportError(RuntimeError):
+    """The export failed or its output did not match PyTorch; the message says what and what to do."""
+
+
+def reference_decompositions() -> dict:
+    """{skdcore op: its pure-PyTorch reference}: how ONNX export lowers the compiled ops."""
+    from .reference.graph_conv import graph_conv_reference
+    from .reference.normalize_adjacency import normalize_adjacency_reference
+    from .reference.temporal_shift import temporal_shift_reference
+
+    return {
+        torch.ops.skdcore.graph_conv.default: graph_conv_reference,
+        torch.ops.skdcore.temporal_shift.default: temporal_shift_reference,
+        torch.ops.skdcore.normalize_adjacency.default: normalize_adjacency_reference,
+    }
+
 
 @dataclass
 class OnnxExport:
@@ -113,8 +140,6 @@ def to_onnx(model: nn.Module, example_inputs: Union[torch.Tensor, Sequence[torch
     Returns an :class:`OnnxExport` (``describe()`` for a summary).
     """
     import skdcore  # noqa: F401  (registers torch.ops.skdcore.*, needed by torch.export)
-
-    from .export import DEFAULT_OPSET, MAX_ERROR, SUPPORTED_OPSETS, ExportError, reference_decompositions
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"to_onnx: model must be an nn.Module, got {type(model).__name__}")

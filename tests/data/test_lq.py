@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -176,20 +179,35 @@ def test_clip_shape_errors():
         SKDOcclusion(p=1.5)
 
 
-def test_fallback_without_compiled_module(monkeypatch):
-    monkeypatch.setattr(lqmod, "compiled_prep_kernel", lambda name="impute_window_mean": None)
-    x = np.array([[1.0, np.nan, 3.0]])
-    np.testing.assert_allclose(lqmod.impute_window_mean(x, 1), [[1.0, 2.0, 3.0]])
-    clip = np.zeros((3, 9, 25, 2), dtype=np.float32)
+def test_dtypes_the_kernel_does_not_take_use_the_numpy_path():
+    x = np.array([[1.0, np.nan, 3.0]], dtype=np.float16)
+    out = lqmod.impute_window_mean(x, 1)
+    assert out.dtype == np.float16
+    np.testing.assert_allclose(out, [[1.0, 2.0, 3.0]])
+    clip = np.zeros((3, 9, 25, 2), dtype=np.float16)
     clip[:, ::2] = 1.0
     clip[clip == 0] = np.nan
     np.testing.assert_allclose(lqmod.impute_clip(clip, 1), np.ones_like(clip))
 
 
+def test_a_missing_prep_module_is_an_error_not_a_silent_fallback():
+    # the package is built with skdcore._prep; without it the install is broken and says so
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "import skdcore\n"
+        "sys.modules['skdcore._prep'] = None  # as if the extension were missing\n"
+        "from skdcore.data.lq import impute_window_mean\n"
+        "try:\n"
+        "    impute_window_mean(np.array([[1.0, np.nan, 3.0]]), 1)\n"
+        "except ImportError:\n"
+        "    print('ImportError')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ImportError", result.stdout + result.stderr
+
+
 def test_compiled_kernel_matches_reference_on_clips():
-    kernel = lqmod.compiled_prep_kernel()
-    if kernel is None:
-        pytest.skip("skdcore._prep not built")
     rng = np.random.default_rng(9)
     clip = rng.normal(size=(3, 120, 25, 2)).astype(np.float32)
     clip[rng.random(clip.shape) < 0.6] = np.nan

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
+from skdcore.checkpoints import load_trained_model
 from skdcore.cli import main
 from skdcore.data.dataset import PairedSkeletonDataset
-from skdcore.evaluation.checkpoints import load_trained_model
 from skdcore.evaluation.robustness import evaluated_positions, robustness_grid
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -11,12 +11,12 @@ import pytest
 import torch
 from keypoint_writers import frame_line, moving_people, write_coco, write_lines
 
+from skdcore.checkpoints.checkpoint import save_checkpoint
 from skdcore.data.lq import impute_absent
 from skdcore.data.readers import read_keypoint_file
 from skdcore.data.readers.person_tracks import frames_to_clip
 from skdcore.infer import Preprocessing, StreamRecognizer
 from skdcore.models import build_model
-from skdcore.train.checkpoint import save_checkpoint
 
 PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"
 

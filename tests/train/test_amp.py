@@ -10,12 +10,12 @@ import pytest
 import torch
 from tiny_setup import TINY_MODEL, tiny_config
 
+from skdcore.distill.losses import LOSS_WEIGHTS, skd_losses
+from skdcore.distill.revision import RevisedBackward, _per_loss_gradients
 from skdcore.ops.gradient_revision import gradient_revision
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint
 from skdcore.train.amp import MixedPrecision
 from skdcore.train.config import ConfigError
-from skdcore.train.losses import LOSS_WEIGHTS, skd_losses
-from skdcore.train.revision import RevisedBackward, _per_loss_gradients
 
 
 def _linear_and_sgd(lr=0.5):

@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from skdcore.cli import main
-from skdcore.train import CheckpointError, load_checkpoint
-from skdcore.train.checkpoint import (
+from skdcore.checkpoints.checkpoint import (
     FORMAT,
     load_model_state,
     model_from_checkpoint,
@@ -21,6 +19,8 @@ from skdcore.train.checkpoint import (
     rng_state,
     set_rng_state,
 )
+from skdcore.cli import main
+from skdcore.train import CheckpointError, load_checkpoint
 
 
 class _Payload:
@@ -112,7 +112,7 @@ def test_incomplete_checkpoint_is_a_checkpoint_error(tmp_path, ckpt, match):
 
 
 def test_resume_of_a_best_checkpoint_names_the_missing_field(tmp_path):
-    from skdcore.train.checkpoint import resume_state
+    from skdcore.checkpoints.checkpoint import resume_state
 
     with pytest.raises(CheckpointError, match="x.pt: field 'optimizer' is missing.*resume from last.pt"):
         resume_state({"format": FORMAT, "model_name": "m", "model_args": {}, "model": {}}, tmp_path / "x.pt")
@@ -206,7 +206,7 @@ def test_model_args_describing_a_huge_model_are_refused_before_building(tmp_path
     args = {"num_class": 6, "channels": [30000, 30000], "strides": [1, 1]}
     torch.save({"format": FORMAT, "model_name": "shift_gcn", "model_args": args, "model": {}}, path)
     child = _memory_capped_child(
-        "from skdcore.train.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint\n"
+        "from skdcore.checkpoints.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint\n"
         f"try:\n    model_from_checkpoint(load_checkpoint({str(path)!r}), {str(path)!r})\n"
         "except CheckpointError as err:\n    print('REFUSED', err)\n"
         # VmHWM: this process's peak resident memory (ru_maxrss would include the parent's at fork)

@@ -12,10 +12,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/zip_mutations.py
 from zip_mutations import ZIP_MUTATIONS, mutate_zip  # noqa: E402
 
+from skdcore.checkpoints.checkpoint import FORMAT, model_from_checkpoint, save_checkpoint  # noqa: E402
 from skdcore.models import build_model  # noqa: E402
 from skdcore.models.registry import ModelArgumentError  # noqa: E402
 from skdcore.train import CheckpointError, load_checkpoint  # noqa: E402
-from skdcore.train.checkpoint import FORMAT, model_from_checkpoint, save_checkpoint  # noqa: E402
 
 ARGS = {"num_class": 4, "channels": [8, 16], "strides": [1, 2]}
 

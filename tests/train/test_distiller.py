@@ -17,10 +17,9 @@ from tiny_setup import tiny_config
 from torch import nn
 
 from skdcore.distill import Distiller, fold_persons
+from skdcore.distill.losses import LOSS_NAMES, graph_matching_loss_for, skd_losses
 from skdcore.reference.graph_matching import graph_matching_loss_reference
 from skdcore.train import Trainer, config_from_dict, reference_multi_loss_backward
-from skdcore.train.losses import LOSS_NAMES, skd_losses
-from skdcore.train.ops_select import select_ops
 
 
 def _batch(trainer, n=8):
@@ -31,13 +30,12 @@ def _batch(trainer, n=8):
 def _original_distill_step(trainer, model, hq, lq, labels):
     """The trainer's distill step before the Distiller (commit f6cab12), on ``model``."""
     cfg = trainer.cfg
-    ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
     model.train()
     with torch.no_grad():
         teacher_logits, teacher_features = trainer.teacher(hq)
     logits, features = model(lq)
     losses = skd_losses(logits, features, teacher_logits, teacher_features, labels,
-                        {k: getattr(cfg.loss, k) for k in LOSS_NAMES}, ops.graph_matching,
+                        {k: getattr(cfg.loss, k) for k in LOSS_NAMES}, graph_matching_loss_for(cfg.ops),
                         cfg.loss.temperature)
     if cfg.loss.gradient_revision:
         reference_multi_loss_backward(model.parameters(), losses["ce"],

@@ -1,11 +1,12 @@
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from skdcore.reference.graph_matching import graph_matching_loss_reference
-from skdcore.train.losses import (
+from skdcore.distill import Distiller
+from skdcore.distill.losses import (
     LOSS_NAMES,
     LOSS_WEIGHTS,
     feature_mse,
@@ -13,7 +14,8 @@ from skdcore.train.losses import (
     kl_distillation,
     skd_losses,
 )
-from skdcore.train.ops_select import select_ops
+from skdcore.reference.graph_matching import graph_matching_loss_reference
+from skdcore.train.ops_select import OpsSelection, select_ops
 
 
 def _reference_graph_matching():
@@ -83,9 +85,15 @@ def test_select_ops_reference_uses_references():
     assert all(v.startswith("reference") for v in selection.used.values())
     with pytest.raises(ValueError, match="fused' or 'reference"):
         select_ops("fast", "shift_gcn")
-    assert selection.graph_matching is graph_matching_loss_reference
     fused = select_ops("fused", "st_gcn")
     assert set(fused.used) == {"graph_conv", "graph_matching_loss", "gradient_revision"}
+
+
+def test_the_ops_selection_holds_only_what_a_run_reads():
+    # the graph matching loss a run uses is the Distiller's (its ops=), not a copy in the selection
+    assert [f.name for f in dataclasses.fields(OpsSelection)] == ["requested", "revision", "used"]
+    teacher, student = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    assert Distiller(teacher, student, ops="reference").graph_matching is graph_matching_loss_reference
 
 
 def test_one_table_of_losses_and_default_weights():

@@ -91,7 +91,9 @@ class EntryGCN(SkeletonModel):
 """
 
 
-def test_entry_points_are_loaded_on_lookup(tmp_path, monkeypatch):
+@pytest.fixture
+def plugin_models(tmp_path, monkeypatch):
+    """Two models of an installed plugin package (entry points): a good one and one that fails to load."""
     (tmp_path / "skd_test_user_models.py").write_text(ENTRY_POINT_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     entry = metadata.EntryPoint(name="entry_gcn", value="skd_test_user_models:EntryGCN",
@@ -99,9 +101,19 @@ def test_entry_points_are_loaded_on_lookup(tmp_path, monkeypatch):
     broken = metadata.EntryPoint(name="broken_gcn", value="skd_no_such_module:Model", group="skdcore.models")
     monkeypatch.setattr(metadata, "entry_points",
                         lambda group: [entry, broken] if group == "skdcore.models" else [])
+
+
+def test_entry_points_are_loaded_on_lookup(plugin_models):
     with pytest.warns(UserWarning, match="broken_gcn = 'skd_no_such_module:Model' skipped"):
         model = build_model("entry_gcn", num_class=2)
     assert type(model).__name__ == "EntryGCN" and "entry_gcn" in available_models()
+
+
+def test_skd_bench_takes_a_plugin_model(plugin_models):
+    from skdcore.cli import build_parser
+
+    with pytest.warns(UserWarning, match="broken_gcn"):
+        assert build_parser().parse_args(["bench", "--model", "entry_gcn"]).model == "entry_gcn"
 
 
 def test_a_registered_model_trains_from_a_config_and_its_checkpoint_evaluates(tiny_data, tmp_path, capsys):
@@ -158,7 +170,7 @@ class PluginGCN(SkeletonModel):
 
 
 def test_plugin_option_makes_an_own_model_known_to_skd(tmp_path, monkeypatch, capsys):
-    from skdcore.train.checkpoint import save_checkpoint
+    from skdcore.checkpoints.checkpoint import save_checkpoint
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "plugin_models_a.py").write_text(PLUGIN.format(name="plugin_gcn_a"))

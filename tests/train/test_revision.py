@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import skdcore  # noqa: F401
+from skdcore.distill.revision import shard_owners
 from skdcore.train import RevisedBackward, reference_multi_loss_backward
-from skdcore.train.revision import shard_owners
 
 
 class TinyStudent(nn.Module):

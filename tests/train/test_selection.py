@@ -10,10 +10,10 @@ import pytest
 from tiny_setup import tiny_config
 
 from skdcore.cli import main
+from skdcore.data.batches import epoch_batches
 from skdcore.layouts import NTU25
 from skdcore.train import ConfigError, Trainer, config_from_dict, load_checkpoint, load_config, train
 from skdcore.train import trainer as trainer_module
-from skdcore.train.batches import epoch_batches
 from skdcore.train.config import OptimConfig, save_config
 from skdcore.train.optim import lr_factor
 

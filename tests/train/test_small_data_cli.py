@@ -6,12 +6,12 @@ import pytest
 import torch
 from tiny_setup import tiny_config
 
+from skdcore.checkpoints import load_trained_model
 from skdcore.cli import main
-from skdcore.evaluation.checkpoints import load_trained_model
 from skdcore.train import config_from_dict, train
 from skdcore.train.selection import MIN_RANKING_CLIPS
+from skdcore.train.setup import open_datasets
 from skdcore.train.teacher_check import TEACHER_FIT, teacher_accuracy
-from skdcore.train.trainer import open_datasets
 
 
 def test_select_last_evaluates_last_pt_and_says_the_input(tiny_data, tmp_path, capsys):

@@ -2,8 +2,8 @@ import pytest
 import torch
 from tiny_setup import tiny_config
 
+from skdcore.checkpoints.checkpoint import load_model_state
 from skdcore.train import CheckpointError, Trainer, config_from_dict, load_checkpoint, train
-from skdcore.train.checkpoint import load_model_state
 from skdcore.train.run_log import read_log
 
 
@@ -122,7 +122,7 @@ def test_lr_schedule_warmup_then_steps():
 
 
 def test_random_lq_uses_the_configs_corruption(tiny_data, tmp_path):
-    from skdcore.train.trainer import open_datasets
+    from skdcore.train.setup import open_datasets
 
     spec = {"name": "skd_occlusion", "p": 0.9, "window": 2}
     cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", mode="baseline",

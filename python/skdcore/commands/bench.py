@@ -1,6 +1,7 @@
 """`skd bench`: time one SKD training step (skdcore ops vs pure-PyTorch reference), or every benchmark."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -10,14 +11,26 @@ import torch
 from ..bench_step import QUICK_MODEL, bench_train_step, format_result
 from .argument_types import positive_int
 
+HELP = "time one SKD training step: skdcore ops vs pure-PyTorch reference"
+
+
+def registered_model(name: str) -> str:
+    """argparse type of --model: a name of skdcore.models.available_models(), entry-point plugins included
+    (they load only when asked for, so a fixed ``choices=`` list would miss them)."""
+    from ..models import available_models
+
+    names = sorted(available_models())
+    if name not in names:
+        raise argparse.ArgumentTypeError(f"{name!r} is not a registered model; choose one of {names}")
+    return name
+
 
 def add_arguments(parser) -> None:
-    from ..models import MODELS
-
     parser.add_argument("--frames", type=positive_int, nargs="+", default=[100],
                         help="clip lengths T (e.g. 100 300)")
     parser.add_argument("--batch-size", type=positive_int, default=16)
-    parser.add_argument("--model", default="shift_gcn", choices=sorted(MODELS))
+    parser.add_argument("--model", default="shift_gcn", type=registered_model,
+                        help="a registered model name (`skd models`)")
     parser.add_argument("--repeats", type=positive_int, default=5)
     parser.add_argument("--quick", action="store_true", help="tiny model and shapes (smoke run)")
     parser.add_argument("--all", action="store_true", help="run every benchmarks/bench_*.py instead")

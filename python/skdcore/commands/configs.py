@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sys
 
+HELP = "the shipped experiment configs; `skd configs NAME` prints one"
+USER_ERRORS = (FileNotFoundError,)  # an unknown name: the message lists the shipped ones
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("name", nargs="?", help="print this config (e.g. own_skeletons > my.yaml)")

@@ -15,6 +15,10 @@ import numpy as np
 from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
 from .threads import add_threads_argument
 
+HELP = ("evaluate checkpoints side by side: top-1/top-5, mean class and per-class accuracy, confusion "
+        "matrices (--out), robustness curves (--robustness)")
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
 
 def add_arguments(parser) -> None:
     add_checkpoint_arguments(parser, "one or more checkpoints, evaluated side by side")
@@ -32,9 +36,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from ..data.batches import epoch_batches, iterate
     from ..evaluation.checkpoints import check_same_classes, default_device, load_models, open_eval_dataset
     from ..evaluation.metrics import evaluate, format_metrics, per_class_table
-    from ..train.batches import epoch_batches, iterate
     from .robustness import check_grid_arguments
 
     if args.out is not None:
@@ -74,9 +78,9 @@ def run(args) -> int:
 
 
 def write_outputs(out: Path, results: dict, models: dict, dataset) -> None:
+    from ..atomic_io import atomic_write_text
     from ..reports.plots import NO_PLOTS, plot_confusion, write_confusion_csv
     from ..safe_names import file_name_part
-    from ..train.checkpoint import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     names = dataset.label_names

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+HELP = "a trained model as a .pt2 (fused ops) or ONNX file"
+USER_ERRORS = (ValueError,)  # --frames
 MAX_FRAMES = 10_000  # an example clip longer than this only costs memory (activations grow with T)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..export import DEFAULT_FRAMES, DEFAULT_OPSET, FORMATS, SUPPORTED_OPSETS
+    from ..export import DEFAULT_FRAMES, FORMATS
+    from ..onnx_export import DEFAULT_OPSET, SUPPORTED_OPSETS
 
     parser.add_argument("checkpoint", help="skdcore training checkpoint (e.g. runs/demo/runs/skd/best.pt)")
     parser.add_argument(
@@ -43,13 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..export import ExportError, export_checkpoint
+    from ..export import export_checkpoint
+    from ..onnx_export import ExportError
     from ..output_paths import check_output_file
 
     if not 1 <= args.frames <= MAX_FRAMES:
-        print(f"skd export: error: --frames must be in 1..{MAX_FRAMES:,} (the example clip's length; the "
-              f"reference uses 100), got {args.frames}", file=sys.stderr)
-        return 2
+        raise ValueError(f"--frames must be in 1..{MAX_FRAMES:,} (the example clip's length; the reference "
+                         f"uses 100), got {args.frames}")
     if args.out is not None:  # NB: an empty --out is refused, not ignored
         check_output_file(args.out, "--out", example=f"model.{args.format}")
     try:

@@ -16,6 +16,9 @@ from .argument_types import positive_int
 from .checkpoint_arguments import add_trust_program_argument
 from .threads import add_threads_argument
 
+HELP = "actions in pose-estimator keypoints (file or stdin), a line per window"
+USER_ERRORS = (ValueError, FileNotFoundError)  # a wrong file, window or model
+
 
 def add_arguments(parser) -> None:
     parser.add_argument(

@@ -8,6 +8,10 @@ FROM_DATA = ("num_class", "in_channels", "num_person", "num_joints", "layout", "
              "ops")
 
 
+HELP = "the model names a config takes, and each one's model.args"
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("name", nargs="?", help="show one model only")
     from .plugins import add_plugin_argument

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+HELP = "training curves (and confusion matrices) of any run directories"
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories (each with a log.csv)")

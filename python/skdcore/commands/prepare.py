@@ -39,6 +39,12 @@ builtin containers and numpy arrays: a pickle asking for anything else (which co
 refused; --trust-pickle loads it with plain pickle, only for files from a source you trust."""
 
 
+HELP = "raw dataset or your own arrays -> HQ+LQ arrays + manifest"
+PARSER_OPTIONS = {"epilog": UNTRUSTED_FILES_HELP, "formatter_class": argparse.RawDescriptionHelpFormatter}
+# what the readers and prepare_dataset raise for a bad input file or option, with a message naming it
+USER_ERRORS = (ValueError, TypeError, FileExistsError, FileNotFoundError)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--source",
@@ -240,7 +246,7 @@ def print_skipped_summary(manifest: dict, show: int = 10) -> None:
 def run(args) -> int:
     from ..layouts import get_layout
     from ..output_paths import check_output_dir
-    from ..train.run_dir import RunLock, RunLockedError
+    from ..train.run_dir import RunLock
     from .created_dir import removed_on_failure
 
     lock = None
@@ -252,9 +258,6 @@ def run(args) -> int:
             if args.layout:
                 get_layout(args.layout)  # NB: before any input file is read
             manifest = run_prepare(args)
-    except (ValueError, TypeError, FileExistsError, FileNotFoundError, RunLockedError) as error:
-        print(f"skd prepare: error: {error}", file=sys.stderr)
-        return 2
     finally:
         if lock is not None:
             lock.release()
@@ -267,11 +270,13 @@ def run(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import run_command
+
     parser = add_arguments(argparse.ArgumentParser(prog="skd prepare", description=__doc__.splitlines()[0],
-                                                   epilog=UNTRUSTED_FILES_HELP,
-                                                   formatter_class=argparse.RawDescriptionHelpFormatter))
+                                                   **PARSER_OPTIONS))
+    parser.set_defaults(command="prepare")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return run(parser.parse_args(argv))
+    return run_command(sys.modules[__name__], parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ from .checkpoint_arguments import add_checkpoint_arguments, add_model_arguments
 from .spellings import british
 from .threads import add_threads_argument
 
+HELP = "accuracy of checkpoints under every LQ corruption over a severity grid"
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
 
 def clip_count(text: str) -> int:
     """argparse type of --max-clips: a whole number >= 1."""
@@ -97,7 +100,7 @@ def run_grid(args, models: dict, dataset, out: Path, device) -> dict:
 
 
 def write_tables(result: dict, out: Path) -> None:
-    from ..train.checkpoint import atomic_write_text
+    from ..atomic_io import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()

@@ -12,6 +12,10 @@ from .plugins import add_plugin_argument
 from .spellings import british_override
 from .threads import add_threads_argument
 
+HELP = ("teacher, LQ baseline and SKD student over several seeds: one table with mean +- std and the "
+        "paired SKD - baseline difference (CSV/JSON)")
+USER_ERRORS = (ValueError, FileNotFoundError)  # raised with a message naming the argument / file
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("--config", required=True, help="experiment YAML or a shipped config's name, e.g. "

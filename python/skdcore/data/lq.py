@@ -66,23 +66,22 @@ def impute_window_mean_reference(x: np.ndarray, window: int = SKD_IMPUTATION_WIN
 
 
 def compiled_prep_kernel(name: str = "impute_window_mean"):
-    """A kernel of the nanobind module ``skdcore._prep`` (numpy in/out), or None when the
-    compiled extension is not importable (source checkout without a build)."""
-    try:
-        from .. import _prep  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return getattr(_prep, name, None)
+    """A kernel of the nanobind module ``skdcore._prep`` (numpy in/out). It is built with the package
+    (``import skdcore`` needs the build), so a missing one is a broken install: an ImportError, not a
+    silent fallback to the numpy path."""
+    from .. import _prep  # type: ignore[attr-defined]
+
+    return getattr(_prep, name)
 
 
 def impute_window_mean(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarray:
     """Same as :func:`impute_window_mean_reference` (time = last axis), computed by the C++
-    kernel ``skdcore._prep`` when built, by the numpy reference otherwise."""
+    kernel ``skdcore._prep`` (float32 / float64), by the numpy reference for other dtypes."""
     x = np.asarray(x)
     if int(window) < 0:
         raise ValueError(f"impute_window_mean: window must be >= 0, got {window}")
     kernel = compiled_prep_kernel()
-    if kernel is None or x.dtype not in (np.float32, np.float64) or x.ndim == 0:
+    if x.dtype not in (np.float32, np.float64) or x.ndim == 0:
         return impute_window_mean_reference(x, window)
     T = x.shape[-1]
     series = np.ascontiguousarray(x).reshape(-1, T, 1)
@@ -93,7 +92,7 @@ def impute_clip(x: np.ndarray, window: int = SKD_IMPUTATION_WINDOW) -> np.ndarra
     """Imputation over time (axis 1) of a (C, T, V, M) clip without moving axes: the clip is
     already the (outer=C, T, inner=V*M) layout the C++ kernel reads."""
     kernel = compiled_prep_kernel()
-    if kernel is None or x.dtype not in (np.float32, np.float64):
+    if x.dtype not in (np.float32, np.float64):
         return np.moveaxis(impute_window_mean_reference(np.moveaxis(x, 1, -1), window), -1, 1)
     C, T = x.shape[:2]
     flat = np.ascontiguousarray(x).reshape(C, T, -1)
@@ -134,7 +133,7 @@ class SKDOcclusion:
         x = check_clip(x)
         mask = self.occlusion_mask(x.shape, rng)
         fused = compiled_prep_kernel("skd_occlude_impute")
-        if fused is not None and x.dtype in (np.float32, np.float64):
+        if x.dtype in (np.float32, np.float64):
             C, T = x.shape[:2]
             flat = np.ascontiguousarray(x).reshape(C, T, -1)
             return np.asarray(fused(flat, mask.reshape(T, -1), self.window)).reshape(x.shape)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..atomic_io import atomic_save_npy, atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: F401
+from ..atomic_io import atomic_write_json
 from ..bounded_json import JSONTooDeep, loads_bounded
 from ..layouts import Layout, get_layout
 

@@ -29,16 +29,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic_io import preallocate, remove_stale_temp_files
+from ..atomic_io import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    preallocate,
+    remove_stale_temp_files,
+)
 from ..safe_names import check_file_name
 from .holdout import hold_out
 from .lq import build_lq, cut_or_pad, sample_rng
 from .manifest import (
     MANIFEST_NAME,
     PROGRESS_NAME,
-    atomic_save_npy,
-    atomic_write_bytes,
-    atomic_write_json,
     read_json_or_none,
     sha256_file,
     write_manifest,

@@ -5,27 +5,14 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints import load_trained_model
+from ..data.batches import epoch_batches, iterate
 from ..devices import resolve_device
-from ..layouts import layout_data
-from ..train.batches import epoch_batches, iterate
-from ..train.checkpoint import load_checkpoint, load_model_state, model_from_checkpoint
-from ..train.resume_checks import check_finite_weights
 from .metrics import evaluate
 
 
 def default_device() -> torch.device:
     return resolve_device("auto")
-
-
-def load_trained_model(path, ops: str = "fused", layout=None, trust: bool = False):
-    """(model in eval mode, checkpoint dict) from a checkpoint; ``layout`` overrides the stored one;
-    ``trust`` loads a checkpoint holding pickled objects (weights_only=False: only for trusted files)."""
-    ckpt = load_checkpoint(path, trust=trust)
-    check_finite_weights(ckpt, path)  # NB: NaN weights would be evaluated silently (every prediction class 0)
-    overrides = {} if layout is None else {"layout": layout_data(layout)}
-    model = model_from_checkpoint(ckpt, path, ops=ops, **overrides)
-    load_model_state(model, ckpt, path)
-    return model.eval(), ckpt
 
 
 def run_name(path, ckpt: dict) -> str:

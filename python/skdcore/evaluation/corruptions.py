@@ -27,6 +27,7 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from ..data.lq import SKD_IMPUTATION_WINDOW, SKDOcclusion, compiled_prep_kernel, resample_at
+from ..did_you_mean import did_you_mean
 
 # Six severities per corruption (the first is always "none").
 DEFAULT_GRID: Dict[str, tuple] = {
@@ -56,11 +57,8 @@ SEVERITY_RANGE = {"occlusion": PROBABILITY, "jitter": SIZE, "frame_drop": PROBAB
 def check_severities(name: str, severities) -> None:
     """ValueError naming the corruption and the first severity it cannot take (NaN, inf, out of range)."""
     if name not in SEVERITY_RANGE:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), SEVERITY_RANGE, n=1)
-        guess = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"{name!r} is no corruption{guess}; corruptions: {list(SEVERITY_RANGE)}")
+        raise ValueError(f"{name!r} is no corruption{did_you_mean(name, SEVERITY_RANGE)}; corruptions: "
+                         f"{list(SEVERITY_RANGE)}")
     low, high = SEVERITY_RANGE[name]
     for severity in severities:
         if not np.isfinite(severity):
@@ -95,7 +93,7 @@ def _occlude_folded(generator: SKDOcclusion, folded: np.ndarray, mask: np.ndarra
     C, T, N, V, M = folded.shape
     clip = folded.reshape(C, T, N * V, M)
     fused = compiled_prep_kernel("skd_occlude_impute")
-    if fused is not None and clip.dtype in (np.float32, np.float64):
+    if clip.dtype in (np.float32, np.float64):
         return np.asarray(fused(clip.reshape(C, T, -1), mask.reshape(T, -1), generator.window))
     return generator.reference(clip, mask.reshape(T, N * V, M))
 

@@ -19,7 +19,7 @@ class EagerRunner:
     kind = "eager"
 
     def __init__(self, path, trust: bool = False):
-        from ..evaluation.checkpoints import load_trained_model
+        from ..checkpoints import load_trained_model
 
         self.model, self.checkpoint = load_trained_model(path, trust=trust)
         self.input_shape = (self.model.in_channels, self.model.num_joints, self.model.num_person)

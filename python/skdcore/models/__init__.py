@@ -29,6 +29,7 @@ from .registry import (
     make_student,
     model_class,
     register_model,
+    takes_any_argument,
 )
 from .shift_gcn import (
     ShiftGCN,
@@ -44,7 +45,8 @@ from .st_gcn import STGCN, STGCNBlock
 
 __all__ = [
     "GraphConv", "OPS", "use_ops", "MODELS", "accepted_arguments", "available_models", "build_model",
-    "make_student", "model_class", "register_model", "ChannelTopologyRefinement", "ChannelwiseGraphConv",
+    "make_student", "takes_any_argument", "model_class", "register_model",
+    "ChannelTopologyRefinement", "ChannelwiseGraphConv",
     "CTRGCN", "CTRGCNBlock", "MultiScaleTemporalConv", "ShiftGCN",
     "ShiftGCNUnit",
     "ShiftGraphConv", "ShiftTemporalConv", "TemporalShift", "spatial_shift_indices",

@@ -109,6 +109,12 @@ def accepted_arguments(name: str) -> Dict[str, Any]:
             if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
+def takes_any_argument(name: str) -> bool:
+    """Whether the class registered as ``name`` takes ``**kwargs`` (then any argument name may be right)."""
+    parameters = inspect.signature(model_class(name).__init__).parameters.values()
+    return any(p.kind is p.VAR_KEYWORD for p in parameters)
+
+
 def build_model(name: str, **kwargs) -> nn.Module:
     """Build a registered model, e.g. ``build_model('st_gcn', layout='coco17', num_class=10)``.
 

@@ -13,10 +13,12 @@ from typing import NamedTuple
 
 import torch
 
-from ._fake_checks import check_same_device
+from ._fake_checks import check_same_device, op_checks
 
 _MODES = ("skd", "pcgrad")
 MaybeTensor = torch.Tensor | None
+
+_check, _check_type = op_checks("gradient_revision")
 
 
 class RevisedGradients(NamedTuple):
@@ -222,9 +224,9 @@ def _fake_check(task_grads, distill_grads, num_losses, projection, out=(), gram=
         tensors += [(f"distill_grads[{i}]", g) for i, g in enumerate(distill_grads)]
         tensors += [(f"out[{i}]", g) for i, g in enumerate(out)] + [("gram", gram)]
         check_same_device("gradient_revision", "task_grads[0]", task_grads[0], tensors)
-    torch._check(len(distill_grads) == num_losses * len(task_grads),
-                 lambda: "distill_grads must hold num_losses * len(task_grads) tensors")
-    torch._check(projection in _MODES, lambda: f"projection must be one of {_MODES}, got {projection!r}")
+    _check(len(distill_grads) == num_losses * len(task_grads),
+           lambda: "distill_grads must hold num_losses * len(task_grads) tensors")
+    _check(projection in _MODES, lambda: f"projection must be one of {_MODES}, got {projection!r}")
 
 
 @torch.library.register_fake("skdcore::gradient_revision")

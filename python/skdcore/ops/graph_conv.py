@@ -5,7 +5,9 @@ from typing import Optional
 
 import torch
 
-from ._fake_checks import check_same_device
+from ._fake_checks import check_same_device, op_checks
+
+_check, _check_type = op_checks("graph_conv")
 
 
 def graph_conv(
@@ -52,16 +54,16 @@ def _check_shapes(x, weight, A, bias, edge_importance) -> None:
     # a mix of meta and real tensors also lands here).
     check_same_device("graph_conv", "x", x,
                       (("weight", weight), ("A", A), ("bias", bias), ("edge_importance", edge_importance)))
-    torch._check(x.dim() == 4, lambda: f"x must be (N, C_in, T, V), got {tuple(x.shape)}")
-    torch._check(weight.dim() == 3, lambda: f"weight must be (K, C_out, C_in), got {tuple(weight.shape)}")
-    torch._check(A.dim() == 3, lambda: f"A must be (K, V, V), got {tuple(A.shape)}")
-    torch._check(weight.shape[2] == x.shape[1], lambda: "weight.size(2) must equal C_in of x")
-    torch._check(A.shape[0] == weight.shape[0], lambda: "A.size(0) must equal K of weight")
-    torch._check(A.shape[1] == x.shape[3] and A.shape[2] == x.shape[3], lambda: "A must be (K, V, V), V of x")
+    _check(x.dim() == 4, lambda: f"x must be (N, C_in, T, V), got {tuple(x.shape)}")
+    _check(weight.dim() == 3, lambda: f"weight must be (K, C_out, C_in), got {tuple(weight.shape)}")
+    _check(A.dim() == 3, lambda: f"A must be (K, V, V), got {tuple(A.shape)}")
+    _check(weight.shape[2] == x.shape[1], lambda: "weight.size(2) must equal C_in of x")
+    _check(A.shape[0] == weight.shape[0], lambda: "A.size(0) must equal K of weight")
+    _check(A.shape[1] == x.shape[3] and A.shape[2] == x.shape[3], lambda: "A must be (K, V, V), V of x")
     if bias is not None:
-        torch._check(tuple(bias.shape) == (weight.shape[1],), lambda: "bias must be (C_out,)")
+        _check(tuple(bias.shape) == (weight.shape[1],), lambda: "bias must be (C_out,)")
     if edge_importance is not None:
-        torch._check(edge_importance.shape == A.shape, lambda: "edge_importance must have the shape of A")
+        _check(edge_importance.shape == A.shape, lambda: "edge_importance must have the shape of A")
 
 
 @torch.library.register_fake("skdcore::graph_conv")

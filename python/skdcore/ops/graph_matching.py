@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from ._fake_checks import check_same_device
+from ._fake_checks import check_same_device, op_checks
 
 _DISTANCES = ("euclidean", "squared_euclidean")
 _LOSSES = ("smooth_l1", "l2")
 _NORMALIZATIONS = ("mean_positive", "none")
 _REDUCTIONS = ("mean", "sum", "none")
 _STATS_COLUMNS = 4
+
+_check, _check_type = op_checks("graph_matching_loss")
 
 
 def graph_matching_loss(
@@ -63,22 +65,22 @@ def graph_matching_loss(
 
 def _check_options(student, teacher, distance, loss, beta, normalize, reduction):
     check_same_device("graph_matching_loss", "student", student, (("teacher", teacher),))
-    torch._check(
+    _check(
         student.dim() in (3, 4),
         lambda: f"student must be (N, C, T, V) or (N, P, C), got {tuple(student.shape)}",
     )
-    torch._check(
+    _check(
         teacher.shape == student.shape,
         lambda: f"teacher shape {tuple(teacher.shape)} != student {tuple(student.shape)}",
     )
-    torch._check(teacher.dtype == student.dtype, lambda: "teacher and student must have the same dtype")
-    torch._check(distance in _DISTANCES, lambda: f"distance must be one of {_DISTANCES}, got {distance!r}")
-    torch._check(loss in _LOSSES, lambda: f"loss must be one of {_LOSSES}, got {loss!r}")
-    torch._check(beta >= 0, lambda: f"beta must be >= 0, got {beta}")
-    torch._check(
+    _check_type(teacher.dtype == student.dtype, lambda: "teacher and student must have the same dtype")
+    _check(distance in _DISTANCES, lambda: f"distance must be one of {_DISTANCES}, got {distance!r}")
+    _check(loss in _LOSSES, lambda: f"loss must be one of {_LOSSES}, got {loss!r}")
+    _check(beta >= 0, lambda: f"beta must be >= 0, got {beta}")
+    _check(
         normalize in _NORMALIZATIONS, lambda: f"normalize must be one of {_NORMALIZATIONS}, got {normalize!r}"
     )
-    torch._check(
+    _check(
         reduction in _REDUCTIONS, lambda: f"reduction must be one of {_REDUCTIONS}, got {reduction!r}"
     )
 

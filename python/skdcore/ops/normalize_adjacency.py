@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import torch
 
+from ._fake_checks import op_checks
+
 _MODES = ("in_degree", "symmetric")
+
+_check, _check_type = op_checks("normalize_adjacency")
 
 
 def normalize_adjacency(A: torch.Tensor, mode: str = "in_degree") -> torch.Tensor:
@@ -25,9 +29,9 @@ def normalize_adjacency(A: torch.Tensor, mode: str = "in_degree") -> torch.Tenso
 
 @torch.library.register_fake("skdcore::normalize_adjacency")
 def _normalize_adjacency_fake(A, mode="in_degree"):
-    torch._check(A.dim() == 3 and A.shape[1] == A.shape[2],
-                 lambda: f"A must be (K, V, V), got {tuple(A.shape)}")
-    torch._check(mode in _MODES, lambda: f"mode must be one of {_MODES}, got {mode!r}")
+    _check(A.dim() == 3 and A.shape[1] == A.shape[2],
+           lambda: f"A must be (K, V, V), got {tuple(A.shape)}")
+    _check(mode in _MODES, lambda: f"mode must be one of {_MODES}, got {mode!r}")
     return torch.empty_like(A, memory_format=torch.contiguous_format)
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from ._fake_checks import check_same_device
+from ._fake_checks import check_same_device, op_checks
+
+_check, _check_type = op_checks("temporal_shift")
 
 
 def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> torch.Tensor:
@@ -31,10 +33,10 @@ def temporal_shift(x: torch.Tensor, shift: torch.Tensor, stride: int = 1) -> tor
 
 def _check_fake_args(x, shift, stride, grad=None):
     check_same_device("temporal_shift", "x", x, (("shift", shift), ("grad", grad)))
-    torch._check(x.dim() == 4, lambda: f"temporal_shift: x must be (N, C, T, V), got {tuple(x.shape)}")
-    torch._check(shift.dim() == 1 and shift.shape[0] == x.shape[1],
-                 lambda: f"temporal_shift: shift must be (C,) = ({x.shape[1]},), got {tuple(shift.shape)}")
-    torch._check(stride >= 1, lambda: f"temporal_shift: stride must be a positive integer, got {stride}")
+    _check(x.dim() == 4, lambda: f"x must be (N, C, T, V), got {tuple(x.shape)}")
+    _check(shift.dim() == 1 and shift.shape[0] == x.shape[1],
+           lambda: f"shift must be (C,) = ({x.shape[1]},), got {tuple(shift.shape)}")
+    _check(stride >= 1, lambda: f"stride must be a positive integer, got {stride}")
 
 
 @torch.library.register_fake("skdcore::temporal_shift")

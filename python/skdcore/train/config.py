@@ -8,34 +8,41 @@ used), then against its allowed choices and ranges. Each wrong value is one line
 choices. A mode whose choices include off (and on) also takes YAML's booleans (YAML 1.1 reads ``off``
 as false).
 ``--set a.b=value`` overrides from the CLI use the same validation.
+This file is the experiment schema; the engine that reads YAML into it and checks types is
+``typed_yaml.py``.
 """
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import re
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import yaml
 
+from ..did_you_mean import did_you_mean
+from ..distill.losses import LOSS_NAMES, LOSS_WEIGHTS
+from ..distill.revision import SCHEMES as REVISION_SCHEMES
 from ..nn.ops_choice import OPS
-from ..safe_yaml import load_yaml
 from ..seed_range import seed_problem
 from ..shipped_configs import resolve_config
-from ..short_repr import short_repr
 from .amp import AMP_MODES
-from .losses import LOSS_NAMES, LOSS_WEIGHTS
 from .milestones import check_milestones
 from .selection import note_chosen_selection
+from .typed_yaml import (
+    ConfigError,  # noqa: F401  (raised by everything below, for callers)
+    check_at_least,
+    check_choice,
+    from_dict,
+    get_path,
+    load_yaml,
+    raise_errors,
+)
 
 MODES = ("teacher", "baseline", "distill")
 OPTIMIZERS = ("sgd", "adamw")
 LQ_MODES = ("fixed", "random")
-REVISION_SCHEMES = ("fast", "reference")
 TENSORBOARD = ("auto", "on", "off")
 SCHEDULES = ("step", "cosine")
 SELECTS = ("best", "last")
@@ -44,11 +51,6 @@ SELECT_ON_TEST_LABEL = "reference behaviour: model selection on the test split"
 
 MAX_EPOCHS = 100_000  # far beyond any real schedule: a larger value is a typo, and would run for ever
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
-
-
-class ConfigError(ValueError):
-    """A config key or value is invalid; the message names the key and the valid choices (one line per
-    wrong value)."""
 
 
 @dataclass
@@ -155,17 +157,17 @@ class ExperimentConfig:
 
         errors: list = []
         for key, choices in {**CHOICES, "model.name": tuple(available_models())}.items():
-            _choice(key, _get(self, key), choices, errors)
+            check_choice(key, get_path(self, key), choices, errors)
         if not DEVICE_PATTERN.match(str(self.device)):
             errors.append(
                 f"device: {self.device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
             )
         for key in ("data.batch_size", "data.eval_batch_size", "optim.epochs", "log.eval_every"):
-            _at_least(key, _get(self, key), 1, errors)
+            check_at_least(key, get_path(self, key), 1, errors)
         for key in ("max_steps", "log.checkpoint_every_steps", "log.every_steps",
                     *(f"loss.{k}" for k in LOSS_NAMES), "optim.weight_decay", "optim.warmup_epochs",
                     "optim.gamma"):
-            _at_least(key, _get(self, key), 0, errors)
+            check_at_least(key, get_path(self, key), 0, errors)
         _check_optim_ranges(self.optim, errors)
         _check_model_args(self.model, errors)
         _check_prepare_keys(self.data, errors)
@@ -188,7 +190,7 @@ class ExperimentConfig:
         errors.extend(filter(None, [seed_problem(self.seed, "seed")]))
         if len(self.optim.betas) != 2:
             errors.append(f"optim.betas must be two numbers (beta1, beta2), got {list(self.optim.betas)}")
-        _raise(errors)
+        raise_errors(errors)
         return self
 
     def to_dict(self) -> dict:
@@ -211,25 +213,19 @@ TRAINER_MODEL_ARGS = {"ops": "use the top-level ops: key",
 
 def _check_model_args(model: ModelConfig, errors: list) -> None:
     """Unknown keyword arguments of the model class, found now instead of after the data is read."""
-    import inspect
-
-    from ..models import MODELS
+    from ..models import MODELS, accepted_arguments, takes_any_argument
 
     if model.name not in MODELS:
         return  # reported by the model.name choice check
-    parameters = inspect.signature(MODELS[model.name].__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+    if takes_any_argument(model.name):
         return  # a class taking **kwargs: build_model reports what it refuses
-    accepted = [p for p in parameters if p not in ("self", *TRAINER_MODEL_ARGS)]
+    accepted = [p for p in accepted_arguments(model.name) if p not in TRAINER_MODEL_ARGS]
     for key in model.args:
         if key in TRAINER_MODEL_ARGS:
             errors.append(f"model.args.{key} is set by the trainer: {TRAINER_MODEL_ARGS[key]}")
-            continue
-        if key not in accepted:
-            close = difflib.get_close_matches(str(key), accepted, n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
-            errors.append(f"model.args: {model.name} has no argument {key!r}{guess}; accepted arguments: "
-                          f"{accepted}")
+        elif key not in accepted:
+            errors.append(f"model.args: {model.name} has no argument {key!r}{did_you_mean(key, accepted)}; "
+                          f"accepted arguments: {accepted}")
 
 
 def _check_prepare_keys(data: DataConfig, errors: list) -> None:
@@ -242,11 +238,9 @@ def _check_prepare_keys(data: DataConfig, errors: list) -> None:
     valid = [p for p in inspect.signature(prepare_dataset).parameters if p != "out_dir"]
     for key in data.prepare:
         if key not in valid:
-            close = difflib.get_close_matches(str(key), valid, n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
-            errors.append(f"data.prepare: unknown key {key!r}{guess}; valid keys: {valid} (the arguments "
-                          "of skdcore.data.prepare_dataset; the source's own options, e.g. num_samples, go "
-                          "under source_options)")
+            errors.append(f"data.prepare: unknown key {key!r}{did_you_mean(key, valid)}; valid keys: {valid} "
+                          "(the arguments of skdcore.data.prepare_dataset; the source's own options, e.g. "
+                          "num_samples, go under source_options)")
 
 
 def _check_lq_corruption(data: DataConfig, errors: list) -> None:
@@ -287,205 +281,20 @@ CHOICES = {
 }
 
 
-def _get(config, key: str):
-    for part in key.split("."):
-        config = getattr(config, part)
-    return config
-
-
-def _raise(errors: list) -> None:
-    if errors:
-        raise ConfigError("\n".join(errors) if len(errors) == 1 else
-                          f"{len(errors)} invalid config values:\n  " + "\n  ".join(errors))
-
-
-def _choice(key: str, value: Any, choices: tuple, errors: list) -> None:
-    if value not in choices:
-        errors.append(f"{key}: {value!r} is not valid; choose one of {list(choices)}")
-
-
-def _at_least(key: str, value, low, errors: list) -> None:
-    if value < low:
-        kind = "a positive integer" if low == 1 else "a number >= 0"
-        errors.append(f"{key} must be {kind}, got {value!r}")
-
-
-# --------------------------------------------------------------------------- types from annotations
-_TYPE_NAMES = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string",
-               dict: "a mapping", list: "a list", tuple: "a list"}
-
-
-def _type_name(annotation) -> str:
-    origin = typing.get_origin(annotation)
-    if origin is Union:
-        names = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
-        return " or ".join(names) + (" or null" if type(None) in typing.get_args(annotation) else "")
-    if origin in (list, tuple) and typing.get_args(annotation):
-        item = _type_name(typing.get_args(annotation)[0]).removeprefix("a ").removeprefix("an ")
-        return f"a list of {item}s"
-    return _TYPE_NAMES.get(origin or annotation, getattr(annotation, "__name__", str(annotation)))
-
-
-def _describe(value) -> str:
-    return f"{short_repr(value)} ({type(value).__name__})" if value is not None else "null"
-
-
-def check_type(key: str, value, annotation, errors: list):
-    """``value`` as the annotated type, or the value unchanged with one line appended to ``errors``.
-
-    bool / int / float / str / dict / list / tuple / Optional / Any, the only types configs use. Floats
-    take integers, and strings in float syntax (YAML 1.1 reads ``1e-3`` as a string); a string mode
-    whose choices include off (and on) takes YAML's booleans and 'true'/'false'.
-    """
-    origin = typing.get_origin(annotation)
-    if annotation is Any:
-        return value
-    if origin is Union:
-        if value is None and type(None) in typing.get_args(annotation):
-            return None
-        for inner in (a for a in typing.get_args(annotation) if a is not type(None)):
-            probe: list = []
-            out = check_type(key, value, inner, probe)
-            if not probe:
-                return out
-        errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}")
-        return value
-    choices = CHOICES.get(key)
-    if annotation is str and choices and "off" in choices and isinstance(value, (bool, str)):
-        # YAML 1.1 reads off / on as booleans; 'on' only where it is a choice (train.amp has none)
-        booleans = {False: "off", "false": "off", **({True: "on", "true": "on"} if "on" in choices else {})}
-        value = booleans.get(value, value)
-    ok, out = _convert(value, origin or annotation)
-    if ok and origin in (list, tuple) and typing.get_args(annotation):  # each wrong item is its own line
-        item_type = typing.get_args(annotation)[0]
-        return type(out)(check_type(f"{key}[{i}]", v, item_type, errors) for i, v in enumerate(out))
-    if not ok:
-        allowed = f"; choose one of {list(choices)}" if choices else ""
-        errors.append(f"{key}: {_describe(value)} is not {_type_name(annotation)}{allowed}")
-    return out if ok else value
-
-
-def _convert(value, kind) -> tuple:
-    """(ok, value as ``kind``) for the plain kinds of config fields."""
-    if kind is bool:
-        return isinstance(value, bool), value
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool), value
-    if kind is float:
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                return False, value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return False, value
-        return True, float(value)
-    if kind in (list, tuple):
-        return isinstance(value, (list, tuple)), kind(value) if isinstance(value, (list, tuple)) else value
-    if kind in (str, dict):
-        return isinstance(value, kind), value
-    return True, value  # a type this checker does not know: left to the dataclass
-
-
-def _from_dict(cls, values: dict, prefix: str = "", errors: Optional[list] = None):
-    top = errors is None
-    errors = [] if top else errors
-    if not isinstance(values, dict):
-        hint = " (a YAML list at the top of the file?)" if not prefix else ""
-        errors.append(f"{prefix.rstrip('.') or 'the config'} must be a mapping of keys to values, got "
-                      f"{type(values).__name__}{hint}")
-        _raise(errors)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    kwargs = {}
-    for key, value in values.items():
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), fields, n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
-            errors.append(f"unknown config key '{prefix}{key}'{guess}; valid keys of "
-                          f"{prefix.rstrip('.') or 'the top level'}: {sorted(fields)}")
-            continue
-        factory = fields[key].default_factory
-        if isinstance(factory, type) and dataclasses.is_dataclass(factory):  # a nested section
-            if value is not None and not isinstance(value, dict):
-                errors.append(f"{prefix}{key} must be a section (a mapping of keys to values), got "
-                              f"{_describe(value)}")
-                continue
-            kwargs[key] = _from_dict(factory, value or {}, f"{prefix}{key}.", errors)
-        else:
-            kwargs[key] = check_type(f"{prefix}{key}", value, hints[key], errors)
-    if top:
-        _raise(errors)
-    return cls(**kwargs)
-
-
 def config_from_dict(values: dict) -> ExperimentConfig:
     values = {} if values is None else values
-    return note_chosen_selection(_from_dict(ExperimentConfig, values).validate(), values)
-
-
-def _parse_override(text: str) -> tuple[list[str], Any]:
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} must look like key.sub=value (e.g. optim.lr=0.05)")
-    key, raw = text.split("=", 1)
-    try:
-        return key.strip().split("."), load_yaml(raw)
-    except yaml.YAMLError as error:
-        problem = str(getattr(error, "problem", None) or error).splitlines()[0]
-        raise ConfigError(f"--set {text!r}: the value is not valid YAML ({problem}); close its brackets / "
-                          "quotes, e.g. --set 'optim.milestones=[30, 40]'") from None
+    return note_chosen_selection(from_dict(ExperimentConfig, values, CHOICES).validate(), values)
 
 
 def load_config(path: Union[str, Path, None] = None, overrides: Optional[list] = None,
                 values: Optional[dict] = None) -> ExperimentConfig:
     """Load a YAML experiment config (or start from defaults / ``values``), apply ``a.b=value`` overrides."""
-    data: dict = {}
     if path is not None:
         try:
-            path = resolve_config(path)
+            path = resolve_config(path)  # NB: a shipped config's name, or a path
         except FileNotFoundError as error:
             raise ConfigError(str(error)) from None
-        if path.is_dir():
-            raise ConfigError(f"config {path} is a directory; pass an experiment YAML file or a shipped "
-                              "config's name, e.g. demo_teacher (`skd configs` lists them)")
-        try:
-            data = load_yaml(path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: not valid YAML: {error}") from None
-        except OSError as error:
-            raise ConfigError(f"config {path} cannot be read: {error.strerror or error}") from None
-        data = {} if data is None else data
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the config must be a mapping of keys to values, got a "
-                              f"{type(data).__name__} "
-                              "(a YAML list at the top of the file?)")
-    if values:
-        data = _merge(data, values)
-    for text in overrides or []:
-        keys, value = _parse_override(text)
-        data = _merge(data, _nest(keys, value))
-    try:
-        return config_from_dict(data)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}" if path is not None else str(error)) from None
-
-
-def _nest(keys: list, value) -> dict:
-    for key in reversed(keys):
-        value = {key: value}
-    return value
-
-
-def _merge(base: dict, update: dict) -> dict:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "args":
-            out[key] = _merge(out[key], value)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = value
-    return out
+    return load_yaml(config_from_dict, path, overrides, values)
 
 
 def save_config(config: ExperimentConfig, path: Union[str, Path]) -> None:

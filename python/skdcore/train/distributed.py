@@ -1,33 +1,17 @@
-"""torchrun support: process-group set-up from the environment, gradient averaging, buffer sync.
-
-Gradients are averaged by hand (one all-reduce per step over a flat buffer) instead of wrapping
-the model in DistributedDataParallel: SKD's revised backward takes one gradient per loss, which
-DDP's hooks would all-reduce on every backward; the revision itself all-reduces what it needs.
-BatchNorm running statistics are broadcast from rank 0 before each step, as DDP does
-(``model.sync_bn``: batch statistics over the global batch, see sync_batchnorm.py). Train metrics
+"""torchrun support for the trainer: process-group set-up from the environment, metric averaging,
+prediction gathering. The SKD step's own part (gradient averaging, buffer sync) is
+``skdcore.distill.distributed``; ``model.sync_bn``: batch statistics over the global batch, see
+sync_batchnorm.py. Train metrics
 are averaged over ranks; evaluation runs on every rank's shard and the predictions are gathered.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
+from ..distill.distributed import DistInfo
 
 
 def init_from_env(device: torch.device) -> DistInfo:
@@ -38,28 +22,6 @@ def init_from_env(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return DistInfo(dist.get_rank(), dist.get_world_size())
-
-
-def average_gradients(params, info: DistInfo) -> None:
-    if not info.enabled:
-        return
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= info.world_size
-    offset = 0
-    for g in grads:
-        g.copy_(flat[offset:offset + g.numel()].view_as(g))
-        offset += g.numel()
-
-
-def broadcast_buffers(model: torch.nn.Module, info: DistInfo) -> None:
-    if not info.enabled:
-        return
-    for buffer in model.buffers():
-        dist.broadcast(buffer, 0)
 
 
 def barrier(info: DistInfo) -> None:

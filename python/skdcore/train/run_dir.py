@@ -147,8 +147,9 @@ def claim_run_dir(out: Path, resume: bool = False, force: bool = False, dist=Non
     """Lock ``out`` for this run (rank 0 only), then refuse an existing run, or move it aside (``force``),
     or decide between resuming and a fresh start (``resume``). Every rank gets the same decision, and
     every rank raises when rank 0 could not claim the directory."""
+    from ..distill.distributed import DistInfo
     from ..output_paths import OutputPathError, check_output_dir
-    from .distributed import DistInfo, average_over_ranks
+    from .distributed import average_over_ranks
 
     dist = dist or DistInfo()
     out = Path(out)

@@ -19,8 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Dict, Optional
 
-from ..atomic_io import open_no_follow
-from .checkpoint import atomic_write_text
+from ..atomic_io import atomic_write_text, open_no_follow
 
 REVISION_PREFIXES = ("cos_", "projected_")
 

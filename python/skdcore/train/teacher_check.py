@@ -5,8 +5,8 @@ with it, the student rarely beats an LQ baseline, so ``skd distill`` says so bef
 """
 from __future__ import annotations
 
+from ..data.batches import epoch_batches, iterate
 from ..evaluation.metrics import evaluate
-from .batches import epoch_batches, iterate
 
 # A teacher below this share of its own training clips (HQ) underfits (the baseline fits ~99% of its LQ).
 TEACHER_FIT = 0.97

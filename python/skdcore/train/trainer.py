@@ -12,50 +12,38 @@ Checkpoints (``<output_dir>/last.pt``, ``best.pt``) hold everything needed for a
 model, optimizer, scheduler, RNG state and the position inside the epoch. The run directory also
 keeps ``config.yaml``, ``train.log``, ``log.csv`` and ``results.json``; an existing run is never
 overwritten (``run_dir.py``: ``--resume`` or ``--force``).
+What a run is built from (datasets, model arguments, the teacher) is set up in ``setup.py``.
 """
 from __future__ import annotations
 
 import math
-import os
-import random
 import time
 from pathlib import Path
 from typing import Dict, Optional
 
-import numpy as np
 import torch
 
 from ..atomic_io import atomic_write_json, remove_stale_temp_files
-from ..devices import resolve_device
-from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
-from ..layouts import get_layout
-from ..models import build_model, model_class
-from .amp import MixedPrecision
-from .batches import epoch_batches, iterate
-from .checkpoint import (
+from ..checkpoints import (
     CheckpointError,
     load_checkpoint,
     load_model_state,
-    model_from_checkpoint,
     resume_state,
     save_checkpoint,
     set_rng_state,
     unwrap,
 )
+from ..data.batches import epoch_batches, iterate
+from ..devices import resolve_device
+from ..distill import Distiller
+from ..distill.distributed import DistInfo, average_gradients, broadcast_buffers
+from ..distill.losses import LOSS_NAMES, cross_entropy
+from ..evaluation.metrics import classification_metrics, evaluate, format_metrics, predict
+from ..models import build_model
+from .amp import MixedPrecision
 from .compile import compile_model
-from .config import SELECT_ON_TEST_LABEL, ConfigError, ExperimentConfig, save_config
-from .distiller import Distiller
-from .distributed import (
-    DistInfo,
-    average_gradients,
-    average_over_ranks,
-    barrier,
-    broadcast_buffers,
-    gather_predictions,
-    init_from_env,
-    rank_device,
-)
-from .losses import LOSS_NAMES, cross_entropy
+from .config import SELECT_ON_TEST_LABEL, ExperimentConfig, save_config
+from .distributed import average_over_ranks, barrier, gather_predictions, init_from_env, rank_device
 from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .resume_checks import (
@@ -68,106 +56,10 @@ from .resume_checks import (
 from .run_dir import claim_run_dir
 from .run_log import RunLogger
 from .selection import selection_lines
+from .setup import load_teacher, model_arguments, open_datasets, open_test_set, seed_everything
 from .sync_batchnorm import convert_sync_batchnorm
 from .teacher_check import check_teacher
 from .teacher_check import describe as describe_teacher
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-
-
-def open_datasets(cfg: ExperimentConfig):
-    """(train, selection) PairedSkeletonDatasets; runs ``data.prepare`` first when the root is not prepared.
-
-    The selection split is ``data.val_split``, or ``data.test_split`` under ``data.select_on_test``
-    (the reference's behaviour). The test split is opened only at the end (:func:`open_test_set`).
-    """
-    from ..data import PairedSkeletonDataset, prepare_dataset
-
-    root = Path(cfg.data.root)
-    if not (root / "manifest.json").exists():
-        if cfg.data.prepare is None:
-            raise ConfigError(f"data.root {root} holds no prepared dataset; run `skd prepare --out {root}`, "
-                              "point data.root at a prepared folder, or add a data.prepare section")
-        try:
-            prepare_dataset(root, **cfg.data.prepare)
-        except (ValueError, TypeError) as error:
-            raise ConfigError(f"data.prepare: {error}") from None
-    check_splits(cfg, root)
-    train = PairedSkeletonDataset(root, split=cfg.data.train_split, lq=cfg.data.lq, seed=cfg.seed,
-                                  lq_config=cfg.data.lq_corruption)
-    selection = selection_split(cfg)
-    try:
-        select = PairedSkeletonDataset(root, split=selection, lq="fixed")
-    except ValueError as error:
-        raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation "
-                          "split (skd prepare ... --val-fraction 0.1), set data.val_split to an existing "
-                          f"split, or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
-    return train, select
-
-
-def selection_split(cfg: ExperimentConfig) -> str:
-    """The split best.pt is chosen on."""
-    if cfg.data.select_on_test or cfg.data.val_split is None:
-        if not cfg.data.select_on_test:
-            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or "
-                              f"set data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
-        return cfg.data.test_split
-    return cfg.data.val_split
-
-
-def check_splits(cfg: ExperimentConfig, root: Path) -> None:
-    """The train and test splits exist (the test split is read only after training: a typo there would
-    otherwise cost the whole run)."""
-    known = sorted(p.stem[len("split_"):] for p in root.glob("split_*.npy"))
-    for key in ("train_split", "test_split"):
-        split = getattr(cfg.data, key)
-        if split not in known:
-            raise ConfigError(f"data.{key}: split {split!r} not in {root}; available splits: {known}")
-
-
-def open_test_set(cfg: ExperimentConfig):
-    from ..data import PairedSkeletonDataset
-
-    return PairedSkeletonDataset(cfg.data.root, split=cfg.data.test_split, lq="fixed")
-
-
-def data_layout(cfg: ExperimentConfig, dataset, layout=None, key: str = "data.layout (--layout)") -> dict:
-    """The layout the model is built for, as plain data: ``layout`` (model.args.layout), ``data.layout``
-    (an override) or the manifest's; an override must have the data's joints."""
-    joints = dataset.data.shape[3]
-    if layout is None and cfg.data.layout is None:
-        return dataset.layout.to_dict()
-    try:
-        layout = get_layout(cfg.data.layout if layout is None else layout)
-    except ValueError as error:
-        raise ConfigError(f"{key}: {error}") from None
-    if layout.num_joints != joints:
-        raise ConfigError(f"{key}: layout {layout.name!r} has {layout.num_joints} joints but "
-                          f"{cfg.data.root} holds V={joints}; give the layout the data was prepared with")
-    return layout.to_dict()
-
-
-def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
-    """cfg.model.args completed with what the data says: the classes, and what the model class reads
-    from the clip shape and the layout (channels, persons, joints, graph).
-
-    The layout is stored as a plain dict, so checkpoints and configs rebuild the same graph."""
-    args = dict(cfg.model.args)
-    N, channels, T, V, M = (len(dataset.data),) + tuple(dataset.data.shape[1:])
-    clip_shape = (N, channels // 2, T, V, M)  # NB: the dataset stores LQ and HQ stacked on C
-    layout = (data_layout(cfg, dataset, args.pop("layout"), "model.args.layout") if "layout" in args
-              else data_layout(cfg, dataset))
-    from_data = model_class(cfg.model.name).arguments_from_data(clip_shape, layout)
-    return {"num_class": dataset.num_classes, **from_data, **args}
 
 
 class Trainer:
@@ -200,7 +92,7 @@ class Trainer:
         self.teacher, self.teacher_check = None, None
         self.model_args = model_arguments(cfg, self.train_set)
         if cfg.mode == "distill":
-            self.teacher = self._load_teacher()
+            self.teacher = load_teacher(cfg, self.num_classes, self.device, self.trust_checkpoint)
             if cfg.model.adaption:
                 self.model_args["adaption_channels"] = self.teacher.feature_channels
         self.model = build_model(cfg.model.name, ops=cfg.ops, **self.model_args).to(self.device)
@@ -235,22 +127,6 @@ class Trainer:
     def close(self) -> None:
         """Release the run directory's lock (``fit`` does at its end); for a Trainer used step by step."""
         self.claim.release()
-
-    # -- set-up --------------------------------------------------------------------------------
-    def _load_teacher(self):
-        path = self.cfg.teacher_checkpoint
-        if not path:
-            raise ConfigError("mode: distill needs teacher_checkpoint: pass --teacher PATH or set "
-                              "teacher_checkpoint (train one with `skd train` on a mode: teacher config)")
-        ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
-        teacher = model_from_checkpoint(ckpt, path, ops=self.cfg.ops)
-        load_model_state(teacher, ckpt, path)
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        if teacher.num_class != self.num_classes:
-            raise CheckpointError(f"teacher {path} predicts {teacher.num_class} classes "
-                                  f"but the data has {self.num_classes}")
-        return teacher.to(self.device).eval()
 
     def _batches(self, epoch: int):
         return epoch_batches(len(self.train_set), self.cfg.data.batch_size, self.cfg.seed, epoch,

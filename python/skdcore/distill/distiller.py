@@ -1,7 +1,6 @@
 """The SKD step for any teacher / student pair: the one implementation the trainer and users share.
 
-Public as :mod:`skdcore.distill` (this module lives in ``train`` so that the trainer can use it
-without an import cycle). A step is::
+Public as :mod:`skdcore.distill`; ``skd distill`` (``skdcore.train``) trains with it. A step is::
 
     teacher_out = distiller.teacher_forward(hq)            # frozen teacher, eval mode, no grad
     student_out = distiller.student_forward(lq)            # student (+ adaption conv)
@@ -183,7 +182,7 @@ class Distiller(nn.Module):
         student: the model being trained. A ``DistributedDataParallel`` wrapper is unwrapped: the
             per-loss gradients need ``torch.autograd.grad``, which DDP's hooks do not support, so under
             ``torch.distributed`` the distiller averages the gradients over ranks itself (gradient
-            revision: only the Gram matrix is all-reduced; see ``skdcore.train.revision``).
+            revision: only the Gram matrix is all-reduced; see ``skdcore.distill.revision``).
         adaption: the student's 1x1 "adaption" conv on its features: ``(student_channels,
             teacher_channels)`` builds one (its parameters are the distiller's, so give
             ``distiller.parameters()`` to the optimizer), an ``nn.Module`` is used as is, ``None``
@@ -197,7 +196,7 @@ class Distiller(nn.Module):
             (SKD); ``False``: plain summed backward.
         ops: "fused" (skdcore's compiled graph matching and gradient revision) or "reference" (pure
             PyTorch, with the reference's one-backward-per-loss revision).
-        revision_scheme, revision_mode: :class:`~skdcore.train.revision.RevisedBackward`'s scheme ("fast",
+        revision_scheme, revision_mode: :class:`~skdcore.distill.revision.RevisedBackward`'s scheme ("fast",
             "reference") and mode ("skd", "pcgrad"); ops="reference" implies scheme "reference".
         broadcast_buffers: under torch.distributed, copy rank 0's buffers (BatchNorm statistics) to every
             rank before each student forward, as DDP does.

@@ -29,7 +29,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..atomic_io import atomic_torch_save, atomic_write_text  # noqa: F401  (atomic_write_text: re-exported)
+from ..atomic_io import atomic_torch_save
 from ..checkpoint_pickle import check_checkpoint_pickle, check_loaded_values
 from ..untrusted_zip import check_members, open_zip
 from ..zip_structure import check_zip_structure
@@ -251,7 +251,7 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu", trust: bool = Fa
                 "or was not written by skdcore"
             )
     from ..models import available_models
-    from .resume_checks import check_config_field
+    from .fields import check_config_field
 
     check_config_field(ckpt.get("config"), path)
     from ..models.registry import REGISTER_HINT

@@ -27,7 +27,7 @@ each loss with a ``torch.amp.GradScaler``. Under ``torch.distributed`` the disti
 gradients over ranks itself (a DistributedDataParallel student is unwrapped). ``skd distill`` trains
 with this same class.
 """
-from .train.distiller import Distiller, DistillOutput, ModelOutput, fold_persons
-from .train.losses import LOSS_WEIGHTS
+from .distiller import Distiller, DistillOutput, ModelOutput, fold_persons
+from .losses import LOSS_WEIGHTS
 
 __all__ = ["DistillOutput", "Distiller", "LOSS_WEIGHTS", "ModelOutput", "fold_persons"]
