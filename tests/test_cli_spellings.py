@@ -2,7 +2,8 @@
 centre_input; the British one (the code's and the outputs' names) is what the command sees."""
 import pytest
 
-from skdcore.cli import _config, build_parser
+from skdcore.cli import build_parser
+from skdcore.commands.train import config_from_args
 from skdcore.commands.robustness import parse_severities
 
 
@@ -25,6 +26,6 @@ def test_corruption_names_both_spellings():
 def test_set_keys_both_spellings():
     overrides = ["--set", "model.args.center_input=false", "--set", "data.prepare.normalize=true"]
     args = build_parser().parse_args(["train", "--config", "own_skeletons", *overrides])
-    cfg = _config(args)
+    cfg = config_from_args(args)
     assert cfg.model.args["centre_input"] is False and "center_input" not in cfg.model.args
     assert cfg.data.prepare["normalise"] is True
