@@ -43,7 +43,7 @@ wheel: setup
 	PATH="$(abspath $(dir $(PY))):$$PATH" $(PY) -m auditwheel repair $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-raw/skdcore-*.whl
 	@ls -l $(WHEEL_DIR)/*.whl
 
-# A CUDA wheel, e.g. skdcore-0.1.0+pt213cu130-cp311-cp311-manylinux_2_28_x86_64.whl (docs/build-cuda.md):
+# A CUDA wheel, e.g. skdcore-0.1.0+pt213cu130-cp311-cp311-manylinux_2_24_x86_64.whl (docs/build-cuda.md):
 # compiled with the local nvcc (SKDCORE_CUDA=ON) against the registry's CUDA torch, installed into its own
 # venv $(CUDA_VENV) (pip --isolated: no local CPU wheel or constraint may stand in for it) from a
 # wheelhouse downloaded once ($(CUDA_WHEELHOUSE), ~2.8 GB: check-wheel-cuda reuses it, no second
