@@ -166,7 +166,7 @@ rows += [(v["measure"], v["target"], v["value"], v["met"]) for v in verdicts]
 epoch = [json.loads(line[6:]) for line in read("epoch.log").splitlines() if line.startswith("EPOCH ")]
 if epoch:
     e = epoch[-1]
-    rows.append(("bench_epoch whole step, clips/s", f">= {e['goal_clips_per_s']}", f"{e['epoch_clips_per_s']:.0f}",
+    rows.append(("bench_epoch whole step, clips/s", f">= {e['goal_clips_per_s']}", f"{e['epoch_clips_per_s']:.1f}",
                  e["epoch_clips_per_s"] >= e["goal_clips_per_s"]))
     rows.append(("bench_epoch loader alone, clips/s", "(info)", f"{e['loader_clips_per_s']:.0f} ({e['workers']} workers)", None))
     rows.append(("NTU-60 X-Sub epoch, projected s", "<= 90", f"{e['ntu60_xsub_epoch_s']:.0f}", e["ntu60_xsub_epoch_s"] <= 90))
