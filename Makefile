@@ -6,7 +6,7 @@ TORCH_PIN ?= torch==2.13.0
 SETUP_STAMP := $(VENV)/.skdcore-setup
 BUILD_STAMP := $(VENV)/.skdcore-build-setup
 
-.PHONY: setup build-setup install demo test test-fast wheel wheel-cuda sdist bench clean
+.PHONY: setup build-setup install demo test test-fast wheel wheel-cuda cuda-wheelhouse check-wheel-cuda sdist bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,27 +53,52 @@ wheel: build-setup
 	PATH="$(abspath $(dir $(PY))):$$PATH" $(PY) -m auditwheel repair $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-raw/skdcore-*.whl
 	@ls -l $(WHEEL_DIR)/*.whl
 
-# A CUDA wheel, e.g. skdcore-0.1.0+pt213cu130-cp311-cp311-manylinux_2_28_x86_64.whl: compiled with the local
-# nvcc (SKDCORE_CUDA=ON) against the registry's CUDA torch, installed into its own venv $(CUDA_VENV) (pip
-# --isolated: no local CPU wheel or constraint may stand in for it; several GB). The build names that
-# torch and CUDA in the local version and pins that torch exactly (build_support/torch_requirement.py);
-# auditwheel vendors no torch or CUDA library. CUDA_PY=python3 builds with an existing CUDA torch instead.
-# Its own CMake build folder: the CPU build's cache points at the CPU torch.
+# A CUDA wheel, e.g. skdcore-0.1.0+pt213cu130-cp311-cp311-manylinux_2_24_x86_64.whl (docs/build-cuda.md):
+# compiled with the local nvcc (SKDCORE_CUDA=ON) against the registry's CUDA torch, installed into its own
+# venv $(CUDA_VENV) (pip --isolated: no local CPU wheel or constraint may stand in for it) from a
+# wheelhouse downloaded once ($(CUDA_WHEELHOUSE), ~2.8 GB: check-wheel-cuda reuses it, no second
+# download). CUDA headers and libraries a partial toolkit lacks come from that torch's own nvidia wheels
+# (cmake/SkdcoreCuda.cmake). CUDA_ARCHS: e.g. "90" or "80;90"; empty: the archs the CUDA torch ships,
+# PTX of the newest. The build names that torch and CUDA in the local version and pins that torch
+# exactly (build_support/torch_requirement.py); auditwheel vendors no torch or CUDA library.
+# CUDA_PY=python3 builds with an existing CUDA torch instead. Its own CMake build folder: the CPU
+# build's cache points at the CPU torch.
 CUDA_VENV ?= .venv-cuda
 CUDA_PY ?= $(CUDA_VENV)/bin/python
 CUDA_TORCH_PIN ?= $(TORCH_PIN)
-CUDA_ARCHS ?= 80;90
+CUDA_WHEELHOUSE ?= build/cuda-wheelhouse
+CUDA_ARCHS ?=
+CUDA_CHECK_VENV ?= build/check-cuda-venv
+PIP_FROM_WHEELHOUSE = -m pip install --isolated --no-index --find-links $(CUDA_WHEELHOUSE)
+
+$(CUDA_WHEELHOUSE)/.complete: requirements-dev.txt
+	[ -x "$(CUDA_VENV)/bin/python" ] || $(PYTHON) -m venv $(CUDA_VENV)
+	$(CUDA_VENV)/bin/python -m pip download --isolated "$(CUDA_TORCH_PIN)" -r requirements-dev.txt -d $(CUDA_WHEELHOUSE)
+	touch $@
+
+cuda-wheelhouse: $(CUDA_WHEELHOUSE)/.complete
+
 wheel-cuda:
 	[ -x "$(CUDA_PY)" ] || $(PYTHON) -m venv $(CUDA_VENV)
-	$(CUDA_PY) -c "import torch; assert torch.version.cuda" 2>/dev/null || \
-	  $(CUDA_PY) -m pip install --isolated "$(CUDA_TORCH_PIN)" -r requirements-dev.txt
+	$(CUDA_PY) -c "import torch; assert torch.version.cuda" 2>/dev/null || { \
+	  $(MAKE) cuda-wheelhouse && $(CUDA_PY) $(PIP_FROM_WHEELHOUSE) "$(CUDA_TORCH_PIN)" -r requirements-dev.txt; }
 	$(CUDA_PY) -c "import torch; assert torch.version.cuda, f'torch {torch.__version__} is not a CUDA build'"
 	rm -rf build/wheel-cuda-raw
-	SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS="$(CUDA_ARCHS)" $(CUDA_PY) -m pip wheel --no-build-isolation --no-deps \
-	  -C build-dir="build/cuda-{wheel_tag}" -w build/wheel-cuda-raw .
+	SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS="$(CUDA_ARCHS)" PATH="$(abspath $(dir $(CUDA_PY))):$$PATH" \
+	  $(CUDA_PY) -m pip wheel --no-build-isolation --no-deps -C build-dir="build/cuda-{wheel_tag}" \
+	  -w build/wheel-cuda-raw .
 	PATH="$(abspath $(dir $(CUDA_PY))):$$PATH" $(CUDA_PY) -m auditwheel repair \
 	  $(foreach lib,$(WHEEL_EXCLUDES),--exclude '$(lib)') -w $(WHEEL_DIR) build/wheel-cuda-raw/skdcore-*.whl
 	@ls -l $(WHEEL_DIR)/*+pt*cu*.whl
+
+# The CUDA wheel in a fresh venv next to the CUDA torch (from the wheelhouse), on this machine with or
+# without a GPU: import, `skd info` (compiled archs), the CPU test subset, tests/test_cuda_wheel.py.
+check-wheel-cuda: cuda-wheelhouse
+	rm -rf $(CUDA_CHECK_VENV)
+	$(PYTHON) -m venv $(CUDA_CHECK_VENV)
+	$(CUDA_CHECK_VENV)/bin/python $(PIP_FROM_WHEELHOUSE) "$(CUDA_TORCH_PIN)" -r requirements-dev.txt \
+	  $$(ls -t $(WHEEL_DIR)/skdcore-*+pt*cu*.whl | head -n 1)
+	bash build_support/check_wheel_cuda.sh $(CUDA_CHECK_VENV)/bin/python
 
 # The source distribution; it compiles against whatever supported torch the installing venv has.
 sdist: setup

@@ -3,8 +3,8 @@ centre_input; the British one (the code's and the outputs' names) is what the co
 import pytest
 
 from skdcore.cli import build_parser
-from skdcore.commands.train import config_from_args
 from skdcore.commands.robustness import parse_severities
+from skdcore.commands.train import config_from_args
 
 
 @pytest.mark.parametrize("flag, value", [("--normalise", True), ("--normalize", True),

@@ -37,6 +37,7 @@ def test_sdist_holds_the_build_support_and_the_source_requirement(sdist):
         "build_support/torch_requirement.py",
         "build_support/glibc_compat/sys/single_threaded.h",
         "CMakeLists.txt",
+        "cmake/SkdcoreCuda.cmake",
         "LICENSE",
         "python/skdcore/py.typed",
     ):

@@ -6,6 +6,7 @@ are averaged over ranks; evaluation runs on every rank's shard and the predictio
 """
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -21,7 +22,17 @@ def init_from_env(device: torch.device) -> DistInfo:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # The group must go before the interpreter does: left to interpreter finalization, gloo's worker
+        # threads still hold finished work (tensors with Python references) and freeing them then
+        # aborts the process ("terminate called without an active exception", exit -6) at random.
+        atexit.register(destroy_process_group)
     return DistInfo(dist.get_rank(), dist.get_world_size())
+
+
+def destroy_process_group() -> None:
+    """Leave the process group, if still in one (idempotent: also runs at exit)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def barrier(info: DistInfo) -> None:
