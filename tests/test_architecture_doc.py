@@ -117,7 +117,8 @@ def module_rows(text: str) -> dict:
 
 
 def package_parts() -> tuple:
-    """(top-level module names, {subpackage: [its modules and second-level subpackages]})."""
+    """(top-level module names, {subpackage: [its modules and second-level subpackages], data folder:
+    [its files]})."""
     modules = sorted(p.stem for p in PACKAGE.glob("*.py"))
     subpackages = {}
     for folder in sorted(p for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"):
@@ -125,8 +126,8 @@ def package_parts() -> tuple:
             subpackages[folder.name] = sorted(
                 [p.name for p in folder.glob("*.py") if p.name != "__init__.py"]
                 + [f"{p.name}/" for p in folder.iterdir() if (p / "__init__.py").is_file()])
-        else:
-            subpackages[folder.name] = []  # a data folder (configs/)
+        else:  # a data folder (configs/): its files
+            subpackages[folder.name] = sorted(p.name for p in folder.iterdir() if p.is_file())
     return modules, subpackages
 
 
