@@ -71,17 +71,18 @@ CUDA_ARCHS ?=
 CUDA_CHECK_VENV ?= build/check-cuda-venv
 PIP_FROM_WHEELHOUSE = -m pip install --isolated --no-index --find-links $(CUDA_WHEELHOUSE)
 
-$(CUDA_WHEELHOUSE)/.complete: requirements-dev.txt
-	[ -x "$(CUDA_VENV)/bin/python" ] || $(PYTHON) -m venv $(CUDA_VENV)
-	$(CUDA_VENV)/bin/python -m pip download --isolated "$(CUDA_TORCH_PIN)" -r requirements-dev.txt -d $(CUDA_WHEELHOUSE)
-	touch $@
+# NB: a shell step, not a recursive $(MAKE): `make -n wheel-cuda` must only print what it would do.
+DOWNLOAD_WHEELHOUSE = [ -f $(CUDA_WHEELHOUSE)/.complete ] || { $(CUDA_PY) -m pip download --isolated \
+	  "$(CUDA_TORCH_PIN)" -r requirements-dev.txt -d $(CUDA_WHEELHOUSE) && touch $(CUDA_WHEELHOUSE)/.complete; }
 
-cuda-wheelhouse: $(CUDA_WHEELHOUSE)/.complete
+cuda-wheelhouse:
+	[ -x "$(CUDA_PY)" ] || $(PYTHON) -m venv $(CUDA_VENV)
+	$(DOWNLOAD_WHEELHOUSE)
 
 wheel-cuda:
 	[ -x "$(CUDA_PY)" ] || $(PYTHON) -m venv $(CUDA_VENV)
-	$(CUDA_PY) -c "import torch; assert torch.version.cuda" 2>/dev/null || { \
-	  $(MAKE) cuda-wheelhouse && $(CUDA_PY) $(PIP_FROM_WHEELHOUSE) "$(CUDA_TORCH_PIN)" -r requirements-dev.txt; }
+	$(CUDA_PY) -c "import torch; assert torch.version.cuda" 2>/dev/null || { $(DOWNLOAD_WHEELHOUSE) && \
+	  $(CUDA_PY) $(PIP_FROM_WHEELHOUSE) "$(CUDA_TORCH_PIN)" -r requirements-dev.txt; }
 	$(CUDA_PY) -c "import torch; assert torch.version.cuda, f'torch {torch.__version__} is not a CUDA build'"
 	rm -rf build/wheel-cuda-raw
 	SKDCORE_CUDA=ON SKDCORE_CUDA_ARCHS="$(CUDA_ARCHS)" PATH="$(abspath $(dir $(CUDA_PY))):$$PATH" \

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from skdcore.train.distiller import Distiller
+from skdcore.distill import Distiller
 
 from common import machine_line, markdown_table
 from skdcore.data import PairedSkeletonDataset, make_loader, prepare_dataset

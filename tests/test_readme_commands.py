@@ -23,6 +23,8 @@ def readme_commands() -> list:
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.replace("\\\n", " ").splitlines():
             words = shlex.split(line, comments=True)
+            if "<" in words:  # a stdin redirect (docs/pose-estimators.md): not an argument
+                words = words[:words.index("<")]
             if words[:1] == ["skd"]:
                 commands.append(words[1:])
             elif "skdcore.cli" in words:

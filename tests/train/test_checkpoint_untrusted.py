@@ -174,7 +174,8 @@ def test_checked_bytes_are_what_the_fresh_archive_holds():
 
 
 def test_eval_out_file_names_from_a_checkpoint_name_stay_in_out(tiny_data, tiny_teacher, tmp_path):
-    """A checkpoint's config.name went into `skd eval --out` file names (and wrote five levels up)."""
+    """A checkpoint's config.name went into `skd eval --out` file names (and wrote five levels up); runs are
+    now named by their folder, and nothing the checkpoint holds leaves --out."""
     from skdcore.cli import main
 
     deep = tmp_path / "a" / "b" / "c" / "d"
@@ -187,5 +188,5 @@ def test_eval_out_file_names_from_a_checkpoint_name_stay_in_out(tiny_data, tiny_
                  "--out", str(out),
                  "--input", "lq"]) == 0
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert written == ["a/b/c/d/crafted.pt", "a/b/c/d/out/confusion__.._.._.._escaped_traversal_lq.csv",
-                       "a/b/c/d/out/confusion__.._.._.._escaped_traversal_lq.png", "a/b/c/d/out/eval.json"]
+    assert written == ["a/b/c/d/crafted.pt", "a/b/c/d/out/confusion_d_lq.csv",
+                       "a/b/c/d/out/confusion_d_lq.png", "a/b/c/d/out/eval.json"]

@@ -17,6 +17,7 @@ def removed_on_failure(path):
     try:
         yield
     except Exception:
-        if not existed and path.is_dir() and not path.is_symlink():
+        # NB: os.path (not Path) answers False for any OSError, e.g. a name too long to be a folder
+        if not existed and os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         raise
