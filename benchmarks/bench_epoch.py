@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import torch
-from skdcore.distill import Distiller
 
 from common import machine_line, markdown_table
 from skdcore.data import PairedSkeletonDataset, make_loader, prepare_dataset
 from skdcore.data.manifest import load_manifest
+from skdcore.distill import Distiller
 from skdcore.models import build_model
 from skdcore.train.amp import MixedPrecision
 from skdcore.train.ops_select import select_ops
