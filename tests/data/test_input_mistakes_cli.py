@@ -125,3 +125,9 @@ def test_damaged_zip_from_any_reader_is_a_clean_error(tmp_path, capsys, monkeypa
     monkeypatch.setattr(export, "run", reads_the_archive)
     err = _run(["export", damaged, "--format", "pt2"], capsys)
     _expect(err, f"checkpoint {damaged}", "damaged or not a zip file", "again")
+
+
+@pytest.mark.parametrize("flag, value", [("--max-persons", "2"), ("--score-threshold", "0.5")])
+def test_prepare_keypoint_options_on_another_source(flag, value, tmp_path, capsys):
+    err = _run(["prepare", "--out", tmp_path / "data", "--num-samples", 8, flag, value], capsys)
+    _expect(err, flag, "--source keypoints only", "leave them out")

@@ -157,6 +157,10 @@ def lq_from_args(args):
 
 
 def source_options(args) -> dict:
+    if args.source != "keypoints":
+        from .prepare_keypoints import refuse_keypoint_options
+
+        refuse_keypoint_options(args)
     if args.source == "synthetic":
         if args.layout:
             raise ValueError("--layout does not apply to --source synthetic (its clips are NTU-25)")

@@ -23,6 +23,15 @@ def add_keypoint_arguments(parser) -> None:
     )
 
 
+def refuse_keypoint_options(args) -> None:
+    """--max-persons / --score-threshold on another source: an error, never silently ignored."""
+    given = [flag for flag, value in (("--max-persons", args.max_persons),
+                                      ("--score-threshold", args.score_threshold)) if value is not None]
+    if given:
+        raise ValueError(f"{' and '.join(given)} apply to --source keypoints only (pose-estimator files), "
+                         f"not --source {args.source}: leave them out")
+
+
 def keypoint_source_options(args) -> dict:
     if args.num_coords:
         raise ValueError("--num-coords is for --source arrays; keypoint files say their coordinates")
