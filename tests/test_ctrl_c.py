@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import skdcore
 from skdcore.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +29,8 @@ def test_ctrl_c_in_train_prints_the_resume_hint_without_a_traceback(tmp_path):
         "optim": {"lr": 0.05, "epochs": 500, "milestones": []},
         "log": {"progress": False, "tensorboard": "off"}}))
     argv = ["train", "--config", str(config), "--threads", "1"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "python"), *sys.path])}
+    package_dir = str(Path(skdcore.__file__).resolve().parents[1])  # the skdcore this test imported
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_dir, *sys.path])}
     process = subprocess.Popen([sys.executable, "-m", "skdcore.cli", *argv], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
@@ -73,8 +72,6 @@ def test_the_page_has_the_three_steps():
 
 @pytest.mark.slow
 def test_the_page_commands_run(tmp_path, monkeypatch, capsys, one_torch_thread):
-    (tmp_path / "configs").mkdir()
-    shutil.copy(ROOT / "configs" / "own_skeletons.yaml", tmp_path / "configs")
     estimator_files(tmp_path)
     monkeypatch.chdir(tmp_path)
     outputs = []

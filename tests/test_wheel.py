@@ -169,24 +169,6 @@ def _fake_wheel(folder: Path, name: str, version: str) -> None:
         wheel.writestr(f"{dist_info}/RECORD", "")
 
 
-@pytest.fixture(scope="module")
-def repaired_wheel(tmp_path_factory):
-    """`make wheel` (pip wheel against this torch + auditwheel repair) into a temporary folder."""
-    if shutil.which("make") is None:
-        pytest.skip("make not found")
-    out = tmp_path_factory.mktemp("wheelhouse")
-    python = Path(sys.executable)
-    subprocess.run(
-        ["make", "-s", "wheel", f"PY={python}", f"VENV={python.parents[1]}", f"WHEEL_DIR={out}"],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    (wheel,) = out.glob("skdcore-*.whl")
-    return wheel
-
-
 @pytest.mark.slow
 def test_make_wheel_is_manylinux_pins_torch_and_vendors_nothing(repaired_wheel):
     assert "-manylinux_2_" in repaired_wheel.name and repaired_wheel.name.endswith("_x86_64.whl")

@@ -69,8 +69,6 @@ def built_wheel(request):
     given = os.environ.get("SKDCORE_TEST_WHEEL")
     if given:
         return Path(given)
-    from test_wheel import repaired_wheel  # noqa: F401  (make wheel, as the wheel tests build it)
-
     return request.getfixturevalue("repaired_wheel")
 
 

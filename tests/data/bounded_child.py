@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-PYTHON_DIR = str(Path(__file__).resolve().parents[2] / "python")
+import skdcore
+
+# NB: the folder holding the skdcore this test imported (an installed build, or sources with their .so)
+PYTHON_DIR = str(Path(skdcore.__file__).resolve().parents[1])
 
 
 def run_bounded(code: str, timeout: float = 60.0) -> tuple[str, float]:

@@ -11,6 +11,7 @@ import pytest
 import torch
 from keypoint_writers import frame_line, moving_people, write_coco, write_lines
 
+import skdcore
 from skdcore.checkpoints.checkpoint import save_checkpoint
 from skdcore.data.lq import impute_absent
 from skdcore.data.readers import read_keypoint_file
@@ -18,7 +19,8 @@ from skdcore.data.readers.person_tracks import frames_to_clip
 from skdcore.infer import Preprocessing, StreamRecognizer
 from skdcore.models import build_model
 
-PYTHON_DIR = Path(__file__).resolve().parents[2] / "python"
+# NB: the folder holding the skdcore this test imported (an installed build, or sources with their .so)
+PYTHON_DIR = Path(skdcore.__file__).resolve().parents[1]
 
 
 def prepared_folder(tmp_path, persons=1):
