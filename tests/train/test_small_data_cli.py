@@ -108,3 +108,21 @@ def test_prepare_draws_bars_only_on_a_terminal(monkeypatch):
     bar = prepare_module._progress_bar(10, 0, True, Path("out"))
     assert bar is not None
     bar.close()
+
+
+def test_no_validation_split_trains_on_every_training_clip_and_tests_last_pt(tiny_data, tmp_path, capsys):
+    from skdcore.train import ConfigError, Trainer
+
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "teacher", data__val_split=None,
+                                       data__select="last"))
+    train_set, fit_set = open_datasets(cfg)
+    assert fit_set.indices.tolist() == train_set.indices.tolist()  # the fit is logged on the training clips
+    result = train(cfg)
+    printed = capsys.readouterr().out
+    assert "no validation split (data.val_split: null): every training clip trains" in printed
+    assert result["test"]["checkpoint"] == "last.pt" and result["test"]["best_epoch"] == 2
+    assert result["selection"] == "training split 'train' (no validation split)"
+    assert all("fit_top1" in row and "val_top1" not in row for row in result["history"])
+    best = config_from_dict(tiny_config(tiny_data, tmp_path / "best", "teacher", data__val_split=None))
+    with pytest.raises(ConfigError, match="data.val_split is null.*data.select: last"):
+        Trainer(best)

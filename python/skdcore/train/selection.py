@@ -10,8 +10,18 @@ from __future__ import annotations
 MIN_RANKING_CLIPS = 100
 
 
+def no_validation(cfg) -> bool:
+    """``data.val_split: null`` with ``data.select: last``: every training clip trains and last.pt is
+    tested; the training split's fit is what the run logs (small real data sets: a validation split of a
+    whole subject costs a quarter of the training clips and ranks epochs by chance, docs/real-data.md)."""
+    return cfg.data.val_split is None and cfg.data.select == "last" and not cfg.data.select_on_test
+
+
 def selection_lines(cfg, selection_label: str, num_clips: int) -> list:
     """The lines a run prints about model selection (``selection_label``: the split best.pt is chosen on)."""
+    if no_validation(cfg):
+        return ["no validation split (data.val_split: null): every training clip trains, the test split is "
+                "evaluated on last.pt; the log's 'fit' is the training split's top-1 (eval mode)"]
     if cfg.data.select == "last":
         return ["the test split is evaluated on last.pt (data.select: last); best.pt is still saved"]
     lines = [f"best.pt is selected on the {selection_label}"]

@@ -60,7 +60,7 @@ from .ops_select import select_ops
 from .optim import build_optimizer, build_scheduler
 from .run_dir import claim_run_dir
 from .run_log import RunLogger
-from .selection import selection_lines
+from .selection import no_validation, selection_lines
 from .sync_batchnorm import convert_sync_batchnorm
 from .teacher_check import check_teacher
 from .teacher_check import describe as describe_teacher
@@ -108,11 +108,15 @@ def open_datasets(cfg: ExperimentConfig):
 
 
 def selection_split(cfg: ExperimentConfig) -> str:
-    """The split best.pt is chosen on."""
+    """The split best.pt is chosen on; with no validation split and ``data.select: last``, the training
+    split (its fit is logged, nothing is selected: see :mod:`.selection`)."""
     if cfg.data.select_on_test or cfg.data.val_split is None:
+        if no_validation(cfg):
+            return cfg.data.train_split
         if not cfg.data.select_on_test:
-            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or "
-                              f"set data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
+            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, set "
+                              "data.select: last (every training clip trains, last.pt is tested), or set "
+                              f"data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
         return cfg.data.test_split
     return cfg.data.val_split
 
@@ -186,7 +190,7 @@ class Trainer:
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
         # NB: the test split is not opened here; it is read once, after training (evaluate_test)
         self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
-        self.selection = "test" if cfg.data.select_on_test else "val"
+        self.selection = "test" if cfg.data.select_on_test else "fit" if no_validation(cfg) else "val"
         self.num_classes = self.train_set.num_classes
 
         self.teacher, self.teacher_check = None, None
@@ -354,6 +358,8 @@ class Trainer:
     def selection_label(self) -> str:
         if self.cfg.data.select_on_test:
             return f"test split {self.cfg.data.test_split!r} ({SELECT_ON_TEST_LABEL})"
+        if no_validation(self.cfg):
+            return f"training split {self.cfg.data.train_split!r} (no validation split)"
         return f"validation split {self.cfg.data.val_split!r}"
 
     def fit(self) -> Dict:
