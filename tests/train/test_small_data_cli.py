@@ -2,13 +2,14 @@
 check before distilling, the start-up and test lines; `skd models`; --threads."""
 import json
 
+import numpy as np
 import pytest
 import torch
 from tiny_setup import tiny_config
 
 from skdcore.cli import main
 from skdcore.evaluation.checkpoints import load_trained_model
-from skdcore.train import config_from_dict, train
+from skdcore.train import config_from_dict, load_checkpoint, train
 from skdcore.train.selection import MIN_RANKING_CLIPS
 from skdcore.train.teacher_check import TEACHER_FIT, teacher_accuracy
 from skdcore.train.trainer import open_datasets
@@ -110,19 +111,17 @@ def test_prepare_draws_bars_only_on_a_terminal(monkeypatch):
     bar.close()
 
 
-def test_no_validation_split_trains_on_every_training_clip_and_tests_last_pt(tiny_data, tmp_path, capsys):
-    from skdcore.train import ConfigError, Trainer
-
-    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "teacher", data__val_split=None,
-                                       data__select="last"))
+def test_no_validation_split_trains_on_every_training_clip(tiny_data, tmp_path, capsys):
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "teacher", data__val_split=None))
     train_set, fit_set = open_datasets(cfg)
     assert fit_set.indices.tolist() == train_set.indices.tolist()  # the fit is logged on the training clips
     result = train(cfg)
     printed = capsys.readouterr().out
     assert "no validation split (data.val_split: null): every training clip trains" in printed
-    assert result["test"]["checkpoint"] == "last.pt" and result["test"]["best_epoch"] == 2
+    val_clips = len(np.load(tiny_data / "split_val.npy"))
+    assert f"a 'val' split of {val_clips} clips that this run does not train on" in printed
+    assert result["test"]["checkpoint"] == "best.pt" and result["test"]["best_epoch"] == 2  # the last epoch
     assert result["selection"] == "training split 'train' (no validation split)"
     assert all("fit_top1" in row and "val_top1" not in row for row in result["history"])
-    best = config_from_dict(tiny_config(tiny_data, tmp_path / "best", "teacher", data__val_split=None))
-    with pytest.raises(ConfigError, match="data.val_split is null.*data.select: last"):
-        Trainer(best)
+    best, last = (load_checkpoint(tmp_path / "run" / name)["model"] for name in ("best.pt", "last.pt"))
+    assert all(torch.equal(best[k], last[k]) for k in best)

@@ -103,22 +103,27 @@ def open_datasets(cfg: ExperimentConfig):
     except ValueError as error:
         raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation "
                           "split (skd prepare ... --val-fraction 0.1), set data.val_split to an existing "
-                          f"split, or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
+                          "split or to null (no validation: every training clip trains, best.pt is the last "
+                          f"epoch), or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
     return train, select
 
 
 def selection_split(cfg: ExperimentConfig) -> str:
-    """The split best.pt is chosen on; with no validation split and ``data.select: last``, the training
-    split (its fit is logged, nothing is selected: see :mod:`.selection`)."""
+    """The split best.pt is chosen on; with no validation split (``data.val_split: null``) the training
+    split, whose fit is logged while best.pt follows the last epoch (:mod:`.selection`)."""
     if cfg.data.select_on_test or cfg.data.val_split is None:
         if no_validation(cfg):
             return cfg.data.train_split
-        if not cfg.data.select_on_test:
-            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, set "
-                              "data.select: last (every training clip trains, last.pt is tested), or set "
-                              f"data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
         return cfg.data.test_split
     return cfg.data.val_split
+
+
+def unused_val_clips(cfg: ExperimentConfig) -> int:
+    """Clips of the prepared 'val' split, which a run without a validation split does not train on."""
+    path = Path(cfg.data.root) / "split_val.npy"
+    if cfg.data.train_split == "val" or not path.exists():
+        return 0
+    return int(np.load(path, mmap_mode="r").shape[0])
 
 
 def check_splits(cfg: ExperimentConfig, root: Path) -> None:
@@ -380,7 +385,8 @@ class Trainer:
                        f"{self.dist.world_size} process(es), global batch "
                        f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else "")
                        + self._distill_description())
-        for line in selection_lines(cfg, self.selection_label(), len(self.val_set)):
+        unused = unused_val_clips(cfg) if no_validation(cfg) else 0
+        for line in selection_lines(cfg, self.selection_label(), len(self.val_set), unused):
             logger.message(f"[{cfg.name}] {line}")
         if self.teacher is not None and not self.step:
             self.teacher_check = check_teacher(self.teacher, self.train_set, self.val_set,
@@ -475,7 +481,7 @@ class Trainer:
             row.update({f"{prefix}_top1": metrics["top1"], f"{prefix}_top5": metrics["top5"],
                         f"{prefix}_loss": metrics["loss"]})
             summary += f" | {self.selection} ({self.input_name}) {format_metrics(metrics)}"
-            if metrics["top1"] >= self.best.get("top1", -1.0):
+            if metrics["top1"] >= self.best.get("top1", -1.0) or no_validation(cfg):  # NB: no selection
                 self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch,
                              "split": self.selection}
                 summary += " best"
