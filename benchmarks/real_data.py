@@ -28,7 +28,6 @@ Usage (1 thread per process; a seed of the yardstick takes ~10 min on one shared
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -45,6 +44,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS, BATCH, LR, WEIGHT_DECAY = 60, 16, 0.05, 5e-4
 KL_TEMPERATURE = 4.0
+ROLES = ("teacher", "baseline", "skd")
 
 
 # -- the yardstick: a plain PyTorch ST-GCN ------------------------------------------------------------
@@ -229,25 +229,46 @@ def train_yardstick(data: dict, mode: str, seed: int, teacher: nn.Module | None 
     return evaluate(model, inputs[test], labels[test]), model
 
 
-def yardstick_seed(data: dict, seed: int, out: Path) -> dict:
-    """{teacher, baseline, skd} test top-1 of one seed, read from ``out`` when already done."""
-    path = out / f"yardstick_s{seed}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    start = time.time()
-    teacher_acc, teacher = train_yardstick(data, "teacher", seed)
-    teacher.eval()
-    result = {
-        "teacher": teacher_acc,
-        "baseline": train_yardstick(data, "baseline", seed)[0],
-        "skd": train_yardstick(data, "skd", seed, teacher)[0],
-        "seconds": round(time.time() - start),
-    }
+def yardstick_seed(data: dict, seed: int, out: Path, roles=ROLES) -> dict:
+    """{role: test top-1} of one seed's runs in ``roles``; each finished run is a JSON file in ``out`` (the
+    teacher's weights too, for the student), read instead of trained again."""
     out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path)
-    return result
+    results, teacher_weights = {}, out / f"yardstick_s{seed}_teacher.pt"
+    for role in roles:
+        path = out / f"yardstick_s{seed}_{role}.json"
+        if path.exists():
+            results[role] = json.loads(path.read_text())["top1"]
+            continue
+        teacher = None
+        if role == "skd":
+            if not teacher_weights.exists():
+                raise SystemExit(f"yardstick seed {seed}: train its teacher first (--roles teacher skd)")
+            teacher = PlainSTGCN(int(data["labels"].max()) + 1, spatial_partition(data["layout"]), data["C"])
+            teacher.load_state_dict(torch.load(teacher_weights, weights_only=True))
+            teacher.eval()
+        start = time.time()
+        results[role], model = train_yardstick(data, role, seed, teacher)
+        if role == "teacher":
+            torch.save(model.state_dict(), teacher_weights)
+        record = {"top1": results[role], "seconds": round(time.time() - start)}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, path)
+        print(
+            f"yardstick {role} seed {seed}: test top-1 {results[role]:.2f}% ({record['seconds']} s)",
+            flush=True,
+        )
+    return results
+
+
+def yardstick_values(out: Path, seeds) -> dict:
+    """{role: [top-1 per seed]} of the roles finished for every seed in ``seeds``."""
+    values = {}
+    for role in ROLES:
+        paths = [out / f"yardstick_s{seed}_{role}.json" for seed in seeds]
+        if all(p.exists() for p in paths):
+            values[role] = [json.loads(p.read_text())["top1"] for p in paths]
+    return values
 
 
 # -- the driver: convert, prepare, skdcore's sweep, the table ----------------------------------------
@@ -326,50 +347,61 @@ def skdcore_sweep(args, p: float, root: Path) -> Path:
 
 
 def sweep_values(out: Path, seeds) -> dict:
-    """{role: [top-1 per seed]} from a sweep's sweep.csv (only the seeds asked for, all of them done)."""
-    rows = (
-        {int(r["seed"]): r for r in csv.DictReader(open(out / "sweep.csv"))}
-        if (out / "sweep.csv").exists()
-        else {}
-    )
-    missing = [s for s in seeds if s not in rows]
-    if missing:
-        return {}
-    keys = {"teacher": "teacher_top1_hq", "baseline": "baseline_top1_lq", "skd": "skd_top1_lq"}
-    return {role: [float(rows[s][key]) for s in seeds] for role, key in keys.items()}
+    """{role: [top-1 % per seed]} of the roles whose sweep runs finished for every seed in ``seeds``."""
+    values = {}
+    for role in ROLES:
+        paths = [out / f"{role}_s{seed}" / "results.json" for seed in seeds]
+        tops = [json.loads(p.read_text()).get("test", {}).get("top1") if p.exists() else None for p in paths]
+        if all(t is not None for t in tops):
+            values[role] = [100.0 * t for t in tops]
+    return values
 
 
 def summary(values: dict) -> dict:
+    """Mean +- std of each role; with baseline and SKD, the paired difference and its 95% t interval."""
     from scipy import stats
 
-    t, b, s = (np.array(values[r]) for r in ("teacher", "baseline", "skd"))
-    d = s - b
-    n = len(d)
-    half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-    return {
-        "n": n,
-        "teacher": (t.mean(), t.std(ddof=1)),
-        "baseline": (b.mean(), b.std(ddof=1)),
-        "skd": (s.mean(), s.std(ddof=1)),
-        "diff": (d.mean(), d.mean() - half, d.mean() + half),
-        "wins": int((d > 0).sum()),
-        "closed": 100 * d.mean() / (t.mean() - b.mean()),
-    }
+    out = {"n": len(next(iter(values.values())))}
+    for role, v in values.items():
+        v = np.array(v)
+        out[role] = (v.mean(), v.std(ddof=1) if len(v) > 1 else math.nan)
+    if "baseline" in values and "skd" in values:
+        d = np.array(values["skd"]) - np.array(values["baseline"])
+        n = len(d)
+        half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
+        out["diff"] = (d.mean(), d.mean() - half, d.mean() + half)
+        out["wins"] = int((d > 0).sum())
+        if "teacher" in values:
+            out["closed"] = 100 * d.mean() / (out["teacher"][0] - out["baseline"][0])
+    return out
 
 
 def table_rows(rows: list) -> list:
+    """Markdown rows; a cell of a run not finished for every seed says so."""
     lines = [
         "| p | run | seeds | teacher (HQ) | baseline (LQ) | SKD (LQ) | SKD - baseline [95% CI] | wins "
         "| gap closed |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for p, name, st in rows:
-        pm = lambda k: f"{st[k][0]:.1f} +- {st[k][1]:.1f}"  # noqa: E731
-        diff = st["diff"]
+
+        def pm(key):
+            if key not in st:
+                return "not run"
+            mean, std = st[key]
+            return f"{mean:.1f}" if std != std else f"{mean:.1f} +- {std:.1f}"
+
+        diff = st.get("diff")
+        diff_cell = (
+            "-"
+            if diff is None
+            else f"{diff[0]:+.1f}" + ("" if diff[1] != diff[1] else f" [{diff[1]:+.1f}, {diff[2]:+.1f}]")
+        )
+        wins = f"{st['wins']}/{st['n']}" if "wins" in st else "-"
+        closed = f"{st['closed']:.0f}%" if "closed" in st else "-"
         lines.append(
             f"| {p} | {name} | {st['n']} | {pm('teacher')} | {pm('baseline')} | {pm('skd')} | "
-            f"{diff[0]:+.1f} [{diff[1]:+.1f}, {diff[2]:+.1f}] | {st['wins']}/{st['n']} "
-            f"| {st['closed']:.0f}% |"
+            f"{diff_cell} | {wins} | {closed} |"
         )
     return lines
 
@@ -394,31 +426,29 @@ def main(argv=None) -> int:
     parser.add_argument("--labels", nargs="+", help="table: the skdcore runs to show (default: --label)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="skd prepare --val-fraction")
     parser.add_argument("--num-frames", type=int, default=32, help="skd prepare --num-frames")
+    parser.add_argument(
+        "--roles",
+        nargs="+",
+        choices=ROLES,
+        default=list(ROLES),
+        help="yardstick: the runs of each seed (the student needs its seed's teacher)",
+    )
     parser.add_argument("--results", type=Path, help="append the table's rows to this markdown file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
     for p in args.p:
         root = prepared(args, p)
+        ystick = args.work / "yardstick" / f"p{p}_frames{args.num_frames}"
         if args.only in (None, "yardstick"):
             data = load_prepared(root)
             for seed in args.seeds:
-                result = yardstick_seed(data, seed, args.work / "yardstick" / f"p{p}_frames{args.num_frames}")
-                print(f"yardstick p={p} seed {seed}: {result}", flush=True)
+                yardstick_seed(data, seed, ystick, args.roles)
         if args.only in (None, "skdcore"):
             skdcore_sweep(args, p, root)
-        found = [
-            json.loads(f.read_text())
-            for f in (
-                args.work / "yardstick" / f"p{p}_frames{args.num_frames}" / f"yardstick_s{s}.json"
-                for s in args.seeds
-            )
-            if f.exists()
-        ]
-        if len(found) == len(args.seeds):
-            rows.append(
-                (p, "plain PyTorch ST-GCN (yardstick)", summary({r: [f[r] for f in found] for r in found[0]}))
-            )
+        values = yardstick_values(ystick, args.seeds)
+        if values:
+            rows.append((p, "plain PyTorch ST-GCN (yardstick)", summary(values)))
         for label in args.labels or [args.label]:
             values = sweep_values(args.work / "runs" / f"{label}_p{p}", args.seeds)
             if values:
