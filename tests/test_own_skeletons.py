@@ -104,6 +104,7 @@ def test_readme_commands(own_files, capsys, monkeypatch):
     commands = readme_own_data_commands()
     assert [argv[0] for argv in commands[:4]] == ["prepare", "train", "train", "distill"]
     assert {"eval", "robustness", "export", "sweep", "models"} <= {argv[0] for argv in commands}
+    val_clips = 6 if "--val-fraction" in commands[0] else 0  # the config trains on every training clip
     for argv in commands:
         assert main(tiny_run(argv)) == 0, argv
         printed = capsys.readouterr().out
@@ -112,10 +113,13 @@ def test_readme_commands(own_files, capsys, monkeypatch):
             manifest = json.loads((own_files / "data/own/manifest.json").read_text())
             assert manifest["layout"]["joint_names"][5] == "left_hand"
             assert manifest["shape"] == [60, 6, 51, 8, 1]
-            assert manifest["counts"]["splits"] == {"train": 42, "val": 6, "test": 12}
+            splits = {"train": 48 - val_clips, "test": 12, **({"val": val_clips} if val_clips else {})}
+            assert manifest["counts"]["splits"] == splits
         elif argv[0] in ("train", "distill"):
-            assert "test top1" in printed and "on the validation split 'val'" in printed
-            assert "warning: the selection split" not in printed  # the recipe chose data.select itself
+            assert "test top1" in printed and "no validation split (data.val_split: null)" in printed
+            assert (f"a 'val' split of {val_clips} clips that this run does not train on" in printed) == (
+                val_clips > 0
+            )
             assert ("HQ input" if "mode=teacher" in argv else "LQ input") in printed
             if argv[0] == "distill":
                 assert "teacher runs/own/teacher/best.pt" in printed and "on its training split" in printed
@@ -161,7 +165,7 @@ def test_python(own_files):
     metrics, test_set = evaluate_checkpoint(own_files / "runs" / "distill" / "best.pt", use="lq")
     assert len(test_set) == 12 and test_set.layout.name == "upper8"
     assert metrics["top1"] == pytest.approx(results["distill"]["test"]["top1"])
-    assert all(results[m]["best"]["split"] == "val" for m in results)
+    assert all(results[m]["best"]["split"] == "fit" and results[m]["best"]["epoch"] == 2 for m in results)
 
 
 @pytest.mark.parametrize("name", ["own_skeletons.yaml", "own_skeletons_shiftgcn.yaml"])
@@ -175,7 +179,7 @@ def test_own_data_configs_centre_the_input(name):
     from skdcore.train import load_config
 
     cfg = load_config(CONFIG.parent / name)
-    assert cfg.model.args["centre_input"] is True and cfg.data.select == "best"
+    assert cfg.model.args["centre_input"] is True and cfg.data.val_split is None  # docs/real-data.md
     model = build_model(cfg.model.name, num_class=6, num_person=1, ops="reference",
                         layout=layout_from_dict(yaml.safe_load(LAYOUT_YAML)), **cfg.model.args).eval()
     x = torch.randn(2, 3, 20, 8, 1)

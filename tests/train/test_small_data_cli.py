@@ -2,13 +2,14 @@
 check before distilling, the start-up and test lines; `skd models`; --threads."""
 import json
 
+import numpy as np
 import pytest
 import torch
 from tiny_setup import tiny_config
 
 from skdcore.checkpoints import load_trained_model
 from skdcore.cli import main
-from skdcore.train import config_from_dict, train
+from skdcore.train import config_from_dict, load_checkpoint, train
 from skdcore.train.selection import MIN_RANKING_CLIPS
 from skdcore.train.setup import open_datasets
 from skdcore.train.teacher_check import TEACHER_FIT, teacher_accuracy
@@ -118,3 +119,19 @@ def test_a_config_that_chose_data_select_gets_a_note_not_a_warning(tiny_data, tm
     val_clips = len(open_datasets(cfg)[1])
     assert f"note: the selection split has {val_clips} clips ({100 / val_clips:.1f} points each)" in printed
     assert "warning: the selection split" not in printed
+
+
+def test_no_validation_split_trains_on_every_training_clip(tiny_data, tmp_path, capsys):
+    cfg = config_from_dict(tiny_config(tiny_data, tmp_path / "run", "teacher", data__val_split=None))
+    train_set, fit_set = open_datasets(cfg)
+    assert fit_set.indices.tolist() == train_set.indices.tolist()  # the fit is logged on the training clips
+    result = train(cfg)
+    printed = capsys.readouterr().out
+    assert "no validation split (data.val_split: null): every training clip trains" in printed
+    val_clips = len(np.load(tiny_data / "split_val.npy"))
+    assert f"a 'val' split of {val_clips} clips that this run does not train on" in printed
+    assert result["test"]["checkpoint"] == "best.pt" and result["test"]["best_epoch"] == 2  # the last epoch
+    assert result["selection"] == "training split 'train' (no validation split)"
+    assert all("fit_top1" in row and "val_top1" not in row for row in result["history"])
+    best, last = (load_checkpoint(tmp_path / "run" / name)["model"] for name in ("best.pt", "last.pt"))
+    assert all(torch.equal(best[k], last[k]) for k in best)

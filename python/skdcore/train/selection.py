@@ -20,8 +20,24 @@ def note_chosen_selection(cfg, values: dict):
     return cfg
 
 
-def selection_lines(cfg, selection_label: str, num_clips: int) -> list:
-    """The lines a run prints about model selection (``selection_label``: the split best.pt is chosen on)."""
+def no_validation(cfg) -> bool:
+    """``data.val_split: null``: every training clip trains, nothing selects an epoch (best.pt is the last
+    one), and the run logs the training split's fit. Small real data sets: a validation split of a whole
+    subject costs a quarter of the training clips and ranks epochs by chance (docs/real-data.md)."""
+    return cfg.data.val_split is None and not cfg.data.select_on_test
+
+
+def selection_lines(cfg, selection_label: str, num_clips: int, unused_val: int = 0) -> list:
+    """The lines a run prints about model selection (``selection_label``: the split best.pt is chosen on;
+    ``unused_val``: clips of a prepared 'val' split that a run without validation does not train on)."""
+    if no_validation(cfg):
+        lines = ["no validation split (data.val_split: null): every training clip trains, best.pt is the "
+                 "last epoch; the log's 'fit' is the training split's top-1 (eval mode)"]
+        if unused_val:
+            lines.append(f"warning: the prepared data holds a 'val' split of {unused_val} clips that this "
+                         "run does not train on; prepare without --val-fraction to train on them, or set "
+                         "data.val_split: val to select best.pt on them")
+        return lines
     if cfg.data.select == "last":
         return ["the test split is evaluated on last.pt (data.select: last); best.pt is still saved"]
     lines = [f"best.pt is selected on the {selection_label}"]

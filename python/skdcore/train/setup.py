@@ -13,6 +13,7 @@ from ..checkpoints import CheckpointError, load_checkpoint, load_model_state, mo
 from ..layouts import get_layout
 from ..models import model_class
 from .config import SELECT_ON_TEST_LABEL, ExperimentConfig
+from .selection import no_validation
 from .typed_yaml import ConfigError
 
 
@@ -53,18 +54,27 @@ def open_datasets(cfg: ExperimentConfig):
     except ValueError as error:
         raise ConfigError(f"{error}. data.val_split={selection!r} selects best.pt: prepare a validation "
                           "split (skd prepare ... --val-fraction 0.1), set data.val_split to an existing "
-                          f"split, or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
+                          "split or to null (no validation: every training clip trains, best.pt is the last "
+                          f"epoch), or set data.select_on_test: true ({SELECT_ON_TEST_LABEL})") from None
     return train, select
 
 
 def selection_split(cfg: ExperimentConfig) -> str:
-    """The split best.pt is chosen on."""
+    """The split best.pt is chosen on; with no validation split (``data.val_split: null``) the training
+    split, whose fit is logged while best.pt follows the last epoch (:mod:`.selection`)."""
     if cfg.data.select_on_test or cfg.data.val_split is None:
-        if not cfg.data.select_on_test:
-            raise ConfigError("data.val_split is null: name the validation split that selects best.pt, or "
-                              f"set data.select_on_test: true ({SELECT_ON_TEST_LABEL})")
+        if no_validation(cfg):
+            return cfg.data.train_split
         return cfg.data.test_split
     return cfg.data.val_split
+
+
+def unused_val_clips(cfg: ExperimentConfig) -> int:
+    """Clips of the prepared 'val' split, which a run without a validation split does not train on."""
+    path = Path(cfg.data.root) / "split_val.npy"
+    if cfg.data.train_split == "val" or not path.exists():
+        return 0
+    return int(np.load(path, mmap_mode="r").shape[0])
 
 
 def check_splits(cfg: ExperimentConfig, root: Path) -> None:

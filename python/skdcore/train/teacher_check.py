@@ -1,15 +1,18 @@
 """Before distilling: how well does the teacher fit its own training clips, and the validation split?
 
 SKD is only as good as its teacher. A teacher that does not fit its training clips (HQ) underfits:
-with it, the student rarely beats an LQ baseline, so ``skd distill`` says so before it starts.
+with it, the student may not beat an LQ baseline, so ``skd distill`` says so before it starts.
 """
 from __future__ import annotations
 
 from ..data.batches import epoch_batches, iterate
 from ..evaluation.metrics import evaluate
 
-# A teacher below this share of its own training clips (HQ) underfits (the baseline fits ~99% of its LQ).
-TEACHER_FIT = 0.97
+# A teacher below this share of its own training clips (HQ) underfits. Measured (benchmarks/RESULTS.md):
+# a teacher fitting 46% gave the student nothing over the baseline (issue 24), while the demo's teacher,
+# fitting 95.5% of its hard synthetic clips, gives SKD a gain in 10 of 10 seeds: 97% flagged that good
+# teacher, so the line is drawn at 90%.
+TEACHER_FIT = 0.90
 
 
 def teacher_accuracy(teacher, dataset, batch_size: int, device) -> float:
@@ -34,5 +37,5 @@ def describe(check: dict, path, selection: str) -> list:
     if check["underfits"]:
         lines.append(f"warning: the teacher fits only {100 * check['train_top1']:.1f}% of its own training "
                      f"clips (< {100 * TEACHER_FIT:.0f}%): it underfits, and a student distilled from it "
-                     "rarely beats the LQ baseline; train the teacher longer or with a higher optim.lr first")
+                     "may not beat the LQ baseline; train the teacher longer or with a higher optim.lr first")
     return lines

@@ -55,8 +55,15 @@ from .resume_checks import (
 )
 from .run_dir import claim_run_dir
 from .run_log import RunLogger
-from .selection import selection_lines
-from .setup import load_teacher, model_arguments, open_datasets, open_test_set, seed_everything
+from .selection import no_validation, selection_lines
+from .setup import (
+    load_teacher,
+    model_arguments,
+    open_datasets,
+    open_test_set,
+    seed_everything,
+    unused_val_clips,
+)
 from .sync_batchnorm import convert_sync_batchnorm
 from .teacher_check import check_teacher
 from .teacher_check import describe as describe_teacher
@@ -86,7 +93,7 @@ class Trainer:
         self.ops = select_ops(cfg.ops, cfg.model.name, cfg.loss.revision_scheme)
         # NB: the test split is not opened here; it is read once, after training (evaluate_test)
         self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
-        self.selection = "test" if cfg.data.select_on_test else "val"
+        self.selection = "test" if cfg.data.select_on_test else "fit" if no_validation(cfg) else "val"
         self.num_classes = self.train_set.num_classes
 
         self.teacher, self.teacher_check = None, None
@@ -242,6 +249,8 @@ class Trainer:
     def selection_label(self) -> str:
         if self.cfg.data.select_on_test:
             return f"test split {self.cfg.data.test_split!r} ({SELECT_ON_TEST_LABEL})"
+        if no_validation(self.cfg):
+            return f"training split {self.cfg.data.train_split!r} (no validation split)"
         return f"validation split {self.cfg.data.val_split!r}"
 
     def fit(self) -> Dict:
@@ -264,7 +273,8 @@ class Trainer:
                        f"{self.dist.world_size} process(es), global batch "
                        f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else "")
                        + self._distill_description())
-        for line in selection_lines(cfg, self.selection_label(), len(self.val_set)):
+        unused = unused_val_clips(cfg) if no_validation(cfg) else 0
+        for line in selection_lines(cfg, self.selection_label(), len(self.val_set), unused):
             logger.message(f"[{cfg.name}] {line}")
         if self.teacher is not None and not self.step:
             self.teacher_check = check_teacher(self.teacher, self.train_set, self.val_set,
@@ -359,7 +369,7 @@ class Trainer:
             row.update({f"{prefix}_top1": metrics["top1"], f"{prefix}_top5": metrics["top5"],
                         f"{prefix}_loss": metrics["loss"]})
             summary += f" | {self.selection} ({self.input_name}) {format_metrics(metrics)}"
-            if metrics["top1"] >= self.best.get("top1", -1.0):
+            if metrics["top1"] >= self.best.get("top1", -1.0) or no_validation(cfg):  # NB: no selection
                 self.best = {"top1": metrics["top1"], "top5": metrics["top5"], "epoch": self.epoch,
                              "split": self.selection}
                 summary += " best"
