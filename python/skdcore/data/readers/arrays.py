@@ -130,16 +130,20 @@ def _load_npz(path: Path, what: str) -> dict:
             )
         arrays = {}
         for key, member in zip(keys, members):
-            try:
-                with archive.open(member) as stream:
-                    arrays[key] = _read_npy(stream, f"{where} member {key!r}", member.file_size)
-            except ReaderError:
-                raise
-            except Exception as err:  # noqa: BLE001  (bad CRC, deflate error, header garbage...)
-                raise ReaderError(
-                    f"{where} member {key!r} is not readable ({type(err).__name__}: {err})"
-                ) from None
+            arrays[key] = read_npz_member(archive, member, f"{where} member {key!r}")
         return arrays
+
+
+def read_npz_member(archive, member, where: str) -> np.ndarray:
+    """One checked member of an open .npz archive as an array; anything the zip or npy layer raises
+    (bad CRC, deflate error, header garbage) is a ReaderError naming ``where``."""
+    try:
+        with archive.open(member) as stream:
+            return _read_npy(stream, where, member.file_size)
+    except ReaderError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise ReaderError(f"{where} is not readable ({type(err).__name__}: {err})") from None
 
 
 def _load_labels(path: Path, what: str) -> np.ndarray:

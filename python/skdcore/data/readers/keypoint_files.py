@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from ...untrusted_zip import check_members, open_zip
-from .arrays import _load_npy, _read_npy
+from .arrays import _load_npy, read_npz_member
 from .base import (
     LIMITS,
     ReaderError,
@@ -247,15 +247,7 @@ def _load_npz_arrays(path: Path) -> dict:
             key = member.filename[:-4] if member.filename.endswith(".npy") else member.filename
             if key not in ("keypoints", "scores", "keypoint_scores"):
                 continue
-            try:
-                with archive.open(member) as stream:
-                    arrays[key] = _read_npy(stream, f"{where} member {key!r}", member.file_size)
-            except ReaderError:
-                raise
-            except Exception as err:  # noqa: BLE001  (bad CRC, deflate error, header garbage...)
-                raise ReaderError(
-                    f"{where} member {key!r} is not readable ({type(err).__name__}: {err})"
-                ) from None
+            arrays[key] = read_npz_member(archive, member, f"{where} member {key!r}")
     return arrays
 
 
