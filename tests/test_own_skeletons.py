@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_models import TINY_SETTINGS, set_options
 
 from skdcore.cli import main
 
@@ -30,15 +31,6 @@ edges:
   - [right_shoulder, right_hand]
 center: neck
 """
-TINY = [
-    "model.args.channels=[8,16]",
-    "model.args.strides=[1,2]",
-    "optim.epochs=2",
-    "optim.warmup_epochs=0",
-    "log.progress=false",
-    "log.tensorboard='off'",
-    "data.batch_size=12",
-]
 
 
 def own_arrays(num_clips=60, num_classes=6, frames=51, seed=0):
@@ -95,7 +87,7 @@ def tiny_run(argv: list) -> list:
         at = argv.index("--seeds") + 1
         end = next((i for i in range(at, len(argv)) if argv[i].startswith("--")), len(argv))
         argv = argv[:at] + ["0", "1"] + argv[end:]
-    return argv + [a for s in TINY for a in ("--set", s)]
+    return argv + set_options(TINY_SETTINGS)
 
 
 def test_readme_commands(own_files, capsys, monkeypatch):
@@ -158,7 +150,7 @@ def test_python(own_files):
                 f"data.root={own_files / 'data'}",
                 f"output_dir={own_files / 'runs' / mode}",
                 f"teacher_checkpoint={own_files / 'runs' / 'teacher' / 'best.pt'}",
-                *TINY,
+                *TINY_SETTINGS,
             ],
         )
         results[mode] = train(cfg)

@@ -13,20 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from keypoint_writers import frame_line, moving_people, write_coco, write_lines, write_npz
+from tiny_models import TINY_SETTINGS, set_options
 
 from skdcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "pose-estimators.md"
-TINY = [
-    "model.args.channels=[8,16]",
-    "model.args.strides=[1,2]",
-    "optim.epochs=2",
-    "optim.warmup_epochs=0",
-    "log.progress=false",
-    "log.tensorboard='off'",
-    "data.batch_size=12",
-]
 
 
 def page_commands() -> list:
@@ -77,7 +69,7 @@ def test_the_page_commands_run(tmp_path, monkeypatch, capsys, one_torch_thread):
     outputs = []
     for argv, stdin in page_commands():
         if argv[0] in ("train", "distill"):
-            argv = argv + [word for setting in TINY for word in ("--set", setting)]
+            argv = argv + set_options(TINY_SETTINGS)
         if stdin:
             monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((tmp_path / stdin).read_bytes())))
         code = main(argv)
