@@ -5,12 +5,11 @@ Python."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_commands import section, skd_commands
 from tiny_models import TINY_SETTINGS, set_options
 
 from skdcore.cli import main
@@ -72,11 +71,9 @@ def own_files(tmp_path, one_torch_thread):
 
 def readme_own_data_commands() -> list:
     """Argument lists of the `skd` lines in docs/own-data.md's command-line bash block, in order."""
-    text = OWN_DATA_PAGE.read_text()
-    section = text[text.index("## From the command line"):]
-    section = section[:section.index("\n## ", 1)]
-    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
-    return [shlex.split(line, comments=True)[1:] for line in block.splitlines() if line.startswith("skd ")]
+    commands = skd_commands(section(OWN_DATA_PAGE.read_text(), "## From the command line"))
+    assert all(stdin is None for _, stdin in commands), "a `< FILE` redirect: not an argument of skd"
+    return [argv for argv, _ in commands]
 
 
 def tiny_run(argv: list) -> list:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_commands import skd_commands
 from keypoint_writers import frame_line, moving_people, write_coco, write_lines, write_npz
 from tiny_models import TINY_SETTINGS, set_options
 
@@ -23,14 +22,7 @@ PAGE = ROOT / "docs" / "pose-estimators.md"
 
 def page_commands() -> list:
     """Argument lists of the `skd` commands in the page's bash blocks, with a `< FILE` redirect kept apart."""
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", PAGE.read_text(), flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            words = shlex.split(line, comments=True)
-            if words[:1] == ["skd"]:
-                stdin = words[words.index("<") + 1] if "<" in words else None
-                commands.append((words[1 : words.index("<")] if stdin else words[1:], stdin))
-    return commands
+    return skd_commands(PAGE.read_text())
 
 
 def estimator_files(folder: Path, clips_per_class=10):
