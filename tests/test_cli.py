@@ -3,10 +3,10 @@ import json
 
 import pytest
 import yaml
+from tiny_models import TINY_ARGS
 
 from skdcore.cli import main
 
-TINY_ARGS = {"channels": [8, 16], "strides": [1, 2]}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

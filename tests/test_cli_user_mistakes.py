@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from tiny_models import TINY_ARGS
 
 from skdcore.cli import main
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-TINY_ARGS = {"channels": [8, 16], "strides": [1, 2]}
 
 
 @dataclass

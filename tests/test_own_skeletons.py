@@ -5,12 +5,12 @@ Python."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
 from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_commands import section, skd_commands
+from tiny_models import TINY_SETTINGS, set_options
 
 from skdcore.cli import main
 
@@ -30,15 +30,6 @@ edges:
   - [right_shoulder, right_hand]
 center: neck
 """
-TINY = [
-    "model.args.channels=[8,16]",
-    "model.args.strides=[1,2]",
-    "optim.epochs=2",
-    "optim.warmup_epochs=0",
-    "log.progress=false",
-    "log.tensorboard='off'",
-    "data.batch_size=12",
-]
 
 
 def own_arrays(num_clips=60, num_classes=6, frames=51, seed=0):
@@ -80,11 +71,9 @@ def own_files(tmp_path, one_torch_thread):
 
 def readme_own_data_commands() -> list:
     """Argument lists of the `skd` lines in docs/own-data.md's command-line bash block, in order."""
-    text = OWN_DATA_PAGE.read_text()
-    section = text[text.index("## From the command line"):]
-    section = section[:section.index("\n## ", 1)]
-    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
-    return [shlex.split(line, comments=True)[1:] for line in block.splitlines() if line.startswith("skd ")]
+    commands = skd_commands(section(OWN_DATA_PAGE.read_text(), "## From the command line"))
+    assert all(stdin is None for _, stdin in commands), "a `< FILE` redirect: not an argument of skd"
+    return [argv for argv, _ in commands]
 
 
 def tiny_run(argv: list) -> list:
@@ -95,7 +84,7 @@ def tiny_run(argv: list) -> list:
         at = argv.index("--seeds") + 1
         end = next((i for i in range(at, len(argv)) if argv[i].startswith("--")), len(argv))
         argv = argv[:at] + ["0", "1"] + argv[end:]
-    return argv + [a for s in TINY for a in ("--set", s)]
+    return argv + set_options(TINY_SETTINGS)
 
 
 def test_readme_commands(own_files, capsys, monkeypatch):
@@ -158,7 +147,7 @@ def test_python(own_files):
                 f"data.root={own_files / 'data'}",
                 f"output_dir={own_files / 'runs' / mode}",
                 f"teacher_checkpoint={own_files / 'runs' / 'teacher' / 'best.pt'}",
-                *TINY,
+                *TINY_SETTINGS,
             ],
         )
         results[mode] = train(cfg)

@@ -5,40 +5,24 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_commands import skd_commands
 from keypoint_writers import frame_line, moving_people, write_coco, write_lines, write_npz
+from tiny_models import TINY_SETTINGS, set_options
 
 from skdcore.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "pose-estimators.md"
-TINY = [
-    "model.args.channels=[8,16]",
-    "model.args.strides=[1,2]",
-    "optim.epochs=2",
-    "optim.warmup_epochs=0",
-    "log.progress=false",
-    "log.tensorboard='off'",
-    "data.batch_size=12",
-]
 
 
 def page_commands() -> list:
     """Argument lists of the `skd` commands in the page's bash blocks, with a `< FILE` redirect kept apart."""
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", PAGE.read_text(), flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            words = shlex.split(line, comments=True)
-            if words[:1] == ["skd"]:
-                stdin = words[words.index("<") + 1] if "<" in words else None
-                commands.append((words[1 : words.index("<")] if stdin else words[1:], stdin))
-    return commands
+    return skd_commands(PAGE.read_text())
 
 
 def estimator_files(folder: Path, clips_per_class=10):
@@ -77,7 +61,7 @@ def test_the_page_commands_run(tmp_path, monkeypatch, capsys, one_torch_thread):
     outputs = []
     for argv, stdin in page_commands():
         if argv[0] in ("train", "distill"):
-            argv = argv + [word for setting in TINY for word in ("--set", setting)]
+            argv = argv + set_options(TINY_SETTINGS)
         if stdin:
             monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO((tmp_path / stdin).read_bytes())))
         code = main(argv)

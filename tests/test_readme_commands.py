@@ -1,10 +1,9 @@
 """Every `skd ...` command line in README.md and docs/*.md parses with the real command-line parser (and
 its sub-command's --help works), and the repository files it names exist: the documentation stays true."""
-import re
-import shlex
 from pathlib import Path
 
 import pytest
+from doc_commands import command_lines
 
 from skdcore.cli import build_parser, main
 from skdcore.shipped_configs import shipped_config
@@ -18,13 +17,9 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 def readme_commands() -> list:
     """Argument lists of the `skd` commands in the bash blocks of README.md and docs/*.md (and
     `torchrun -m skdcore.cli`)."""
-    text = "\n".join(path.read_text() for path in DOCUMENTS)
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            words = shlex.split(line, comments=True)
-            if "<" in words:  # a stdin redirect (docs/pose-estimators.md): not an argument
-                words = words[:words.index("<")]
+    for path in DOCUMENTS:
+        for words, _ in command_lines(path.read_text()):  # a stdin redirect is not an argument: left out
             if words[:1] == ["skd"]:
                 commands.append(words[1:])
             elif "skdcore.cli" in words:
