@@ -75,3 +75,23 @@ def test_lq_corruption_needs_random_lq_and_a_known_generator():
         config_from_dict({"data": {"lq": "random", "lq_corruption": {"name": "blur"}}})
     cfg = config_from_dict({"data": {"lq": "random", "lq_corruption": {"name": "skd_occlusion", "p": 0.9}}})
     assert cfg.data.lq_corruption == {"name": "skd_occlusion", "p": 0.9}
+
+
+def test_data_augment_from_yaml_and_set_and_its_ranges(tmp_path):
+    assert not config_from_dict({}).data.augment.enabled  # off by default
+    path = tmp_path / "a.yaml"
+    path.write_text("data: {augment: {rotate_deg: 17, scale: 0.1}}\n")
+    cfg = load_config(path)
+    assert (cfg.data.augment.rotate_deg, cfg.data.augment.scale) == (17.0, 0.1) and cfg.data.augment.enabled
+    cfg = load_config(path, ["data.augment.rotate_deg=30", "data.batch_size=4"])
+    assert (cfg.data.augment.rotate_deg, cfg.data.augment.scale, cfg.data.batch_size) == (30.0, 0.1, 4)
+    assert load_config(None, ["data.augment.scale=0.2"]).data.augment.scale == 0.2
+    for values, key in [({"rotate_deg": -1}, "rotate_deg"), ({"rotate_deg": 200}, "rotate_deg"),
+                        ({"scale": 1.0}, "scale"), ({"scale": -0.1}, "scale")]:
+        with pytest.raises(ConfigError, match=rf"data\.augment\.{key} must be in \["):
+            config_from_dict({"data": {"augment": values}})
+    with pytest.raises(ConfigError, match=r"data.augment.rotate_deg: 'a lot' \(str\) is not a number"):
+        load_config(None, ["data.augment.rotate_deg=a lot"])
+    with pytest.raises(ConfigError, match=r"unknown config key 'data.augment.rotate' \(did you mean"):
+        load_config(None, ["data.augment.rotate=3"])
+    assert config_from_dict({"data": {"augment": {"rotate_deg": 180, "scale": 0.99}}}).data.augment.enabled

@@ -144,3 +144,14 @@ def test_config_changes_ignores_where_and_how_a_run_logs():
     old = {"output_dir": "a", "log": {"progress": True}, "max_steps": 3, "optim": {"lr": 0.1}}
     new = {"output_dir": "b", "log": {"progress": False}, "max_steps": 0, "optim": {"lr": 0.2}}
     assert config_changes(old, new) == ["optim.lr: 0.1 -> 0.2"]
+
+
+def test_a_setting_added_since_the_checkpoint_is_no_change_at_its_default():
+    old = {"data": {"batch_size": 8}}
+    defaults = {"data": {"batch_size": 8, "augment": {"rotate_deg": 0.0, "scale": 0.0}}}
+    new = {"data": {"batch_size": 8, "augment": {"rotate_deg": 0.0, "scale": 0.0}}}
+    assert config_changes(old, new, defaults) == []
+    new["data"]["augment"]["rotate_deg"] = 17.0
+    assert config_changes(old, new, defaults) == ["data.augment.rotate_deg: '<unset>' -> 17.0"]
+    assert config_changes(old, {"data": {"batch_size": 8, "augment": {"scale": 0.0}}}) == [
+        "data.augment.scale: '<unset>' -> 0.0"]  # without defaults: every new key is a change

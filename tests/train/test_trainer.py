@@ -40,9 +40,12 @@ def test_distill_step_has_four_losses_and_revision_info(tiny_data, tiny_teacher,
     assert any(k.startswith("cos_") for k in values)
 
 
-@pytest.mark.parametrize("mode, stop_at", [("teacher", 5), ("distill", 7)])
-def test_resume_is_exact(tiny_data, tiny_teacher, tmp_path, mode, stop_at):
+@pytest.mark.parametrize("mode, stop_at, augment", [("teacher", 5, False), ("distill", 7, False),
+                                                     ("distill", 6, True)])
+def test_resume_is_exact(tiny_data, tiny_teacher, tmp_path, mode, stop_at, augment):
     common = dict(teacher_checkpoint=str(tiny_teacher), data__lq="random", optim__epochs=2)
+    if augment:  # the transforms of a step come from (seed, step, rank): a resumed run draws the same ones
+        common["data__augment"] = {"rotate_deg": 20, "scale": 0.1}
     full = train(config_from_dict(tiny_config(tiny_data, tmp_path / "full", mode, **common)))
     assert not full["stopped"]
     stopped = train(config_from_dict(tiny_config(tiny_data, tmp_path / "split", mode, max_steps=stop_at,
@@ -60,6 +63,9 @@ def test_resume_is_exact(tiny_data, tiny_teacher, tmp_path, mode, stop_at):
                                    split_ckpt["optimizer"]["state"][k]["momentum_buffer"], rtol=0, atol=0)
     assert full_ckpt["scheduler"] == split_ckpt["scheduler"]
     assert full["best"]["top1"] == resumed["best"]["top1"]
+    logged = (tmp_path / "full" / "train.log").read_text()
+    assert ("augmentation (data.augment, training batches only): rotation by up to +-20 degrees about "
+            "each of the 3 axes, scale in [0.9, 1.1]" in logged) == augment
     # the interrupted epoch's row averages every step of it, not only those after the resume
     full_log, split_log = read_log(tmp_path / "full" / "log.csv"), read_log(tmp_path / "split" / "log.csv")
     assert len(full_log) == len(split_log) == 2
@@ -131,3 +137,56 @@ def test_random_lq_uses_the_configs_corruption(tiny_data, tmp_path):
     assert train_set.generator.config() == spec
     stored = config_from_dict(tiny_config(tiny_data, tmp_path / "run2", mode="baseline", data__lq="random"))
     assert open_datasets(stored)[0].generator.config() != spec  # prepare's generator when none is named
+
+
+def test_augmentation_off_is_no_op_and_on_transforms_training_batches_only(tiny_data, tmp_path, monkeypatch):
+    import skdcore.train.trainer as trainer_module
+
+    calls = []
+
+    def spy(*args):
+        calls.append(args)
+        out = real(*args)
+        calls[-1] = (*args, out)
+        return out
+
+    real = trainer_module.random_rotate_scale
+    monkeypatch.setattr(trainer_module, "random_rotate_scale", spy)
+    seen = []
+    for name, augment in [("off", {}), ("zeros", {"rotate_deg": 0, "scale": 0}),
+                          ("on", {"rotate_deg": 20, "scale": 0.1})]:
+        cfg = config_from_dict(tiny_config(tiny_data, tmp_path / name, "teacher", data__augment=augment))
+        trainer = Trainer(cfg)
+        trainer.model.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+        items = trainer.train_set.__getitems__(list(range(8)))
+        hq, lq, labels = (torch.stack([i[k] for i in items]) for k in range(3))
+        seen.clear()
+        trainer.train_step(hq, lq, labels)
+        if name != "on":
+            assert not calls and seen[0] is hq  # the very batch: not even an identity op
+        else:
+            (in_hq, in_lq, generator, rotate_deg, scale, num_coords, (out_hq, out_lq)), = calls
+            assert in_hq is hq and in_lq is lq and (rotate_deg, scale, num_coords) == (20.0, 0.1, 3)
+            assert seen[0] is out_hq and not torch.allclose(out_hq, hq)
+            trainer.evaluate()  # evaluation: never augmented
+            assert len(calls) == 1
+        trainer.close()
+
+
+def test_augmentation_takes_num_coords_from_the_manifest(tmp_path):
+    from types import SimpleNamespace
+
+    from skdcore.train import ConfigError
+    from skdcore.train.setup import augment_num_coords
+
+    def dataset(channels, manifest):
+        return SimpleNamespace(data=torch.zeros(1, 2 * channels, 1, 1, 1), manifest=manifest, root=tmp_path)
+
+    assert augment_num_coords(dataset(3, {"num_coords": 2})) == (2, "")
+    coords, note = augment_num_coords(dataset(3, {}))
+    assert coords == 3 and "records no num_coords" in note
+    assert augment_num_coords(dataset(2, {}))[0] == 2
+    with pytest.raises(ConfigError, match="re-run skd prepare"):
+        augment_num_coords(dataset(4, {}))
+    with pytest.raises(ConfigError, match="2 or 3 coordinate channels"):
+        augment_num_coords(dataset(1, {}))

@@ -51,3 +51,32 @@ def test_did_you_mean():
     assert did_you_mean("lrr", ["lr", "momentum"]) == " (did you mean 'lr'?)"
     assert did_you_mean("zzz", ["lr", "momentum"]) == ""
     assert did_you_mean(3, {"3d": 1}) == " (did you mean '3d'?)"
+
+
+@dataclass
+class Deepest:
+    level: float = 0.0
+
+
+@dataclass
+class Middle:
+    count: int = 1
+    deepest: Deepest = field(default_factory=Deepest)
+
+
+@dataclass
+class Top:
+    middle: Middle = field(default_factory=Middle)
+
+
+def test_sections_nest_to_any_depth_in_files_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("middle: {deepest: {level: 17}}\n")
+    built = load_yaml(lambda data: from_dict(Top, data), path)
+    assert built == Top(Middle(deepest=Deepest(level=17.0)))
+    built = load_yaml(lambda data: from_dict(Top, data), path, ["middle.deepest.level=0.5", "middle.count=2"])
+    assert built == Top(Middle(count=2, deepest=Deepest(level=0.5)))
+    with pytest.raises(ConfigError, match=r"middle.deepest.level: 'x' \(str\) is not a number"):
+        load_yaml(lambda data: from_dict(Top, data), None, ["middle.deepest.level=x"])
+    with pytest.raises(ConfigError, match=r"middle.deepest must be a section"):
+        from_dict(Top, {"middle": {"deepest": 3}})

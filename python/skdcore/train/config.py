@@ -53,6 +53,22 @@ MAX_EPOCHS = 100_000  # far beyond any real schedule: a larger value is a typo, 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|(cuda|xpu)(:\d+)?)$")
 
 
+MAX_ROTATE_DEG = 180.0
+
+
+@dataclass
+class AugmentConfig:
+    # training clips only (data/augment.py): a rotation about the clip's centre by angles drawn uniformly in
+    # [-rotate_deg, rotate_deg] degrees about each axis (2-D data: one in-plane angle), and a scale drawn in
+    # [1 - scale, 1 + scale]; HQ and LQ of a pair get the same transform. Both 0: off
+    rotate_deg: float = 0.0
+    scale: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rotate_deg > 0 or self.scale > 0
+
+
 @dataclass
 class DataConfig:
     root: str = "runs/data/synthetic"  # directory written by `skd prepare`
@@ -76,6 +92,7 @@ class DataConfig:
     # If set, `prepare_dataset(root, **prepare)` runs first when root is not prepared yet
     # (keys: source, source_options, lq, seed, num_frames, normalise, val_fraction, test_fraction).
     prepare: Optional[dict] = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
@@ -186,6 +203,7 @@ class ExperimentConfig:
                 f"split is data.select_on_test: true ({SELECT_ON_TEST_LABEL})"
             )
         _check_lq_corruption(data, errors)
+        _check_augment(data.augment, errors)
         _check_prepare_trust(data, errors)
         errors.extend(filter(None, [seed_problem(self.seed, "seed")]))
         if len(self.optim.betas) != 2:
@@ -241,6 +259,15 @@ def _check_prepare_keys(data: DataConfig, errors: list) -> None:
             errors.append(f"data.prepare: unknown key {key!r}{did_you_mean(key, valid)}; valid keys: {valid} "
                           "(the arguments of skdcore.data.prepare_dataset; the source's own options, e.g. "
                           "num_samples, go under source_options)")
+
+
+def _check_augment(augment: AugmentConfig, errors: list) -> None:
+    if not 0 <= augment.rotate_deg <= MAX_ROTATE_DEG:
+        errors.append(f"data.augment.rotate_deg must be in [0, {MAX_ROTATE_DEG:g}] (degrees; 0: no "
+                      f"rotation), got {augment.rotate_deg!r}")
+    if not 0 <= augment.scale < 1:
+        errors.append(f"data.augment.scale must be in [0, 1) (0.1: factors in [0.9, 1.1]; 0: no scaling), "
+                      f"got {augment.scale!r}")
 
 
 def _check_lq_corruption(data: DataConfig, errors: list) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 
@@ -45,27 +45,34 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def config_changes(recorded, current: dict) -> list:
-    """['optim.epochs: 30 -> 40', ...]: the settings that differ (those in FREE_TO_CHANGE aside)."""
+def config_changes(recorded, current: dict, defaults: Optional[dict] = None) -> list:
+    """['optim.epochs: 30 -> 40', ...]: the settings that differ (those in FREE_TO_CHANGE aside). A key the
+    recorded config lacks (a setting added since, e.g. data.augment) is no change where ``current`` has its
+    value in ``defaults`` (the default, which keeps what the older run computed)."""
     old, new = _flatten(recorded), _flatten(current)
+    default = _flatten(defaults or {})
     changes = []
     for key in sorted(set(old) | set(new)):
         if _free(key) or old.get(key, "<unset>") == new.get(key, "<unset>"):
+            continue
+        if key not in old and key in default and new.get(key) == default[key]:
             continue
         changes.append(f"{key}: {_short(old.get(key, '<unset>'))} -> {_short(new.get(key, '<unset>'))}")
     return changes
 
 
-def check_resume_config(ckpt: dict, path: Union[str, Path], current: dict, allow_change: bool) -> list:
+def check_resume_config(ckpt: dict, path: Union[str, Path], current: dict, allow_change: bool,
+                        defaults: Optional[dict] = None) -> list:
     """The config changes since the checkpoint was written; CheckpointError when there are any and
-    ``allow_change`` is False, or when the checkpoint records no config to compare with."""
+    ``allow_change`` is False, or when the checkpoint records no config to compare with. ``defaults``: the
+    schema's default config (keys added since the checkpoint, at their defaults, are no change)."""
     recorded = ckpt.get("config")
     if not isinstance(recorded, dict):
         if allow_change:
             return ["(the checkpoint records no config)"]
         raise CheckpointError(f"{path} records no run config, so --resume cannot check it continues the same "
                               "run; pass --allow-config-change to resume anyway")
-    changes = config_changes(recorded, current)
+    changes = config_changes(recorded, current, defaults)
     if changes and not allow_change:
         listed = "; ".join(changes[:MAX_LISTED]) + (f"; and {len(changes) - MAX_LISTED} more"
                                                      if len(changes) > MAX_LISTED else "")

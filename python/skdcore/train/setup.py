@@ -109,6 +109,32 @@ def data_layout(cfg: ExperimentConfig, dataset, layout=None, key: str = "data.la
     return layout.to_dict()
 
 
+def augment_num_coords(dataset) -> tuple[int, str]:
+    """(num_coords, a note or '') for ``data.augment``: the coordinate channels the manifest records; an
+    older manifest without them: min(3, C) when C <= 3 (the note says so), else a ConfigError."""
+    from ..data.augment import check_num_coords
+
+    channels = int(dataset.data.shape[1]) // 2  # NB: LQ and HQ stacked on C
+    manifest = getattr(dataset, "manifest", None)
+    recorded = manifest.get("num_coords") if isinstance(manifest, dict) else None
+    note = ""
+    if recorded is None:
+        if channels > 3:
+            where = getattr(dataset, "root", "the training data")
+            raise ConfigError(f"data.augment: the manifest of {where} does not record how many of its "
+                              f"{channels} channels are coordinates (prepared by an older skdcore); re-run "
+                              "skd prepare on the data, or set data.augment.rotate_deg and "
+                              "data.augment.scale to 0")
+        recorded = min(3, channels)
+        note = (f"the manifest records no num_coords (older prepared data): the {recorded} channels are "
+                "taken as coordinates")
+    try:
+        check_num_coords(int(recorded), channels)
+    except ValueError as error:
+        raise ConfigError(f"data.augment: {error}") from None
+    return int(recorded), note
+
+
 def model_arguments(cfg: ExperimentConfig, dataset) -> dict:
     """cfg.model.args completed with what the data says: the classes, and what the model class reads
     from the clip shape and the layout (channels, persons, joints, graph).

@@ -33,6 +33,7 @@ from ..checkpoints import (
     set_rng_state,
     unwrap,
 )
+from ..data.augment import random_rotate_scale
 from ..data.batches import epoch_batches, iterate
 from ..devices import resolve_device
 from ..distill import Distiller
@@ -57,6 +58,7 @@ from .run_dir import claim_run_dir
 from .run_log import RunLogger
 from .selection import no_validation, selection_lines
 from .setup import (
+    augment_num_coords,
     load_teacher,
     model_arguments,
     open_datasets,
@@ -95,6 +97,9 @@ class Trainer:
         self.train_set, self.val_set = datasets if datasets is not None else open_datasets(cfg)
         self.selection = "test" if cfg.data.select_on_test else "fit" if no_validation(cfg) else "val"
         self.num_classes = self.train_set.num_classes
+        self.augment_coords, self.augment_note = 0, ""  # data.augment's coordinate channels
+        if cfg.data.augment.enabled:
+            self.augment_coords, self.augment_note = augment_num_coords(self.train_set)
 
         self.teacher, self.teacher_check = None, None
         self.model_args = model_arguments(cfg, self.train_set)
@@ -153,7 +158,8 @@ class Trainer:
             raise CheckpointError(f"--resume: {path} not found; "
                                   "start without --resume or point output_dir at the run")
         ckpt = load_checkpoint(path, trust=self.trust_checkpoint)
-        self.config_changes = check_resume_config(ckpt, path, self.cfg.to_dict(), self.allow_config_change)
+        self.config_changes = check_resume_config(ckpt, path, self.cfg.to_dict(), self.allow_config_change,
+                                                  defaults=ExperimentConfig().to_dict())
         load_model_state(self.model, ckpt, path, model_name=self.cfg.model.name)
         state = resume_state(ckpt, path)
         if state["mode"] not in (None, self.cfg.mode):
@@ -184,6 +190,8 @@ class Trainer:
         self.model.train()
         broadcast_buffers(self.model, self.dist)
         hq, lq, labels = hq.to(self.device), lq.to(self.device), labels.to(self.device)
+        if self.cfg.data.augment.enabled:
+            hq, lq = self._augment(hq, lq)
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer.zero_grad(set_to_none=True)
         info: Dict[str, float] = {}
@@ -211,6 +219,24 @@ class Trainer:
         self.scheduler.step()
         correct = float((logits.argmax(1) == labels).float().mean())
         return {"loss": total, "acc": correct, **loss_values, **info}
+
+    def _augment(self, hq: torch.Tensor, lq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``data.augment`` on a training batch, drawn from (seed, global step, rank) alone, so that a
+        resumed run draws what an uninterrupted one would have."""
+        generator = torch.Generator().manual_seed(augment_seed(self.cfg.seed, self.step, self.dist.rank))
+        augment = self.cfg.data.augment
+        return random_rotate_scale(hq, lq, generator, augment.rotate_deg, augment.scale, self.augment_coords)
+
+    def _augment_lines(self) -> list:
+        augment = self.cfg.data.augment
+        if not augment.enabled:
+            return []
+        dims = "about each of the 3 axes" if self.augment_coords == 3 else "in-plane (2-D data)"
+        line = (f"augmentation (data.augment, training batches only): rotation by up to "
+                f"+-{augment.rotate_deg:g} degrees {dims}, scale in [{1 - augment.scale:g}, "
+                f"{1 + augment.scale:g}], about each clip's centre; HQ and LQ of a pair get the same "
+                "transform")
+        return [line] + ([f"data.augment: {self.augment_note}"] if self.augment_note else [])
 
     # -- the run -------------------------------------------------------------------------------
     def evaluate(self, use: Optional[str] = None, dataset=None) -> Dict:
@@ -273,6 +299,8 @@ class Trainer:
                        f"{self.dist.world_size} process(es), global batch "
                        f"{cfg.data.batch_size * self.dist.world_size}" + (", resumed" if self.step else "")
                        + self._distill_description())
+        for line in self._augment_lines():
+            logger.message(f"[{cfg.name}] {line}")
         unused = unused_val_clips(cfg) if no_validation(cfg) else 0
         for line in selection_lines(cfg, self.selection_label(), len(self.val_set), unused):
             logger.message(f"[{cfg.name}] {line}")
@@ -383,6 +411,11 @@ class Trainer:
         logger.log(row, self.step)
         self._save("last.pt")
         return False
+
+
+def augment_seed(seed: int, step: int, rank: int) -> int:
+    """The seed of step ``step``'s augmentation on ``rank`` (kept below 2**63)."""
+    return (seed * 1_000_003 + step * 101 + rank) % 2**63
 
 
 def train(cfg: ExperimentConfig, resume: bool = False, datasets=None, trust_checkpoint: bool = False,
