@@ -19,7 +19,7 @@ One table per p: teacher (HQ) / baseline (LQ) / SKD (LQ) top-1 mean +- std over 
 with its 95% t interval (paired by seed), and the gap closed, (SKD - baseline) / (teacher - baseline).
 Resumable: every yardstick run is one JSON file, every sweep run skdcore's own results.json.
 
-Usage (1 thread per process; on a shared 2-core CPU a yardstick teacher took 10-17 min, an SKD run 2-3x that):
+Usage (1 thread per process; on a shared 2-core CPU a yardstick teacher took 2.5-17 min, its SKD 2-5x):
   python benchmarks/real_data.py --src UTD-MHAD/Skeleton --work /tmp/real_data --seeds 0 1 2 3 4 --p 0.8 0.6
   ... --only yardstick | --only skdcore [--label NAME --set data.batch_size=16 ...] | --only table
   ... --results benchmarks/RESULTS.md   # append the table's rows at the end of that file

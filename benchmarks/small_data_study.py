@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from motion_patterns import UPPER8, motion_dataset
+from skdcore.data.augment import random_rotate_scale
 from skdcore.graph import partition_matrices, partitions
 from skdcore.layouts import get_layout
 from skdcore.models import build_model
@@ -41,6 +42,7 @@ DATASETS = {
 }
 CHANNELS, STRIDES = (32, 32, 64, 64), (1, 1, 2, 1)  # the issue's ST-GCN 32-32-64-64
 SHIFT_CHANNELS, SHIFT_STRIDES = (32, 64, 128), (1, 2, 2)  # own_skeletons_shiftgcn's Shift-GCN
+AUGMENT = {"rotate_deg": 17.0, "scale": 0.1}  # own_skeletons.yaml's data.augment
 RECIPE = {"lr": 0.05, "epochs": 60, "schedule": "cosine", "warmup_epochs": 2, "weight_decay": 5e-4,
           "batch_size": 16}
 
@@ -140,6 +142,8 @@ def build_variant(name: str, layout, num_class: int):
                 skd[key] = tuple(int(width) for width in value.split("-"))
             elif key == "centred":  # data centred on the centre joint per frame (prepare --normalise)
                 overrides["centred"] = True
+            elif key == "augment":  # own_skeletons' data.augment: rotation up to +-17 degrees, scale +-0.1
+                overrides["augment"] = AUGMENT
             else:
                 overrides[key] = float(value)
         # NB: ST-GCN on the reference ops (as first measured); Shift-GCN on the fused ones, for speed
@@ -171,6 +175,7 @@ def train_teacher(model, train, test, recipe: dict, seed: int) -> dict:
     optimizer = build_optimizer(model.parameters(), optim)
     scheduler = build_scheduler(optimizer, optim, steps)
     generator = torch.Generator().manual_seed(seed)
+    augment, augment_generator = recipe.get("augment"), torch.Generator().manual_seed(1000 + seed)
     start = time.perf_counter()
     for _ in range(optim.epochs):
         model.train()
@@ -179,7 +184,10 @@ def train_teacher(model, train, test, recipe: dict, seed: int) -> dict:
             rows = order[i:i + batch]
             if len(rows) < 2:  # NB: BatchNorm needs two samples
                 continue
-            loss = nn.functional.cross_entropy(model(xtr[rows])[0], ytr[rows])
+            x = xtr[rows]
+            if augment:  # the trainer's transform; HQ only here (a teacher)
+                x, _ = random_rotate_scale(x, x, augment_generator, num_coords=3, **augment)
+            loss = nn.functional.cross_entropy(model(x)[0], ytr[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -225,7 +233,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=["skd", "plain"],
                         help="skd, plain, plain_skd_graph, or skd+change+change (yan_graph, uniform, "
-                             "no_edges, unnormalised, centred, centre_input, dropout=0.5, lr=0.1, "
+                             "no_edges, unnormalised, centred, centre_input, augment, dropout=0.5, lr=0.1, "
                              "warmup_epochs=0, epochs=80, weight_decay=0)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--seeds", type=int, default=5, help="seeds first-seed .. first-seed + seeds - 1")
