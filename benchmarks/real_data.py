@@ -3,8 +3,8 @@
 Data: UTD-MHAD skeletons (Kinect v1, 20 joints, 27 actions, 8 subjects), cross-subject (train subjects
 1, 3, 5, 7; test 2, 4, 6, 8). The ``.mat`` folder is converted (``python -m
 skdcore.data.converters.utd_mhad``) and prepared once per occlusion probability p with the CLI
-(``skd prepare --source arrays ... --num-frames 64 --val-fraction V --p P``); both sides then read that
-same prepared folder (``data.npy``: LQ channels 0-2, HQ 3-5; ``split_*.npy``).
+(``skd prepare --source arrays ... --num-frames 32 --val-fraction V --p P``, V 0 by default); both sides
+then read that same prepared folder (``data.npy``: LQ channels 0-2, HQ 3-5; ``split_*.npy``).
 
 - The yardstick (issue 29), in plain PyTorch with no skdcore import: input BatchNorm1d over V*C; four
   blocks 3->32, 32->32, 32->64 (temporal stride 2), 64->64, each a 1x1 conv to 3*C_out summed over
@@ -424,7 +424,12 @@ def main(argv=None) -> int:
         "--label", default="default", help="name of the skdcore runs (with --set: say what changed)"
     )
     parser.add_argument("--labels", nargs="+", help="table: the skdcore runs to show (default: --label)")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="skd prepare --val-fraction")
+    parser.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.0,
+        help="skd prepare --val-fraction (default none: own_skeletons trains on every training clip)",
+    )
     parser.add_argument("--num-frames", type=int, default=32, help="skd prepare --num-frames")
     parser.add_argument(
         "--roles",
