@@ -31,8 +31,11 @@ def test_ctrl_c_in_train_prints_the_resume_hint_without_a_traceback(tmp_path):
     argv = ["train", "--config", str(config), "--threads", "1"]
     package_dir = str(Path(skdcore.__file__).resolve().parents[1])  # the skdcore this test imported
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([package_dir, *sys.path])}
+    # NB: SIGINT back to its default in the child: a shell that started pytest in the background without
+    # job control ignores SIGINT, the child inherits that, and Python then raises no KeyboardInterrupt
     process = subprocess.Popen([sys.executable, "-m", "skdcore.cli", *argv], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not (tmp_path / "run" / "last.pt").exists():  # a few epochs done and checkpointed
